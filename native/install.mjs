@@ -25,7 +25,8 @@ import { fileURLToPath } from 'node:url';
 import yauzl from 'yauzl';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const GOOGLE_PROBE = 'https://storage.googleapis.com/tensorflow/libtensorflow/libtensorflow-cpu-linux-x86_64-2.9.1.tar.gz';
+const GOOGLE_PROBE =
+  'https://storage.googleapis.com/tensorflow/libtensorflow/libtensorflow-cpu-linux-x86_64-2.9.1.tar.gz';
 // tfjs-node 4.x's install.js checks for exactly these names before downloading.
 const TFJS_LIB_VERSION = '2.9.1';
 
@@ -46,13 +47,17 @@ export function cacheRoot() {
   return path.join(xdg, 'run-exp');
 }
 
-/** @returns {{version: string, project: string, filename: string, sha256: string}} */
+/** @typedef {{version: string, project: string, filename: string, sha256: string}} Build */
+
+/** @returns {Promise<Build>} */
 export async function chosenBuild() {
   const table = JSON.parse(await fs.readFile(path.join(here, 'builds.json'), 'utf8'));
   const version = setting('RUN_EXP_TF_VERSION') || table.default;
   const build = table.builds[version];
   if (!build) {
-    throw new Error(`RUN_EXP_TF_VERSION=${version} is not a pinned build; choose one of: ${Object.keys(table.builds).join(', ')}`);
+    throw new Error(
+      `RUN_EXP_TF_VERSION=${version} is not a pinned build; choose one of: ${Object.keys(table.builds).join(', ')}`,
+    );
   }
   return { version, ...build };
 }
@@ -74,7 +79,7 @@ async function sha256Of(file) {
   return hash.digest('hex');
 }
 
-/** Downloads the pinned wheel to `dest`, verifying its checksum on the way. */
+/** Downloads the pinned wheel to `dest`, verifying its checksum on the way. @param {Build} build @param {string} dest */
 async function downloadWheel(build, dest) {
   const base = (setting('RUN_EXP_PYPI_URL') || 'https://pypi.org').replace(/\/$/, '');
   // The project-level document: some PyPI mirrors do not serve the per-version one.
@@ -93,7 +98,8 @@ async function downloadWheel(build, dest) {
   body.on('data', (chunk) => hash.update(chunk));
   await pipeline(body, createWriteStream(dest));
   const got = hash.digest('hex');
-  if (got !== build.sha256) throw new Error(`checksum mismatch for ${build.filename}: got ${got}, pinned ${build.sha256}`);
+  if (got !== build.sha256)
+    throw new Error(`checksum mismatch for ${build.filename}: got ${got}, pinned ${build.sha256}`);
 }
 
 /** @param {string} zipPath @returns {Promise<import('yauzl').ZipFile>} */
@@ -117,7 +123,7 @@ function listEntries(zip) {
   });
 }
 
-/** @param {import('yauzl').ZipFile} zip @param {import('yauzl').Entry} entry */
+/** @param {import('yauzl').ZipFile} zip @param {import('yauzl').Entry} entry @returns {Promise<import('node:stream').Readable>} */
 function entryStream(zip, entry) {
   return new Promise((resolve, reject) =>
     zip.openReadStream(entry, (err, stream) => (err ? reject(err) : resolve(stream))),
@@ -161,13 +167,16 @@ async function headerClosure(zip, entries, prefix, roots) {
     if (!entry) continue; // a system or third-party header the wheel does not ship
     seen.add(rel);
     const text = await entryText(zip, entry);
-    for (const m of text.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)) todo.push(m[1]);
+    for (const m of text.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)) todo.push(/** @type {string} */ (m[1]));
   }
   for (const root of roots) if (!seen.has(root)) throw new Error(`the wheel lacks ${root}`);
   return [...seen];
 }
 
-/** Extracts the libraries and the headers closed over `roots` of `wheel` into the folder `out`. */
+/**
+ * Extracts the libraries and the headers closed over `roots` of `wheel` into the folder `out`.
+ * @param {string} wheel @param {string} out @param {string[]} roots
+ */
 async function extractWheel(wheel, out, roots) {
   const zip = await openZip(wheel);
   try {
@@ -176,7 +185,8 @@ async function extractWheel(wheel, out, roots) {
       ['tensorflow/libtensorflow_cc.so.2', 'lib/libtensorflow_cc.so.2'],
       ['tensorflow/libtensorflow_framework.so.2', 'lib/libtensorflow_framework.so.2'],
     ]);
-    for (const h of await headerClosure(zip, entries, 'tensorflow/include/', roots)) files.set(`tensorflow/include/${h}`, `include/${h}`);
+    for (const h of await headerClosure(zip, entries, 'tensorflow/include/', roots))
+      files.set(`tensorflow/include/${h}`, `include/${h}`);
     for (const [from, to] of files) {
       const entry = entries.get(from);
       if (!entry) throw new Error(`the wheel lacks ${from}`);
@@ -191,7 +201,7 @@ async function extractWheel(wheel, out, roots) {
 /**
  * Returns the cache folder holding lib/ and include/ of the build, filling it on
  * a miss. The key covers the wheel and the header roots the binding asks for.
- * @param {string[]} roots
+ * @param {Build} build @param {string[]} roots
  */
 export async function ensureCached(build, roots) {
   const rootsHash = createHash('sha256').update(roots.join('\n')).digest('hex').slice(0, 8);
@@ -212,7 +222,10 @@ export async function ensureCached(build, roots) {
       await downloadWheel(build, wheel);
     }
     await extractWheel(wheel, path.join(work, 'out'), roots);
-    await fs.writeFile(path.join(work, 'out', 'complete.json'), JSON.stringify({ ...build, cachedAt: new Date().toISOString() }, null, 2));
+    await fs.writeFile(
+      path.join(work, 'out', 'complete.json'),
+      JSON.stringify({ ...build, cachedAt: new Date().toISOString() }, null, 2),
+    );
     await fs.rm(dir, { recursive: true, force: true });
     await fs.rename(path.join(work, 'out'), dir);
   } finally {
@@ -222,7 +235,7 @@ export async function ensureCached(build, roots) {
   return dir;
 }
 
-/** Hard-links when the cache is on the same file system (instant, no space), else copies. */
+/** Hard-links when the cache is on the same file system (instant, no space), else copies. @param {string} from @param {string} to */
 async function linkOrCopy(from, to) {
   await fs.rm(to, { force: true });
   try {
@@ -232,7 +245,10 @@ async function linkOrCopy(from, to) {
   }
 }
 
-/** Puts the cached build into tfjs-node's deps/ under the names its install script and the linker expect. */
+/**
+ * Puts the cached build into tfjs-node's deps/ under the names its install script and the linker expect.
+ * @param {string} cached @param {string} tfjsDir
+ */
 export async function stage(cached, tfjsDir) {
   const deps = path.join(tfjsDir, 'deps');
   await fs.rm(deps, { recursive: true, force: true });
@@ -262,7 +278,9 @@ async function ensureNodeHeaders() {
     say(`no Node headers beside ${process.execPath}; node-gyp will try to download them`);
     return;
   }
-  const devDir = process.env.npm_config_devdir || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'node-gyp');
+  const devDir =
+    process.env.npm_config_devdir ||
+    path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'node-gyp');
   const target = path.join(devDir, process.version.slice(1));
   if (existsSync(path.join(target, 'include', 'node', 'common.gypi'))) return;
   await fs.mkdir(path.join(target, 'include'), { recursive: true });
@@ -287,7 +305,8 @@ async function main() {
     return;
   }
   const source = setting('RUN_EXP_TF_SOURCE') || 'auto';
-  if (!['auto', 'pypi', 'google'].includes(source)) throw new Error(`RUN_EXP_TF_SOURCE must be auto, pypi or google, not ${source}`);
+  if (!['auto', 'pypi', 'google'].includes(source))
+    throw new Error(`RUN_EXP_TF_SOURCE must be auto, pypi or google, not ${source}`);
   const tfjsDir = tfjsNodeDir();
   const build = await chosenBuild();
   const staged = path.join(tfjsDir, 'deps', 'run-exp-build.json');

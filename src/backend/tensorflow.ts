@@ -1,0 +1,133 @@
+// Loads TensorFlow.js on the native libtensorflow backend, once per process.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { installKernelOverrides } from './kernel-overrides.ts';
+
+export type Tf = typeof import('@tensorflow/tfjs-node');
+
+export interface LoadOptions {
+  /** Intra-op threads for TensorFlow kernels; default: one per core. */
+  threads?: number;
+  /** Accept the pure-JS CPU backend when the native one cannot load (slow: for debugging only). */
+  allowNonNative?: boolean;
+}
+
+export class BackendError extends Error {
+  override name = 'BackendError';
+}
+
+const FIX = [
+  'The native TensorFlow backend is not installed. To fix it:',
+  '  npm rebuild @run-exp/libtensorflow @tensorflow/tfjs-node --foreground-scripts',
+  'or, to force the PyPI route: RUN_EXP_TF_SOURCE=pypi npm rebuild @run-exp/libtensorflow @tensorflow/tfjs-node',
+  'Run `run-exp doctor` to see what is missing.',
+].join('\n');
+
+// Both packages are CommonJS: require gives the same module object under tsx and plain Node.
+const require = createRequire(import.meta.url);
+let loaded: { tf: Tf; native: boolean } | undefined;
+
+/** Sets the environment TensorFlow reads when it creates its context; no effect once loaded. */
+function configureEnv(threads: number | undefined): void {
+  // INFO lines from TensorFlow's C++ start-up would otherwise clutter every run.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  if (threads !== undefined) {
+    process.env.TF_NUM_INTRAOP_THREADS = String(threads);
+    process.env.TF_NUM_INTEROP_THREADS = String(Math.max(1, Math.min(2, threads)));
+  }
+}
+
+export async function loadTensorflow(options: LoadOptions = {}): Promise<{ tf: Tf; native: boolean }> {
+  if (loaded) return loaded;
+  configureEnv(options.threads);
+  try {
+    const tf = require('@tensorflow/tfjs-node') as Tf;
+    loaded = { tf, native: tf.getBackend() === 'tensorflow' };
+  } catch (err) {
+    if (!options.allowNonNative) {
+      throw new BackendError(`${FIX}\n(cause: ${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+    }
+    const tf = require('@tensorflow/tfjs') as Tf;
+    await tf.setBackend('cpu');
+    loaded = { tf, native: false };
+  }
+  if (!loaded.native && !options.allowNonNative) throw new BackendError(FIX);
+  // RUN_EXP_KERNEL_OVERRIDES=0 keeps tfjs-node's own kernels, for comparison in bench/backend.
+  if (loaded.native && process.env.RUN_EXP_KERNEL_OVERRIDES !== '0') installKernelOverrides(loaded.tf);
+  return loaded;
+}
+
+export interface BackendReport {
+  backend: string;
+  native: boolean;
+  libtensorflow: string | null;
+  tfjs: string;
+  node: string;
+  intraOpThreads: number;
+  interOpThreads: number | null;
+  cores: number;
+  build: { version: string; filename: string; sha256: string } | null;
+  checks: { name: string; ok: boolean; detail: string }[];
+}
+
+function tfjsNodeDir(): string | null {
+  try {
+    return path.dirname(require.resolve('@tensorflow/tfjs-node/package.json'));
+  } catch {
+    return null;
+  }
+}
+
+/** What `run-exp doctor` prints: the backend in use and whether everything needed is present. */
+export async function backendReport(): Promise<BackendReport> {
+  const dir = tfjsNodeDir();
+  const deps = dir ? path.join(dir, 'deps') : null;
+  const buildFile = deps ? path.join(deps, 'run-exp-build.json') : null;
+  const build = buildFile && existsSync(buildFile) ? JSON.parse(readFileSync(buildFile, 'utf8')) : null;
+  const libDir = dir ? path.join(dir, 'lib') : null;
+  const binding =
+    libDir && existsSync(libDir)
+      ? readdirSync(libDir)
+          .map((d) => path.join(libDir, d, 'tfjs_binding.node'))
+          .find((f) => existsSync(f))
+      : undefined;
+  const checks = [
+    { name: '@tensorflow/tfjs-node package', ok: dir !== null, detail: dir ?? 'not installed' },
+    {
+      name: 'libtensorflow libraries',
+      ok: !!deps && existsSync(path.join(deps, 'lib', 'libtensorflow.so.2.9.1')),
+      detail: deps ? path.join(deps, 'lib') : '-',
+    },
+    { name: 'native binding', ok: binding !== undefined, detail: binding ?? 'not built' },
+  ];
+  let backend = 'none';
+  let libtensorflow: string | null = null;
+  let tfjs = 'not loaded';
+  let native = false;
+  try {
+    const { tf } = await loadTensorflow({ allowNonNative: true });
+    backend = tf.getBackend();
+    native = backend === 'tensorflow';
+    tfjs = tf.version.tfjs;
+    // biome-ignore lint/suspicious/noExplicitAny: the binding is untyped
+    libtensorflow = native ? ((tf.backend() as any).binding.TF_Version as string) : null;
+  } catch (err) {
+    checks.push({ name: 'load TensorFlow.js', ok: false, detail: err instanceof Error ? err.message : String(err) });
+  }
+  checks.push({ name: 'native backend in use', ok: native, detail: backend });
+  const env = (name: string) => (process.env[name] ? Number(process.env[name]) : null);
+  return {
+    backend,
+    native,
+    libtensorflow,
+    tfjs,
+    node: process.version,
+    intraOpThreads: env('TF_NUM_INTRAOP_THREADS') ?? os.availableParallelism(),
+    interOpThreads: env('TF_NUM_INTEROP_THREADS'),
+    cores: os.availableParallelism(),
+    build,
+    checks,
+  };
+}

@@ -1,0 +1,24 @@
+// `run-exp doctor`: is the native TensorFlow backend installed and in use?
+import { backendReport } from '../backend/tensorflow.ts';
+
+export async function doctor(options: { json?: boolean }): Promise<number> {
+  const r = await backendReport();
+  const ok = r.checks.every((c) => c.ok);
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ ok, ...r }, null, 2)}\n`);
+    return ok ? 0 : 1;
+  }
+  const lines = [
+    `backend          ${r.backend}${r.native ? ' (native libtensorflow)' : ''}`,
+    `libtensorflow    ${r.libtensorflow ?? '-'}${r.build ? ` (from ${r.build.filename})` : ''}`,
+    `tfjs             ${r.tfjs}`,
+    `node             ${r.node}`,
+    `threads          intra-op ${r.intraOpThreads}, inter-op ${r.interOpThreads ?? 'default'}, cores ${r.cores}`,
+    '',
+    ...r.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}`),
+    '',
+    ok ? 'everything needed is present' : 'something is missing: see the FAIL lines',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,45 @@
+import type { Tensor, Tensor4D } from '@tensorflow/tfjs-node';
+import { expect, it } from 'vitest';
+import { loadTensorflow } from '../../src/backend/tensorflow.ts';
+
+it('the replacement Step kernel matches tfjs semantics, NaN and alpha included', async () => {
+  const { tf } = await loadTensorflow();
+  const x = tf.tensor1d([-2, -0, 0, 1e-30, 3, Number.NaN]);
+  expect(Array.from(tf.step(x).dataSync())).toEqual([0, 0, 0, 1, 1, Number.NaN]);
+  expect(Array.from(tf.step(x, 0.5).dataSync())).toEqual([0.5, 0.5, 0.5, 1, 1, Number.NaN]);
+});
+
+it('ReLU gradients are unchanged and leak no tensors', async () => {
+  const { tf } = await loadTensorflow();
+  const before = tf.memory().numTensors;
+  const g = tf.tidy(() =>
+    tf.grad((v: import('@tensorflow/tfjs-node').Tensor) => tf.relu(v).mul(2).sum())(tf.tensor1d([-1, 0, 0.5, 4])),
+  );
+  expect(Array.from(g.dataSync())).toEqual([0, 0, 2, 2]);
+  g.dispose();
+  expect(tf.memory().numTensors).toBe(before);
+});
+
+it('1x1 strided filter gradients equal the plain matrix product, for few and many channels', async () => {
+  const { tf } = await loadTensorflow();
+  for (const [cin, size, stride] of [
+    [3, 33, 2],
+    [8, 16, 3],
+    [64, 9, 2],
+  ] as const) {
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, size, size, cin], 0, 1, 'float32', 3) as Tensor4D;
+      const w = tf.randomNormal([1, 1, cin, 5], 0, 1, 'float32', 4) as Tensor4D;
+      const dy = tf.randomNormal(tf.conv2d(x, w, stride, 'same').shape, 0, 1, 'float32', 5);
+      const got = tf.grad((f: Tensor) =>
+        tf
+          .conv2d(x, f as Tensor4D, stride, 'same')
+          .mul(dy)
+          .sum(),
+      )(w);
+      const sub = tf.stridedSlice(x, [0, 0, 0, 0], x.shape, [1, stride, stride, 1]).reshape([-1, cin]);
+      const want = tf.matMul(sub, dy.reshape([-1, 5]), true, false).reshape([1, 1, cin, 5]);
+      expect(tf.max(tf.abs(got.sub(want))).dataSync()[0]).toBeLessThan(1e-3);
+    });
+  }
+});
