@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from importlib import metadata
 
 data, labels, threads, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -42,5 +43,5 @@ class Timer(keras.callbacks.Callback):
 
 times, losses = [], []
 model.fit(x, y, batch_size=64, epochs=epochs, shuffle=True, verbose=0, callbacks=[Timer()])
-print(json.dumps({"framework": "keras", "version": f"keras {keras.__version__}, tensorflow {tf.__version__}",
+print(json.dumps({"framework": "keras", "version": f"keras {metadata.version('keras')}, tensorflow {tf.__version__}",
                   "threads": threads, "images": len(y), "epoch_seconds": times, "loss": losses}))

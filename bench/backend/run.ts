@@ -1,0 +1,129 @@
+// bench/backend: training images/s of the seed-like CNN on run-exp's native
+// backend, beside PyTorch and Keras (on the same libtensorflow), over full
+// epochs of the same real 64x64 faces, 1 and 2 threads, in one run.
+//
+//   npm run bench:backend            (UTKFACE_DIR, BENCH_IMAGES, BENCH_EPOCHS, BENCH_PYTORCH_PYTHON, BENCH_KERAS_PYTHON)
+//
+// PyTorch comes from Debian's python3-torch (/usr/bin/python3); Keras from a
+// virtualenv with the tensorflow-cpu release that run-exp's libtensorflow comes
+// from, created under bench/.work on first use.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const work = path.join(root, 'bench', '.work');
+const dataDir = path.resolve(process.env.UTKFACE_DIR ?? path.join(root, '..', 'shared', 'data', 'utkface'));
+const images = Number(process.env.BENCH_IMAGES ?? 4096);
+const epochs = Number(process.env.BENCH_EPOCHS ?? 3);
+
+interface Result {
+  framework: string;
+  version: string;
+  threads: number;
+  images: number;
+  epoch_seconds: number[];
+  loss: number[];
+}
+
+/** The same images for every framework: half male, half female, every k-th file by name, as 64x64 RGB uint8. */
+async function prepare(): Promise<{ data: string; labels: string }> {
+  mkdirSync(work, { recursive: true });
+  const data = path.join(work, `faces64-${images}.u8`);
+  const labels = path.join(work, `faces64-${images}.labels.u8`);
+  if (existsSync(data) && existsSync(labels)) return { data, labels };
+  const files: [string, number][] = [];
+  for (const [label, cls] of ['male', 'female'].entries()) {
+    const names = readdirSync(path.join(dataDir, cls)).sort();
+    const step = names.length / (images / 2);
+    for (let i = 0; i < images / 2; i++)
+      files.push([path.join(dataDir, cls, names[Math.floor(i * step)] as string), label]);
+  }
+  // Interleave classes so any prefix is balanced.
+  files.sort((a, b) => a[0].localeCompare(b[0]));
+  const out = Buffer.alloc(files.length * 64 * 64 * 3);
+  await Promise.all(
+    files.map(async ([file], i) => {
+      const raw = await sharp(file).resize(64, 64, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+      raw.copy(out, i * 64 * 64 * 3);
+    }),
+  );
+  writeFileSync(data, out);
+  writeFileSync(labels, Buffer.from(files.map(([, l]) => l)));
+  return { data, labels };
+}
+
+function kerasPython(): string | null {
+  if (process.env.BENCH_KERAS_PYTHON) return process.env.BENCH_KERAS_PYTHON;
+  const build = JSON.parse(readFileSync(path.join(root, 'native', 'builds.json'), 'utf8'));
+  const venv = path.join(work, `venv-tf${build.default}`);
+  const python = path.join(venv, 'bin', 'python');
+  if (!existsSync(python)) {
+    process.stderr.write(`creating ${venv} with tensorflow-cpu==${build.default}\n`);
+    const made = spawnSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
+    if (made.status !== 0) return null;
+    const pip = spawnSync(path.join(venv, 'bin', 'pip'), ['install', '-q', `tensorflow-cpu==${build.default}`], {
+      stdio: 'inherit',
+    });
+    if (pip.status !== 0) return null;
+  }
+  return python;
+}
+
+function run(cmd: string, args: string[], env: Record<string, string> = {}): Result | null {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
+  const line = r.stdout?.trim().split('\n').at(-1);
+  if (r.status !== 0 || !line?.startsWith('{')) {
+    process.stderr.write(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr?.slice(-2000)}\n`);
+    return null;
+  }
+  return JSON.parse(line) as Result;
+}
+
+/** Images/s over the epochs after the first, which also pays for warm-up (graph tracing, primitive caches). */
+function throughput(r: Result): number {
+  const steady = r.epoch_seconds.length > 1 ? r.epoch_seconds.slice(1) : r.epoch_seconds;
+  return r.images / (steady.reduce((a, b) => a + b, 0) / steady.length);
+}
+
+const { data, labels } = await prepare();
+const torchPython = process.env.BENCH_PYTORCH_PYTHON ?? '/usr/bin/python3';
+const keras = kerasPython();
+const results: Result[] = [];
+for (const threads of [1, 2]) {
+  const args = [data, labels, String(threads), String(epochs)];
+  const tsx = ['--import', 'tsx', path.join(here, 'tfjs_cnn.ts'), ...args];
+  for (const r of [
+    run(process.execPath, tsx),
+    run(process.execPath, tsx, { RUN_EXP_KERNEL_OVERRIDES: '0' }),
+    run(torchPython, [path.join(here, 'torch_cnn.py'), ...args]),
+    keras ? run(keras, [path.join(here, 'keras_cnn.py'), ...args]) : null,
+  ]) {
+    if (r) {
+      results.push(r);
+      process.stderr.write(`${r.framework} ${threads} thread(s): ${throughput(r).toFixed(0)} images/s\n`);
+    }
+  }
+}
+
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const lines = [
+  `Machine: ${cpu}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`,
+  `Data: ${images} UTKFace images (64x64 RGB, uint8 in memory), batch 64, ${epochs} epochs; images/s averaged over epochs 2-${epochs}.`,
+  '',
+  '| framework | version | threads | images/s | final loss |',
+  '| --- | --- | ---: | ---: | ---: |',
+  ...results.map(
+    (r) =>
+      `| ${r.framework} | ${r.version} | ${r.threads} | ${throughput(r).toFixed(0)} | ${(r.loss.at(-1) ?? Number.NaN).toFixed(3)} |`,
+  ),
+];
+writeFileSync(
+  path.join(here, 'results.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), cpu, results }, null, 2)}\n`,
+);
+process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,0 +1,70 @@
+// The seed-like CNN on run-exp's TensorFlow.js backend, over full epochs of the
+// prepared faces. Usage: tfjs_cnn.ts DATA.u8 LABELS.u8 THREADS EPOCHS -> one JSON line.
+import { readFileSync } from 'node:fs';
+import { loadTensorflow } from '../../src/backend/tensorflow.ts';
+
+const [data, labelsFile, threadsArg, epochsArg] = process.argv.slice(2) as [string, string, string, string];
+const threads = Number(threadsArg);
+const epochs = Number(epochsArg);
+const { tf } = await loadTensorflow({ threads });
+
+const labels = readFileSync(labelsFile);
+const pixels = readFileSync(data);
+const n = labels.length;
+const px = 64 * 64 * 3;
+const batch = 64;
+
+const model = tf.sequential({
+  layers: [
+    tf.layers.conv2d({ inputShape: [64, 64, 3], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }),
+    tf.layers.maxPooling2d({ poolSize: 2 }),
+    tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
+    tf.layers.maxPooling2d({ poolSize: 2 }),
+    tf.layers.conv2d({ filters: 128, kernelSize: 3, padding: 'same', activation: 'relu' }),
+    tf.layers.maxPooling2d({ poolSize: 2 }),
+    tf.layers.flatten(),
+    tf.layers.dense({ units: 128, activation: 'relu' }),
+    tf.layers.dense({ units: 2, activation: 'softmax' }),
+  ],
+});
+model.compile({ optimizer: tf.train.momentum(0.01, 0.9), loss: 'categoricalCrossentropy' });
+
+// Pixels stay uint8 in memory (as in run-exp's cache); each batch is gathered
+// and scaled to float32 on the fly, so memory never holds the set as float32.
+const xb = new Float32Array(batch * px);
+const yb = new Float32Array(batch * 2);
+const times: number[] = [];
+const losses: number[] = [];
+for (let epoch = 0; epoch < epochs; epoch++) {
+  const order = tf.util.createShuffledIndices(n);
+  const start = performance.now();
+  let total = 0;
+  for (let b = 0; b < n; b += batch) {
+    const size = Math.min(batch, n - b);
+    yb.fill(0);
+    for (let i = 0; i < size; i++) {
+      const src = (order[b + i] as number) * px;
+      for (let j = 0; j < px; j++) xb[i * px + j] = (pixels[src + j] as number) / 255;
+      yb[i * 2 + (labels[order[b + i] as number] as number)] = 1;
+    }
+    const x = tf.tensor4d(xb.subarray(0, size * px), [size, 64, 64, 3]);
+    const y = tf.tensor2d(yb.subarray(0, size * 2), [size, 2]);
+    total += ((await model.trainOnBatch(x, y)) as number) * size;
+    x.dispose();
+    y.dispose();
+  }
+  times.push((performance.now() - start) / 1000);
+  losses.push(total / n);
+}
+// biome-ignore lint/suspicious/noExplicitAny: the binding is untyped
+const libtf = (tf.backend() as any).binding.TF_Version as string;
+process.stdout.write(
+  `${JSON.stringify({
+    framework: process.env.RUN_EXP_KERNEL_OVERRIDES === '0' ? 'tfjs-node (stock kernels)' : 'run-exp (tfjs-node)',
+    version: `tfjs ${tf.version.tfjs}, libtensorflow ${libtf}`,
+    threads,
+    images: n,
+    epoch_seconds: times,
+    loss: losses,
+  })}\n`,
+);
