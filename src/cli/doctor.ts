@@ -1,11 +1,11 @@
 // `run-exp doctor`: is the native TensorFlow backend installed and in use?
 import { backendReport } from '../backend/tensorflow.ts';
 
-export async function doctor(options: { json?: boolean }): Promise<number> {
+export async function doctor(options: { json?: boolean }, out: (s: string) => void): Promise<number> {
   const r = await backendReport();
   const ok = r.checks.every((c) => c.ok);
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ ok, ...r }, null, 2)}\n`);
+    out(`${JSON.stringify({ ok, ...r }, null, 2)}\n`);
     return ok ? 0 : 1;
   }
   const lines = [
@@ -19,6 +19,6 @@ export async function doctor(options: { json?: boolean }): Promise<number> {
     '',
     ok ? 'everything needed is present' : 'something is missing: see the FAIL lines',
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  out(`${lines.join('\n')}\n`);
   return ok ? 0 : 1;
 }

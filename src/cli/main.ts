@@ -1,17 +1,8 @@
-// The command line: parsing and output only; the work lives in the modules it calls.
-import { Command } from 'commander';
-import { doctor } from './doctor.ts';
+// The `run-exp` executable.
+import { main } from './program.ts';
 
-const program = new Command('run-exp')
-  .description('Declarative, config-driven experiment runner for image classification')
-  .showHelpAfterError();
-
-program
-  .command('doctor')
-  .description('show the TensorFlow backend, libtensorflow version and threads, and check the install')
-  .option('--json', 'print JSON')
-  .action(async (opts: { json?: boolean }) => {
-    process.exitCode = await doctor(opts);
-  });
-
-await program.parseAsync(process.argv);
+process.exitCode = await main(process.argv.slice(2), {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  env: process.env,
+});

@@ -1,0 +1,70 @@
+// The command line: parsing and output only; the work lives in the modules it calls.
+import { Command, CommanderError } from 'commander';
+import { BackendError } from '../backend/tensorflow.ts';
+import { ConfigErrors, formatError } from '../config/errors.ts';
+import { experimentSchema } from '../config/schema.ts';
+import { doctor } from './doctor.ts';
+import { validate } from './validate.ts';
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  let code = 0;
+  const program = new Command('run-exp')
+    .description('Declarative, config-driven experiment runner for image classification')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError();
+
+  program
+    .command('validate')
+    .description('check experiment files: schema, composition and model shapes; every error at once')
+    .argument('<files...>', 'experiment YAML files')
+    .option('--json', 'print JSON for tools')
+    .option('--set <key.path=value>', 'override a key (repeatable)', collect, [])
+    .action(async (files: string[], opts: { json?: boolean; set: string[] }) => {
+      code = await validate(files, { ...opts, env: io.env }, io.out);
+    });
+
+  program
+    .command('schema')
+    .description('print the experiment JSON Schema')
+    .action(() => {
+      io.out(`${JSON.stringify(experimentSchema(), null, 2)}\n`);
+    });
+
+  program
+    .command('doctor')
+    .description('show the TensorFlow backend, libtensorflow version and threads, and check the install')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      code = await doctor(opts, io.out);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof ConfigErrors) {
+      for (const e of err.errors) io.err(`${formatError(e)}\n`);
+      return 2;
+    }
+    if (err instanceof BackendError) {
+      io.err(`${err.message}\n`);
+      return 1;
+    }
+    // A bug, not bad input: say so; the stack only on request.
+    io.err(`run-exp: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (io.env?.RUN_EXP_DEBUG) io.err(`${err instanceof Error ? err.stack : ''}\n`);
+    else io.err('(set RUN_EXP_DEBUG=1 to see the stack trace)\n');
+    return 1;
+  }
+}

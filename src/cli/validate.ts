@@ -1,0 +1,71 @@
+// `run-exp validate <file...>`: every error of every file at once, exit 0 or 2.
+import { loadTensorflow } from '../backend/tensorflow.ts';
+import { type ConfigError, ConfigErrors, formatError } from '../config/errors.ts';
+import type { Resolved } from '../config/resolve.ts';
+import { resolveExperiment } from '../config/resolve.ts';
+import { buildModel, LayerError } from '../layers/build.ts';
+
+export interface ValidateOptions {
+  json?: boolean;
+  set?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface FileReport {
+  file: string;
+  ok: boolean;
+  errors: ConfigError[];
+  params?: number;
+}
+
+/** The model-building check: compile the layer stack with its real input shape. */
+export async function checkModel(resolved: Resolved): Promise<{ params: number } | ConfigError> {
+  const exp = resolved.experiment;
+  const { tf } = await loadTensorflow({ allowNonNative: true });
+  const [h, w] = exp.data.preprocessing.size;
+  const numClasses =
+    exp.data.classes?.length ?? (exp.data.label_map ? new Set(Object.values(exp.data.label_map)).size : undefined);
+  try {
+    const model = buildModel(tf, exp.model.layers, {
+      inputShape: [h, w, exp.data.preprocessing.color === 'rgb' ? 3 : 1],
+      seed: exp.seed,
+      numClasses,
+      loss: exp.training.loss.type,
+    });
+    const params = model.countParams();
+    model.dispose();
+    return { params };
+  } catch (err) {
+    if (!(err instanceof LayerError)) throw err;
+    const path = err.index >= 0 ? `model.layers[${err.index}]` : 'model.layers';
+    const at = resolved.locator.locate(path, 'key');
+    return { file: at.file, line: at.pos.line, col: at.pos.col, path, message: err.message };
+  }
+}
+
+export async function validateFile(file: string, options: ValidateOptions = {}): Promise<FileReport> {
+  let resolved: Resolved;
+  try {
+    resolved = resolveExperiment(file, { set: options.set, env: options.env });
+  } catch (err) {
+    if (err instanceof ConfigErrors) return { file, ok: false, errors: err.errors };
+    throw err;
+  }
+  const model = await checkModel(resolved);
+  if ('message' in model) return { file, ok: false, errors: [model] };
+  return { file, ok: true, errors: [], params: model.params };
+}
+
+export async function validate(files: string[], options: ValidateOptions, out: (s: string) => void): Promise<number> {
+  const reports: FileReport[] = [];
+  for (const f of files) reports.push(await validateFile(f, options));
+  if (options.json) {
+    out(`${JSON.stringify(reports, null, 2)}\n`);
+  } else {
+    for (const r of reports) {
+      if (r.ok) out(`${r.file}: valid (${r.params?.toLocaleString('en-US')} parameters)\n`);
+      else for (const e of r.errors) out(`${formatError(e)}\n`);
+    }
+  }
+  return reports.every((r) => r.ok) ? 0 : 2;
+}

@@ -1,0 +1,65 @@
+// Config errors are values with a location; only the CLI turns them into text and exit codes.
+
+export interface ConfigError {
+  /** The file (or `--set <arg>` for a command-line override). */
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted key path with list indexes, e.g. `model.layers[2].filters`; empty for the whole file. */
+  path: string;
+  message: string;
+}
+
+export class ConfigErrors extends Error {
+  override name = 'ConfigErrors';
+  constructor(readonly errors: ConfigError[]) {
+    super(errors.map(formatError).join('\n'));
+  }
+}
+
+export function formatError(e: ConfigError): string {
+  // A command-line override has no lines to point at.
+  const where = e.file.startsWith('--set ') ? e.file : `${e.file}:${e.line}:${e.col}`;
+  return `${where}  ${e.path || '(file)'}  ${e.message}`;
+}
+
+export type PathPart = string | number;
+
+export function formatPath(parts: readonly PathPart[]): string {
+  let out = '';
+  for (const p of parts) out += typeof p === 'number' ? `[${p}]` : out ? `.${p}` : p;
+  return out;
+}
+
+/** Levenshtein distance, for did-you-mean hints. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j] as number;
+      row[j] = Math.min(
+        cur + 1,
+        (row[j - 1] as number) + 1,
+        prev + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1),
+      );
+      prev = cur;
+    }
+  }
+  return row[b.length] as number;
+}
+
+/** The closest candidate to a misspelling, if it is close enough to be a likely typo. */
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const c of candidates) {
+    const d = distance(word, c);
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}

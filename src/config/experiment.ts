@@ -1,0 +1,59 @@
+// The validated, fully resolved experiment every later stage sees and records.
+import type { Json } from './compose.ts';
+
+export interface RegistryChoice {
+  type: string;
+  [param: string]: Json;
+}
+
+export interface Experiment {
+  version: number;
+  name: string;
+  description: string;
+  seed: number;
+  data: {
+    source: 'folder' | 'filename' | 'manifest';
+    path: string;
+    validation_path?: string;
+    test_path?: string;
+    classes?: string[];
+    pattern?: string;
+    label_map?: Record<string, string>;
+    path_column: string;
+    label_column: string;
+    split: { validation: number; test: number; seed?: number };
+    preprocessing: {
+      size: [number, number];
+      fit: 'cover' | 'contain' | 'fill';
+      center_crop: number;
+      color: 'rgb' | 'grayscale';
+      normalize: 'unit' | 'symmetric' | 'standard';
+      mean?: number[];
+      std?: number[];
+    };
+    augmentation: RegistryChoice[];
+    on_bad_file: 'skip' | 'fail';
+  };
+  model: { layers: RegistryChoice[] };
+  training: {
+    epochs: number;
+    batch_size: number;
+    optimizer: RegistryChoice;
+    loss: RegistryChoice;
+    metrics: string[];
+    lr_schedule: RegistryChoice;
+    early_stopping: null | {
+      monitor: string;
+      mode: 'auto' | 'min' | 'max';
+      patience: number;
+      min_delta: number;
+      restore_best_weights: boolean;
+    };
+    class_weights: null | 'balanced' | Record<string, number>;
+    checkpoints: { every: number; best: boolean; monitor: string };
+    threads?: number;
+    allow_non_native_backend: boolean;
+  };
+  tracking: { dir: string; mlflow_uri: string | null; experiment_name?: string; tags: Record<string, string> };
+  sweep?: Record<string, Json>;
+}

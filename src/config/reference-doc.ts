@@ -1,0 +1,73 @@
+// docs/reference.md, generated from the registries: every layer, optimizer,
+// loss, schedule and augmentation with its params, defaults and docs lines.
+import { AUGMENTATIONS } from '../data/augmentations.ts';
+import type { Param, Params } from '../layers/params.ts';
+import { LAYERS } from '../layers/registry.ts';
+import { LOSSES } from '../training/losses.ts';
+import { OPTIMIZERS } from '../training/optimizers.ts';
+import { SCHEDULES } from '../training/schedules.ts';
+
+function typeText(p: Param): string {
+  switch (p.type) {
+    case 'enum':
+      return p.values.join(' \\| ');
+    case 'pair':
+      return `integer or [h, w], >= ${p.minimum}`;
+    case 'shape':
+      return 'list of integers';
+    case 'integer':
+    case 'number': {
+      const lo =
+        p.minimum !== undefined
+          ? `>= ${p.minimum}`
+          : 'exclusiveMinimum' in p && p.exclusiveMinimum !== undefined
+            ? `> ${p.exclusiveMinimum}`
+            : '';
+      const hi = p.maximum !== undefined ? `<= ${p.maximum}` : '';
+      return [p.type, [lo, hi].filter(Boolean).join(', ')].filter(Boolean).join(' ');
+    }
+    default:
+      return p.type;
+  }
+}
+
+function section(
+  title: string,
+  intro: string,
+  entries: Record<string, { doc: string; params: Params; className?: string }>,
+): string[] {
+  const out = [`## ${title}`, '', intro, ''];
+  for (const [type, e] of Object.entries(entries)) {
+    out.push(`### \`${type}\`${e.className ? ` (model.json class \`${e.className}\`)` : ''}`, '', `${e.doc}.`, '');
+    const params = Object.entries(e.params);
+    if (params.length === 0) {
+      out.push('No parameters.', '');
+      continue;
+    }
+    out.push('| param | type | default | meaning |', '| --- | --- | --- | --- |');
+    for (const [name, p] of params) {
+      const d = p.required
+        ? '**required**'
+        : 'default' in p && p.default !== undefined
+          ? `\`${JSON.stringify(p.default)}\``
+          : '-';
+      out.push(`| \`${name}\` | ${typeText(p)} | ${d} | ${p.doc} |`);
+    }
+    out.push('');
+  }
+  return out;
+}
+
+export function referenceDoc(): string {
+  return [
+    '# run-exp reference',
+    '',
+    'Generated from the registries in `src/` by `npm run docs`; a test fails when it is out of date.',
+    '',
+    ...section('Layers', 'Items of `model.layers`: `{ type: <name>, ...params }`.', LAYERS),
+    ...section('Optimizers', '`training.optimizer`: `{ type: <name>, ...params }`, or just the name.', OPTIMIZERS),
+    ...section('Losses', '`training.loss`: `{ type: <name>, ...params }`, or just the name.', LOSSES),
+    ...section('Learning-rate schedules', '`training.lr_schedule`: `{ type: <name>, ...params }`.', SCHEDULES),
+    ...section('Augmentations', 'Items of `data.augmentation`: `{ type: <name>, ...params }`.', AUGMENTATIONS),
+  ].join('\n');
+}

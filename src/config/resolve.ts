@@ -1,0 +1,79 @@
+// config -> validated experiment: compose the file (extends, ${VAR}), apply
+// --set overrides, upgrade old versions, validate and fill every default.
+import { AUGMENTATIONS } from '../data/augmentations.ts';
+import { fillDefaults, type Params } from '../layers/params.ts';
+import { LAYERS } from '../layers/registry.ts';
+import { LOSSES } from '../training/losses.ts';
+import { OPTIMIZERS } from '../training/optimizers.ts';
+import { SCHEDULES } from '../training/schedules.ts';
+import { type Composed, compose, type Json, Locator } from './compose.ts';
+import { ConfigErrors } from './errors.ts';
+import type { Experiment } from './experiment.ts';
+import { applyOverrides, parseOverride } from './overrides.ts';
+import { CONFIG_VERSION, experimentSchema } from './schema.ts';
+import { validateExperiment } from './validate.ts';
+
+export interface ResolveOptions {
+  env?: NodeJS.ProcessEnv;
+  /** `--set` arguments, KEY.PATH=VALUE, applied in order. */
+  set?: string[];
+}
+
+export interface Resolved {
+  experiment: Experiment;
+  locator: Locator;
+  files: string[];
+}
+
+/** Each older format version's step to the next; version 1 is the first. */
+const UPGRADES: Record<number, (cfg: Record<string, Json>) => void> = {};
+
+const schema = experimentSchema();
+
+type Entries = Record<string, { params: Params }>;
+
+function fillEntry(obj: Json | undefined, registry: Entries): void {
+  if (obj && typeof obj === 'object' && !Array.isArray(obj) && typeof obj.type === 'string') {
+    const entry = registry[obj.type];
+    if (entry) fillDefaults(obj, entry.params);
+  }
+}
+
+export function resolveExperiment(file: string, options: ResolveOptions = {}): Resolved {
+  const composed: Composed = compose(file, options.env ?? process.env);
+  const value = composed.value;
+  let locator = composed.locator;
+  for (let v = typeof value.version === 'number' ? value.version : CONFIG_VERSION; v < CONFIG_VERSION; v++) {
+    UPGRADES[v]?.(value);
+    value.version = v + 1;
+  }
+  const overrides = (options.set ?? []).map(parseOverride);
+  applyOverrides(value, overrides, schema);
+  for (const o of overrides) {
+    const at = new Map([
+      [
+        o.path
+          .map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`))
+          .join('')
+          .replace(/^\./, ''),
+        { line: 1, col: 1 },
+      ],
+    ]);
+    locator = new Locator([{ file: `--set ${o.arg}`, keys: at, values: at }]).before(locator);
+  }
+  // Shorthands: `optimizer: adam` and `loss: hinge` mean `{type: ...}`.
+  const training = value.training;
+  if (training && typeof training === 'object' && !Array.isArray(training)) {
+    for (const k of ['optimizer', 'loss', 'lr_schedule'])
+      if (typeof training[k] === 'string') training[k] = { type: training[k] };
+  }
+  const errors = validateExperiment(value, schema, locator);
+  if (errors.length) throw new ConfigErrors(errors);
+  const exp = value as unknown as Experiment;
+  for (const layer of exp.model.layers) fillEntry(layer, LAYERS);
+  for (const aug of exp.data.augmentation) fillEntry(aug, AUGMENTATIONS);
+  fillEntry(exp.training.optimizer, OPTIMIZERS);
+  fillEntry(exp.training.loss, LOSSES);
+  fillEntry(exp.training.lr_schedule, SCHEDULES);
+  return { experiment: exp, locator, files: composed.files };
+}

@@ -1,0 +1,272 @@
+// The experiment JSON Schema, assembled from the registries so that each
+// parameter is declared once. schemas/experiment.schema.json is this object,
+// written by `npm run schema` and checked by a test.
+import { AUGMENTATIONS } from '../data/augmentations.ts';
+import { type JsonSchema, registrySchema } from '../layers/params.ts';
+import { LAYERS } from '../layers/registry.ts';
+import { LOSSES } from '../training/losses.ts';
+import { OPTIMIZERS } from '../training/optimizers.ts';
+import { SCHEDULES } from '../training/schedules.ts';
+
+export const CONFIG_VERSION = 1;
+export const SCHEMA_ID = 'https://run-exp.dev/schemas/experiment.schema.json';
+
+const obj = (description: string, properties: Record<string, JsonSchema>, required: string[] = []): JsonSchema => ({
+  type: 'object',
+  description,
+  properties,
+  required,
+  additionalProperties: false,
+});
+/** An optional section whose own defaults are filled in when it is left out. */
+const section = (description: string, properties: Record<string, JsonSchema>): JsonSchema => ({
+  ...obj(description, properties),
+  default: {},
+});
+
+const fraction = (description: string, d: number): JsonSchema => ({
+  type: 'number',
+  minimum: 0,
+  exclusiveMaximum: 1,
+  default: d,
+  description,
+});
+
+const METRICS = ['accuracy', 'precision', 'recall', 'f1', 'auc'];
+const MONITORED = ['val_loss', 'val_accuracy', 'val_f1', 'val_auc', 'loss', 'accuracy'];
+
+export function experimentSchema(): JsonSchema {
+  const data = obj(
+    'where the images come from and how they are prepared',
+    {
+      source: {
+        enum: ['folder', 'filename', 'manifest'],
+        default: 'folder',
+        description:
+          'folder: one sub-folder per class; filename: labels parsed from file names; manifest: a CSV or JSON-lines file of path and label',
+      },
+      path: {
+        type: 'string',
+        minLength: 1,
+        description: 'the image folder (or the manifest file), relative to this file',
+      },
+      validation_path: {
+        type: 'string',
+        minLength: 1,
+        description: 'a separate validation folder; replaces the split',
+      },
+      test_path: { type: 'string', minLength: 1, description: 'a separate test folder' },
+      classes: {
+        type: 'array',
+        items: { type: 'string', minLength: 1 },
+        minItems: 2,
+        uniqueItems: true,
+        description: 'class names in output order (default: as found, sorted)',
+      },
+      pattern: {
+        type: 'string',
+        minLength: 1,
+        description: 'filename source: a regular expression with a named group `label` matched against each file name',
+      },
+      label_map: {
+        type: 'object',
+        additionalProperties: { type: 'string', minLength: 1 },
+        description: 'filename source: value of the `label` group -> class name',
+      },
+      path_column: { type: 'string', default: 'path', description: 'manifest source: the column of image paths' },
+      label_column: { type: 'string', default: 'label', description: 'manifest source: the column of labels' },
+      split: section('held-out fractions, stratified by class and seeded', {
+        validation: fraction('fraction held out for validation', 0.05),
+        test: fraction('fraction held out for testing', 0),
+        seed: { type: 'integer', description: 'split seed (default: the experiment seed)' },
+      }),
+      preprocessing: section('how each image becomes a tensor', {
+        size: {
+          type: 'array',
+          items: { type: 'integer', minimum: 8, maximum: 1024 },
+          minItems: 2,
+          maxItems: 2,
+          default: [64, 64],
+          description: '[height, width] after resizing',
+        },
+        fit: {
+          enum: ['cover', 'contain', 'fill'],
+          default: 'fill',
+          description: 'cover: crop to the aspect ratio; contain: letterbox; fill: stretch',
+        },
+        center_crop: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          maximum: 1,
+          default: 1,
+          description: 'keep this central fraction of each side before resizing (1: no crop)',
+        },
+        color: { enum: ['rgb', 'grayscale'], default: 'rgb', description: 'channels of the model input' },
+        normalize: {
+          enum: ['unit', 'symmetric', 'standard'],
+          default: 'unit',
+          description: 'unit: [0, 1]; symmetric: [-1, 1]; standard: (x - mean) / std per channel',
+        },
+        mean: {
+          type: 'array',
+          items: { type: 'number' },
+          minItems: 1,
+          maxItems: 3,
+          description: 'standard: per-channel mean (0..1 scale)',
+        },
+        std: {
+          type: 'array',
+          items: { type: 'number', exclusiveMinimum: 0 },
+          minItems: 1,
+          maxItems: 3,
+          description: 'standard: per-channel std (0..1 scale)',
+        },
+      }),
+      augmentation: {
+        type: 'array',
+        default: [],
+        description: 'random changes applied to training images, per epoch',
+        items: registrySchema(AUGMENTATIONS),
+      },
+      on_bad_file: {
+        enum: ['skip', 'fail'],
+        default: 'skip',
+        description: 'skip: a corrupt or non-image file is listed and left out; fail: the run stops before training',
+      },
+    },
+    ['path'],
+  );
+
+  const training = section('how the model is trained', {
+    epochs: { type: 'integer', minimum: 1, maximum: 100000, default: 10, description: 'passes over the training set' },
+    batch_size: { type: 'integer', minimum: 1, maximum: 65536, default: 32, description: 'images per step' },
+    optimizer: { ...registrySchema(OPTIMIZERS), default: { type: 'sgd' }, description: 'the optimizer and its params' },
+    loss: { ...registrySchema(LOSSES), default: { type: 'categorical_crossentropy' }, description: 'the loss' },
+    metrics: {
+      type: 'array',
+      items: { enum: METRICS },
+      uniqueItems: true,
+      default: ['accuracy'],
+      description: 'metrics shown each epoch (loss always is)',
+    },
+    lr_schedule: { ...registrySchema(SCHEDULES), default: { type: 'constant' }, description: 'learning-rate schedule' },
+    early_stopping: {
+      ...obj('stop when the monitored metric stops improving', {
+        monitor: { enum: MONITORED, default: 'val_loss', description: 'metric watched' },
+        mode: { enum: ['auto', 'min', 'max'], default: 'auto', description: 'auto: min for losses, max otherwise' },
+        patience: {
+          type: 'integer',
+          minimum: 0,
+          default: 5,
+          description: 'epochs without improvement before stopping',
+        },
+        min_delta: {
+          type: 'number',
+          minimum: 0,
+          default: 0,
+          description: 'smallest change that counts as improvement',
+        },
+        restore_best_weights: { type: 'boolean', default: true, description: 'end with the weights of the best epoch' },
+      }),
+      type: ['object', 'null'],
+      default: null,
+    },
+    class_weights: {
+      description: 'balanced: weights inversely proportional to class counts; or class name -> weight',
+      default: null,
+      oneOf: [
+        { type: 'null' },
+        { const: 'balanced' },
+        { type: 'object', additionalProperties: { type: 'number', exclusiveMinimum: 0 }, minProperties: 1 },
+      ],
+    },
+    checkpoints: section('what is saved while training', {
+      every: { type: 'integer', minimum: 1, default: 1, description: 'save the latest weights every N epochs' },
+      best: { type: 'boolean', default: true, description: 'also keep the best weights' },
+      monitor: { enum: MONITORED, default: 'val_loss', description: 'metric that decides the best epoch' },
+    }),
+    threads: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 256,
+      description: 'TensorFlow intra-op threads (default: one per core)',
+    },
+    allow_non_native_backend: {
+      type: 'boolean',
+      default: false,
+      description: 'allow the pure-JS CPU backend when libtensorflow is missing (very slow; debugging only)',
+    },
+  });
+
+  const tracking = section('where the run is recorded', {
+    dir: { type: 'string', default: 'runs', description: 'local run folder root, relative to the current directory' },
+    mlflow_uri: {
+      type: ['string', 'null'],
+      default: null,
+      description: 'MLflow tracking server (default: $MLFLOW_TRACKING_URI)',
+    },
+    experiment_name: { type: 'string', minLength: 1, description: 'MLflow experiment (default: the experiment name)' },
+    tags: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      default: {},
+      description: 'tags added to the run',
+    },
+  });
+
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: SCHEMA_ID,
+    title: 'run-exp experiment',
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'data', 'model'],
+    properties: {
+      $schema: { type: 'string', description: 'editor hint; ignored' },
+      version: {
+        type: 'integer',
+        minimum: 1,
+        maximum: CONFIG_VERSION,
+        default: CONFIG_VERSION,
+        description: 'config format version; older files are upgraded',
+      },
+      extends: {
+        description: 'a base experiment (or a list of them) this file overrides, relative to this file',
+        oneOf: [
+          { type: 'string', minLength: 1 },
+          { type: 'array', items: { type: 'string', minLength: 1 } },
+        ],
+      },
+      name: {
+        type: 'string',
+        pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
+        maxLength: 100,
+        description: 'experiment name (letters, digits, . _ -)',
+      },
+      description: { type: 'string', default: '', description: 'what this experiment tries' },
+      seed: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 2147483647,
+        default: 42,
+        description: 'seed of the split, initial weights and shuffling',
+      },
+      data,
+      model: obj(
+        'the network',
+        {
+          layers: {
+            type: 'array',
+            minItems: 1,
+            description: 'the layer stack, input to output',
+            items: registrySchema(LAYERS),
+          },
+        },
+        ['layers'],
+      ),
+      training,
+      tracking,
+      sweep: { type: 'object', description: 'hyperparameter sweep (see the sweep docs)' },
+    },
+  };
+}
