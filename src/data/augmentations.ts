@@ -9,6 +9,9 @@ const probability = {
   doc: 'chance of applying it to an image',
 } as const;
 
+/** A required amount in (0, 1]. */
+const amount = (doc: string) => ({ type: 'number', exclusiveMinimum: 0, maximum: 1, required: true, doc }) as const;
+
 export const AUGMENTATIONS = {
   flip_horizontal: { doc: 'mirror left to right', params: { probability } },
   rotate: {
@@ -17,18 +20,18 @@ export const AUGMENTATIONS = {
   },
   zoom: {
     doc: 'crop a random region of 1/(1+z) of the side, z in [0, range], and resize back',
-    params: { range: { type: 'number', exclusiveMinimum: 0, maximum: 1, required: true, doc: 'largest zoom' } },
+    params: { range: amount('largest zoom') },
   },
   random_crop: {
     doc: 'crop a random region of this fraction of each side and resize back',
-    params: { fraction: { type: 'number', exclusiveMinimum: 0, maximum: 1, required: true, doc: 'side of the crop' } },
+    params: { fraction: amount('side of the crop') },
   },
   brightness: {
     doc: 'add a random offset in [-delta, delta] to every pixel (on the 0..1 scale)',
-    params: { delta: { type: 'number', exclusiveMinimum: 0, maximum: 1, required: true, doc: 'largest offset' } },
+    params: { delta: amount('largest offset') },
   },
   contrast: {
     doc: 'scale distances from the mean by a random factor in [1-delta, 1+delta]',
-    params: { delta: { type: 'number', exclusiveMinimum: 0, maximum: 1, required: true, doc: 'largest change' } },
+    params: { delta: amount('largest change') },
   },
 } as const satisfies Record<string, { doc: string; params: Params }>;

@@ -96,19 +96,32 @@ const epsilon = {
 const center = { type: 'boolean', default: true, doc: 'learn an offset (beta)' } as const;
 const scale = { type: 'boolean', default: true, doc: 'learn a scale (gamma)' } as const;
 
+const convParams = {
+  kernel_size: kernelSize,
+  strides,
+  padding,
+  dilation_rate: dilation,
+  activation: activation(),
+  use_bias: useBias,
+} as const;
+const filters = {
+  type: 'integer',
+  minimum: 1,
+  maximum: 65536,
+  required: true,
+  doc: 'number of output channels',
+} as const;
+const pooling = (doc: string, className: string) =>
+  ({ doc, className, input: 'image', params: { pool_size: poolSize, strides: poolStrides, padding } }) as const;
+
 export const LAYERS = {
   conv2d: {
     doc: '2D convolution over height and width',
     className: 'Conv2D',
     input: 'image',
     params: {
-      filters: { type: 'integer', minimum: 1, maximum: 65536, required: true, doc: 'number of output channels' },
-      kernel_size: kernelSize,
-      strides,
-      padding,
-      dilation_rate: dilation,
-      activation: activation(),
-      use_bias: useBias,
+      filters,
+      ...convParams,
       kernel_initializer: initializer('glorot_uniform', 'kernel'),
       bias_initializer: initializer('zeros', 'bias'),
     },
@@ -119,13 +132,8 @@ export const LAYERS = {
     className: 'SeparableConv2D',
     input: 'image',
     params: {
-      filters: { type: 'integer', minimum: 1, maximum: 65536, required: true, doc: 'number of output channels' },
-      kernel_size: kernelSize,
-      strides,
-      padding,
-      dilation_rate: dilation,
-      activation: activation(),
-      use_bias: useBias,
+      filters,
+      ...convParams,
       depthwise_initializer: initializer('glorot_uniform', 'depthwise kernel'),
       pointwise_initializer: initializer('glorot_uniform', 'pointwise kernel'),
       bias_initializer: initializer('zeros', 'bias'),
@@ -136,29 +144,14 @@ export const LAYERS = {
     className: 'DepthwiseConv2D',
     input: 'image',
     params: {
-      kernel_size: kernelSize,
-      strides,
-      padding,
-      dilation_rate: dilation,
+      ...convParams,
       depth_multiplier: depthMultiplier,
-      activation: activation(),
-      use_bias: useBias,
       depthwise_initializer: initializer('glorot_uniform', 'depthwise kernel'),
       bias_initializer: initializer('zeros', 'bias'),
     },
   },
-  maxPooling2d: {
-    doc: 'maximum over each window',
-    className: 'MaxPooling2D',
-    input: 'image',
-    params: { pool_size: poolSize, strides: poolStrides, padding },
-  },
-  averagePooling2d: {
-    doc: 'average over each window',
-    className: 'AveragePooling2D',
-    input: 'image',
-    params: { pool_size: poolSize, strides: poolStrides, padding },
-  },
+  maxPooling2d: pooling('maximum over each window', 'MaxPooling2D'),
+  averagePooling2d: pooling('average over each window', 'AveragePooling2D'),
   globalAveragePooling2d: {
     doc: 'average over height and width: [n, h, w, c] -> [n, c]',
     className: 'GlobalAveragePooling2D',
