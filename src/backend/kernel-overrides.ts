@@ -11,6 +11,14 @@
 // then SIGSEGV or SIGABRT; every libtensorflow from 2.12 to 2.21 here). A 1x1
 // filter with stride s only ever reads every s-th pixel, and needs no padding,
 // so the same gradient comes from the strided input at stride 1.
+//
+// MaxPoolGrad: libtensorflow's eager kernel (oneDNN does not take it over in
+// eager mode) costs as much as a convolution. For non-overlapping windows
+// (pool = stride, sizes divisible) the gradient is dy routed to where the input
+// equals the window maximum: one broadcast Equal, Cast and Mul, half the time.
+// Unlike TensorFlow's kernel, a window with several equal maxima sends dy to
+// each of them; after a ReLU such ties are zeros, whose gradient the ReLU
+// drops, so conv/ReLU/pool stacks get exactly the same gradients.
 import type { KernelConfig, KernelFunc, Tensor, TensorInfo } from '@tensorflow/tfjs-node';
 import type { Tf } from './tensorflow.ts';
 
@@ -19,6 +27,10 @@ interface NativeBackend {
   binding: { TF_ATTR_TYPE: number; TF_FLOAT: number };
   executeSingleOutput(name: string, attrs: unknown[], inputs: TensorInfo[]): TensorInfo & { dispose(): void };
 }
+
+type Pair = number | [number, number];
+
+const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : v);
 
 interface BackpropFilterAttrs {
   strides: number | [number, number];
@@ -29,9 +41,16 @@ interface BackpropFilterAttrs {
 }
 
 let installed = false;
+const stock = new Map<string, KernelFunc>();
+
+/** tfjs-node's own kernel that an override replaced, for tests and benchmarks to compare against. */
+export function stockKernel(kernelName: string): KernelFunc | undefined {
+  return stock.get(kernelName);
+}
 
 function override(tf: Tf, kernelName: string, make: (original: KernelFunc) => KernelFunc): void {
   const original = (tf.getKernel(kernelName, 'tensorflow') as KernelConfig).kernelFunc;
+  stock.set(kernelName, original);
   tf.unregisterKernel(kernelName, 'tensorflow');
   tf.registerKernel({ kernelName, backendName: 'tensorflow', kernelFunc: make(original) });
 }
@@ -52,9 +71,32 @@ export function installKernelOverrides(tf: Tf): void {
     return out;
   });
 
+  override(tf, 'MaxPoolGrad', (original) => (args) => {
+    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as {
+      filterSize: Pair;
+      strides: Pair;
+      pad: unknown;
+      dimRoundingMode?: string;
+    };
+    const { dy, input } = args.inputs as { dy: Tensor; input: Tensor; output: Tensor };
+    const output = args.inputs.output as Tensor;
+    const [kh, kw] = pair(filterSize);
+    const [sh, sw] = pair(strides);
+    const [n, h, w, c] = input.shape as [number, number, number, number];
+    const tiled =
+      kh === sh && kw === sw && h % kh === 0 && w % kw === 0 && (pad === 'valid' || pad === 'same' || pad === 0);
+    if (!tiled || dimRoundingMode !== undefined || input.dtype !== 'float32' || input.rank !== 4) return original(args);
+    return tf.tidy(() => {
+      const windows = input.reshape([n, h / kh, kh, w / kw, kw, c]);
+      const maxima = output.reshape([n, h / kh, 1, w / kw, 1, c]);
+      const grad = dy.reshape([n, h / kh, 1, w / kw, 1, c]);
+      return tf.equal(windows, maxima).cast('float32').mul(grad).reshape([n, h, w, c]);
+    });
+  });
+
   override(tf, 'Conv2DBackpropFilter', (original) => (args) => {
     const attrs = args.attrs as unknown as BackpropFilterAttrs;
-    const [sh, sw] = typeof attrs.strides === 'number' ? [attrs.strides, attrs.strides] : attrs.strides;
+    const [sh, sw] = pair(attrs.strides);
     const dilated = attrs.dilations !== undefined && attrs.dilations !== 1 && `${attrs.dilations}` !== '1,1';
     const oneByOne = attrs.filterShape[0] === 1 && attrs.filterShape[1] === 1;
     const plainPad = attrs.pad === 'same' || attrs.pad === 'valid' || attrs.pad === 0;
