@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { BackendError } from '../backend/tensorflow.ts';
 import { ConfigErrors, formatError } from '../config/errors.ts';
 import { experimentSchema } from '../config/schema.ts';
+import { DataError } from '../data/sources.ts';
+import { dataCommand } from './data.ts';
 import { doctor } from './doctor.ts';
 import { validate } from './validate.ts';
 
@@ -34,6 +36,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
     });
 
   program
+    .command('data')
+    .description("list, split and decode an experiment's images into the cache; print class counts and bad files")
+    .argument('<file>', 'experiment YAML file')
+    .option('--json', 'print JSON')
+    .option('--set <key.path=value>', 'override a key (repeatable)', collect, [])
+    .action(async (file: string, opts: { json?: boolean; set: string[] }) => {
+      code = await dataCommand(file, { ...opts, env: io.env }, io.out, io.err);
+    });
+
+  program
     .command('schema')
     .description('print the experiment JSON Schema')
     .action(() => {
@@ -55,6 +67,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof ConfigErrors) {
       for (const e of err.errors) io.err(`${formatError(e)}\n`);
+      return 2;
+    }
+    if (err instanceof DataError) {
+      io.err(`data error: ${err.message}\n`);
       return 2;
     }
     if (err instanceof BackendError) {

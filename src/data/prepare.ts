@@ -1,0 +1,92 @@
+// data: list the files, split them, decode them through the cache. The result
+// is everything training needs and everything a run records about its data.
+import type { Experiment } from '../config/experiment.ts';
+import { type BadFile, type LoadOptions, loadPixels } from './cache.ts';
+import { channelsOf } from './decode.ts';
+import { DataError, type Item, listData } from './sources.ts';
+import { stratifiedSplit } from './split.ts';
+
+export interface PreparedData {
+  classes: string[];
+  /** Pixels of every usable image, train then validation then test. */
+  pixels: Uint8Array;
+  imageBytes: number;
+  /** [height, width, channels] of one image. */
+  shape: [number, number, number];
+  /** Image indexes into `pixels` and their labels, per split. */
+  splits: Record<'train' | 'validation' | 'test', { index: Int32Array; labels: Int32Array; files: string[] }>;
+  /** Images per class and split. */
+  counts: Record<'train' | 'validation' | 'test', number[]>;
+  bad: BadFile[];
+  hash: string;
+  decoded: number;
+  reused: number;
+  warnings: string[];
+}
+
+/** A split of more than this many times as many images in one class as in another gets a warning. */
+const IMBALANCE = 3;
+
+export async function prepareData(exp: Experiment, options: LoadOptions = {}): Promise<PreparedData> {
+  const listing = listData(exp.data);
+  const { classes } = listing;
+  const seed = exp.data.split.seed ?? exp.seed;
+  const parts: Record<'train' | 'validation' | 'test', Item[]> = listing.validation
+    ? { train: listing.items, validation: listing.validation, test: listing.test ?? [] }
+    : stratifiedSplit(
+        listing.items,
+        classes,
+        { validation: exp.data.split.validation, test: exp.data.split.test },
+        seed,
+      );
+  if (listing.validation && listing.test === undefined && exp.data.split.test > 0) {
+    parts.test = stratifiedSplit(listing.items, classes, { validation: 0, test: exp.data.split.test }, seed).test;
+  }
+  const all = [...parts.train, ...parts.validation, ...parts.test];
+  const px = await loadPixels(all, exp.data.preprocessing, options);
+  if (px.bad.length > 0 && exp.data.on_bad_file === 'fail') {
+    const list = px.bad.slice(0, 10).map((b) => `  ${b.path}: ${b.reason}`);
+    throw new DataError(`${px.bad.length} file(s) could not be read (data.on_bad_file: fail):\n${list.join('\n')}`);
+  }
+  // Map each surviving item back to its split.
+  const slotOf = new Map(px.items.map((it, i) => [it, i]));
+  const splits = {} as PreparedData['splits'];
+  const counts = {} as PreparedData['counts'];
+  for (const name of ['train', 'validation', 'test'] as const) {
+    const kept = parts[name].filter((it) => slotOf.has(it));
+    splits[name] = {
+      index: Int32Array.from(kept, (it) => slotOf.get(it) as number),
+      labels: Int32Array.from(kept, (it) => it.label),
+      files: kept.map((it) => it.path),
+    };
+    counts[name] = classes.map((_, c) => kept.filter((it) => it.label === c).length);
+  }
+  for (const [c, cls] of classes.entries()) {
+    if ((counts.train[c] ?? 0) === 0)
+      throw new DataError(`class '${cls}' has no training images left after the split and bad-file removal`);
+  }
+  const warnings: string[] = [];
+  const train = counts.train;
+  const max = Math.max(...train);
+  const min = Math.min(...train);
+  if (max > IMBALANCE * min) {
+    warnings.push(
+      `strong class imbalance in training data: ${classes.map((c, i) => `${c} ${train[i]}`).join(', ')}; consider training.class_weights: balanced`,
+    );
+  }
+  if (px.bad.length > 0) warnings.push(`${px.bad.length} bad file(s) skipped (listed in the run's records)`);
+  const [h, w] = exp.data.preprocessing.size;
+  return {
+    classes,
+    pixels: px.pixels,
+    imageBytes: px.imageBytes,
+    shape: [h, w, channelsOf(exp.data.preprocessing)],
+    splits,
+    counts,
+    bad: px.bad,
+    hash: px.hash,
+    decoded: px.decoded,
+    reused: px.reused,
+    warnings,
+  };
+}
