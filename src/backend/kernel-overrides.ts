@@ -1,4 +1,8 @@
-// Replacements for tfjs-node kernels that are slow or crash on libtensorflow.
+// Replacements for tfjs-node kernels that are slow or crash on libtensorflow,
+// and kernels tfjs-node lacks.
+//
+// Transform (tf.image.transform, used for rotation augmentation): tfjs-node has
+// no kernel for it; libtensorflow's ImageProjectiveTransformV3 is the same op.
 //
 // Step: tfjs-core's ReLU gradients (plain and fused conv/dense) call it, and
 // tfjs-node builds it from six full-size TensorFlow ops (IsNan, Greater, Fill,
@@ -24,7 +28,7 @@ import type { Tf } from './tensorflow.ts';
 
 /** The slice of tfjs-node's NodeJSKernelBackend this module calls. */
 interface NativeBackend {
-  binding: { TF_ATTR_TYPE: number; TF_FLOAT: number };
+  binding: { TF_ATTR_TYPE: number; TF_ATTR_STRING: number; TF_FLOAT: number };
   executeSingleOutput(name: string, attrs: unknown[], inputs: TensorInfo[]): TensorInfo & { dispose(): void };
 }
 
@@ -69,6 +73,35 @@ export function installKernelOverrides(tf: Tf): void {
     const out = backend.executeSingleOutput('Sign', attrs, [relu]);
     relu.dispose();
     return out;
+  });
+
+  tf.registerKernel({
+    kernelName: 'Transform',
+    backendName: 'tensorflow',
+    kernelFunc: (args) => {
+      const backend = args.backend as unknown as NativeBackend;
+      const { image, transforms } = args.inputs as { image: Tensor; transforms: Tensor };
+      const { interpolation, fillMode, fillValue, outputShape } = args.attrs as unknown as {
+        interpolation: string;
+        fillMode: string;
+        fillValue: number;
+        outputShape?: [number, number];
+      };
+      const shape = tf.tensor1d(outputShape ?? [image.shape[1] as number, image.shape[2] as number], 'int32');
+      const fill = tf.scalar(fillValue, 'float32');
+      const out = backend.executeSingleOutput(
+        'ImageProjectiveTransformV3',
+        [
+          { name: 'dtype', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_FLOAT },
+          { name: 'interpolation', type: backend.binding.TF_ATTR_STRING, value: interpolation.toUpperCase() },
+          { name: 'fill_mode', type: backend.binding.TF_ATTR_STRING, value: fillMode.toUpperCase() },
+        ],
+        [image, transforms, shape, fill],
+      );
+      shape.dispose();
+      fill.dispose();
+      return out;
+    },
   });
 
   override(tf, 'MaxPoolGrad', (original) => (args) => {
