@@ -6,6 +6,7 @@ import { experimentSchema } from '../config/schema.ts';
 import { DataError } from '../data/sources.ts';
 import { dataCommand } from './data.ts';
 import { doctor } from './doctor.ts';
+import { trainCommand } from './train.ts';
 import { validate } from './validate.ts';
 
 export interface Io {
@@ -23,7 +24,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .description('Declarative, config-driven experiment runner for image classification')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .argument('[file]', 'experiment YAML file to train')
+    .option('--set <key.path=value>', 'override a key (repeatable)', collect, [])
+    .option('--quiet', 'print only the final line')
+    .option('--json', 'print one JSON line per epoch')
+    .action(async (file: string | undefined, opts: { set: string[]; quiet?: boolean; json?: boolean }) => {
+      if (!file) {
+        program.help({ error: false });
+        return;
+      }
+      code = await trainCommand(file, { ...opts, env: io.env }, io.out, io.err);
+    });
 
   program
     .command('validate')

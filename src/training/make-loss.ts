@@ -4,7 +4,8 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs-node';
 import type { Tf } from '../backend/tensorflow.ts';
 import type { RegistryChoice } from '../config/experiment.ts';
 
-export type LossFn = (labels: Tensor, predictions: Tensor) => Scalar;
+/** Mean loss over the batch; with `weights` (one per example), the weighted mean. */
+export type LossFn = (labels: Tensor, predictions: Tensor, weights?: Tensor) => Scalar;
 
 const EPS = 1e-7;
 

@@ -1,0 +1,90 @@
+// `run-exp <file>`: train an experiment and record the run; console output only.
+import { SingleBar } from 'cli-progress';
+import type { ResolveOptions } from '../config/resolve.ts';
+import { resolveExperiment } from '../config/resolve.ts';
+import { runExperiment } from '../runner/run.ts';
+import type { EpochMetrics } from '../runner/train.ts';
+
+export interface TrainCliOptions extends ResolveOptions {
+  quiet?: boolean;
+  json?: boolean;
+}
+
+const f = (v: number | null, digits = 4) => (v === null ? '-' : v.toFixed(digits));
+
+function epochLine(m: EpochMetrics, total: number): string {
+  return [
+    `epoch ${String(m.epoch).padStart(String(total).length)}/${total}`,
+    `loss ${f(m.loss)}  acc ${f(m.accuracy)}`,
+    `val_loss ${f(m.val_loss)}  val_acc ${f(m.val_accuracy)}  val_f1 ${f(m.val_f1)}  val_auc ${f(m.val_auc)}`,
+    `lr ${m.lr.toPrecision(3)}  ${m.seconds.toFixed(1)}s  ${Math.round(m.images_per_s)} img/s`,
+  ].join('  ');
+}
+
+export async function trainCommand(
+  file: string,
+  options: TrainCliOptions,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
+  const resolved = resolveExperiment(file, options);
+  const tty = process.stderr.isTTY && !options.quiet && !options.json;
+  let stop = false;
+  const onSignal = (signal: string) => {
+    if (stop) process.exit(130);
+    stop = true;
+    err(`\n${signal}: stopping after this batch and saving a checkpoint (again to abort at once)\n`);
+  };
+  const sigint = () => onSignal('SIGINT');
+  const sigterm = () => onSignal('SIGTERM');
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+  let bar: SingleBar | null = null;
+  const progress = (label: string) => (done: number, total: number, loss?: number) => {
+    if (!tty) return;
+    if (!bar) {
+      bar = new SingleBar({
+        format: `${label} {bar} {value}/{total}  {percentage}%  eta {eta}s  {loss}`,
+        hideCursor: true,
+        clearOnComplete: true,
+      });
+      bar.start(total, done, { loss: '' });
+    }
+    bar.update(done, { loss: loss === undefined ? '' : `loss ${loss.toFixed(4)}` });
+    if (done >= total) {
+      (bar as SingleBar).stop();
+      bar = null;
+    }
+  };
+  try {
+    const result = await runExperiment(resolved, {
+      onDecode: progress('decoding'),
+      onStart: ({ run, classes, counts, warnings }) => {
+        if (options.json) return;
+        if (!options.quiet) {
+          out(`run ${run.id}  ${run.dir}\n`);
+          out(
+            `classes ${classes.map((c, i) => `${c} (train ${counts.train?.[i]}, val ${counts.validation?.[i]})`).join(', ')}\n`,
+          );
+        }
+        for (const w of warnings) err(`warning: ${w}\n`);
+      },
+      onBatch: progress('training'),
+      onEpoch: (m, total) => {
+        if (options.json) out(`${JSON.stringify(m)}\n`);
+        else if (!options.quiet) out(`${epochLine(m, total)}\n`);
+      },
+      shouldStop: () => stop,
+    });
+    const last = result.epochs.at(-1);
+    if (options.json) out(`${JSON.stringify({ status: result.status, run: result.run.dir, error: result.error })}\n`);
+    else
+      out(
+        `${result.status}  ${result.run.dir}${last ? `  val_acc ${f(last.val_accuracy)}` : ''}${result.error ? `\n${result.error}` : ''}\n`,
+      );
+    return result.status === 'FINISHED' ? 0 : result.status === 'KILLED' ? 130 : 1;
+  } finally {
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+  }
+}

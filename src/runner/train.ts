@@ -1,0 +1,220 @@
+// The training loop: epochs of seeded shuffled batches from the uint8 pixels,
+// the optimizer with its LR schedule, per-epoch training and validation
+// metrics, early stopping, NaN detection and a cooperative stop (Ctrl-C).
+import type { LayersModel, Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs-node';
+import type { Tf } from '../backend/tensorflow.ts';
+import type { Experiment } from '../config/experiment.ts';
+import { augmentBatch } from '../data/augment.ts';
+import { toFloat } from '../data/normalize.ts';
+import type { PreparedData } from '../data/prepare.ts';
+import { rng, shuffle } from '../data/random.ts';
+import { evaluate } from '../report/metrics.ts';
+import { makeLoss } from '../training/make-loss.ts';
+import { makeOptimizer } from '../training/make-optimizer.ts';
+import { makeSchedule } from '../training/make-schedule.ts';
+
+export interface EpochMetrics {
+  epoch: number;
+  lr: number;
+  loss: number;
+  accuracy: number;
+  val_loss: number | null;
+  val_accuracy: number | null;
+  val_precision: number | null;
+  val_recall: number | null;
+  val_f1: number | null;
+  val_auc: number | null;
+  seconds: number;
+  images_per_s: number;
+}
+
+export interface TrainHooks {
+  onEpoch?: (m: EpochMetrics) => void | Promise<void>;
+  onBatch?: (done: number, total: number, loss: number) => void;
+  /** Checked after every batch; true stops training after that batch. */
+  shouldStop?: () => boolean;
+}
+
+export type TrainOutcome =
+  | { status: 'FINISHED' | 'KILLED'; epochs: EpochMetrics[]; stoppedEarly: boolean }
+  | { status: 'FAILED'; error: string; epochs: EpochMetrics[] };
+
+export class NonFiniteLoss extends Error {
+  override name = 'NonFiniteLoss';
+}
+
+/** Float32 model input for `indices`, normalized (and augmented, for training). */
+export function batchTensor(
+  tf: Tf,
+  exp: Experiment,
+  data: PreparedData,
+  indices: Int32Array | number[],
+  random?: () => number,
+): Tensor4D {
+  const [h, w, c] = data.shape;
+  const p = exp.data.preprocessing;
+  const augs = random ? exp.data.augmentation : [];
+  const out = new Float32Array(indices.length * data.imageBytes);
+  // Augmentations work on [0, 1] images; normalization follows them.
+  toFloat(data.pixels, data.imageBytes, c, indices, augs.length ? { normalize: 'unit' } : p, out);
+  const x = tf.tensor4d(out, [indices.length, h, w, c]);
+  if (!augs.length || !random) return x;
+  return tf.tidy(() => {
+    const a = augmentBatch(tf, x, augs, random);
+    x.dispose();
+    if (p.normalize === 'unit') return a;
+    if (p.normalize === 'symmetric') return a.mul(2).sub(1) as Tensor4D;
+    return a.sub(tf.tensor1d(p.mean ?? [0])).div(tf.tensor1d(p.std ?? [1])) as Tensor4D;
+  });
+}
+
+function classWeights(exp: Experiment, data: PreparedData): Float32Array | null {
+  const cw = exp.training.class_weights;
+  if (cw === null) return null;
+  const counts = data.counts.train;
+  const total = counts.reduce((s, n) => s + n, 0);
+  return Float32Array.from(data.classes, (cls, i) =>
+    cw === 'balanced' ? total / (data.classes.length * (counts[i] as number)) : (cw[cls] ?? 1),
+  );
+}
+
+/** Validation loss and metrics, predicted in batches without dropout. */
+export function validate(
+  tf: Tf,
+  exp: Experiment,
+  data: PreparedData,
+  model: LayersModel,
+  split: 'validation' | 'test' = 'validation',
+) {
+  const { index, labels } = data.splits[split];
+  if (index.length === 0) return null;
+  const k = data.classes.length;
+  const probs = new Float32Array(index.length * k);
+  const lossFn = makeLoss(tf, exp.training.loss);
+  let lossSum = 0;
+  const bs = exp.training.batch_size;
+  for (let b = 0; b < index.length; b += bs) {
+    const idx = index.subarray(b, b + bs);
+    tf.tidy(() => {
+      const x = batchTensor(tf, exp, data, idx);
+      const p = model.predict(x) as Tensor;
+      probs.set(p.dataSync(), b * k);
+      const y = tf.oneHot(tf.tensor1d(labels.subarray(b, b + bs), 'int32'), k).toFloat();
+      lossSum += (lossFn(y, p).dataSync()[0] as number) * idx.length;
+    });
+  }
+  return { loss: lossSum / index.length, probs, evaluation: evaluate(labels, probs, data.classes) };
+}
+
+export async function train(
+  tf: Tf,
+  exp: Experiment,
+  data: PreparedData,
+  model: LayersModel,
+  hooks: TrainHooks = {},
+  startEpoch = 0,
+): Promise<TrainOutcome> {
+  const t = exp.training;
+  const k = data.classes.length;
+  const baseLr = t.optimizer.lr as number;
+  const schedule = makeSchedule(t.lr_schedule, baseLr, t.epochs);
+  const optimizer = makeOptimizer(tf, t.optimizer);
+  const lossFn = makeLoss(tf, t.loss);
+  const weights = classWeights(exp, data);
+  const { index, labels } = data.splits.train;
+  const epochs: EpochMetrics[] = [];
+  const es = t.early_stopping;
+  const higherIsBetter = es ? es.mode === 'max' || (es.mode === 'auto' && !es.monitor.endsWith('loss')) : false;
+  let best = higherIsBetter ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  let bestWeights: Tensor[] | null = null;
+  let waited = 0;
+
+  for (let epoch = startEpoch; epoch < t.epochs; epoch++) {
+    const lr = schedule.lr(epoch);
+    // biome-ignore lint/suspicious/noExplicitAny: tfjs optimizers keep the rate in a field; SGD also caches it
+    const o = optimizer as any;
+    if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+    else o.learningRate = lr;
+    // Positions into the train split, shuffled: position p is image index[p] with label labels[p].
+    const order = shuffle(
+      Array.from(index, (_, p) => p),
+      rng(exp.seed * 7919 + epoch),
+    );
+    const random = rng(exp.seed * 104729 + epoch);
+    const started = performance.now();
+    let lossSum = 0;
+    let correct = 0;
+    for (let b = 0; b < order.length; b += t.batch_size) {
+      const positions = order.slice(b, b + t.batch_size);
+      const idx = positions.map((p) => index[p] as number);
+      const batchLabels = positions.map((p) => labels[p] as number);
+      const lossValue = tf.tidy(() => {
+        const x = batchTensor(tf, exp, data, idx, random);
+        const yIdx = tf.tensor1d(batchLabels, 'int32');
+        const y = tf.oneHot(yIdx, k).toFloat();
+        const w = weights ? tf.gather(tf.tensor1d(weights), yIdx) : undefined;
+        let predictions: Tensor | null = null;
+        let finite: Tensor | null = null;
+        const { value, grads } = tf.variableGrads(() => {
+          const p = model.apply(x, { training: true }) as Tensor;
+          predictions = tf.keep(p.argMax(-1));
+          // Losses clip probabilities, which can hide NaN outputs: check them directly.
+          finite = tf.keep(p.isFinite().all());
+          return lossFn(y, p, w) as Scalar;
+        });
+        if (!(finite as unknown as Tensor).dataSync()[0]) return Number.NaN;
+        optimizer.applyGradients(grads);
+        const hits = (predictions as unknown as Tensor).equal(yIdx).sum().dataSync()[0] as number;
+        correct += hits;
+        return value.dataSync()[0] as number;
+      });
+      if (!Number.isFinite(lossValue)) {
+        return {
+          status: 'FAILED',
+          error: `the training loss (or the model output) became ${lossValue} at epoch ${epoch + 1}, batch ${b / t.batch_size + 1}; lower training.optimizer.lr (now ${lr}) or check the data`,
+          epochs,
+        };
+      }
+      lossSum += lossValue * idx.length;
+      hooks.onBatch?.(b + idx.length, order.length, lossValue);
+      if (hooks.shouldStop?.()) return { status: 'KILLED', epochs, stoppedEarly: false };
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const val = validate(tf, exp, data, model);
+    const m: EpochMetrics = {
+      epoch: epoch + 1,
+      lr,
+      loss: lossSum / order.length,
+      accuracy: correct / order.length,
+      val_loss: val?.loss ?? null,
+      val_accuracy: val?.evaluation.accuracy ?? null,
+      val_precision: val?.evaluation.macro.precision ?? null,
+      val_recall: val?.evaluation.macro.recall ?? null,
+      val_f1: val?.evaluation.macro.f1 ?? null,
+      val_auc: val?.evaluation.auc ?? null,
+      seconds,
+      images_per_s: order.length / seconds,
+    };
+    epochs.push(m);
+    schedule.observe(m as unknown as Record<string, number>);
+    await hooks.onEpoch?.(m);
+    if (es) {
+      const v = (m as unknown as Record<string, number | null>)[es.monitor];
+      const improved =
+        v !== null && v !== undefined && (higherIsBetter ? v > best + es.min_delta : v < best - es.min_delta);
+      if (improved) {
+        best = v as number;
+        waited = 0;
+        if (es.restore_best_weights) {
+          for (const w of bestWeights ?? []) w.dispose();
+          bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
+        }
+      } else if (++waited > es.patience) {
+        if (bestWeights) model.setWeights(bestWeights);
+        return { status: 'FINISHED', epochs, stoppedEarly: true };
+      }
+    }
+  }
+  if (es?.restore_best_weights && bestWeights) model.setWeights(bestWeights);
+  return { status: 'FINISHED', epochs, stoppedEarly: false };
+}

@@ -1,0 +1,89 @@
+// The local run folder: runs/<experiment>/<run-id>/ holds everything a run
+// records. Every write lands on disk before anything else sees it.
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { stringify } from 'yaml';
+
+export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED';
+
+export interface RunStore {
+  id: string;
+  dir: string;
+  writeJson(name: string, value: unknown): void;
+  writeText(name: string, text: string): void;
+  /** Appends one JSON line and fsyncs it: a crash right after loses nothing. */
+  appendJsonl(name: string, value: unknown): void;
+  setStatus(status: RunStatus, extra?: Record<string, unknown>): void;
+}
+
+function runId(): string {
+  const d = new Date();
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}-${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
+  return `${stamp}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+export function createRun(root: string, experiment: string): RunStore {
+  const id = runId();
+  const dir = path.resolve(root, experiment, id);
+  mkdirSync(dir, { recursive: true });
+  const started = new Date().toISOString();
+  const store: RunStore = {
+    id,
+    dir,
+    writeJson(name, value) {
+      store.writeText(name, `${JSON.stringify(value, null, 2)}\n`);
+    },
+    writeText(name, text) {
+      const file = path.join(dir, name);
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(`${file}.tmp`, text);
+      renameSync(`${file}.tmp`, file);
+    },
+    appendJsonl(name, value) {
+      const fd = openSync(path.join(dir, name), 'a');
+      try {
+        appendFileSync(fd, `${JSON.stringify(value)}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    },
+    setStatus(status, extra = {}) {
+      const ended = status === 'RUNNING' ? null : new Date().toISOString();
+      store.writeJson('status.json', { status, started, ended, ...extra });
+    },
+  };
+  store.setStatus('RUNNING');
+  return store;
+}
+
+export function writeConfig(store: RunStore, resolved: unknown): void {
+  store.writeText('config.yaml', stringify(resolved));
+}
+
+function git(args: string[]): string | null {
+  try {
+    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Versions, host and source state, as the environment record of a run. */
+export function environment(extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    host: os.hostname(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.availableParallelism(),
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    git_commit: git(['rev-parse', 'HEAD']),
+    git_branch: git(['rev-parse', '--abbrev-ref', 'HEAD']),
+    git_dirty: (git(['status', '--porcelain']) ?? '') !== '',
+    ...extra,
+  };
+}

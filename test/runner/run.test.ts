@@ -1,0 +1,123 @@
+// The runner on small generated data: it learns, records every file, and its
+// recorded metrics agree with the model it saved.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveExperiment } from '../../src/config/resolve.ts';
+import { runExperiment } from '../../src/runner/run.ts';
+import { tempDir, writeImage } from '../data/fixtures.ts';
+
+/** Two classes a CNN separates at once: bright top half vs bright bottom half, with noise. */
+async function dataset(root: string, perClass: number): Promise<void> {
+  let seed = 1;
+  const noise = () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed % 60;
+  };
+  for (const [cls, top] of [
+    ['top', true],
+    ['bottom', false],
+  ] as const) {
+    for (let i = 0; i < perClass; i++) {
+      const raw = Buffer.alloc(16 * 16 * 3);
+      for (let y = 0; y < 16; y++)
+        for (let x = 0; x < 16; x++)
+          raw.fill(y < 8 === top ? 190 + noise() : 20 + noise(), (y * 16 + x) * 3, (y * 16 + x + 1) * 3);
+      await writeImage(path.join(root, cls, `${i}.png`), raw, 16, 16);
+    }
+  }
+}
+
+function experimentFile(dir: string, extra = ''): string {
+  const file = path.join(dir, 'exp.yaml');
+  writeFileSync(
+    file,
+    `name: toy\nseed: 5\ndata:\n  path: ./images\n  split: { validation: 0.25 }\n  preprocessing: { size: [16, 16] }\nmodel:\n  layers:\n    - { type: conv2d, filters: 4, kernel_size: 3, activation: relu }\n    - { type: maxPooling2d }\n    - { type: flatten }\n    - { type: dense, units: 2, activation: softmax }\ntraining:\n  epochs: 4\n  batch_size: 8\n  optimizer: { type: adam, lr: 0.01 }\ntracking:\n  dir: ${path.join(dir, 'runs')}\n${extra}`,
+  );
+  return file;
+}
+
+describe('runner', () => {
+  it('trains, learns the toy task, and records every file of the run', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 24);
+    const resolved = resolveExperiment(experimentFile(dir), { env: {} });
+    const result = await runExperiment(resolved, {}, path.join(dir, 'cache'));
+    expect(result.status).toBe('FINISHED');
+    expect(result.epochs).toHaveLength(4);
+    expect(result.epochs.at(-1)?.val_accuracy).toBeGreaterThanOrEqual(0.9);
+    expect(result.epochs.at(-1)?.loss).toBeLessThan(result.epochs[0]?.loss as number);
+    for (const f of [
+      'config.yaml',
+      'environment.json',
+      'data.json',
+      'split.json',
+      'bad-files.json',
+      'metrics.jsonl',
+      'status.json',
+      'evaluation.json',
+      'model/model.json',
+      'checkpoints/latest/model.json',
+    ]) {
+      expect(existsSync(path.join(result.run.dir, f)), f).toBe(true);
+    }
+    const lines = readFileSync(path.join(result.run.dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.epoch)).toEqual([1, 2, 3, 4]);
+    const status = JSON.parse(readFileSync(path.join(result.run.dir, 'status.json'), 'utf8'));
+    expect(status.status).toBe('FINISHED');
+    const evaluation = JSON.parse(readFileSync(path.join(result.run.dir, 'evaluation.json'), 'utf8'));
+    expect(evaluation.validation.accuracy).toBeCloseTo(lines.at(-1).val_accuracy, 6);
+    expect(evaluation.validation.confusion.flat().reduce((s: number, v: number) => s + v, 0)).toBe(12);
+    const split = JSON.parse(readFileSync(path.join(result.run.dir, 'split.json'), 'utf8'));
+    expect([split.train.length, split.validation.length]).toEqual([36, 12]);
+  });
+
+  it('is repeatable: the same config and seed give the same per-epoch metrics', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 12);
+    const resolved = () => resolveExperiment(experimentFile(dir), { env: {}, set: ['training.epochs=2'] });
+    const a = await runExperiment(resolved(), {}, path.join(dir, 'cache'));
+    const b = await runExperiment(resolved(), {}, path.join(dir, 'cache'));
+    const strip = (ms: typeof a.epochs) => ms.map(({ seconds: _s, images_per_s: _i, ...m }) => m);
+    expect(strip(b.epochs)).toEqual(strip(a.epochs));
+  });
+
+  it('stops with FAILED and a clear message when the loss becomes NaN', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 8);
+    // Inputs near float32's limit into a linear output: the squared error overflows.
+    const resolved = resolveExperiment(experimentFile(dir), {
+      env: {},
+      set: [
+        'data.preprocessing.normalize=standard',
+        'data.preprocessing.mean=[0]',
+        'data.preprocessing.std=[1e-37]',
+        'model.layers[3].activation=linear',
+        'training.loss=mean_squared_error',
+      ],
+    });
+    const result = await runExperiment(resolved, {}, path.join(dir, 'cache'));
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toMatch(
+      /the training loss \(or the model output\) became (NaN|Infinity|-Infinity) at epoch \d+, batch \d+; lower training.optimizer.lr/,
+    );
+    expect(JSON.parse(readFileSync(path.join(result.run.dir, 'status.json'), 'utf8')).status).toBe('FAILED');
+  });
+
+  it('a stop request ends the run as KILLED with a checkpoint', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 8);
+    let batches = 0;
+    const result = await runExperiment(
+      resolveExperiment(experimentFile(dir), { env: {} }),
+      { onBatch: () => batches++, shouldStop: () => batches >= 3 },
+      path.join(dir, 'cache'),
+    );
+    expect(result.status).toBe('KILLED');
+    expect(existsSync(path.join(result.run.dir, 'checkpoints/latest/model.json'))).toBe(true);
+    expect(JSON.parse(readFileSync(path.join(result.run.dir, 'status.json'), 'utf8')).status).toBe('KILLED');
+  });
+});
