@@ -6,6 +6,7 @@ import { experimentSchema } from '../config/schema.ts';
 import { DataError } from '../data/sources.ts';
 import { dataCommand } from './data.ts';
 import { doctor } from './doctor.ts';
+import { predictCommand } from './predict.ts';
 import { trainCommand } from './train.ts';
 import { validate } from './validate.ts';
 
@@ -55,6 +56,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--set <key.path=value>', 'override a key (repeatable)', collect, [])
     .action(async (file: string, opts: { json?: boolean; set: string[] }) => {
       code = await dataCommand(file, { ...opts, env: io.env }, io.out, io.err);
+    });
+
+  program
+    .command('predict')
+    .description("label new images with a run's model and its recorded preprocessing")
+    .requiredOption('--run <run>', 'run folder, e.g. runs/baseline/<run-id>')
+    .argument('<inputs...>', 'image files or folders')
+    .option('--json', 'print JSON')
+    .action(async (inputs: string[], opts: { run: string; json?: boolean }) => {
+      code = await predictCommand(inputs, opts, io.out);
     });
 
   program

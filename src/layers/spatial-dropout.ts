@@ -30,7 +30,12 @@ function defineClass(tf: Tf) {
   return Spatial;
 }
 
-export function spatialDropout2d(tf: Tf, config: { rate: number; name?: string }): tfLayers.Layer {
+/** Registers run-exp's own layer classes, so that saved models that use them load. */
+export function registerCustomLayers(tf: Tf): void {
   SpatialDropout2D ??= defineClass(tf);
-  return new SpatialDropout2D(config);
+}
+
+export function spatialDropout2d(tf: Tf, config: { rate: number; name?: string }): tfLayers.Layer {
+  registerCustomLayers(tf);
+  return new (SpatialDropout2D as NonNullable<typeof SpatialDropout2D>)(config);
 }

@@ -2,6 +2,7 @@
 // records. Holds no domain logic itself.
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
+import type { LayersModel } from '@tensorflow/tfjs-node';
 import { loadTensorflow } from '../backend/tensorflow.ts';
 import type { Experiment } from '../config/experiment.ts';
 import type { Resolved } from '../config/resolve.ts';
@@ -28,6 +29,7 @@ export interface RunHooks {
 
 export interface RunResult {
   run: RunStore;
+  model?: LayersModel;
   status: 'FINISHED' | 'FAILED' | 'KILLED';
   epochs: EpochMetrics[];
   error?: string;
@@ -117,5 +119,5 @@ export async function runExperiment(resolved: Resolved, hooks: RunHooks = {}, ca
     test: test ? { loss: test.loss, ...test.evaluation } : null,
   });
   run.setStatus('FINISHED', { epochs_completed: outcome.epochs.length, stopped_early: outcome.stoppedEarly });
-  return { run, status: 'FINISHED', epochs: outcome.epochs };
+  return { run, status: 'FINISHED', epochs: outcome.epochs, model };
 }

@@ -2,9 +2,14 @@
 // recorded metrics agree with the model it saved.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { Tensor } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
+import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
+import { prepareData } from '../../src/data/prepare.ts';
+import { expandInputs, loadRun, predictFiles } from '../../src/report/predict.ts';
 import { runExperiment } from '../../src/runner/run.ts';
+import { batchTensor } from '../../src/runner/train.ts';
 import { tempDir, writeImage } from '../data/fixtures.ts';
 
 /** Two classes a CNN separates at once: bright top half vs bright bottom half, with noise. */
@@ -73,6 +78,29 @@ describe('runner', () => {
     expect(evaluation.validation.confusion.flat().reduce((s: number, v: number) => s + v, 0)).toBe(12);
     const split = JSON.parse(readFileSync(path.join(result.run.dir, 'split.json'), 'utf8'));
     expect([split.train.length, split.validation.length]).toEqual([36, 12]);
+
+    // predict, from the saved model and the recorded preprocessing, equals the
+    // trained model's output on the same preprocessed tensor.
+    const { tf } = await loadTensorflow();
+    const loaded = await loadRun(tf, result.run.dir);
+    const files = expandInputs([path.join(dir, 'images')]);
+    const predictions = await predictFiles(tf, loaded, files);
+    const data = await prepareData(resolved.experiment, { cacheDir: path.join(dir, 'cache') });
+    const all = [...data.splits.train.files, ...data.splits.validation.files];
+    const allIndex = Int32Array.from([...data.splits.train.index, ...data.splits.validation.index]);
+    const probs = tf.tidy(
+      () =>
+        (
+          result.model?.predict(batchTensor(tf, resolved.experiment, data, allIndex)) as Tensor
+        ).arraySync() as number[][],
+    );
+    for (const p of predictions) {
+      const row = probs[all.indexOf(p.file)] as number[];
+      expect(p.probabilities?.top).toBeCloseTo(row[data.classes.indexOf('top')] as number, 5);
+      expect(p.label).toBe(data.classes[row.indexOf(Math.max(...row))]);
+    }
+    const correct = predictions.filter((p) => p.label === path.basename(path.dirname(p.file))).length;
+    expect(correct / predictions.length).toBeGreaterThanOrEqual(0.9);
   });
 
   it('is repeatable: the same config and seed give the same per-epoch metrics', async () => {
