@@ -74,7 +74,7 @@ export async function predictFiles(tf: Tf, run: LoadedRun, files: string[], batc
     const decoded = await Promise.all(chunk.map((f) => decodeImage(f, p).catch((err: Error) => err)));
     const good = decoded.flatMap((d, i) => (d instanceof Error ? [] : [i]));
     const pixels = new Uint8Array(good.length * bytes);
-    good.forEach((i, k) => pixels.set(decoded[i] as Buffer, k * bytes));
+    for (const [k, i] of good.entries()) pixels.set(decoded[i] as Buffer, k * bytes);
     const probs = good.length
       ? tf.tidy(() => {
           const x = tf.tensor4d(

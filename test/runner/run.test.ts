@@ -88,11 +88,10 @@ describe('runner', () => {
     const data = await prepareData(resolved.experiment, { cacheDir: path.join(dir, 'cache') });
     const all = [...data.splits.train.files, ...data.splits.validation.files];
     const allIndex = Int32Array.from([...data.splits.train.index, ...data.splits.validation.index]);
+    const model = result.model;
+    if (!model) throw new Error('a finished run returns its model');
     const probs = tf.tidy(
-      () =>
-        (
-          result.model?.predict(batchTensor(tf, resolved.experiment, data, allIndex)) as Tensor
-        ).arraySync() as number[][],
+      () => (model.predict(batchTensor(tf, resolved.experiment, data, allIndex)) as Tensor).arraySync() as number[][],
     );
     for (const p of predictions) {
       const row = probs[all.indexOf(p.file)] as number[];
