@@ -7,6 +7,7 @@ import { DataError } from '../data/sources.ts';
 import { dataCommand } from './data.ts';
 import { doctor } from './doctor.ts';
 import { predictCommand } from './predict.ts';
+import { compareCommand, runsCommand } from './runs.ts';
 import { trainCommand } from './train.ts';
 import { validate } from './validate.ts';
 
@@ -66,6 +67,24 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--json', 'print JSON')
     .action(async (inputs: string[], opts: { run: string; json?: boolean }) => {
       code = await predictCommand(inputs, opts, io.out);
+    });
+
+  program
+    .command('runs')
+    .description('list recorded runs with their status and final validation metrics')
+    .option('--dir <dir>', 'runs folder', 'runs')
+    .option('--json', 'print JSON')
+    .action((opts: { dir: string; json?: boolean }) => {
+      code = runsCommand(opts, io.out);
+    });
+
+  program
+    .command('compare')
+    .description('the params that differ between runs, and their final metrics side by side')
+    .argument('<runs...>', 'run folders')
+    .option('--json', 'print JSON')
+    .action((runs: string[], opts: { json?: boolean }) => {
+      code = compareCommand(runs, opts, io.out);
     });
 
   program

@@ -8,6 +8,7 @@ import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { prepareData } from '../../src/data/prepare.ts';
 import { expandInputs, loadRun, predictFiles } from '../../src/report/predict.ts';
+import { compareRuns, listRuns } from '../../src/report/runs.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { batchTensor } from '../../src/runner/train.ts';
 import { tempDir, writeImage } from '../data/fixtures.ts';
@@ -110,6 +111,20 @@ describe('runner', () => {
     const b = await runExperiment(resolved(), {}, path.join(dir, 'cache'));
     const strip = (ms: typeof a.epochs) => ms.map(({ seconds: _s, images_per_s: _i, ...m }) => m);
     expect(strip(b.epochs)).toEqual(strip(a.epochs));
+
+    // run-exp runs lists both; compare finds no differing params, and one when a key differs.
+    const listed = listRuns(path.join(dir, 'runs'));
+    expect(listed.map((r) => [r.status, r.epochs])).toEqual([
+      ['FINISHED', 2],
+      ['FINISHED', 2],
+    ]);
+    expect(compareRuns([a.run.dir, b.run.dir]).params).toEqual({});
+    const c = await runExperiment(
+      resolveExperiment(experimentFile(dir), { env: {}, set: ['training.epochs=1', 'seed=9'] }),
+      {},
+      path.join(dir, 'cache'),
+    );
+    expect(compareRuns([a.run.dir, c.run.dir]).params).toEqual({ seed: [5, 9], 'training.epochs': [2, 1] });
   });
 
   it('stops with FAILED and a clear message when the loss becomes NaN', async () => {

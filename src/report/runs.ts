@@ -1,0 +1,84 @@
+// Reading recorded runs back: the list of runs, and the comparison of several.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parse } from 'yaml';
+
+export interface RunSummary {
+  dir: string;
+  experiment: string;
+  id: string;
+  status: string;
+  started: string | null;
+  epochs: number;
+  /** The last epoch's metrics. */
+  final: Record<string, number | null>;
+}
+
+function readJson<T>(file: string): T | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+export function summarize(dir: string): RunSummary {
+  const status = readJson<{ status: string; started: string }>(path.join(dir, 'status.json'));
+  const lines = existsSync(path.join(dir, 'metrics.jsonl'))
+    ? readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean)
+    : [];
+  const last = lines.length ? (JSON.parse(lines.at(-1) as string) as Record<string, number | null>) : {};
+  return {
+    dir,
+    experiment: path.basename(path.dirname(dir)),
+    id: path.basename(dir),
+    status: status?.status ?? 'UNKNOWN',
+    started: status?.started ?? null,
+    epochs: lines.length,
+    final: last,
+  };
+}
+
+/** Every run under `root` (runs/<experiment>/<id>/), oldest first. */
+export function listRuns(root: string): RunSummary[] {
+  if (!existsSync(root)) return [];
+  const out: RunSummary[] = [];
+  for (const exp of readdirSync(root).sort()) {
+    const expDir = path.join(root, exp);
+    if (!existsSync(expDir) || !readdirSync(expDir, { withFileTypes: true }).length) continue;
+    for (const id of readdirSync(expDir).sort()) {
+      if (existsSync(path.join(expDir, id, 'status.json'))) out.push(summarize(path.join(expDir, id)));
+    }
+  }
+  return out.sort((a, b) => (a.started ?? '').localeCompare(b.started ?? ''));
+}
+
+/** `{a: {b: [1, {c: 2}]}}` -> `{'a.b.0': 1, 'a.b.1.c': 2}`: the form params are compared (and logged) in. */
+export function flatten(value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
+  if (value !== null && typeof value === 'object') {
+    const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+    if (entries.length === 0) out[prefix] = Array.isArray(value) ? '[]' : '{}';
+    for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else {
+    out[prefix] = value;
+  }
+  return out;
+}
+
+export interface Comparison {
+  runs: RunSummary[];
+  /** Params whose values differ between the runs, one value per run. */
+  params: Record<string, unknown[]>;
+}
+
+export function compareRuns(dirs: string[]): Comparison {
+  const runs = dirs.map((d) => summarize(path.resolve(d)));
+  const configs = runs.map((r) => flatten(parse(readFileSync(path.join(r.dir, 'config.yaml'), 'utf8'))));
+  const keys = [...new Set(configs.flatMap((c) => Object.keys(c)))].sort();
+  const params: Record<string, unknown[]> = {};
+  for (const k of keys) {
+    const values = configs.map((c) => c[k]);
+    if (new Set(values.map((v) => JSON.stringify(v))).size > 1) params[k] = values;
+  }
+  return { runs, params };
+}
