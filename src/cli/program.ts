@@ -7,6 +7,7 @@ import { DataError } from '../data/sources.ts';
 import { dataCommand } from './data.ts';
 import { doctor } from './doctor.ts';
 import { predictCommand } from './predict.ts';
+import { reportCommand } from './report.ts';
 import { compareCommand, runsCommand } from './runs.ts';
 import { trainCommand } from './train.ts';
 import { validate } from './validate.ts';
@@ -85,6 +86,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--json', 'print JSON')
     .action((runs: string[], opts: { json?: boolean }) => {
       code = compareCommand(runs, opts, io.out);
+    });
+
+  program
+    .command('report')
+    .description("draw a run's plots (learning curves, confusion matrix) from its records")
+    .argument('<run>', 'run folder')
+    .action(async (run: string) => {
+      code = await reportCommand(run, io.out);
     });
 
   program

@@ -9,6 +9,7 @@ import type { Resolved } from '../config/resolve.ts';
 import type { LoadOptions } from '../data/cache.ts';
 import { prepareData } from '../data/prepare.ts';
 import { buildModel } from '../layers/build.ts';
+import { confusionMatrix, learningCurves } from '../report/plots.ts';
 import { createRun, environment, type RunStore, writeConfig } from '../tracking/run-store.ts';
 import { type EpochMetrics, train, validate } from './train.ts';
 
@@ -33,6 +34,30 @@ export interface RunResult {
   status: 'FINISHED' | 'FAILED' | 'KILLED';
   epochs: EpochMetrics[];
   error?: string;
+}
+
+/** Plots are a convenience: failing to draw one is recorded, never fatal. */
+async function plots(
+  run: RunStore,
+  name: string,
+  epochs: EpochMetrics[],
+  classes: string[],
+  confusion: number[][] | null,
+): Promise<void> {
+  mkdirSync(path.join(run.dir, 'plots'), { recursive: true });
+  try {
+    if (epochs.length > 0)
+      await learningCurves(epochs, `${name}: learning curves`, path.join(run.dir, 'plots', 'learning-curves.png'));
+    if (confusion)
+      await confusionMatrix(
+        confusion,
+        classes,
+        `${name}: validation confusion matrix`,
+        path.join(run.dir, 'plots', 'confusion-validation.png'),
+      );
+  } catch (err) {
+    run.appendJsonl('warnings.jsonl', { what: 'plots', error: err instanceof Error ? err.message : String(err) });
+  }
 }
 
 export async function runExperiment(resolved: Resolved, hooks: RunHooks = {}, cacheDir?: string): Promise<RunResult> {
@@ -102,11 +127,13 @@ export async function runExperiment(resolved: Resolved, hooks: RunHooks = {}, ca
     return { run, status: 'FAILED', epochs: [], error };
   }
   if (outcome.status === 'FAILED') {
+    await plots(run, exp.name, outcome.epochs, data.classes, null);
     run.setStatus('FAILED', { error: outcome.error });
     return { run, status: 'FAILED', epochs: outcome.epochs, error: outcome.error };
   }
   if (outcome.status === 'KILLED') {
     await save('checkpoints/latest');
+    await plots(run, exp.name, outcome.epochs, data.classes, null);
     run.setStatus('KILLED', { epochs_completed: outcome.epochs.length });
     return { run, status: 'KILLED', epochs: outcome.epochs };
   }
@@ -118,6 +145,7 @@ export async function runExperiment(resolved: Resolved, hooks: RunHooks = {}, ca
     validation: val ? { loss: val.loss, ...val.evaluation } : null,
     test: test ? { loss: test.loss, ...test.evaluation } : null,
   });
+  await plots(run, exp.name, outcome.epochs, data.classes, val?.evaluation.confusion ?? null);
   run.setStatus('FINISHED', { epochs_completed: outcome.epochs.length, stopped_early: outcome.stoppedEarly });
   return { run, status: 'FINISHED', epochs: outcome.epochs, model };
 }
