@@ -32,13 +32,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--set <key.path=value>', 'override a key (repeatable)', collect, [])
     .option('--quiet', 'print only the final line')
     .option('--json', 'print one JSON line per epoch')
-    .action(async (file: string | undefined, opts: { set: string[]; quiet?: boolean; json?: boolean }) => {
-      if (!file) {
-        program.help({ error: false });
-        return;
-      }
-      code = await trainCommand(file, { ...opts, env: io.env }, io.out, io.err);
-    });
+    .option('--resume <run>', 'continue a stopped run (its folder) from its last completed epoch')
+    .action(
+      async (file: string | undefined, opts: { set: string[]; quiet?: boolean; json?: boolean; resume?: string }) => {
+        if (!file) {
+          program.help({ error: false });
+          return;
+        }
+        code = await trainCommand(file, { ...opts, env: io.env }, io.out, io.err);
+      },
+    );
 
   program
     .command('validate')

@@ -8,6 +8,8 @@ import type { EpochMetrics } from '../runner/train.ts';
 export interface TrainCliOptions extends ResolveOptions {
   quiet?: boolean;
   json?: boolean;
+  /** A run folder to continue from its last completed epoch. */
+  resume?: string;
 }
 
 const f = (v: number | null, digits = 4) => (v === null ? '-' : v.toFixed(digits));
@@ -57,25 +59,30 @@ export async function trainCommand(
     }
   };
   try {
-    const result = await runExperiment(resolved, {
-      onDecode: progress('decoding'),
-      onStart: ({ run, classes, counts, warnings }) => {
-        if (options.json) return;
-        if (!options.quiet) {
-          out(`run ${run.id}  ${run.dir}\n`);
-          out(
-            `classes ${classes.map((c, i) => `${c} (train ${counts.train?.[i]}, val ${counts.validation?.[i]})`).join(', ')}\n`,
-          );
-        }
-        for (const w of warnings) err(`warning: ${w}\n`);
+    const result = await runExperiment(
+      resolved,
+      {
+        onDecode: progress('decoding'),
+        onStart: ({ run, classes, counts, warnings }) => {
+          if (options.json) return;
+          if (!options.quiet) {
+            out(`run ${run.id}  ${run.dir}\n`);
+            out(
+              `classes ${classes.map((c, i) => `${c} (train ${counts.train?.[i]}, val ${counts.validation?.[i]})`).join(', ')}\n`,
+            );
+          }
+          for (const w of warnings) err(`warning: ${w}\n`);
+        },
+        onBatch: progress('training'),
+        onEpoch: (m, total) => {
+          if (options.json) out(`${JSON.stringify(m)}\n`);
+          else if (!options.quiet) out(`${epochLine(m, total)}\n`);
+        },
+        shouldStop: () => stop,
       },
-      onBatch: progress('training'),
-      onEpoch: (m, total) => {
-        if (options.json) out(`${JSON.stringify(m)}\n`);
-        else if (!options.quiet) out(`${epochLine(m, total)}\n`);
-      },
-      shouldStop: () => stop,
-    });
+      undefined,
+      options.resume,
+    );
     const last = result.epochs.at(-1);
     if (options.json) out(`${JSON.stringify({ status: result.status, run: result.run.dir, error: result.error })}\n`);
     else

@@ -1,16 +1,20 @@
 // Wires one run: resolved experiment -> backend -> data -> model -> training ->
 // records. Holds no domain logic itself.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { LayersModel } from '@tensorflow/tfjs-node';
+import type { LayersModel, Optimizer, Tensor } from '@tensorflow/tfjs-node';
+import { stringify } from 'yaml';
+import type { Tf } from '../backend/tensorflow.ts';
 import { loadTensorflow } from '../backend/tensorflow.ts';
 import type { Experiment } from '../config/experiment.ts';
 import type { Resolved } from '../config/resolve.ts';
 import type { LoadOptions } from '../data/cache.ts';
 import { prepareData } from '../data/prepare.ts';
+import { DataError } from '../data/sources.ts';
 import { buildModel } from '../layers/build.ts';
 import { confusionMatrix, learningCurves } from '../report/plots.ts';
-import { createRun, environment, type RunStore, writeConfig } from '../tracking/run-store.ts';
+import { createRun, environment, openRun, type RunStore, writeConfig } from '../tracking/run-store.ts';
+import { makeOptimizer } from '../training/make-optimizer.ts';
 import { type EpochMetrics, train, validate } from './train.ts';
 
 export interface RunHooks {
@@ -60,14 +64,90 @@ async function plots(
   }
 }
 
-export async function runExperiment(resolved: Resolved, hooks: RunHooks = {}, cacheDir?: string): Promise<RunResult> {
+interface SavedTensor {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  data: string;
+}
+
+/** Model weights, optimizer state and epoch at the end of an epoch: what --resume continues from. */
+async function saveCheckpoint(
+  tf: Tf,
+  dir: string,
+  model: LayersModel,
+  optimizer: Optimizer,
+  epoch: number,
+): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await model.save(`file://${dir}`);
+  const weights: SavedTensor[] = (await optimizer.getWeights()).map((w) => ({
+    name: w.name,
+    shape: w.tensor.shape,
+    dtype: w.tensor.dtype as 'float32' | 'int32',
+    data: Buffer.from((w.tensor.dataSync() as Float32Array | Int32Array).buffer).toString('base64'),
+  }));
+  // Scalars some optimizers keep outside getWeights() (Adam's running beta powers):
+  // saved as they are, since recomputing them from the step count differs in the last bits.
+  const extras = Object.fromEntries(
+    Object.entries(optimizer)
+      .filter(([, v]) => v instanceof tf.Variable && v.size === 1)
+      .map(([k, v]) => [k, (v as Tensor).dataSync()[0]]),
+  );
+  writeFileSync(path.join(dir, 'optimizer.json'), JSON.stringify({ weights, extras }));
+  writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ epoch }));
+}
+
+/** Restores a checkpoint into `model` and `optimizer`; returns the epochs it had completed. */
+async function loadCheckpoint(tf: Tf, dir: string, model: LayersModel, optimizer: Optimizer): Promise<number> {
+  const saved = await tf.loadLayersModel(`file://${path.join(dir, 'model.json')}`);
+  model.setWeights(saved.getWeights());
+  saved.dispose();
+  const { weights, extras } = JSON.parse(readFileSync(path.join(dir, 'optimizer.json'), 'utf8')) as {
+    weights: SavedTensor[];
+    extras: Record<string, number>;
+  };
+  await optimizer.setWeights(
+    weights.map((w) => {
+      // Copied out of Buffer's shared pool so that the typed array is aligned.
+      const bytes = new Uint8Array(Buffer.from(w.data, 'base64')).buffer;
+      return {
+        name: w.name,
+        tensor: tf.tensor(w.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes), w.shape, w.dtype),
+      };
+    }),
+  );
+  for (const [k, v] of Object.entries(extras)) {
+    const variable = (
+      optimizer as unknown as Record<string, { assign(t: Tensor): void; dtype: 'float32' | 'int32' } | undefined>
+    )[k];
+    variable?.assign(tf.scalar(v, variable.dtype));
+  }
+  return (JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as { epoch: number }).epoch;
+}
+
+export async function runExperiment(
+  resolved: Resolved,
+  hooks: RunHooks = {},
+  cacheDir?: string,
+  resume?: string,
+): Promise<RunResult> {
   const exp = resolved.experiment;
   const { tf, native } = await loadTensorflow({
     threads: exp.training.threads,
     allowNonNative: exp.training.allow_non_native_backend,
   });
   const data = await prepareData(exp, { onProgress: hooks.onDecode, cacheDir });
-  const run = createRun(exp.tracking.dir, exp.name);
+  const run = resume ? openRun(resume) : createRun(exp.tracking.dir, exp.name);
+  if (resume) {
+    const recorded = readFileSync(path.join(run.dir, 'config.yaml'), 'utf8');
+    if (recorded !== stringify(exp)) {
+      throw new DataError(
+        `the experiment differs from the one ${resume} was started with (its config.yaml); resume with the same file and --set options`,
+      );
+    }
+    run.setStatus('RUNNING', { resumed: true });
+  }
   writeConfig(run, exp);
   // biome-ignore lint/suspicious/noExplicitAny: the binding is untyped
   const libtensorflow = native ? ((tf.backend() as any).binding.TF_Version as string) : null;
@@ -109,18 +189,54 @@ export async function runExperiment(resolved: Resolved, hooks: RunHooks = {}, ca
     mkdirSync(path.join(run.dir, where), { recursive: true });
     return model.save(`file://${path.join(run.dir, where)}`);
   };
+  const optimizer = makeOptimizer(tf, exp.training.optimizer);
+  let history: EpochMetrics[] = [];
+  if (resume) {
+    const done = await loadCheckpoint(tf, path.join(run.dir, 'checkpoints', 'latest'), model, optimizer);
+    history = readFileSync(path.join(run.dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as EpochMetrics)
+      .slice(0, done);
+    // Epochs after the checkpoint are trained again: drop their records.
+    run.writeText('metrics.jsonl', history.map((m) => `${JSON.stringify(m)}\n`).join(''));
+  }
+  const monitor = exp.training.checkpoints.monitor;
+  const lowerIsBetter = monitor.endsWith('loss');
+  let best = history.reduce(
+    (b, m) => {
+      const v = (m as unknown as Record<string, number | null>)[monitor];
+      return v === null || v === undefined ? b : lowerIsBetter ? Math.min(b, v) : Math.max(b, v);
+    },
+    lowerIsBetter ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY,
+  );
   let outcome: Awaited<ReturnType<typeof train>>;
   try {
-    outcome = await train(tf, exp, data, model, {
-      onBatch: hooks.onBatch,
-      shouldStop: hooks.shouldStop,
-      onEpoch: async (m) => {
-        run.appendJsonl('metrics.jsonl', m);
-        if (m.epoch % exp.training.checkpoints.every === 0 || m.epoch === exp.training.epochs)
-          await save('checkpoints/latest');
-        hooks.onEpoch?.(m, exp.training.epochs);
+    outcome = await train(
+      tf,
+      exp,
+      data,
+      model,
+      optimizer,
+      {
+        onBatch: hooks.onBatch,
+        shouldStop: hooks.shouldStop,
+        onEpoch: async (m) => {
+          run.appendJsonl('metrics.jsonl', m);
+          if (m.epoch % exp.training.checkpoints.every === 0 || m.epoch === exp.training.epochs) {
+            await saveCheckpoint(tf, path.join(run.dir, 'checkpoints', 'latest'), model, optimizer, m.epoch);
+          }
+          const v = (m as unknown as Record<string, number | null>)[monitor];
+          if (exp.training.checkpoints.best && v !== null && v !== undefined && (lowerIsBetter ? v < best : v > best)) {
+            best = v;
+            await save('checkpoints/best');
+          }
+          hooks.onEpoch?.(m, exp.training.epochs);
+        },
       },
-    });
+      history,
+    );
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
     run.setStatus('FAILED', { error });
@@ -132,7 +248,8 @@ export async function runExperiment(resolved: Resolved, hooks: RunHooks = {}, ca
     return { run, status: 'FAILED', epochs: outcome.epochs, error: outcome.error };
   }
   if (outcome.status === 'KILLED') {
-    await save('checkpoints/latest');
+    // Mid-epoch weights, for inspection; --resume continues from checkpoints/latest, the last whole epoch.
+    await save('checkpoints/interrupted');
     await plots(run, exp.name, outcome.epochs, data.classes, null);
     run.setStatus('KILLED', { epochs_completed: outcome.epochs.length });
     return { run, status: 'KILLED', epochs: outcome.epochs };

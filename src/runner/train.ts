@@ -1,7 +1,7 @@
 // The training loop: epochs of seeded shuffled batches from the uint8 pixels,
 // the optimizer with its LR schedule, per-epoch training and validation
 // metrics, early stopping, NaN detection and a cooperative stop (Ctrl-C).
-import type { LayersModel, Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs-node';
+import type { LayersModel, Optimizer, Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs-node';
 import type { Tf } from '../backend/tensorflow.ts';
 import type { Experiment } from '../config/experiment.ts';
 import { augmentBatch } from '../data/augment.ts';
@@ -10,7 +10,6 @@ import type { PreparedData } from '../data/prepare.ts';
 import { rng, shuffle } from '../data/random.ts';
 import { evaluate } from '../report/metrics.ts';
 import { makeLoss } from '../training/make-loss.ts';
-import { makeOptimizer } from '../training/make-optimizer.ts';
 import { makeSchedule } from '../training/make-schedule.ts';
 
 export interface EpochMetrics {
@@ -106,114 +105,131 @@ export function validate(
   return { loss: lossSum / index.length, probs, evaluation: evaluate(labels, probs, data.classes) };
 }
 
+/**
+ * Trains `model` from the epoch after `history` (the epochs a resumed run had
+ * completed) to the last. Everything random is drawn from generators seeded by
+ * the experiment seed and the epoch, so a resumed run continues exactly.
+ */
 export async function train(
   tf: Tf,
   exp: Experiment,
   data: PreparedData,
   model: LayersModel,
+  optimizer: Optimizer,
   hooks: TrainHooks = {},
-  startEpoch = 0,
+  history: EpochMetrics[] = [],
 ): Promise<TrainOutcome> {
   const t = exp.training;
   const k = data.classes.length;
   const baseLr = t.optimizer.lr as number;
   const schedule = makeSchedule(t.lr_schedule, baseLr, t.epochs);
-  const optimizer = makeOptimizer(tf, t.optimizer);
   const lossFn = makeLoss(tf, t.loss);
   const weights = classWeights(exp, data);
   const { index, labels } = data.splits.train;
-  const epochs: EpochMetrics[] = [];
+  const epochs: EpochMetrics[] = [...history];
   const es = t.early_stopping;
   const higherIsBetter = es ? es.mode === 'max' || (es.mode === 'auto' && !es.monitor.endsWith('loss')) : false;
   let best = higherIsBetter ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
   let bestWeights: Tensor[] | null = null;
   let waited = 0;
-
-  for (let epoch = startEpoch; epoch < t.epochs; epoch++) {
-    const lr = schedule.lr(epoch);
-    // biome-ignore lint/suspicious/noExplicitAny: tfjs optimizers keep the rate in a field; SGD also caches it
-    const o = optimizer as any;
-    if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
-    else o.learningRate = lr;
-    // Positions into the train split, shuffled: position p is image index[p] with label labels[p].
-    const order = shuffle(
-      Array.from(index, (_, p) => p),
-      rng(exp.seed * 7919 + epoch),
-    );
-    const random = rng(exp.seed * 104729 + epoch);
-    const started = performance.now();
-    let lossSum = 0;
-    let correct = 0;
-    for (let b = 0; b < order.length; b += t.batch_size) {
-      const positions = order.slice(b, b + t.batch_size);
-      const idx = positions.map((p) => index[p] as number);
-      const batchLabels = positions.map((p) => labels[p] as number);
-      const lossValue = tf.tidy(() => {
-        const x = batchTensor(tf, exp, data, idx, random);
-        const yIdx = tf.tensor1d(batchLabels, 'int32');
-        const y = tf.oneHot(yIdx, k).toFloat();
-        const w = weights ? tf.gather(tf.tensor1d(weights), yIdx) : undefined;
-        let predictions: Tensor | null = null;
-        let finite: Tensor | null = null;
-        const { value, grads } = tf.variableGrads(() => {
-          const p = model.apply(x, { training: true }) as Tensor;
-          predictions = tf.keep(p.argMax(-1));
-          // Losses clip probabilities, which can hide NaN outputs: check them directly.
-          finite = tf.keep(p.isFinite().all());
-          return lossFn(y, p, w) as Scalar;
-        });
-        if (!(finite as unknown as Tensor).dataSync()[0]) return Number.NaN;
-        optimizer.applyGradients(grads);
-        const hits = (predictions as unknown as Tensor).equal(yIdx).sum().dataSync()[0] as number;
-        correct += hits;
-        return value.dataSync()[0] as number;
-      });
-      if (!Number.isFinite(lossValue)) {
-        return {
-          status: 'FAILED',
-          error: `the training loss (or the model output) became ${lossValue} at epoch ${epoch + 1}, batch ${b / t.batch_size + 1}; lower training.optimizer.lr (now ${lr}) or check the data`,
-          epochs,
-        };
-      }
-      lossSum += lossValue * idx.length;
-      hooks.onBatch?.(b + idx.length, order.length, lossValue);
-      if (hooks.shouldStop?.()) return { status: 'KILLED', epochs, stoppedEarly: false };
-    }
-    const seconds = (performance.now() - started) / 1000;
-    const val = validate(tf, exp, data, model);
-    const m: EpochMetrics = {
-      epoch: epoch + 1,
-      lr,
-      loss: lossSum / order.length,
-      accuracy: correct / order.length,
-      val_loss: val?.loss ?? null,
-      val_accuracy: val?.evaluation.accuracy ?? null,
-      val_precision: val?.evaluation.macro.precision ?? null,
-      val_recall: val?.evaluation.macro.recall ?? null,
-      val_f1: val?.evaluation.macro.f1 ?? null,
-      val_auc: val?.evaluation.auc ?? null,
-      seconds,
-      images_per_s: order.length / seconds,
-    };
-    epochs.push(m);
+  // Feeds an epoch to the stateful parts (plateau schedule, early stopping); true when it improved.
+  const track = (m: EpochMetrics): boolean => {
     schedule.observe(m as unknown as Record<string, number>);
-    await hooks.onEpoch?.(m);
-    if (es) {
-      const v = (m as unknown as Record<string, number | null>)[es.monitor];
-      const improved =
-        v !== null && v !== undefined && (higherIsBetter ? v > best + es.min_delta : v < best - es.min_delta);
-      if (improved) {
-        best = v as number;
-        waited = 0;
-        if (es.restore_best_weights) {
-          for (const w of bestWeights ?? []) w.dispose();
-          bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
+    if (!es) return false;
+    const v = (m as unknown as Record<string, number | null>)[es.monitor];
+    if (v !== null && v !== undefined && (higherIsBetter ? v > best + es.min_delta : v < best - es.min_delta)) {
+      best = v;
+      waited = 0;
+      return true;
+    }
+    waited++;
+    return false;
+  };
+  for (const m of history) track(m);
+  // tfjs draws dropout masks (and other unseeded randomness) from Math.random.
+  const mathRandom = Math.random;
+  try {
+    for (let epoch = history.length; epoch < t.epochs; epoch++) {
+      Math.random = rng(exp.seed * 15485863 + epoch);
+      const lr = schedule.lr(epoch);
+      // biome-ignore lint/suspicious/noExplicitAny: tfjs optimizers keep the rate in a field; SGD also caches it
+      const o = optimizer as any;
+      if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+      else o.learningRate = lr;
+      // Positions into the train split, shuffled: position p is image index[p] with label labels[p].
+      const order = shuffle(
+        Array.from(index, (_, p) => p),
+        rng(exp.seed * 7919 + epoch),
+      );
+      const random = rng(exp.seed * 104729 + epoch);
+      const started = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      for (let b = 0; b < order.length; b += t.batch_size) {
+        const positions = order.slice(b, b + t.batch_size);
+        const idx = positions.map((p) => index[p] as number);
+        const batchLabels = positions.map((p) => labels[p] as number);
+        const lossValue = tf.tidy(() => {
+          const x = batchTensor(tf, exp, data, idx, random);
+          const yIdx = tf.tensor1d(batchLabels, 'int32');
+          const y = tf.oneHot(yIdx, k).toFloat();
+          const w = weights ? tf.gather(tf.tensor1d(weights), yIdx) : undefined;
+          let predictions: Tensor | null = null;
+          let finite: Tensor | null = null;
+          const { value, grads } = tf.variableGrads(() => {
+            const p = model.apply(x, { training: true }) as Tensor;
+            predictions = tf.keep(p.argMax(-1));
+            // Losses clip probabilities, which can hide NaN outputs: check them directly.
+            finite = tf.keep(p.isFinite().all());
+            return lossFn(y, p, w) as Scalar;
+          });
+          if (!(finite as unknown as Tensor).dataSync()[0]) return Number.NaN;
+          optimizer.applyGradients(grads);
+          const hits = (predictions as unknown as Tensor).equal(yIdx).sum().dataSync()[0] as number;
+          correct += hits;
+          return value.dataSync()[0] as number;
+        });
+        if (!Number.isFinite(lossValue)) {
+          return {
+            status: 'FAILED',
+            error: `the training loss (or the model output) became ${lossValue} at epoch ${epoch + 1}, batch ${b / t.batch_size + 1}; lower training.optimizer.lr (now ${lr}) or check the data`,
+            epochs,
+          };
         }
-      } else if (++waited > es.patience) {
+        lossSum += lossValue * idx.length;
+        hooks.onBatch?.(b + idx.length, order.length, lossValue);
+        if (hooks.shouldStop?.()) return { status: 'KILLED', epochs, stoppedEarly: false };
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const val = validate(tf, exp, data, model);
+      const m: EpochMetrics = {
+        epoch: epoch + 1,
+        lr,
+        loss: lossSum / order.length,
+        accuracy: correct / order.length,
+        val_loss: val?.loss ?? null,
+        val_accuracy: val?.evaluation.accuracy ?? null,
+        val_precision: val?.evaluation.macro.precision ?? null,
+        val_recall: val?.evaluation.macro.recall ?? null,
+        val_f1: val?.evaluation.macro.f1 ?? null,
+        val_auc: val?.evaluation.auc ?? null,
+        seconds,
+        images_per_s: order.length / seconds,
+      };
+      epochs.push(m);
+      const improved = track(m);
+      if (improved && es?.restore_best_weights) {
+        for (const w of bestWeights ?? []) w.dispose();
+        bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
+      }
+      await hooks.onEpoch?.(m);
+      if (es && waited > es.patience) {
         if (bestWeights) model.setWeights(bestWeights);
         return { status: 'FINISHED', epochs, stoppedEarly: true };
       }
     }
+  } finally {
+    Math.random = mathRandom;
   }
   if (es?.restore_best_weights && bestWeights) model.setWeights(bestWeights);
   return { status: 'FINISHED', epochs, stoppedEarly: false };

@@ -1,7 +1,16 @@
 // The local run folder: runs/<experiment>/<run-id>/ holds everything a run
 // records. Every write lands on disk before anything else sees it.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
@@ -26,10 +35,19 @@ function runId(): string {
 }
 
 export function createRun(root: string, experiment: string): RunStore {
-  const id = runId();
-  const dir = path.resolve(root, experiment, id);
+  const dir = path.resolve(root, experiment, runId());
   mkdirSync(dir, { recursive: true });
-  const started = new Date().toISOString();
+  return openStore(dir, new Date().toISOString());
+}
+
+/** An existing run folder, to resume into: its records are kept and appended to. */
+export function openRun(dir: string): RunStore {
+  const status = JSON.parse(readFileSync(path.join(dir, 'status.json'), 'utf8')) as { started: string };
+  return openStore(path.resolve(dir), status.started);
+}
+
+function openStore(dir: string, started: string): RunStore {
+  const id = path.basename(dir);
   const store: RunStore = {
     id,
     dir,

@@ -149,6 +149,38 @@ describe('runner', () => {
     expect(JSON.parse(readFileSync(path.join(result.run.dir, 'status.json'), 'utf8')).status).toBe('FAILED');
   });
 
+  it('stopped mid-epoch and resumed, a run ends with the same weights and metrics as an uninterrupted one', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 16);
+    // Dropout and augmentation too: their randomness must repeat as well.
+    const set = [
+      'training.epochs=4',
+      'model.layers[1]={type: dropout, rate: 0.3}',
+      'data.augmentation=[{type: flip_horizontal}]',
+    ];
+    const resolved = () => resolveExperiment(experimentFile(dir), { env: {}, set });
+    const whole = await runExperiment(resolved(), {}, path.join(dir, 'cache'));
+    let batches = 0;
+    // 24 training images, batch 8: 3 batches an epoch; stop in the middle of epoch 3.
+    const killed = await runExperiment(
+      resolved(),
+      { onBatch: () => batches++, shouldStop: () => batches === 7 },
+      path.join(dir, 'cache'),
+    );
+    expect(killed.status).toBe('KILLED');
+    expect(killed.epochs).toHaveLength(2);
+    const resumed = await runExperiment(resolved(), {}, path.join(dir, 'cache'), killed.run.dir);
+    expect(resumed.status).toBe('FINISHED');
+    expect(resumed.run.dir).toBe(killed.run.dir);
+    const strip = (ms: typeof whole.epochs) => ms.map(({ seconds: _s, images_per_s: _i, ...m }) => m);
+    expect(strip(resumed.epochs)).toEqual(strip(whole.epochs));
+    const lines = readFileSync(path.join(resumed.run.dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l).epoch)).toEqual([1, 2, 3, 4]);
+    const a = whole.model?.getWeights().map((w) => Array.from(w.dataSync()));
+    const b = resumed.model?.getWeights().map((w) => Array.from(w.dataSync()));
+    expect(b).toEqual(a);
+  });
+
   it('a stop request ends the run as KILLED with a checkpoint', async () => {
     const dir = tempDir();
     await dataset(path.join(dir, 'images'), 8);
@@ -159,7 +191,7 @@ describe('runner', () => {
       path.join(dir, 'cache'),
     );
     expect(result.status).toBe('KILLED');
-    expect(existsSync(path.join(result.run.dir, 'checkpoints/latest/model.json'))).toBe(true);
+    expect(existsSync(path.join(result.run.dir, 'checkpoints/interrupted/model.json'))).toBe(true);
     expect(JSON.parse(readFileSync(path.join(result.run.dir, 'status.json'), 'utf8')).status).toBe('KILLED');
   });
 });
