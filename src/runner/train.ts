@@ -67,7 +67,8 @@ export function batchTensor(
   });
 }
 
-function classWeights(exp: Experiment, data: PreparedData): Float32Array | null {
+/** Per-class loss weights: `balanced` is total / (classes x count), as in scikit-learn and Keras. */
+export function classWeights(exp: Experiment, data: PreparedData): Float32Array | null {
   const cw = exp.training.class_weights;
   if (cw === null) return null;
   const counts = data.counts.train;

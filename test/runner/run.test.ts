@@ -10,7 +10,7 @@ import { prepareData } from '../../src/data/prepare.ts';
 import { expandInputs, loadRun, predictFiles } from '../../src/report/predict.ts';
 import { compareRuns, listRuns } from '../../src/report/runs.ts';
 import { runExperiment } from '../../src/runner/run.ts';
-import { batchTensor } from '../../src/runner/train.ts';
+import { batchTensor, classWeights } from '../../src/runner/train.ts';
 import { tempDir, writeImage } from '../data/fixtures.ts';
 
 /** Two classes a CNN separates at once: bright top half vs bright bottom half, with noise. */
@@ -193,5 +193,49 @@ describe('runner', () => {
     expect(result.status).toBe('KILLED');
     expect(existsSync(path.join(result.run.dir, 'checkpoints/interrupted/model.json'))).toBe(true);
     expect(JSON.parse(readFileSync(path.join(result.run.dir, 'status.json'), 'utf8')).status).toBe('KILLED');
+  });
+});
+
+describe('training options', () => {
+  it('early stopping stops after `patience` epochs without improvement and restores the best weights', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 12);
+    const set = ['training.epochs=6', 'training.early_stopping={monitor: val_loss, patience: 1, min_delta: 10}'];
+    const result = await runExperiment(
+      resolveExperiment(experimentFile(dir), { env: {}, set }),
+      {},
+      path.join(dir, 'cache'),
+    );
+    // Epoch 1 sets the best; epochs 2 and 3 cannot improve by 10; patience 1 ends the run after epoch 3.
+    expect(result.epochs.map((m) => m.epoch)).toEqual([1, 2, 3]);
+    expect(JSON.parse(readFileSync(path.join(result.run.dir, 'status.json'), 'utf8')).stopped_early).toBe(true);
+    const evaluation = JSON.parse(readFileSync(path.join(result.run.dir, 'evaluation.json'), 'utf8'));
+    expect(evaluation.validation.loss).toBeCloseTo(result.epochs[0]?.val_loss as number, 5);
+  });
+
+  it('the LR schedule sets each epoch rate', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 8);
+    const set = ['training.epochs=3', 'training.lr_schedule={type: step, step_size: 1, gamma: 0.5}'];
+    const result = await runExperiment(
+      resolveExperiment(experimentFile(dir), { env: {}, set }),
+      {},
+      path.join(dir, 'cache'),
+    );
+    expect(result.epochs.map((m) => m.lr)).toEqual([0.01, 0.005, 0.0025]);
+  });
+
+  it('balanced class weights are total / (classes x count)', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 8);
+    const { experiment } = resolveExperiment(experimentFile(dir), {
+      env: {},
+      set: ['training.class_weights=balanced'],
+    });
+    const data = await prepareData(experiment, { cacheDir: path.join(dir, 'cache') });
+    const counts = { ...data, counts: { ...data.counts, train: [9, 3] } };
+    expect(Array.from(classWeights(experiment, counts) ?? [])).toEqual([Math.fround(12 / 18), 12 / 6]);
+    const fixed = { ...experiment, training: { ...experiment.training, class_weights: { top: 3 } } };
+    expect(Array.from(classWeights(fixed, counts) ?? [])).toEqual([1, 3]);
   });
 });
