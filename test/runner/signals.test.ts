@@ -1,0 +1,59 @@
+// The real process: Ctrl-C ends a run as KILLED with exit code 130, and --resume finishes it.
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import { classFolders, tempDir } from '../data/fixtures.ts';
+
+const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run-exp.js');
+
+function run(
+  args: string[],
+  cwd: string,
+  onLine?: (line: string, kill: () => void) => void,
+): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      for (const line of String(d).split('\n')) if (line) onLine?.(line, () => child.kill('SIGINT'));
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+it('SIGINT finishes the batch, records KILLED and exits 130; --resume completes the run', {
+  timeout: 120_000,
+}, async () => {
+  const dir = tempDir();
+  await classFolders(path.join(dir, 'images'), { a: 40, b: 40 });
+  writeFileSync(
+    path.join(dir, 'exp.yaml'),
+    `name: sig\ndata:\n  path: ./images\n  preprocessing: { size: [8, 8] }\nmodel:\n  layers:\n    - { type: flatten }\n    - { type: dense, units: 2, activation: softmax }\ntraining: { epochs: 200, batch_size: 4 }\ntracking: { dir: ./runs }\n`,
+  );
+  let sent = false;
+  const first = await run(['exp.yaml'], dir, (line, kill) => {
+    if (!sent && /^epoch +2\/200/.test(line)) {
+      sent = true;
+      kill();
+    }
+  });
+  expect(first.code).toBe(130);
+  expect(first.out).toMatch(/SIGINT: stopping after this batch/);
+  const [id] = readdirSync(path.join(dir, 'runs', 'sig'));
+  const runDir = path.join(dir, 'runs', 'sig', id as string);
+  expect(JSON.parse(readFileSync(path.join(runDir, 'status.json'), 'utf8')).status).toBe('KILLED');
+  const resumed = await run(['exp.yaml', '--resume', runDir, '--quiet', '--set', 'training.epochs=200'], dir);
+  expect(resumed.code).toBe(0);
+  expect(JSON.parse(readFileSync(path.join(runDir, 'status.json'), 'utf8')).status).toBe('FINISHED');
+  const epochs = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).epoch);
+  expect(epochs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+});
