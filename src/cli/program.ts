@@ -6,6 +6,7 @@ import { experimentSchema } from '../config/schema.ts';
 import { DataError } from '../data/sources.ts';
 import { dataCommand } from './data.ts';
 import { doctor } from './doctor.ts';
+import { evaluateCommand } from './evaluate.ts';
 import { predictCommand } from './predict.ts';
 import { reportCommand } from './report.ts';
 import { compareCommand, runsCommand } from './runs.ts';
@@ -71,6 +72,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--json', 'print JSON')
     .action(async (inputs: string[], opts: { run: string; json?: boolean }) => {
       code = await predictCommand(inputs, opts, io.out);
+    });
+
+  program
+    .command('evaluate')
+    .description("the full evaluation report (and confusion-matrix plot) of a run's model on another data set")
+    .requiredOption('--run <run>', 'run folder')
+    .requiredOption('--data <data>', 'a folder with one sub-folder per class, or an experiment file whose data to use')
+    .option('--json', 'print JSON')
+    .action(async (opts: { run: string; data: string; json?: boolean }) => {
+      code = await evaluateCommand({ ...opts, env: io.env }, io.out);
     });
 
   program

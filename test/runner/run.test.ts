@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { prepareData } from '../../src/data/prepare.ts';
+import { evaluateOn } from '../../src/report/evaluate-run.ts';
 import { expandInputs, loadRun, predictFiles } from '../../src/report/predict.ts';
 import { compareRuns, listRuns } from '../../src/report/runs.ts';
 import { runExperiment } from '../../src/runner/run.ts';
@@ -101,6 +102,17 @@ describe('runner', () => {
     }
     const correct = predictions.filter((p) => p.label === path.basename(path.dirname(p.file))).length;
     expect(correct / predictions.length).toBeGreaterThanOrEqual(0.9);
+
+    // evaluate on a folder agrees with predict on the same files.
+    const report = await evaluateOn(
+      tf,
+      loaded,
+      { source: 'folder', path: path.join(dir, 'images'), path_column: 'path', label_column: 'label' },
+      { cacheDir: path.join(dir, 'cache') },
+    );
+    expect(report.images).toBe(48);
+    expect(report.accuracy).toBeCloseTo(correct / predictions.length, 10);
+    expect(report.confusion.flat().reduce((a, b) => a + b, 0)).toBe(48);
   });
 
   it('is repeatable: the same config and seed give the same per-epoch metrics', async () => {

@@ -1,0 +1,48 @@
+// A recorded run's model on another data set: the full evaluation report.
+import type { Tensor } from '@tensorflow/tfjs-node';
+import type { Tf } from '../backend/tensorflow.ts';
+import { type LoadOptions, loadPixels } from '../data/cache.ts';
+import { channelsOf } from '../data/decode.ts';
+import { toFloat } from '../data/normalize.ts';
+import { type DataSpec, listData } from '../data/sources.ts';
+import { type Evaluation, evaluate } from './metrics.ts';
+import type { LoadedRun } from './predict.ts';
+
+export interface DataEvaluation extends Evaluation {
+  images: number;
+  bad: { path: string; reason: string }[];
+  dataset_hash: string;
+}
+
+/** Evaluates `run` on the images of `spec`, whose classes must be the run's. */
+export async function evaluateOn(
+  tf: Tf,
+  run: LoadedRun,
+  spec: DataSpec,
+  options: LoadOptions = {},
+): Promise<DataEvaluation> {
+  const listing = listData({ ...spec, classes: spec.classes ?? run.classes });
+  const items = [...listing.items, ...(listing.validation ?? []), ...(listing.test ?? [])];
+  const p = run.experiment.data.preprocessing;
+  const px = await loadPixels(items, p, options);
+  const [h, w] = p.size;
+  const c = channelsOf(p);
+  const k = run.classes.length;
+  const probs = new Float32Array(px.items.length * k);
+  const labels = Int32Array.from(px.items, (it) => run.classes.indexOf(listing.classes[it.label] as string));
+  const batch = 256;
+  for (let b = 0; b < px.items.length; b += batch) {
+    const n = Math.min(batch, px.items.length - b);
+    const idx = Array.from({ length: n }, (_, i) => b + i);
+    tf.tidy(() => {
+      const x = tf.tensor4d(toFloat(px.pixels, px.imageBytes, c, idx, p, new Float32Array(n * px.imageBytes)), [
+        n,
+        h,
+        w,
+        c,
+      ]);
+      probs.set((run.model.predict(x) as Tensor).dataSync(), b * k);
+    });
+  }
+  return { ...evaluate(labels, probs, run.classes), images: px.items.length, bad: px.bad, dataset_hash: px.hash };
+}
