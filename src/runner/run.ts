@@ -13,6 +13,7 @@ import { prepareData } from '../data/prepare.ts';
 import { DataError } from '../data/sources.ts';
 import { buildModel } from '../layers/build.ts';
 import { confusionMatrix, learningCurves } from '../report/plots.ts';
+import { runLogger } from '../tracking/run-log.ts';
 import { createRun, environment, openRun, type RunStore, writeConfig } from '../tracking/run-store.ts';
 import { makeOptimizer } from '../training/make-optimizer.ts';
 import { type EpochMetrics, train, validate } from './train.ts';
@@ -149,6 +150,11 @@ export async function runExperiment(
     run.setStatus('RUNNING', { resumed: true });
   }
   writeConfig(run, exp);
+  const log = runLogger(run.dir);
+  log.info(
+    { event: resume ? 'run resumed' : 'run started', experiment: exp.name, files: resolved.files },
+    resume ? 'run resumed' : 'run started',
+  );
   // biome-ignore lint/suspicious/noExplicitAny: the binding is untyped
   const libtensorflow = native ? ((tf.backend() as any).binding.TF_Version as string) : null;
   run.writeJson(
@@ -176,6 +182,19 @@ export async function runExperiment(
     test: data.splits.test.files,
   });
   run.writeJson('bad-files.json', data.bad);
+  log.info(
+    {
+      event: 'data',
+      classes: data.classes,
+      counts: data.counts,
+      decoded: data.decoded,
+      reused: data.reused,
+      bad: data.bad.length,
+      hash: data.hash,
+    },
+    'data ready',
+  );
+  for (const w of data.warnings) log.warn({ event: 'warning' }, w);
   hooks.onStart?.({ run, experiment: exp, classes: data.classes, counts: data.counts, warnings: data.warnings });
 
   const model = buildModel(tf, exp.model.layers, {
@@ -224,6 +243,7 @@ export async function runExperiment(
         shouldStop: hooks.shouldStop,
         onEpoch: async (m) => {
           run.appendJsonl('metrics.jsonl', m);
+          log.info({ event: 'epoch', ...m }, `epoch ${m.epoch}`);
           if (m.epoch % exp.training.checkpoints.every === 0 || m.epoch === exp.training.epochs) {
             await saveCheckpoint(tf, path.join(run.dir, 'checkpoints', 'latest'), model, optimizer, m.epoch);
           }
@@ -239,11 +259,13 @@ export async function runExperiment(
     );
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
+    log.error({ event: 'run ended', status: 'FAILED', err }, error);
     run.setStatus('FAILED', { error });
     return { run, status: 'FAILED', epochs: [], error };
   }
   if (outcome.status === 'FAILED') {
     await plots(run, exp.name, outcome.epochs, data.classes, null);
+    log.error({ event: 'run ended', status: 'FAILED' }, outcome.error);
     run.setStatus('FAILED', { error: outcome.error });
     return { run, status: 'FAILED', epochs: outcome.epochs, error: outcome.error };
   }
@@ -251,6 +273,7 @@ export async function runExperiment(
     // Mid-epoch weights, for inspection; --resume continues from checkpoints/latest, the last whole epoch.
     await save('checkpoints/interrupted');
     await plots(run, exp.name, outcome.epochs, data.classes, null);
+    log.warn({ event: 'run ended', status: 'KILLED', epochs_completed: outcome.epochs.length }, 'stopped by a signal');
     run.setStatus('KILLED', { epochs_completed: outcome.epochs.length });
     return { run, status: 'KILLED', epochs: outcome.epochs };
   }
@@ -263,6 +286,7 @@ export async function runExperiment(
     test: test ? { loss: test.loss, ...test.evaluation } : null,
   });
   await plots(run, exp.name, outcome.epochs, data.classes, val?.evaluation.confusion ?? null);
+  log.info({ event: 'run ended', status: 'FINISHED', stopped_early: outcome.stoppedEarly }, 'finished');
   run.setStatus('FINISHED', { epochs_completed: outcome.epochs.length, stopped_early: outcome.stoppedEarly });
   return { run, status: 'FINISHED', epochs: outcome.epochs, model };
 }

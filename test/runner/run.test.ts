@@ -193,6 +193,24 @@ describe('runner', () => {
     expect(b).toEqual(a);
   });
 
+  it('a crash during training marks the run FAILED with the error, keeping what was recorded', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 8);
+    let batches = 0;
+    const onBatch = () => {
+      if (++batches === 5) throw new Error('disk on fire');
+    };
+    const result = await runExperiment(
+      resolveExperiment(experimentFile(dir), { env: {} }),
+      { onBatch },
+      path.join(dir, 'cache'),
+    );
+    expect(result.status).toBe('FAILED');
+    const status = JSON.parse(readFileSync(path.join(result.run.dir, 'status.json'), 'utf8'));
+    expect(status).toMatchObject({ status: 'FAILED', error: 'disk on fire' });
+    expect(readFileSync(path.join(result.run.dir, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+  });
+
   it('a stop request ends the run as KILLED with a checkpoint', async () => {
     const dir = tempDir();
     await dataset(path.join(dir, 'images'), 8);
