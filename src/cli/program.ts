@@ -29,6 +29,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError()
+    // The training options (--set, --json) belong to `run-exp <file>`, not to the subcommands' own.
+    .enablePositionalOptions()
     .argument('[file]', 'experiment YAML file to train')
     .option('--set <key.path=value>', 'override a key (repeatable)', collect, [])
     .option('--quiet', 'print only the final line')
