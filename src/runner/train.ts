@@ -17,12 +17,28 @@ export interface EpochMetrics {
   lr: number;
   loss: number;
   accuracy: number;
+  /** Macro averages over classes, from the training batches' predictions. */
+  precision: number;
+  recall: number;
+  f1: number;
   val_loss: number | null;
   val_accuracy: number | null;
   val_precision: number | null;
   val_recall: number | null;
   val_f1: number | null;
   val_auc: number | null;
+  /** Per class: training and validation precision, recall and F1. */
+  per_class: Record<
+    string,
+    {
+      precision: number;
+      recall: number;
+      f1: number;
+      val_precision: number | null;
+      val_recall: number | null;
+      val_f1: number | null;
+    }
+  >;
   seconds: number;
   images_per_s: number;
 }
@@ -65,6 +81,13 @@ export function batchTensor(
     if (p.normalize === 'symmetric') return a.mul(2).sub(1) as Tensor4D;
     return a.sub(tf.tensor1d(p.mean ?? [0])).div(tf.tensor1d(p.std ?? [1])) as Tensor4D;
   });
+}
+
+/** Hard predictions as probability rows, for metrics that take probabilities. */
+function oneHot(predicted: Int32Array, k: number): Float32Array {
+  const out = new Float32Array(predicted.length * k);
+  for (const [i, c] of predicted.entries()) out[i * k + c] = 1;
+  return out;
 }
 
 /** Per-class loss weights: `balanced` is total / (classes x count), as in scikit-learn and Keras. */
@@ -165,7 +188,8 @@ export async function train(
       const random = rng(exp.seed * 104729 + epoch);
       const started = performance.now();
       let lossSum = 0;
-      let correct = 0;
+      // Predicted class of every training example, in `order`: the epoch's training metrics.
+      const predicted = new Int32Array(order.length);
       for (let b = 0; b < order.length; b += t.batch_size) {
         const positions = order.slice(b, b + t.batch_size);
         const idx = positions.map((p) => index[p] as number);
@@ -186,8 +210,7 @@ export async function train(
           });
           if (!(finite as unknown as Tensor).dataSync()[0]) return Number.NaN;
           optimizer.applyGradients(grads);
-          const hits = (predictions as unknown as Tensor).equal(yIdx).sum().dataSync()[0] as number;
-          correct += hits;
+          predicted.set((predictions as unknown as Tensor).dataSync() as Int32Array, b);
           return value.dataSync()[0] as number;
         });
         if (!Number.isFinite(lossValue)) {
@@ -203,17 +226,42 @@ export async function train(
       }
       const seconds = (performance.now() - started) / 1000;
       const val = validate(tf, exp, data, model);
+      const trainEval = evaluate(
+        Int32Array.from(order, (p) => labels[p] as number),
+        oneHot(predicted, k),
+        data.classes,
+      );
       const m: EpochMetrics = {
         epoch: epoch + 1,
         lr,
         loss: lossSum / order.length,
-        accuracy: correct / order.length,
+        accuracy: trainEval.accuracy,
+        precision: trainEval.macro.precision,
+        recall: trainEval.macro.recall,
+        f1: trainEval.macro.f1,
         val_loss: val?.loss ?? null,
         val_accuracy: val?.evaluation.accuracy ?? null,
         val_precision: val?.evaluation.macro.precision ?? null,
         val_recall: val?.evaluation.macro.recall ?? null,
         val_f1: val?.evaluation.macro.f1 ?? null,
         val_auc: val?.evaluation.auc ?? null,
+        per_class: Object.fromEntries(
+          data.classes.map((c) => {
+            const t = trainEval.perClass[c];
+            const v = val?.evaluation.perClass[c];
+            return [
+              c,
+              {
+                precision: t?.precision ?? 0,
+                recall: t?.recall ?? 0,
+                f1: t?.f1 ?? 0,
+                val_precision: v?.precision ?? null,
+                val_recall: v?.recall ?? null,
+                val_f1: v?.f1 ?? null,
+              },
+            ];
+          }),
+        ),
         seconds,
         images_per_s: order.length / seconds,
       };
