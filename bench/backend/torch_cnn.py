@@ -5,10 +5,14 @@ Usage: torch_cnn.py DATA.u8 LABELS.u8 THREADS EPOCHS  -> one JSON line on stdout
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from seed_cnn_torch import seed_cnn  # noqa: E402
 
 data, labels, threads, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
@@ -17,12 +21,7 @@ y = torch.from_numpy(np.fromfile(labels, dtype=np.uint8).astype(np.int64))
 # Kept as uint8 NHWC like run-exp's cache; each batch is converted on the fly.
 x = torch.from_numpy(np.fromfile(data, dtype=np.uint8).reshape(len(y), 64, 64, 3))
 
-model = nn.Sequential(
-    nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Flatten(), nn.Linear(128 * 8 * 8, 128), nn.ReLU(), nn.Linear(128, 2),
-)
+model = seed_cnn()
 opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 loss_fn = nn.CrossEntropyLoss()
 batch = 64

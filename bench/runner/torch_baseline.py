@@ -8,12 +8,16 @@ network with the same optimizer, batch size and epochs.
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import PIL
 import torch
 from PIL import Image, ImageOps
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from seed_cnn_torch import seed_cnn  # noqa: E402
 
 run_dir, threads, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 torch.set_num_threads(threads)
@@ -39,12 +43,7 @@ xtr, ytr = load(split["train"])
 xva, yva = load(split["validation"])
 decode_s = time.perf_counter() - t0
 
-model = nn.Sequential(
-    nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-    nn.Flatten(), nn.Linear(128 * 8 * 8, 128), nn.ReLU(), nn.Linear(128, 2),
-)
+model = seed_cnn()
 opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 loss_fn = nn.CrossEntropyLoss()
 
