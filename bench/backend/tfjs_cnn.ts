@@ -2,6 +2,7 @@
 // prepared faces. Usage: tfjs_cnn.ts DATA.u8 LABELS.u8 THREADS EPOCHS -> one JSON line.
 import { readFileSync } from 'node:fs';
 import { loadTensorflow } from '../../src/backend/tensorflow.ts';
+import { toFloat } from '../../src/data/normalize.ts';
 
 const [data, labelsFile, threadsArg, epochsArg] = process.argv.slice(2) as [string, string, string, string];
 const threads = Number(threadsArg);
@@ -42,11 +43,9 @@ for (let epoch = 0; epoch < epochs; epoch++) {
   for (let b = 0; b < n; b += batch) {
     const size = Math.min(batch, n - b);
     yb.fill(0);
-    for (let i = 0; i < size; i++) {
-      const src = (order[b + i] as number) * px;
-      for (let j = 0; j < px; j++) xb[i * px + j] = (pixels[src + j] as number) / 255;
-      yb[i * 2 + (labels[order[b + i] as number] as number)] = 1;
-    }
+    const idx = order.subarray(b, b + size);
+    toFloat(pixels, px, 3, idx, { normalize: 'unit' }, xb);
+    for (const [i, k] of idx.entries()) yb[i * 2 + (labels[k] as number)] = 1;
     const x = tf.tensor4d(xb.subarray(0, size * px), [size, 64, 64, 3]);
     const y = tf.tensor2d(yb.subarray(0, size * 2), [size, 2]);
     total += ((await model.trainOnBatch(x, y)) as number) * size;

@@ -1,9 +1,9 @@
 // `run-exp data <file>`: list, split and decode an experiment's images into the
 // cache, with a progress bar; prints class counts, warnings and bad files.
-import { SingleBar } from 'cli-progress';
 import type { ResolveOptions } from '../config/resolve.ts';
 import { resolveExperiment } from '../config/resolve.ts';
 import { prepareData } from '../data/prepare.ts';
+import { progressBars } from './progress.ts';
 
 export async function dataCommand(
   file: string,
@@ -12,21 +12,9 @@ export async function dataCommand(
   err: (s: string) => void,
 ): Promise<number> {
   const { experiment } = resolveExperiment(file, options);
-  const bar =
-    process.stderr.isTTY && !options.json
-      ? new SingleBar({ format: 'decoding {bar} {value}/{total} images  {percentage}%  eta {eta}s', hideCursor: true })
-      : null;
-  let started = false;
   const data = await prepareData(experiment, {
-    onProgress: (done, total) => {
-      if (!bar) return;
-      if (!started) {
-        bar.start(total, done);
-        started = true;
-      } else bar.update(done);
-    },
+    onProgress: progressBars(process.stderr.isTTY && !options.json)('decoding'),
   });
-  bar?.stop();
   if (options.json) {
     out(
       `${JSON.stringify({ classes: data.classes, counts: data.counts, hash: data.hash, decoded: data.decoded, reused: data.reused, bad: data.bad, warnings: data.warnings }, null, 2)}\n`,

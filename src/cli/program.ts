@@ -4,14 +4,6 @@ import { BackendError } from '../backend/tensorflow.ts';
 import { ConfigErrors, formatError } from '../config/errors.ts';
 import { experimentSchema } from '../config/schema.ts';
 import { DataError } from '../data/sources.ts';
-import { dataCommand } from './data.ts';
-import { doctor } from './doctor.ts';
-import { evaluateCommand } from './evaluate.ts';
-import { predictCommand } from './predict.ts';
-import { reportCommand } from './report.ts';
-import { compareCommand, runsCommand } from './runs.ts';
-import { trainCommand } from './train.ts';
-import { validate } from './validate.ts';
 
 export interface Io {
   out: (s: string) => void;
@@ -19,6 +11,7 @@ export interface Io {
   env?: NodeJS.ProcessEnv;
 }
 
+// Each command's module (and what it pulls in: TensorFlow, sharp, Vega) loads only when that command runs.
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
@@ -42,7 +35,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
           program.help({ error: false });
           return;
         }
-        code = await trainCommand(file, { ...opts, env: io.env }, io.out, io.err);
+        code = await (await import('./train.ts')).trainCommand(file, { ...opts, env: io.env }, io.out, io.err);
       },
     );
 
@@ -53,7 +46,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--json', 'print JSON for tools')
     .option('--set <key.path=value>', 'override a key (repeatable)', collect, [])
     .action(async (files: string[], opts: { json?: boolean; set: string[] }) => {
-      code = await validate(files, { ...opts, env: io.env }, io.out);
+      code = await (await import('./validate.ts')).validate(files, { ...opts, env: io.env }, io.out);
     });
 
   program
@@ -63,7 +56,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--json', 'print JSON')
     .option('--set <key.path=value>', 'override a key (repeatable)', collect, [])
     .action(async (file: string, opts: { json?: boolean; set: string[] }) => {
-      code = await dataCommand(file, { ...opts, env: io.env }, io.out, io.err);
+      code = await (await import('./data.ts')).dataCommand(file, { ...opts, env: io.env }, io.out, io.err);
     });
 
   program
@@ -73,7 +66,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .argument('<inputs...>', 'image files or folders')
     .option('--json', 'print JSON')
     .action(async (inputs: string[], opts: { run: string; json?: boolean }) => {
-      code = await predictCommand(inputs, opts, io.out);
+      code = await (await import('./predict.ts')).predictCommand(inputs, opts, io.out);
     });
 
   program
@@ -83,7 +76,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .requiredOption('--data <data>', 'a folder with one sub-folder per class, or an experiment file whose data to use')
     .option('--json', 'print JSON')
     .action(async (opts: { run: string; data: string; json?: boolean }) => {
-      code = await evaluateCommand({ ...opts, env: io.env }, io.out);
+      code = await (await import('./evaluate.ts')).evaluateCommand({ ...opts, env: io.env }, io.out);
     });
 
   program
@@ -91,8 +84,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .description('list recorded runs with their status and final validation metrics')
     .option('--dir <dir>', 'runs folder', 'runs')
     .option('--json', 'print JSON')
-    .action((opts: { dir: string; json?: boolean }) => {
-      code = runsCommand(opts, io.out);
+    .action(async (opts: { dir: string; json?: boolean }) => {
+      code = (await import('./runs.ts')).runsCommand(opts, io.out);
     });
 
   program
@@ -100,8 +93,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .description('the params that differ between runs, and their final metrics side by side')
     .argument('<runs...>', 'run folders')
     .option('--json', 'print JSON')
-    .action((runs: string[], opts: { json?: boolean }) => {
-      code = compareCommand(runs, opts, io.out);
+    .action(async (runs: string[], opts: { json?: boolean }) => {
+      code = (await import('./runs.ts')).compareCommand(runs, opts, io.out);
     });
 
   program
@@ -109,7 +102,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .description("draw a run's plots (learning curves, confusion matrix) from its records")
     .argument('<run>', 'run folder')
     .action(async (run: string) => {
-      code = await reportCommand(run, io.out);
+      code = await (await import('./report.ts')).reportCommand(run, io.out);
     });
 
   program
@@ -124,7 +117,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .description('show the TensorFlow backend, libtensorflow version and threads, and check the install')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      code = await doctor(opts, io.out);
+      code = await (await import('./doctor.ts')).doctor(opts, io.out);
     });
 
   try {

@@ -1,9 +1,9 @@
 // `run-exp <file>`: train an experiment and record the run; console output only.
-import { SingleBar } from 'cli-progress';
 import type { ResolveOptions } from '../config/resolve.ts';
 import { resolveExperiment } from '../config/resolve.ts';
 import { runExperiment } from '../runner/run.ts';
 import type { EpochMetrics } from '../runner/train.ts';
+import { progressBars } from './progress.ts';
 
 export interface TrainCliOptions extends ResolveOptions {
   quiet?: boolean;
@@ -41,23 +41,7 @@ export async function trainCommand(
   const sigterm = () => onSignal('SIGTERM');
   process.on('SIGINT', sigint);
   process.on('SIGTERM', sigterm);
-  let bar: SingleBar | null = null;
-  const progress = (label: string) => (done: number, total: number, loss?: number) => {
-    if (!tty) return;
-    if (!bar) {
-      bar = new SingleBar({
-        format: `${label} {bar} {value}/{total}  {percentage}%  eta {eta}s  {loss}`,
-        hideCursor: true,
-        clearOnComplete: true,
-      });
-      bar.start(total, done, { loss: '' });
-    }
-    bar.update(done, { loss: loss === undefined ? '' : `loss ${loss.toFixed(4)}` });
-    if (done >= total) {
-      (bar as SingleBar).stop();
-      bar = null;
-    }
-  };
+  const progress = progressBars(tty);
   try {
     const result = await runExperiment(
       resolved,

@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+// The cache root is the libtensorflow installer's: one definition of where run-exp caches.
+import { cacheRoot } from '../../native/install.mjs';
 import { channelsOf, decodeImage, type Preprocessing } from './decode.ts';
 import type { Item } from './sources.ts';
 
@@ -42,12 +44,6 @@ export interface LoadOptions {
   cacheDir?: string;
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
-}
-
-export function defaultCacheDir(): string {
-  return process.env.RUN_EXP_CACHE_DIR
-    ? path.resolve(process.env.RUN_EXP_CACHE_DIR)
-    : path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'run-exp');
 }
 
 function optionsKey(p: Preprocessing): string {
@@ -92,7 +88,7 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
   const imageBytes = h * w * channelsOf(p);
   const key = optionsKey(p);
   const where = createHash('sha256').update(commonDir(items)).digest('hex').slice(0, 16);
-  const dir = path.join(options.cacheDir ?? defaultCacheDir(), 'images', `${key}-${where}`);
+  const dir = path.join(options.cacheDir ?? cacheRoot(), 'images', `${key}-${where}`);
   await mkdir(dir, { recursive: true });
   const stats = await Promise.all(
     items.map(async (it) => {

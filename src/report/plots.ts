@@ -1,5 +1,7 @@
 // PNG plots of a run: learning curves and the confusion matrix, drawn with
 // Vega-Lite, rendered to SVG by Vega (no canvas needed), then to PNG by sharp.
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
 import sharp from 'sharp';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
@@ -103,4 +105,25 @@ export async function confusionMatrix(
     } as TopLevelSpec,
     file,
   );
+}
+
+/** A run's plots in `<dir>/plots/`: learning curves, and the validation confusion matrix when given. Returns the files. */
+export async function drawRunPlots(
+  dir: string,
+  name: string,
+  epochs: EpochMetrics[],
+  classes: string[],
+  confusion: number[][] | null,
+): Promise<string[]> {
+  const files: string[] = [];
+  mkdirSync(path.join(dir, 'plots'), { recursive: true });
+  if (epochs.length > 0) {
+    files.push(path.join(dir, 'plots', 'learning-curves.png'));
+    await learningCurves(epochs, `${name}: learning curves`, files.at(-1) as string);
+  }
+  if (confusion) {
+    files.push(path.join(dir, 'plots', 'confusion-validation.png'));
+    await confusionMatrix(confusion, classes, `${name}: validation confusion matrix`, files.at(-1) as string);
+  }
+  return files;
 }

@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
+import { readMetrics } from '../tracking/run-store.ts';
 
 export interface RunSummary {
   dir: string;
@@ -24,10 +25,8 @@ function readJson<T>(file: string): T | null {
 
 export function summarize(dir: string): RunSummary {
   const status = readJson<{ status: string; started: string }>(path.join(dir, 'status.json'));
-  const lines = existsSync(path.join(dir, 'metrics.jsonl'))
-    ? readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean)
-    : [];
-  const last = lines.length ? (JSON.parse(lines.at(-1) as string) as Record<string, number | null>) : {};
+  const lines = readMetrics(dir);
+  const last = (lines.at(-1) ?? {}) as Record<string, number | null>;
   return {
     dir,
     experiment: path.basename(path.dirname(dir)),

@@ -12,9 +12,9 @@ import type { LoadOptions } from '../data/cache.ts';
 import { prepareData } from '../data/prepare.ts';
 import { DataError } from '../data/sources.ts';
 import { buildModel } from '../layers/build.ts';
-import { confusionMatrix, learningCurves } from '../report/plots.ts';
+import { drawRunPlots } from '../report/plots.ts';
 import { runLogger } from '../tracking/run-log.ts';
-import { createRun, environment, openRun, type RunStore, writeConfig } from '../tracking/run-store.ts';
+import { createRun, environment, openRun, type RunStore, readMetrics, writeConfig } from '../tracking/run-store.ts';
 import { makeOptimizer } from '../training/make-optimizer.ts';
 import { type EpochMetrics, train, validate } from './train.ts';
 
@@ -49,17 +49,8 @@ async function plots(
   classes: string[],
   confusion: number[][] | null,
 ): Promise<void> {
-  mkdirSync(path.join(run.dir, 'plots'), { recursive: true });
   try {
-    if (epochs.length > 0)
-      await learningCurves(epochs, `${name}: learning curves`, path.join(run.dir, 'plots', 'learning-curves.png'));
-    if (confusion)
-      await confusionMatrix(
-        confusion,
-        classes,
-        `${name}: validation confusion matrix`,
-        path.join(run.dir, 'plots', 'confusion-validation.png'),
-      );
+    await drawRunPlots(run.dir, name, epochs, classes, confusion);
   } catch (err) {
     run.appendJsonl('warnings.jsonl', { what: 'plots', error: err instanceof Error ? err.message : String(err) });
   }
@@ -212,12 +203,7 @@ export async function runExperiment(
   let history: EpochMetrics[] = [];
   if (resume) {
     const done = await loadCheckpoint(tf, path.join(run.dir, 'checkpoints', 'latest'), model, optimizer);
-    history = readFileSync(path.join(run.dir, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as EpochMetrics)
-      .slice(0, done);
+    history = (readMetrics(run.dir) as unknown as EpochMetrics[]).slice(0, done);
     // Epochs after the checkpoint are trained again: drop their records.
     run.writeText('metrics.jsonl', history.map((m) => `${JSON.stringify(m)}\n`).join(''));
   }

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
   closeSync,
+  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -76,6 +77,16 @@ function openStore(dir: string, started: string): RunStore {
   };
   store.setStatus('RUNNING');
   return store;
+}
+
+/** The epochs recorded in a run folder's metrics.jsonl (none when it has no such file). */
+export function readMetrics(dir: string): Record<string, unknown>[] {
+  const file = path.join(dir, 'metrics.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 export function writeConfig(store: RunStore, resolved: unknown): void {
