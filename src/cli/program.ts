@@ -89,6 +89,17 @@ export async function main(argv: string[], io: Io): Promise<number> {
     });
 
   program
+    .command('sync')
+    .description('send to MLflow what runs spooled while the server was unreachable (safe to repeat)')
+    .argument('[runs...]', 'run folders (default: every run under --dir with a spool)')
+    .option('--dir <dir>', 'runs folder', 'runs')
+    .option('--uri <uri>', 'another tracking server than the one the run was tracked on')
+    .option('--json', 'print JSON')
+    .action(async (runs: string[], opts: { dir: string; uri?: string; json?: boolean }) => {
+      code = await (await import('./sync.ts')).syncCommand(runs, opts, io.out);
+    });
+
+  program
     .command('compare')
     .description('the params that differ between runs, and their final metrics side by side')
     .argument('<runs...>', 'run folders')

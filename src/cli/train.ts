@@ -57,6 +57,7 @@ export async function trainCommand(
           }
           for (const w of warnings) err(`warning: ${w}\n`);
         },
+        onWarning: (w) => err(`\nwarning: ${w}\n`),
         onBatch: progress('training'),
         onEpoch: (m, total) => {
           if (options.json) out(`${JSON.stringify(m)}\n`);
@@ -68,11 +69,19 @@ export async function trainCommand(
       options.resume,
     );
     const last = result.epochs.at(-1);
-    if (options.json) out(`${JSON.stringify({ status: result.status, run: result.run.dir, error: result.error })}\n`);
-    else
+    const { mlflow } = result;
+    if (options.json) {
+      out(`${JSON.stringify({ status: result.status, run: result.run.dir, error: result.error, mlflow })}\n`);
+    } else {
       out(
         `${result.status}  ${result.run.dir}${last ? `  val_acc ${f(last.val_accuracy)}` : ''}${result.error ? `\n${result.error}` : ''}\n`,
       );
+      if (mlflow?.pending) {
+        err(
+          `MLflow: ${mlflow.pending} of ${mlflow.logged} events spooled (${mlflow.error}); send them later with: run-exp sync ${result.run.dir}\n`,
+        );
+      } else if (mlflow && !options.quiet) out(`MLflow: ${mlflow.url}\n`);
+    }
     return result.status === 'FINISHED' ? 0 : result.status === 'KILLED' ? 130 : 1;
   } finally {
     process.off('SIGINT', sigint);

@@ -1,5 +1,6 @@
 // Wires one run: resolved experiment -> backend -> data -> model -> training ->
 // records. Holds no domain logic itself.
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, Optimizer, Tensor } from '@tensorflow/tfjs-node';
@@ -13,6 +14,7 @@ import { prepareData } from '../data/prepare.ts';
 import { DataError } from '../data/sources.ts';
 import { buildModel } from '../layers/build.ts';
 import { drawRunPlots } from '../report/plots.ts';
+import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/mlflow-tracker.ts';
 import { runLogger } from '../tracking/run-log.ts';
 import { createRun, environment, openRun, type RunStore, readMetrics, writeConfig } from '../tracking/run-store.ts';
 import { makeOptimizer } from '../training/make-optimizer.ts';
@@ -28,6 +30,8 @@ export interface RunHooks {
     counts: Record<string, number[]>;
     warnings: string[];
   }) => void;
+  /** MLflow could not be reached: training goes on, events stay spooled. */
+  onWarning?: (message: string) => void;
   onBatch?: (done: number, total: number, loss: number) => void;
   onEpoch?: (m: EpochMetrics, total: number) => void;
   shouldStop?: () => boolean;
@@ -39,6 +43,8 @@ export interface RunResult {
   status: 'FINISHED' | 'FAILED' | 'KILLED';
   epochs: EpochMetrics[];
   error?: string;
+  /** What reached MLflow, when the run is tracked there. */
+  mlflow?: MlflowReport;
 }
 
 /** Plots are a convenience: failing to draw one is recorded, never fatal. */
@@ -148,16 +154,15 @@ export async function runExperiment(
   );
   // biome-ignore lint/suspicious/noExplicitAny: the binding is untyped
   const libtensorflow = native ? ((tf.backend() as any).binding.TF_Version as string) : null;
-  run.writeJson(
-    'environment.json',
-    environment({
-      tfjs: tf.version.tfjs,
-      backend: tf.getBackend(),
-      libtensorflow,
-      dataset_hash: data.hash,
-      config_files: resolved.files,
-    }),
-  );
+  const env = environment({
+    tfjs: tf.version.tfjs,
+    backend: tf.getBackend(),
+    libtensorflow,
+    dataset_hash: data.hash,
+    config_hash: createHash('sha256').update(stringify(exp)).digest('hex').slice(0, 16),
+    config_files: resolved.files,
+  });
+  run.writeJson('environment.json', env);
   run.writeJson('data.json', {
     classes: data.classes,
     counts: data.counts,
@@ -207,6 +212,34 @@ export async function runExperiment(
     // Epochs after the checkpoint are trained again: drop their records.
     run.writeText('metrics.jsonl', history.map((m) => `${JSON.stringify(m)}\n`).join(''));
   }
+  const uri = trackingUri(exp.tracking.mlflow_uri);
+  const mlflow = uri
+    ? startMlflowTracker(
+        uri,
+        {
+          runDir: run.dir,
+          runId: run.id,
+          experiment: exp.tracking.experiment_name ?? exp.name,
+          description: exp.description,
+          config: exp,
+          sourceName: path.relative(process.cwd(), resolved.files[0] ?? '') || exp.name,
+          environment: env,
+          tags: exp.tracking.tags,
+          history: history as unknown as Record<string, unknown>[],
+        },
+        (message) => {
+          log.warn({ event: 'mlflow unreachable' }, message);
+          hooks.onWarning?.(`MLflow: ${message}`);
+        },
+      )
+    : null;
+  /** Local records first, then MLflow: its report says what reached the server. */
+  const end = async (result: Omit<RunResult, 'run' | 'mlflow'>, extra: Record<string, unknown>): Promise<RunResult> => {
+    run.setStatus(result.status, extra);
+    // Nothing is logged after this: the files MLflow receives are the run's final records.
+    const report = await mlflow?.finish(result.status);
+    return { run, ...result, mlflow: report };
+  };
   const monitor = exp.training.checkpoints.monitor;
   const lowerIsBetter = monitor.endsWith('loss');
   let best = history.reduce(
@@ -230,6 +263,7 @@ export async function runExperiment(
         onEpoch: async (m) => {
           run.appendJsonl('metrics.jsonl', m);
           log.info({ event: 'epoch', ...m }, `epoch ${m.epoch}`);
+          mlflow?.epoch(m as unknown as Record<string, unknown>);
           if (m.epoch % exp.training.checkpoints.every === 0 || m.epoch === exp.training.epochs) {
             await saveCheckpoint(tf, path.join(run.dir, 'checkpoints', 'latest'), model, optimizer, m.epoch);
           }
@@ -246,22 +280,19 @@ export async function runExperiment(
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
     log.error({ event: 'run ended', status: 'FAILED', err }, error);
-    run.setStatus('FAILED', { error });
-    return { run, status: 'FAILED', epochs: [], error };
+    return end({ status: 'FAILED', epochs: [], error }, { error });
   }
   if (outcome.status === 'FAILED') {
     await plots(run, exp.name, outcome.epochs, data.classes, null);
     log.error({ event: 'run ended', status: 'FAILED' }, outcome.error);
-    run.setStatus('FAILED', { error: outcome.error });
-    return { run, status: 'FAILED', epochs: outcome.epochs, error: outcome.error };
+    return end({ status: 'FAILED', epochs: outcome.epochs, error: outcome.error }, { error: outcome.error });
   }
   if (outcome.status === 'KILLED') {
     // Mid-epoch weights, for inspection; --resume continues from checkpoints/latest, the last whole epoch.
     await save('checkpoints/interrupted');
     await plots(run, exp.name, outcome.epochs, data.classes, null);
     log.warn({ event: 'run ended', status: 'KILLED', epochs_completed: outcome.epochs.length }, 'stopped by a signal');
-    run.setStatus('KILLED', { epochs_completed: outcome.epochs.length });
-    return { run, status: 'KILLED', epochs: outcome.epochs };
+    return end({ status: 'KILLED', epochs: outcome.epochs }, { epochs_completed: outcome.epochs.length });
   }
   await save('model');
   const val = validate(tf, exp, data, model);
@@ -273,6 +304,8 @@ export async function runExperiment(
   });
   await plots(run, exp.name, outcome.epochs, data.classes, val?.evaluation.confusion ?? null);
   log.info({ event: 'run ended', status: 'FINISHED', stopped_early: outcome.stoppedEarly }, 'finished');
-  run.setStatus('FINISHED', { epochs_completed: outcome.epochs.length, stopped_early: outcome.stoppedEarly });
-  return { run, status: 'FINISHED', epochs: outcome.epochs, model };
+  return end(
+    { status: 'FINISHED', epochs: outcome.epochs, model },
+    { epochs_completed: outcome.epochs.length, stopped_early: outcome.stoppedEarly },
+  );
 }

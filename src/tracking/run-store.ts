@@ -4,10 +4,12 @@ import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
   closeSync,
+  type Dirent,
   existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   writeFileSync,
@@ -62,13 +64,7 @@ function openStore(dir: string, started: string): RunStore {
       renameSync(`${file}.tmp`, file);
     },
     appendJsonl(name, value) {
-      const fd = openSync(path.join(dir, name), 'a');
-      try {
-        appendFileSync(fd, `${JSON.stringify(value)}\n`);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      appendLine(path.join(dir, name), JSON.stringify(value));
     },
     setStatus(status, extra = {}) {
       const ended = status === 'RUNNING' ? null : new Date().toISOString();
@@ -77,6 +73,26 @@ function openStore(dir: string, started: string): RunStore {
   };
   store.setStatus('RUNNING');
   return store;
+}
+
+/** Appends one line and fsyncs it: a crash right after loses nothing. */
+export function appendLine(file: string, line: string): void {
+  const fd = openSync(file, 'a');
+  try {
+    appendFileSync(fd, `${line}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Every file of a run folder, relative to it, sorted; `skip` names top-level folders to leave out. */
+export function listRunFiles(dir: string, skip: string[] = []): string[] {
+  return (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+    .filter((e) => e.isFile() && !e.name.endsWith('.tmp'))
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+    .filter((f) => !skip.includes(f.split(path.sep)[0] as string))
+    .sort();
 }
 
 /** The epochs recorded in a run folder's metrics.jsonl (none when it has no such file). */
@@ -112,6 +128,7 @@ export function environment(extra: Record<string, unknown>): Record<string, unkn
     memory_gib: Math.round(os.totalmem() / 2 ** 30),
     git_commit: git(['rev-parse', 'HEAD']),
     git_branch: git(['rev-parse', '--abbrev-ref', 'HEAD']),
+    git_remote: git(['remote', 'get-url', 'origin']),
     git_dirty: (git(['status', '--porcelain']) ?? '') !== '',
     ...extra,
   };

@@ -1,0 +1,441 @@
+// A small typed client for MLflow's REST API on Node's fetch: experiments,
+// runs, batched logging within the server's limits, metric history, tags and
+// artifacts through the server's artifact proxy. Credentials come from the
+// environment and never appear in errors or logs.
+import { openAsBlob, statSync } from 'node:fs';
+
+/** MLflow's request limits (mlflow/utils/validation.py). */
+export const LIMITS = {
+  metricsPerBatch: 1000,
+  paramsPerBatch: 100,
+  tagsPerBatch: 100,
+  itemsPerBatch: 1000,
+  bytesPerBatch: 1_000_000,
+  paramValue: 6000,
+  tagValue: 8000,
+  key: 250,
+};
+
+export interface Metric {
+  key: string;
+  value: number;
+  timestamp: number;
+  step: number;
+}
+export interface Param {
+  key: string;
+  value: string;
+}
+export type Tag = Param;
+export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
+
+export interface RunInfo {
+  run_id: string;
+  experiment_id: string;
+  run_name?: string;
+  status: RunStatus;
+  start_time?: number;
+  end_time?: number;
+  artifact_uri: string;
+  lifecycle_stage: string;
+}
+export interface MlflowRun {
+  info: RunInfo;
+  data: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] };
+}
+export interface FileInfo {
+  path: string;
+  is_dir: boolean;
+  file_size?: number;
+}
+
+export class MlflowError extends Error {
+  constructor(
+    message: string,
+    /** HTTP status, or undefined for a network error or timeout. */
+    readonly status?: number,
+    /** MLflow's error_code, such as RESOURCE_DOES_NOT_EXIST. */
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'MlflowError';
+  }
+  /** Network errors, timeouts, 429 and 5xx are worth another try; 4xx validation errors never. */
+  get retryable(): boolean {
+    return this.status === undefined || this.status === 429 || this.status >= 500;
+  }
+}
+
+export interface ClientOptions {
+  /** The tracking server, http(s)://host:port[/prefix]. */
+  uri: string;
+  /** Per-request timeout. */
+  timeoutMs?: number;
+  /** Attempts per request, the first included. */
+  attempts?: number;
+  /** The first backoff; each retry doubles it, with full jitter, capped at maxBackoffMs. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Files at least this large try a multipart upload first (MLflow's own default and variable). */
+  multipartMinBytes?: number;
+  multipartChunkBytes?: number;
+}
+
+const UNSUPPORTED_MULTIPART = 'Multipart upload is not supported';
+
+function authHeader(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.MLFLOW_TRACKING_TOKEN) return `Bearer ${env.MLFLOW_TRACKING_TOKEN}`;
+  if (env.MLFLOW_TRACKING_USERNAME || env.MLFLOW_TRACKING_PASSWORD) {
+    const pair = `${env.MLFLOW_TRACKING_USERNAME ?? ''}:${env.MLFLOW_TRACKING_PASSWORD ?? ''}`;
+    return `Basic ${Buffer.from(pair).toString('base64')}`;
+  }
+  return undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The server-side path of a run's artifact root: `mlflow-artifacts:/1/abc/artifacts` -> `1/abc/artifacts`. */
+export function artifactRoot(artifactUri: string): string {
+  const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.*)$/.exec(artifactUri);
+  if (!m) {
+    throw new MlflowError(
+      `the run's artifact location ${artifactUri} is not served by the tracking server; start it with artifact proxying (mlflow server --serve-artifacts, the default)`,
+    );
+  }
+  return m[1]?.replace(/\/+$/, '') ?? '';
+}
+
+const encodePath = (p: string) => p.split('/').map(encodeURIComponent).join('/');
+
+/** Splits one batch into requests within MLflow's count and size limits, order kept. */
+export function splitBatch(batch: {
+  metrics?: Metric[];
+  params?: Param[];
+  tags?: Tag[];
+}): { metrics: Metric[]; params: Param[]; tags: Tag[] }[] {
+  const out: { metrics: Metric[]; params: Param[]; tags: Tag[] }[] = [];
+  let cur = { metrics: [] as Metric[], params: [] as Param[], tags: [] as Tag[] };
+  let bytes = 100; // run_id and the JSON frame
+  const push = (kind: 'metrics' | 'params' | 'tags', item: Metric | Param, limit: number) => {
+    const size = JSON.stringify(item).length + 1;
+    const count = cur.metrics.length + cur.params.length + cur.tags.length;
+    if (cur[kind].length >= limit || count >= LIMITS.itemsPerBatch || bytes + size > LIMITS.bytesPerBatch) {
+      out.push(cur);
+      cur = { metrics: [], params: [], tags: [] };
+      bytes = 100;
+    }
+    (cur[kind] as (Metric | Param)[]).push(item);
+    bytes += size;
+  };
+  for (const p of batch.params ?? []) push('params', p, LIMITS.paramsPerBatch);
+  for (const t of batch.tags ?? []) push('tags', t, LIMITS.tagsPerBatch);
+  for (const m of batch.metrics ?? []) push('metrics', m, LIMITS.metricsPerBatch);
+  if (cur.metrics.length + cur.params.length + cur.tags.length > 0) out.push(cur);
+  return out;
+}
+
+export type MlflowClient = ReturnType<typeof mlflowClient>;
+
+/** Client settings from the environment: RUN_EXP_MLFLOW_TIMEOUT_MS, _ATTEMPTS, _BACKOFF_MS. */
+export function clientOptionsFromEnv(uri: string, env: NodeJS.ProcessEnv = process.env): ClientOptions {
+  const num = (name: string) => (env[name] ? Number(env[name]) : undefined);
+  return {
+    uri,
+    env,
+    timeoutMs: num('RUN_EXP_MLFLOW_TIMEOUT_MS'),
+    attempts: num('RUN_EXP_MLFLOW_ATTEMPTS'),
+    backoffMs: num('RUN_EXP_MLFLOW_BACKOFF_MS'),
+  };
+}
+
+export function mlflowClient(options: ClientOptions) {
+  const env = options.env ?? process.env;
+  const base = options.uri.replace(/\/+$/, '');
+  if (!/^https?:\/\//.test(base)) {
+    throw new MlflowError(`tracking URI ${options.uri} is not an http(s) URL of an MLflow server`);
+  }
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const attempts = Math.max(1, options.attempts ?? 5);
+  const backoffMs = options.backoffMs ?? 500;
+  const maxBackoffMs = options.maxBackoffMs ?? 15_000;
+  const multipartMin =
+    options.multipartMinBytes ?? Number(env.MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE ?? 500 * 2 ** 20);
+  const chunkBytes = options.multipartChunkBytes ?? Number(env.MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE ?? 10 * 2 ** 20);
+  const auth = authHeader(env);
+
+  async function once(url: string, init: RequestInit): Promise<Response> {
+    let res: Response;
+    const where = `${init.method ?? 'GET'} ${new URL(url).pathname}`;
+    try {
+      res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+      throw new MlflowError(`MLflow ${where}: ${cause}`);
+    }
+    if (res.ok) return res;
+    const text = await res.text().catch(() => '');
+    let code: string | undefined;
+    let message = text.slice(0, 500);
+    try {
+      const body = JSON.parse(text) as { error_code?: string; message?: string };
+      code = body.error_code;
+      message = body.message ?? message;
+    } catch {}
+    const error = new MlflowError(`MLflow ${where}: ${res.status} ${message}`.trim(), res.status, code);
+    (error as MlflowError & { retryAfter?: number }).retryAfter = Number(res.headers.get('retry-after')) * 1000 || 0;
+    throw error;
+  }
+
+  /** One request with retries; `body` is rebuilt per attempt so streams start over. */
+  async function request(
+    method: string,
+    path: string,
+    body?: () => RequestInit['body'],
+    contentType?: string,
+    tries = attempts,
+  ) {
+    const headers: Record<string, string> = {};
+    if (auth) headers.authorization = auth;
+    if (contentType) headers['content-type'] = contentType;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await once(`${base}${path}`, {
+          method,
+          headers,
+          body: body?.(),
+          // Needed by fetch for a streamed body.
+          ...(body ? { duplex: 'half' } : {}),
+        } as RequestInit);
+      } catch (err) {
+        const e = err as MlflowError & { retryAfter?: number };
+        if (!(e instanceof MlflowError) || !e.retryable || attempt >= tries) throw err;
+        const backoff = Math.random() * Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1));
+        await sleep(Math.max(backoff, Math.min(e.retryAfter ?? 0, maxBackoffMs)));
+      }
+    }
+  }
+
+  async function call<T>(
+    method: 'GET' | 'POST',
+    endpoint: string,
+    payload: Record<string, unknown> = {},
+    tries = attempts,
+  ): Promise<T> {
+    const api = `/api/2.0/mlflow/${endpoint}`;
+    const res =
+      method === 'GET'
+        ? await request(
+            'GET',
+            `${api}?${new URLSearchParams(
+              Object.entries(payload)
+                .filter(([, v]) => v !== undefined)
+                .map(([k, v]): [string, string] => [k, String(v)]),
+            )}`,
+          )
+        : await request('POST', api, () => JSON.stringify(payload), 'application/json', tries);
+    const text = await res.text();
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  const client = {
+    uri: base,
+
+    async getExperimentByName(name: string): Promise<string | null> {
+      try {
+        const r = await call<{ experiment: { experiment_id: string } }>('GET', 'experiments/get-by-name', {
+          experiment_name: name,
+        });
+        return r.experiment.experiment_id;
+      } catch (err) {
+        if (err instanceof MlflowError && err.code === 'RESOURCE_DOES_NOT_EXIST') return null;
+        throw err;
+      }
+    },
+
+    /** Finds the experiment by name or creates it; safe when many processes race to create it. */
+    async getOrCreateExperiment(name: string): Promise<string> {
+      const found = await client.getExperimentByName(name);
+      if (found) return found;
+      try {
+        return (await call<{ experiment_id: string }>('POST', 'experiments/create', { name })).experiment_id;
+      } catch (err) {
+        if (err instanceof MlflowError && err.code === 'RESOURCE_ALREADY_EXISTS') {
+          const again = await client.getExperimentByName(name);
+          if (again) return again;
+        }
+        throw err;
+      }
+    },
+
+    /**
+     * One attempt only: a retry after a lost response would make a second run. Callers that
+     * need exactly one run tag it and search for the tag before trying again.
+     */
+    async createRun(args: { experimentId: string; runName?: string; startTime: number; tags?: Tag[] }) {
+      const r = await call<{ run: MlflowRun }>(
+        'POST',
+        'runs/create',
+        {
+          experiment_id: args.experimentId,
+          run_name: args.runName,
+          start_time: args.startTime,
+          tags: args.tags?.map(cutTag),
+        },
+        1,
+      );
+      return r.run;
+    },
+
+    async getRun(runId: string): Promise<MlflowRun> {
+      return (await call<{ run: MlflowRun }>('GET', 'runs/get', { run_id: runId })).run;
+    },
+
+    async updateRun(runId: string, update: { status?: RunStatus; endTime?: number; runName?: string }) {
+      await call('POST', 'runs/update', {
+        run_id: runId,
+        status: update.status,
+        end_time: update.endTime,
+        run_name: update.runName,
+      });
+    },
+
+    /** All runs matching a filter (MLflow search syntax), every page read. */
+    async searchRuns(experimentIds: string[], filter = '', orderBy: string[] = []): Promise<MlflowRun[]> {
+      const runs: MlflowRun[] = [];
+      let pageToken: string | undefined;
+      do {
+        const r = await call<{ runs?: MlflowRun[]; next_page_token?: string }>('POST', 'runs/search', {
+          experiment_ids: experimentIds,
+          filter,
+          order_by: orderBy,
+          max_results: 1000,
+          page_token: pageToken,
+        });
+        runs.push(...(r.runs ?? []));
+        pageToken = r.next_page_token;
+      } while (pageToken);
+      return runs;
+    },
+
+    async setTag(runId: string, key: string, value: string) {
+      await call('POST', 'runs/set-tag', { run_id: runId, ...cutTag({ key, value }) });
+    },
+
+    /** Logs any number of metrics, params and tags, split into requests within MLflow's limits. */
+    async logBatch(runId: string, batch: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] }) {
+      const cut = { ...batch, params: batch.params?.map(cutParam), tags: batch.tags?.map(cutTag) };
+      for (const part of splitBatch(cut)) await call('POST', 'runs/log-batch', { run_id: runId, ...part });
+    },
+
+    /** A metric's whole history, every page read. */
+    async metricHistory(runId: string, key: string): Promise<Metric[]> {
+      const out: Metric[] = [];
+      let pageToken: string | undefined;
+      do {
+        const r = await call<{ metrics?: Metric[]; next_page_token?: string }>('GET', 'metrics/get-history', {
+          run_id: runId,
+          metric_key: key,
+          max_results: 25000,
+          page_token: pageToken,
+        });
+        out.push(...(r.metrics ?? []).map((m) => ({ ...m, value: Number(m.value) })));
+        pageToken = r.next_page_token;
+      } while (pageToken);
+      return out;
+    },
+
+    /** Uploads a local file as `artifactPath` under the run's artifact root. */
+    async uploadArtifact(artifactUri: string, artifactPath: string, file: string): Promise<void> {
+      const target = `${artifactRoot(artifactUri)}/${artifactPath}`;
+      const size = statSync(file).size;
+      if (size >= multipartMin && (await multipartUpload(target, file, size))) return;
+      const blob = await openAsBlob(file);
+      await request(
+        'PUT',
+        `/api/2.0/mlflow-artifacts/artifacts/${encodePath(target)}`,
+        () => blob,
+        'application/octet-stream',
+      );
+    },
+
+    /** Every file under the run's artifact root (or a folder in it), with sizes; paths relative to the root. */
+    async listArtifacts(artifactUri: string, folder = ''): Promise<FileInfo[]> {
+      const root = artifactRoot(artifactUri);
+      const res = await request(
+        'GET',
+        `/api/2.0/mlflow-artifacts/artifacts?${new URLSearchParams({ path: folder ? `${root}/${folder}` : root })}`,
+      );
+      const { files = [] } = (await res.json()) as { files?: FileInfo[] };
+      const out: FileInfo[] = [];
+      for (const f of files) {
+        const rel = folder ? `${folder}/${f.path}` : f.path;
+        if (f.is_dir) out.push(...(await client.listArtifacts(artifactUri, rel)));
+        else out.push({ path: rel, is_dir: false, file_size: Number(f.file_size) });
+      }
+      return out.sort((a, b) => a.path.localeCompare(b.path));
+    },
+
+    async downloadArtifact(artifactUri: string, artifactPath: string): Promise<Buffer> {
+      const target = `${artifactRoot(artifactUri)}/${artifactPath}`;
+      const res = await request('GET', `/api/2.0/mlflow-artifacts/artifacts/${encodePath(target)}`);
+      return Buffer.from(await res.arrayBuffer());
+    },
+  };
+
+  /** MLflow's multipart protocol: create, PUT each part to the URL the server gives, complete. False when unsupported. */
+  async function multipartUpload(target: string, file: string, size: number): Promise<boolean> {
+    const parts = Math.max(1, Math.ceil(size / chunkBytes));
+    let created: { upload_id?: string; credentials: { url: string; part_number: number; headers?: object }[] };
+    try {
+      const res = await request(
+        'POST',
+        `/api/2.0/mlflow-artifacts/mpu/create/${encodePath(target)}`,
+        () => JSON.stringify({ path: file, num_parts: parts }),
+        'application/json',
+      );
+      created = (await res.json()) as typeof created;
+    } catch (err) {
+      if (err instanceof MlflowError && err.message.includes(UNSUPPORTED_MULTIPART)) return false;
+      throw err;
+    }
+    const blob = await openAsBlob(file);
+    try {
+      const done: { part_number: number; etag: string; url: string }[] = [];
+      for (const c of created.credentials) {
+        const start = (c.part_number - 1) * chunkBytes;
+        const res = await once(c.url, {
+          method: 'PUT',
+          headers: c.headers as Record<string, string>,
+          body: blob.slice(start, Math.min(size, start + chunkBytes)),
+        });
+        done.push({ part_number: c.part_number, etag: res.headers.get('etag') ?? '', url: c.url });
+      }
+      await request(
+        'POST',
+        `/api/2.0/mlflow-artifacts/mpu/complete/${encodePath(target)}`,
+        () => JSON.stringify({ path: file, upload_id: created.upload_id, parts: done }),
+        'application/json',
+      );
+      return true;
+    } catch (err) {
+      await request(
+        'POST',
+        `/api/2.0/mlflow-artifacts/mpu/abort/${encodePath(target)}`,
+        () => JSON.stringify({ path: file, upload_id: created.upload_id }),
+        'application/json',
+      ).catch(() => {});
+      throw err;
+    }
+  }
+
+  return client;
+}
+
+/** Values cut to MLflow's limits (the full config travels as an artifact). */
+function cutParam(p: Param): Param {
+  return { key: p.key.slice(0, LIMITS.key), value: p.value.slice(0, LIMITS.paramValue) };
+}
+function cutTag(t: Tag): Tag {
+  return { key: t.key.slice(0, LIMITS.key), value: t.value.slice(0, LIMITS.tagValue) };
+}

@@ -1,0 +1,156 @@
+// The MLflow spool of a run folder: every event bound for MLflow is appended to
+// mlflow/outbox.jsonl (fsynced) before any send, and mlflow/state.json says how
+// far the server has acknowledged. Replaying the outbox is idempotent: the run
+// is found by its run-exp id before one is created, metrics carry their
+// original timestamps (MLflow drops exact repeats), params and tags are set to
+// the same values, artifacts overwrite themselves, and status is a plain update.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Metric, MlflowClient, Param, RunStatus, Tag } from './mlflow-client.ts';
+import { MlflowError } from './mlflow-client.ts';
+import { appendLine } from './run-store.ts';
+
+export type MlflowEvent =
+  | { type: 'start'; experiment: string; runName: string; startTime: number; tags: Tag[] }
+  | { type: 'params'; params: Param[] }
+  | { type: 'tags'; tags: Tag[] }
+  | { type: 'metrics'; metrics: Metric[] }
+  /** Files of the run folder, relative to it, uploaded as they are when the event is sent. */
+  | { type: 'artifacts'; files: string[] }
+  | { type: 'status'; status: RunStatus; endTime: number | null };
+
+export type SpooledEvent = MlflowEvent & { seq: number };
+
+export interface SpoolState {
+  uri: string;
+  experiment_id?: string;
+  run_id?: string;
+  artifact_uri?: string;
+  /** The highest event seq the server has acknowledged. */
+  sent: number;
+}
+
+/** The tag that ties an MLflow run to its run folder, so a replay finds the run instead of making another. */
+export const RUN_ID_TAG = 'run_exp.run_id';
+
+export interface Spool {
+  dir: string;
+  state: SpoolState;
+  events: SpooledEvent[];
+  append(event: MlflowEvent): SpooledEvent;
+  pending(): SpooledEvent[];
+}
+
+export const spoolDir = (runDir: string) => path.join(runDir, 'mlflow');
+
+export function hasSpool(runDir: string): boolean {
+  return existsSync(path.join(spoolDir(runDir), 'outbox.jsonl'));
+}
+
+/** Opens (or starts) the spool of a run folder. */
+export function openSpool(runDir: string, uri: string): Spool {
+  const dir = spoolDir(runDir);
+  mkdirSync(dir, { recursive: true });
+  const outbox = path.join(dir, 'outbox.jsonl');
+  const stateFile = path.join(dir, 'state.json');
+  const events: SpooledEvent[] = existsSync(outbox)
+    ? readFileSync(outbox, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as SpooledEvent)
+    : [];
+  const state: SpoolState = existsSync(stateFile)
+    ? (JSON.parse(readFileSync(stateFile, 'utf8')) as SpoolState)
+    : { uri, sent: 0 };
+  const spool: Spool = {
+    dir: runDir,
+    state,
+    events,
+    append(event) {
+      const spooled = { seq: (events.at(-1)?.seq ?? 0) + 1, ...event } as SpooledEvent;
+      appendLine(outbox, JSON.stringify(spooled));
+      events.push(spooled);
+      return spooled;
+    },
+    pending: () => events.filter((e) => e.seq > spool.state.sent),
+  };
+  return spool;
+}
+
+export function saveState(spool: Spool): void {
+  const file = path.join(spoolDir(spool.dir), 'state.json');
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(spool.state, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+async function ensureRun(client: MlflowClient, spool: Spool, start: Extract<MlflowEvent, { type: 'start' }>) {
+  const { state } = spool;
+  if (state.run_id && state.artifact_uri) return;
+  const experimentId = await client.getOrCreateExperiment(start.experiment);
+  const runExpId = start.tags.find((t) => t.key === RUN_ID_TAG)?.value ?? '';
+  const find = async () =>
+    (await client.searchRuns([experimentId], `tags.\`${RUN_ID_TAG}\` = '${runExpId}'`)).at(0)?.info;
+  // createRun is never retried blindly (a lost response would leave two runs): look first, every time.
+  for (let attempt = 1; ; attempt++) {
+    const info =
+      (await find()) ??
+      (await client
+        .createRun({ experimentId, runName: start.runName, startTime: start.startTime, tags: start.tags })
+        .then(
+          (r) => r.info,
+          (err: unknown) => {
+            if (err instanceof MlflowError && err.retryable && attempt < 5) return null;
+            throw err;
+          },
+        ));
+    if (info) {
+      Object.assign(state, { experiment_id: experimentId, run_id: info.run_id, artifact_uri: info.artifact_uri });
+      saveState(spool);
+      return;
+    }
+  }
+}
+
+/**
+ * Sends every pending event in order and records each acknowledgement; consecutive metrics,
+ * params and tags go as one batch. Throws on the first failure, leaving the rest pending.
+ */
+export async function drain(client: MlflowClient, spool: Spool): Promise<void> {
+  for (;;) {
+    const pending = spool.pending();
+    if (pending.length === 0) return;
+    const first = pending[0] as SpooledEvent;
+    const { state } = spool;
+    if (first.type === 'start') {
+      await ensureRun(client, spool, first);
+      await client.logBatch(state.run_id as string, { tags: first.tags });
+      state.sent = first.seq;
+      saveState(spool);
+      continue;
+    }
+    const runId = state.run_id;
+    if (!runId || !state.artifact_uri) throw new MlflowError('the spool has no run start: cannot replay it');
+    let last = first;
+    if (first.type === 'metrics' || first.type === 'params' || first.type === 'tags') {
+      const batch = { metrics: [] as Metric[], params: [] as Param[], tags: [] as Tag[] };
+      for (const e of pending) {
+        if (e.type === 'metrics') batch.metrics.push(...e.metrics);
+        else if (e.type === 'params') batch.params.push(...e.params);
+        else if (e.type === 'tags') batch.tags.push(...e.tags);
+        else break;
+        last = e;
+        if (batch.metrics.length >= 10_000) break;
+      }
+      await client.logBatch(runId, batch);
+    } else if (first.type === 'artifacts') {
+      for (const f of first.files) {
+        const file = path.join(spool.dir, f);
+        if (existsSync(file)) await client.uploadArtifact(state.artifact_uri, f.split(path.sep).join('/'), file);
+      }
+    } else {
+      await client.updateRun(runId, { status: first.status, endTime: first.endTime ?? undefined });
+    }
+    state.sent = last.seq;
+    saveState(spool);
+  }
+}

@@ -1,0 +1,169 @@
+// The MLflow sink of a live run. Each event is spooled in the run folder first
+// and then sent in the background, so training never waits on the network;
+// while the server is unreachable events stay spooled (another try every
+// RUN_EXP_MLFLOW_RETRY_INTERVAL_MS) and `run-exp sync` replays what is left.
+import * as os from 'node:os';
+import { flatten } from './flatten.ts';
+import { clientOptionsFromEnv, type Metric, mlflowClient, type RunStatus, type Tag } from './mlflow-client.ts';
+import { drain, type MlflowEvent, openSpool, RUN_ID_TAG, type Spool } from './mlflow-spool.ts';
+import { listRunFiles } from './run-store.ts';
+
+export interface MlflowReport {
+  uri: string;
+  /** The run's page in the MLflow UI, once the server knows the run. */
+  url?: string;
+  logged: number;
+  sent: number;
+  pending: number;
+  /** The last send error, when events are left pending. */
+  error?: string;
+}
+
+export interface MlflowTracker {
+  epoch(metrics: Record<string, unknown>): void;
+  /** Sends the run folder's files and the final status, waits for the sends, and reports. */
+  finish(status: Exclude<RunStatus, 'RUNNING' | 'SCHEDULED'>): Promise<MlflowReport>;
+}
+
+export interface RunFacts {
+  runDir: string;
+  runId: string;
+  experiment: string;
+  description?: string;
+  /** The resolved experiment: logged flattened as params. */
+  config: unknown;
+  sourceName: string;
+  environment: Record<string, unknown>;
+  tags: Record<string, string>;
+  /** Epochs recorded before this process started (a resumed run). */
+  history: Record<string, unknown>[];
+}
+
+/** The tracking URI in force: the experiment's own, else $MLFLOW_TRACKING_URI; null for none. */
+export function trackingUri(configured: string | null, env: NodeJS.ProcessEnv = process.env): string | null {
+  return configured ?? (env.MLFLOW_TRACKING_URI || null);
+}
+
+export function runUrl(uri: string, experimentId?: string, runId?: string): string | undefined {
+  return experimentId && runId ? `${uri.replace(/\/+$/, '')}/#/experiments/${experimentId}/runs/${runId}` : undefined;
+}
+
+/** One epoch's numbers as MLflow metrics at step = epoch; nested per-class values become `per_class.<class>.<name>`. */
+export function epochMetrics(m: Record<string, unknown>, timestamp: number): Metric[] {
+  const step = Number(m.epoch);
+  return Object.entries(flatten({ ...m, epoch: undefined }))
+    .filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1]))
+    .map(([key, value]) => ({ key: key.replace(/[^\w./ -]/g, '_'), value, timestamp, step }));
+}
+
+function sourceTags(facts: RunFacts): Tag[] {
+  const env = facts.environment;
+  const tags: Record<string, unknown> = {
+    [RUN_ID_TAG]: facts.runId,
+    'mlflow.runName': facts.runId,
+    'mlflow.user': os.userInfo().username,
+    'mlflow.source.name': facts.sourceName,
+    'mlflow.source.type': 'LOCAL',
+    'mlflow.source.git.commit': env.git_commit,
+    'mlflow.source.git.branch': env.git_branch,
+    'mlflow.source.git.repoURL': env.git_remote,
+    'mlflow.note.content': facts.description,
+    'run_exp.run_dir': facts.runDir,
+    'run_exp.config_hash': env.config_hash,
+    'run_exp.dataset_hash': env.dataset_hash,
+    'run_exp.git_dirty': env.git_dirty,
+    'run_exp.tfjs': env.tfjs,
+    'run_exp.libtensorflow': env.libtensorflow,
+    'run_exp.backend': env.backend,
+    ...facts.tags,
+  };
+  return Object.entries(tags)
+    .filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([key, v]) => ({ key, value: String(v) }));
+}
+
+export function startMlflowTracker(
+  uri: string,
+  facts: RunFacts,
+  onError: (message: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): MlflowTracker {
+  const client = mlflowClient(clientOptionsFromEnv(uri, env));
+  const retryInterval = Number(env.RUN_EXP_MLFLOW_RETRY_INTERVAL_MS ?? 30_000);
+  const spool: Spool = openSpool(facts.runDir, uri);
+  let busy: Promise<void> | null = null;
+  let failedAt = 0;
+  let lastError: string | undefined;
+  // Once the run folder's files are queued for upload, failures are only reported, not logged
+  // into those files: what MLflow receives must stay the run's final record.
+  let finishing = false;
+
+  const send = (): Promise<void> => {
+    busy ??= drain(client, spool)
+      .then(() => {
+        lastError = undefined;
+      })
+      .catch((err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        if (lastError === undefined && !finishing) onError(`${message}; events stay spooled in ${spool.dir}/mlflow`);
+        lastError = message;
+        failedAt = Date.now();
+      })
+      .finally(() => {
+        busy = null;
+      });
+    return busy;
+  };
+  const emit = (event: MlflowEvent) => {
+    spool.append(event);
+    if (!busy && (lastError === undefined || Date.now() - failedAt >= retryInterval)) void send();
+  };
+
+  if (spool.events.some((e) => e.type === 'start')) {
+    emit({ type: 'status', status: 'RUNNING', endTime: null });
+  } else {
+    emit({
+      type: 'start',
+      experiment: facts.experiment,
+      runName: facts.runId,
+      startTime: Date.now(),
+      tags: sourceTags(facts),
+    });
+    emit({
+      type: 'params',
+      params: Object.entries(flatten(facts.config))
+        .filter(([, v]) => v !== undefined)
+        .map(([key, v]) => ({ key, value: String(v) })),
+    });
+    emit({ type: 'artifacts', files: ['config.yaml'] });
+    const now = Date.now();
+    if (facts.history.length) emit({ type: 'metrics', metrics: facts.history.flatMap((m) => epochMetrics(m, now)) });
+  }
+
+  // An epoch trained again after a resume keeps the timestamp it was first sent with, so
+  // MLflow sees the same point rather than a second value at that step.
+  const stamps = new Map<number, number>();
+  for (const e of spool.events) if (e.type === 'metrics') for (const m of e.metrics) stamps.set(m.step, m.timestamp);
+
+  return {
+    epoch(m) {
+      emit({ type: 'metrics', metrics: epochMetrics(m, stamps.get(Number(m.epoch)) ?? Date.now()) });
+    },
+    async finish(status) {
+      finishing = true;
+      spool.append({ type: 'artifacts', files: listRunFiles(facts.runDir, ['mlflow']) });
+      spool.append({ type: 'status', status, endTime: Date.now() });
+      await busy;
+      // One last try, whatever the retry interval: the process is about to end.
+      await send();
+      return {
+        uri,
+        url: runUrl(uri, spool.state.experiment_id, spool.state.run_id),
+        logged: spool.events.length,
+        sent: spool.state.sent,
+        pending: spool.pending().length,
+        error: lastError,
+      };
+    },
+  };
+}

@@ -1,0 +1,50 @@
+// `run-exp sync`: replays the MLflow spool of run folders; safe to repeat.
+import { existsSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { clientOptionsFromEnv, mlflowClient } from './mlflow-client.ts';
+import { drain, hasSpool, openSpool } from './mlflow-spool.ts';
+import { runUrl } from './mlflow-tracker.ts';
+
+export interface SyncResult {
+  dir: string;
+  /** Events sent now. */
+  replayed: number;
+  /** Events still unsent (the server failed again). */
+  pending: number;
+  url?: string;
+  error?: string;
+}
+
+/** The run folders under a runs root that hold an MLflow spool. */
+export function spooledRuns(root: string): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .flatMap((e) => readdirSync(path.join(root, e.name)).map((id) => path.join(root, e.name, id)))
+    .filter(hasSpool)
+    .sort();
+}
+
+/** Sends what a run's spool still holds, to `uri` if given, else to the server the run was tracked on. */
+export async function syncRun(dir: string, uri?: string, env: NodeJS.ProcessEnv = process.env): Promise<SyncResult> {
+  const spool = openSpool(dir, uri ?? '');
+  if (uri && uri !== spool.state.uri) {
+    // Another server: its run ids mean nothing here, so the run is found or made there afresh.
+    spool.state = { uri, sent: 0 };
+  }
+  const client = mlflowClient(clientOptionsFromEnv(spool.state.uri, env));
+  const before = spool.state.sent;
+  let error: string | undefined;
+  try {
+    await drain(client, spool);
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+  }
+  return {
+    dir,
+    replayed: spool.state.sent - before,
+    pending: spool.pending().length,
+    url: runUrl(spool.state.uri, spool.state.experiment_id, spool.state.run_id),
+    error,
+  };
+}

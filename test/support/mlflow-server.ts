@@ -1,0 +1,158 @@
+// A real MLflow server for the tests: `mlflow server` from the project's .venv
+// (installed by .ci/run from requirements-dev.txt) on a free loopback port,
+// with a sqlite store and artifact proxying in a temp folder. It can be
+// killed and started again on the same port and store.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+export const MLFLOW_BIN = process.env.RUN_EXP_MLFLOW_BIN ?? path.join(root, '.venv', 'bin', 'mlflow');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface MlflowServer {
+  uri: string;
+  port: number;
+  dir: string;
+  start(): Promise<void>;
+  /** SIGKILL: the server gets no chance to finish anything. */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function waitHealthy(uri: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`mlflow server exited (${child.exitCode}):\n${log()}`);
+    const ok = await fetch(`${uri}/health`)
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`mlflow server did not answer in 120 s:\n${log()}`);
+}
+
+export async function mlflowServer(options: { port?: number } = {}): Promise<MlflowServer> {
+  if (!existsSync(MLFLOW_BIN)) {
+    throw new Error(
+      `no MLflow server at ${MLFLOW_BIN}: install it with python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt (or set RUN_EXP_MLFLOW_BIN)`,
+    );
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'run-exp-mlflow-'));
+  const port = options.port ?? (await freePort());
+  const uri = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | null = null;
+  let output = '';
+  const exited = () =>
+    new Promise<void>((resolve) => {
+      if (!child || child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+  const server: MlflowServer = {
+    uri,
+    port,
+    dir,
+    async start() {
+      output = '';
+      child = spawn(
+        MLFLOW_BIN,
+        [
+          'server',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--workers',
+          '2',
+          '--backend-store-uri',
+          `sqlite:///${path.join(dir, 'mlflow.db')}`,
+          '--artifacts-destination',
+          path.join(dir, 'artifacts'),
+        ],
+        // Its own process group, so that killing it takes its workers along.
+        { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+      );
+      const keep = (d: Buffer) => {
+        output = (output + d).slice(-20_000);
+      };
+      child.stdout?.on('data', keep);
+      child.stderr?.on('data', keep);
+      await waitHealthy(uri, child, () => output);
+    },
+    async kill() {
+      if (child?.pid && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+      await exited();
+    },
+    async stop() {
+      if (child?.pid && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
+      await exited();
+    },
+  };
+  await server.start();
+  return server;
+}
+
+export type Fault = 'pass' | '500' | '429' | 'drop' | 'drop-after';
+
+/**
+ * A loopback proxy in front of a server that answers each request as `plan(n)` says: forward it,
+ * answer 500 or 429 itself, drop the connection before forwarding, or forward and then drop the
+ * connection so the client never sees the answer the server acted on.
+ */
+export async function faultProxy(target: string, plan: (n: number) => Fault) {
+  const counts: Record<Fault, number> = { pass: 0, '500': 0, '429': 0, drop: 0, 'drop-after': 0 };
+  const headers: http.IncomingHttpHeaders[] = [];
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    const fault = plan(n++);
+    counts[fault]++;
+    headers.push(req.headers);
+    if (fault === '500' || fault === '429') {
+      req.resume();
+      res.writeHead(Number(fault), { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error_code: 'INTERNAL_ERROR', message: `injected ${fault}` }));
+      return;
+    }
+    if (fault === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    const up = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (upRes) => {
+      if (fault === 'drop-after') {
+        upRes.resume();
+        upRes.on('end', () => req.socket.destroy());
+        return;
+      }
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+    });
+    up.on('error', () => req.socket.destroy());
+    req.pipe(up);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    uri: `http://127.0.0.1:${port}`,
+    counts,
+    headers,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

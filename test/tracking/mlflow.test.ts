@@ -1,0 +1,154 @@
+// The MLflow client and sink against a real MLflow server: what a run records
+// locally is what MLflow holds, and large histories and artifacts go through.
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveExperiment } from '../../src/config/resolve.ts';
+import { runExperiment } from '../../src/runner/run.ts';
+import { mlflowClient, splitBatch } from '../../src/tracking/mlflow-client.ts';
+import { syncRun } from '../../src/tracking/sync.ts';
+import { tempDir } from '../data/fixtures.ts';
+import { checkRecord } from '../support/mlflow-check.ts';
+import { faultProxy, type MlflowServer, mlflowServer } from '../support/mlflow-server.ts';
+import { dataset, experimentFile } from '../support/toy.ts';
+
+let server: MlflowServer;
+beforeAll(async () => {
+  server = await mlflowServer();
+}, 150_000);
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('log-batch splitting', () => {
+  it("keeps every request within MLflow's count and size limits, in order", () => {
+    const metrics = Array.from({ length: 2500 }, (_, i) => ({ key: 'm', value: i, timestamp: i, step: i }));
+    const params = Array.from({ length: 250 }, (_, i) => ({ key: `p${i}`, value: 'v' }));
+    const tags = Array.from({ length: 150 }, (_, i) => ({ key: `t${i}`, value: 'x'.repeat(7000) }));
+    const parts = splitBatch({ metrics, params, tags });
+    for (const p of parts) {
+      expect(p.metrics.length).toBeLessThanOrEqual(1000);
+      expect(p.params.length).toBeLessThanOrEqual(100);
+      expect(p.tags.length).toBeLessThanOrEqual(100);
+      expect(p.metrics.length + p.params.length + p.tags.length).toBeLessThanOrEqual(1000);
+      expect(JSON.stringify({ run_id: 'x'.repeat(32), ...p }).length).toBeLessThanOrEqual(1_000_000);
+    }
+    expect(parts.flatMap((p) => p.metrics)).toEqual(metrics);
+    expect(parts.flatMap((p) => p.params)).toEqual(params);
+    expect(parts.flatMap((p) => p.tags)).toEqual(tags);
+  });
+});
+
+describe('MLflow client against a real server', () => {
+  it('takes a 5,000-step metric history and a 50 MB artifact and gives them back', async () => {
+    // Multipart is tried from 10 MB; this server's local store does not offer it, so the client falls back.
+    const client = mlflowClient({ uri: server.uri, multipartMinBytes: 10 * 2 ** 20 });
+    const experimentId = await client.getOrCreateExperiment('big');
+    const { info } = await client.createRun({ experimentId, startTime: Date.now() });
+    const metrics = Array.from({ length: 5000 }, (_, i) => ({
+      key: 'loss',
+      value: 1 / (i + 1),
+      timestamp: 1_700_000_000_000 + i,
+      step: i,
+    }));
+    await client.logBatch(info.run_id, { metrics });
+    const history = await client.metricHistory(info.run_id, 'loss');
+    expect(history.sort((a, b) => a.step - b.step)).toEqual(metrics);
+
+    const file = path.join(tempDir(), 'big.bin');
+    const bytes = Buffer.alloc(50 * 2 ** 20);
+    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = i % 251;
+    writeFileSync(file, bytes);
+    await client.uploadArtifact(info.artifact_uri, 'blobs/big.bin', file);
+    expect(await client.listArtifacts(info.artifact_uri)).toEqual([
+      { path: 'blobs/big.bin', is_dir: false, file_size: bytes.length },
+    ]);
+    const back = await client.downloadArtifact(info.artifact_uri, 'blobs/big.bin');
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    expect(sha(back)).toBe(sha(bytes));
+  }, 120_000);
+
+  it('retries 5xx, 429 and dropped connections but never a 4xx; sends credentials but never shows them', async () => {
+    const token = 'sekret-token-123';
+    const proxy = await faultProxy(server.uri, (n) => (['500', '429', 'drop'] as const)[n] ?? 'pass');
+    try {
+      const client = mlflowClient({ uri: proxy.uri, backoffMs: 5, env: { MLFLOW_TRACKING_TOKEN: token } });
+      expect(await client.getOrCreateExperiment('retries')).toMatch(/^\d+$/);
+      expect(proxy.counts).toMatchObject({ '500': 1, '429': 1, drop: 1 });
+      expect(proxy.headers[0]?.authorization).toBe(`Bearer ${token}`);
+      const before = proxy.counts.pass;
+      const err = await client.getRun('no-such-run').catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(/404|RESOURCE_DOES_NOT_EXIST|not found/i);
+      expect((err as Error).message).not.toContain(token);
+      expect(proxy.counts.pass - before).toBe(1);
+
+      const basic = mlflowClient({
+        uri: proxy.uri,
+        env: { MLFLOW_TRACKING_USERNAME: 'ann', MLFLOW_TRACKING_PASSWORD: 'pw' },
+      });
+      await basic.getExperimentByName('retries');
+      expect(proxy.headers.at(-1)?.authorization).toBe(`Basic ${Buffer.from('ann:pw').toString('base64')}`);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('a run tracked in MLflow', () => {
+  it('holds the same params, tags, metric history and artifacts as the run folder', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 12);
+    const resolved = resolveExperiment(
+      experimentFile(
+        dir,
+        `  mlflow_uri: ${server.uri}\n  experiment_name: toy-tracked\n  tags: { team: vision }\ndescription: the toy task, tracked\n`,
+      ),
+      { env: {} },
+    );
+    const result = await runExperiment(resolved, {}, path.join(dir, 'cache'));
+    expect(result.status).toBe('FINISHED');
+    expect(result.mlflow).toMatchObject({ pending: 0 });
+    expect(result.mlflow?.url).toMatch(new RegExp(`^${server.uri}/#/experiments/\\d+/runs/\\w+$`));
+
+    const client = mlflowClient({ uri: server.uri });
+    const check = await checkRecord(client, result.run.dir, 'toy-tracked');
+    expect(check.runs).toBe(1);
+    expect(check.lost).toBe(0);
+    expect(check.doubled).toBe(0);
+    expect(check.remote.params).toEqual(check.local.params);
+    expect(check.remote.params['training.optimizer.lr']).toBe('0.01');
+    expect(check.remote.params['model.layers.0.filters']).toBe('4');
+    expect(check.remote.metrics).toEqual(check.local.metrics);
+    expect(check.remote.metrics.val_accuracy).toHaveLength(4);
+    expect(Object.keys(check.remote.metrics)).toContain('per_class.top.val_f1');
+    expect(check.remote.artifacts).toEqual(check.local.artifacts);
+    expect(check.remote.artifacts).toEqual(
+      expect.arrayContaining(['config.yaml', 'metrics.jsonl', 'model/model.json', 'evaluation.json', 'log.jsonl']),
+    );
+    expect(check.run.info.status).toBe('FINISHED');
+    expect(check.run.info.end_time).toBeGreaterThan(check.run.info.start_time as number);
+    expect(check.tags).toMatchObject({
+      'mlflow.runName': result.run.id,
+      'mlflow.source.type': 'LOCAL',
+      'mlflow.note.content': 'the toy task, tracked',
+      'run_exp.run_id': result.run.id,
+      team: 'vision',
+    });
+    for (const key of [
+      'mlflow.user',
+      'mlflow.source.name',
+      'mlflow.source.git.commit',
+      'run_exp.config_hash',
+      'run_exp.dataset_hash',
+      'run_exp.tfjs',
+      'run_exp.libtensorflow',
+    ]) {
+      expect(check.tags[key], key).toBeTruthy();
+    }
+
+    // Replaying a synced run sends nothing and changes nothing.
+    expect(await syncRun(result.run.dir)).toMatchObject({ replayed: 0, pending: 0 });
+  }, 120_000);
+});
