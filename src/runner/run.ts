@@ -33,7 +33,7 @@ export interface RunHooks {
   /** MLflow could not be reached: training goes on, events stay spooled. */
   onWarning?: (message: string) => void;
   onBatch?: (done: number, total: number, loss: number) => void;
-  onEpoch?: (m: EpochMetrics, total: number) => void;
+  onEpoch?: (m: EpochMetrics, total: number) => void | Promise<void>;
   shouldStop?: () => boolean;
 }
 
@@ -272,7 +272,7 @@ export async function runExperiment(
             best = v;
             await save('checkpoints/best');
           }
-          hooks.onEpoch?.(m, exp.training.epochs);
+          await hooks.onEpoch?.(m, exp.training.epochs);
         },
       },
       history,

@@ -74,6 +74,7 @@ export function openSpool(runDir: string, uri: string): Spool {
     },
     pending: () => events.filter((e) => e.seq > spool.state.sent),
   };
+  if (!existsSync(stateFile)) saveState(spool);
   return spool;
 }
 

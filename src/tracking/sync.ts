@@ -27,6 +27,9 @@ export function spooledRuns(root: string): string[] {
 
 /** Sends what a run's spool still holds, to `uri` if given, else to the server the run was tracked on. */
 export async function syncRun(dir: string, uri?: string, env: NodeJS.ProcessEnv = process.env): Promise<SyncResult> {
+  if (!hasSpool(dir)) {
+    return { dir, replayed: 0, pending: 0, error: 'not tracked in MLflow (no mlflow/outbox.jsonl)' };
+  }
   const spool = openSpool(dir, uri ?? '');
   if (uri && uri !== spool.state.uri) {
     // Another server: its run ids mean nothing here, so the run is found or made there afresh.

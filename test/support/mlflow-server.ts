@@ -98,8 +98,13 @@ export async function mlflowServer(options: { port?: number } = {}): Promise<Mlf
       await exited();
     },
     async stop() {
-      if (child?.pid && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
+      if (!child?.pid || child.exitCode !== null) return;
+      process.kill(-child.pid, 'SIGTERM');
+      const pid = child.pid;
+      // Its workers may linger over open connections: a few seconds, then for good.
+      const timer = setTimeout(() => process.kill(-pid, 'SIGKILL'), 3000);
       await exited();
+      clearTimeout(timer);
     },
   };
   await server.start();
