@@ -253,12 +253,12 @@ export function mlflowClient(options: ClientOptions) {
       }
     },
 
-    /** Finds the experiment by name or creates it; safe when many processes race to create it. */
-    async getOrCreateExperiment(name: string): Promise<string> {
+    /** Finds the experiment by name or creates it (with `tags`); safe when many processes race to create it. */
+    async getOrCreateExperiment(name: string, tags: Tag[] = []): Promise<string> {
       const found = await client.getExperimentByName(name);
       if (found) return found;
       try {
-        return (await call<{ experiment_id: string }>('POST', 'experiments/create', { name })).experiment_id;
+        return (await call<{ experiment_id: string }>('POST', 'experiments/create', { name, tags })).experiment_id;
       } catch (err) {
         if (err instanceof MlflowError && err.code === 'RESOURCE_ALREADY_EXISTS') {
           const again = await client.getExperimentByName(name);

@@ -87,7 +87,10 @@ export function saveState(spool: Spool): void {
 async function ensureRun(client: MlflowClient, spool: Spool, start: Extract<MlflowEvent, { type: 'start' }>) {
   const { state } = spool;
   if (state.run_id && state.artifact_uri) return;
-  const experimentId = await client.getOrCreateExperiment(start.experiment);
+  // The kind makes MLflow's UI open the experiment on its training-runs view, not the GenAI one.
+  const experimentId = await client.getOrCreateExperiment(start.experiment, [
+    { key: 'mlflow.experimentKind', value: 'custom_model_development' },
+  ]);
   const runExpId = start.tags.find((t) => t.key === RUN_ID_TAG)?.value ?? '';
   const find = async () =>
     (await client.searchRuns([experimentId], `tags.\`${RUN_ID_TAG}\` = '${runExpId}'`)).at(0)?.info;
