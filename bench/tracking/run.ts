@@ -1,0 +1,89 @@
+// bench/tracking: what MLflow tracking costs the baseline, per epoch. The same
+// run (BENCH_EPOCHS epochs, default 4) with MLflow off, then on against a real
+// server on loopback; epoch time is the wall time between consecutive epoch
+// records (training, validation, checkpoint and the MLflow send all inside).
+//
+//   npm run bench:tracking     (UTKFACE_DIR; needs .venv from requirements-dev.txt)
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mlflowServer } from '../../test/support/mlflow-server.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const epochs = Number(process.env.BENCH_EPOCHS ?? 4);
+
+function train(env: NodeJS.ProcessEnv): Promise<{ dir: string; wall: number; mlflow?: { pending: number } }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(root, 'bin', 'run-exp.js'),
+        path.join(root, 'experiments', 'baseline.yaml'),
+        '--json',
+        '--set',
+        `training.epochs=${epochs}`,
+      ],
+      { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+    });
+    child.on('close', (code) => {
+      const last = JSON.parse(out.trim().split('\n').at(-1) ?? '{}');
+      if (code !== 0) return reject(new Error(`run-exp exited with ${code}`));
+      resolve({ dir: last.run, wall: (performance.now() - t0) / 1000, mlflow: last.mlflow });
+    });
+  });
+}
+
+/** Seconds between consecutive epoch records in the run's log. */
+function epochTimes(dir: string): number[] {
+  const times = readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"event":"epoch"'))
+    .map((l) => Date.parse(JSON.parse(l).time));
+  return times.slice(1).map((t, i) => (t - (times[i] as number)) / 1000);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+const { MLFLOW_TRACKING_URI: _, ...env } = process.env;
+const off = await train(env);
+const server = await mlflowServer();
+let on: Awaited<ReturnType<typeof train>>;
+try {
+  on = await train({ ...env, MLFLOW_TRACKING_URI: server.uri });
+} finally {
+  await server.stop();
+}
+if (on.mlflow?.pending !== 0) throw new Error('the tracked run left events unsent');
+
+const offTimes = epochTimes(off.dir);
+const onTimes = epochTimes(on.dir);
+const overhead = (median(onTimes) / median(offTimes) - 1) * 100;
+const results = {
+  date: new Date().toISOString(),
+  epochs,
+  off: { epoch_seconds: offTimes, median: median(offTimes), wall: off.wall },
+  on: { epoch_seconds: onTimes, median: median(onTimes), wall: on.wall },
+  overhead_percent: overhead,
+};
+writeFileSync(path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+const f = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
+process.stdout.write(
+  [
+    `baseline, ${epochs} epochs; epoch time = wall time between epoch records (epochs 2-${epochs})`,
+    '',
+    '| MLflow | epoch times (s) | median (s) | run wall time (s) |',
+    '| --- | --- | ---: | ---: |',
+    `| off | ${f(offTimes)} | ${median(offTimes).toFixed(2)} | ${off.wall.toFixed(0)} |`,
+    `| on | ${f(onTimes)} | ${median(onTimes).toFixed(2)} | ${on.wall.toFixed(0)} |`,
+    '',
+    `overhead per epoch: ${overhead.toFixed(2)}%`,
+    '',
+  ].join('\n'),
+);
