@@ -3,6 +3,7 @@ import type { ResolveOptions } from '../config/resolve.ts';
 import { resolveExperiment } from '../config/resolve.ts';
 import { runExperiment } from '../runner/run.ts';
 import type { EpochMetrics } from '../runner/train.ts';
+import { trackingUri } from '../tracking/mlflow-tracker.ts';
 import { progressBars } from './progress.ts';
 
 export interface TrainCliOptions extends ResolveOptions {
@@ -30,6 +31,14 @@ export async function trainCommand(
   err: (s: string) => void,
 ): Promise<number> {
   const resolved = resolveExperiment(file, options);
+  // The experiment's own URI is checked by the schema; the environment's is checked here.
+  const uri = trackingUri(resolved.experiment.tracking.mlflow_uri);
+  if (uri && !/^https?:\/\/[^/]/.test(uri)) {
+    err(
+      `MLFLOW_TRACKING_URI: '${uri}' is not an http(s) URL of an MLflow server (for example http://127.0.0.1:5000)\n`,
+    );
+    return 2;
+  }
   const tty = process.stderr.isTTY && !options.quiet && !options.json;
   let stop = false;
   const onSignal = (signal: string) => {

@@ -202,8 +202,9 @@ export function experimentSchema(): JsonSchema {
     dir: { type: 'string', default: 'runs', description: 'local run folder root, relative to the current directory' },
     mlflow_uri: {
       type: ['string', 'null'],
+      pattern: '^https?://[^/]',
       default: null,
-      description: 'MLflow tracking server (default: $MLFLOW_TRACKING_URI)',
+      description: 'MLflow tracking server, an http(s) URL (default: $MLFLOW_TRACKING_URI)',
     },
     experiment_name: { type: 'string', minLength: 1, description: 'MLflow experiment (default: the experiment name)' },
     tags: {

@@ -39,6 +39,12 @@ const CASES: Case[] = [
     message: "'my experiment!' is not valid: experiment name (letters, digits, . _ -)",
   },
   {
+    file: 'mlflow-uri-not-http.yaml',
+    at: 'mlflow-uri-not-http.yaml:9:15',
+    path: 'tracking.mlflow_uri',
+    message: "'file:///tmp/mlruns' is not valid: MLflow tracking server, an http(s) URL",
+  },
+  {
     file: 'bad-padding.yaml',
     at: 'bad-padding.yaml:7:60',
     path: 'model.layers[0].padding',
@@ -453,6 +459,18 @@ describe('the run-exp process on bad input', () => {
     expect(r.status).toBe(2);
     expect(r.stdout).toContain(
       "--set model.layrs[2].filters=64  model.layrs  unknown key 'layrs'; did you mean 'layers'?",
+    );
+  });
+
+  it('a tracking URI from the environment that is not http(s): exit 2 before any run starts', () => {
+    const r = spawnSync(process.execPath, [bin, 'valid-base.yaml'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, MLFLOW_TRACKING_URI: 'file:///tmp/mlruns' },
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      "MLFLOW_TRACKING_URI: 'file:///tmp/mlruns' is not an http(s) URL of an MLflow server (for example http://127.0.0.1:5000)\n",
     );
   });
 });
