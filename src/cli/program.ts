@@ -1,5 +1,5 @@
 // The command line: parsing and output only; the work lives in the modules it calls.
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { BackendError } from '../backend/tensorflow.ts';
 import { ConfigErrors, formatError } from '../config/errors.ts';
 import { experimentSchema } from '../config/schema.ts';
@@ -13,6 +13,10 @@ export interface Io {
 
 // Each command's module (and what it pulls in: TensorFlow, sharp, Vega) loads only when that command runs.
 const collect = (value: string, previous: string[]) => [...previous, value];
+const index = (value: string): number => {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number (0, 1, 2, ...)');
+  return Number(value);
+};
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -29,8 +33,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--quiet', 'print only the final line')
     .option('--json', 'print one JSON line per epoch')
     .option('--resume <run>', 'continue a stopped run (its folder) from its last completed epoch')
+    .option('--trial <i>', "run trial i of the file's sweep (see run-exp sweep <file> --list)", index)
     .action(
-      async (file: string | undefined, opts: { set: string[]; quiet?: boolean; json?: boolean; resume?: string }) => {
+      async (
+        file: string | undefined,
+        opts: { set: string[]; quiet?: boolean; json?: boolean; resume?: string; trial?: number },
+      ) => {
         if (!file) {
           program.help({ error: false });
           return;
@@ -87,6 +95,32 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .action(async (opts: { dir: string; json?: boolean }) => {
       code = (await import('./runs.ts')).runsCommand(opts, io.out);
     });
+
+  program
+    .command('sweep')
+    .description("run a sweep's trials here, list them for CI, or summarize them")
+    .argument('<file>', 'experiment YAML file with a sweep section')
+    .option('--list', 'print the trials: index and overrides')
+    .option('--matrix', 'print the trials as a GitHub Actions strategy.matrix (JSON)')
+    .option('--parallel <n>', 'trials at once, in worker processes sharing the CPU threads', index, 1)
+    .option('--summarize', 'the best trial and a table of all (to the parent run in MLflow, and here)')
+    .option('--set <key.path=value>', 'override a key of the experiment (repeatable)', collect, [])
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        file: string,
+        opts: {
+          list?: boolean;
+          matrix?: boolean;
+          parallel: number;
+          summarize?: boolean;
+          set: string[];
+          json?: boolean;
+        },
+      ) => {
+        code = await (await import('./sweep.ts')).sweepCommand(file, { ...opts, env: io.env }, io.out, io.err);
+      },
+    );
 
   program
     .command('sync')

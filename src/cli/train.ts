@@ -1,8 +1,8 @@
 // `run-exp <file>`: train an experiment and record the run; console output only.
-import type { ResolveOptions } from '../config/resolve.ts';
-import { resolveExperiment } from '../config/resolve.ts';
+import { type Resolved, type ResolveOptions, resolveExperiment } from '../config/resolve.ts';
 import { runExperiment } from '../runner/run.ts';
 import type { EpochMetrics } from '../runner/train.ts';
+import { resolveTrial, type TrialInfo } from '../sweep/trial.ts';
 import { trackingUri } from '../tracking/mlflow-tracker.ts';
 import { progressBars } from './progress.ts';
 
@@ -11,6 +11,8 @@ export interface TrainCliOptions extends ResolveOptions {
   json?: boolean;
   /** A run folder to continue from its last completed epoch. */
   resume?: string;
+  /** Run this trial of the file's sweep. */
+  trial?: number;
 }
 
 const f = (v: number | null, digits = 4) => (v === null ? '-' : v.toFixed(digits));
@@ -30,7 +32,17 @@ export async function trainCommand(
   out: (s: string) => void,
   err: (s: string) => void,
 ): Promise<number> {
-  const resolved = resolveExperiment(file, options);
+  let trial: TrialInfo | undefined;
+  let resolved: Resolved;
+  if (options.trial === undefined) {
+    resolved = resolveExperiment(file, options);
+    if (resolved.experiment.sweep && !options.quiet && !options.json) {
+      err('note: this file declares a sweep; running its base experiment (run-exp sweep <file> runs the trials)\n');
+    }
+    delete resolved.experiment.sweep;
+  } else {
+    ({ resolved, trial } = resolveTrial(file, options, options.trial));
+  }
   // The experiment's own URI is checked by the schema; the environment's is checked here.
   const uri = trackingUri(resolved.experiment.tracking.mlflow_uri);
   if (uri && !/^https?:\/\/[^/]/.test(uri)) {
@@ -76,6 +88,7 @@ export async function trainCommand(
       },
       undefined,
       options.resume,
+      trial,
     );
     const last = result.epochs.at(-1);
     const { mlflow } = result;

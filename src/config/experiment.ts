@@ -55,5 +55,21 @@ export interface Experiment {
     allow_non_native_backend: boolean;
   };
   tracking: { dir: string; mlflow_uri: string | null; experiment_name?: string; tags: Record<string, string> };
-  sweep?: Record<string, Json>;
+  sweep?: Sweep;
+}
+
+/** One swept key: a list of values, `{values}`, or a range for random draws. */
+export type SweepParameter =
+  | Json[]
+  | { values: Json[] }
+  | { min: number; max: number; scale?: 'linear' | 'log'; type?: 'float' | 'int' };
+
+export interface Sweep {
+  method: 'grid' | 'random';
+  trials?: number;
+  seed: number;
+  metric: string;
+  goal: 'maximize' | 'minimize';
+  seeds?: number[];
+  parameters: Record<string, SweepParameter>;
 }

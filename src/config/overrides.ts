@@ -58,7 +58,9 @@ export function schemaAt(schema: Schema, path: PathPart[], root: Json): Schema |
       s = s.items as Schema | undefined;
       v = Array.isArray(v) ? v[part] : undefined;
     } else {
-      s = (s.properties as Record<string, Schema> | undefined)?.[part];
+      s =
+        (s.properties as Record<string, Schema> | undefined)?.[part] ??
+        (typeof s.additionalProperties === 'object' ? (s.additionalProperties as Schema) : undefined);
       v = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, Json>)[part] : undefined;
     }
   }

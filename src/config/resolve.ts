@@ -11,6 +11,7 @@ import { ConfigErrors } from './errors.ts';
 import type { Experiment } from './experiment.ts';
 import { applyOverrides, parseOverride } from './overrides.ts';
 import { CONFIG_VERSION, experimentSchema } from './schema.ts';
+import { checkSweep } from './sweep-check.ts';
 import { validateExperiment } from './validate.ts';
 
 export interface ResolveOptions {
@@ -68,6 +69,7 @@ export function resolveExperiment(file: string, options: ResolveOptions = {}): R
       if (typeof training[k] === 'string') training[k] = { type: training[k] };
   }
   const errors = validateExperiment(value, schema, locator);
+  if (errors.length === 0) errors.push(...checkSweep(value, schema, locator));
   if (errors.length) throw new ConfigErrors(errors);
   const exp = value as unknown as Experiment;
   for (const layer of exp.model.layers) fillEntry(layer, LAYERS);

@@ -1,12 +1,14 @@
 // The experiment JSON Schema, assembled from the registries so that each
 // parameter is declared once. schemas/experiment.schema.json is this object,
 // written by `npm run schema` and checked by a test.
+
 import { AUGMENTATIONS } from '../data/augmentations.ts';
 import { type JsonSchema, registrySchema } from '../layers/params.ts';
 import { LAYERS } from '../layers/registry.ts';
 import { LOSSES } from '../training/losses.ts';
 import { OPTIMIZERS } from '../training/optimizers.ts';
 import { SCHEDULES } from '../training/schedules.ts';
+import { sweepSchema } from './sweep-schema.ts';
 
 export const CONFIG_VERSION = 1;
 export const SCHEMA_ID = 'https://run-exp.dev/schemas/experiment.schema.json';
@@ -267,7 +269,7 @@ export function experimentSchema(): JsonSchema {
       ),
       training,
       tracking,
-      sweep: { type: 'object', description: 'hyperparameter sweep (see the sweep docs)' },
+      sweep: sweepSchema(),
     },
   };
 }

@@ -47,7 +47,9 @@ function kind(s: Schema | undefined): string {
   if (!s) return 'a valid value';
   if (s.enum) return `one of ${(s.enum as unknown[]).map(show).join(', ')}`;
   if (s.oneOf && !s.discriminator) {
-    return (s.oneOf as Schema[]).map((b) => (b.const !== undefined ? show(b.const) : kind(b))).join(' or ');
+    return (s.oneOf as Schema[])
+      .map((b) => (b.const !== undefined ? show(b.const) : ((b.title as string | undefined) ?? kind(b))))
+      .join(' or ');
   }
   const t = Array.isArray(s.type) ? (s.type as string[]).join(' or ') : (s.type as string | undefined);
   const r = range(s);
@@ -163,7 +165,8 @@ function describe(
 
 /** Keeps the most useful error per place: a failed oneOf reports its own summary, not every branch's. */
 function prune(errors: ErrorObject[]): ErrorObject[] {
-  const oneOfAt = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
+  const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
+  const oneOfAt = new Set(oneOfs.map((e) => e.instancePath));
   const discriminatorAt = new Set(errors.filter((e) => e.keyword === 'discriminator').map((e) => e.instancePath));
   const seen = new Set<string>();
   return errors.filter((e) => {
@@ -175,6 +178,9 @@ function prune(errors: ErrorObject[]): ErrorObject[] {
       // Errors from inside a plain (non-registry) oneOf's branches.
       if (/\/oneOf\/\d+\//.test(e.schemaPath.slice(e.schemaPath.lastIndexOf('/oneOf/')))) return false;
     }
+    // ...and from deeper inside them (an item of a branch's list).
+    if (oneOfs.some((o) => e !== o && e.schemaPath.startsWith(`${o.schemaPath}/`) && e.instancePath.startsWith(o.instancePath)))
+      return false;
     if (e.keyword === 'if' || e.keyword === 'anyOf') return false;
     const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
     if (seen.has(key)) return false;

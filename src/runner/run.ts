@@ -14,6 +14,7 @@ import { prepareData } from '../data/prepare.ts';
 import { DataError } from '../data/sources.ts';
 import { buildModel } from '../layers/build.ts';
 import { drawRunPlots } from '../report/plots.ts';
+import type { TrialInfo } from '../sweep/trial.ts';
 import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/mlflow-tracker.ts';
 import { runLogger } from '../tracking/run-log.ts';
 import { createRun, environment, openRun, type RunStore, readMetrics, writeConfig } from '../tracking/run-store.ts';
@@ -129,6 +130,8 @@ export async function runExperiment(
   hooks: RunHooks = {},
   cacheDir?: string,
   resume?: string,
+  /** Set when the run is a trial of a sweep. */
+  trial?: TrialInfo,
 ): Promise<RunResult> {
   const exp = resolved.experiment;
   const { tf, native } = await loadTensorflow({
@@ -147,6 +150,7 @@ export async function runExperiment(
     run.setStatus('RUNNING', { resumed: true });
   }
   writeConfig(run, exp);
+  if (trial) run.writeJson('trial.json', trial);
   const log = runLogger(run.dir);
   log.info(
     { event: resume ? 'run resumed' : 'run started', experiment: exp.name, files: resolved.files },
@@ -226,6 +230,7 @@ export async function runExperiment(
           environment: env,
           tags: exp.tracking.tags,
           history: history as unknown as Record<string, unknown>[],
+          trial,
         },
         (message) => {
           log.warn({ event: 'mlflow unreachable' }, message);

@@ -43,6 +43,12 @@ export interface MlflowRun {
   info: RunInfo;
   data: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] };
 }
+export interface Experiment {
+  experiment_id: string;
+  name: string;
+  lifecycle_stage: string;
+  tags?: Tag[];
+}
 export interface FileInfo {
   path: string;
   is_dir: boolean;
@@ -241,16 +247,24 @@ export function mlflowClient(options: ClientOptions) {
   const client = {
     uri: base,
 
-    async getExperimentByName(name: string): Promise<string | null> {
+    /** The experiment of that name, in any lifecycle stage, with its tags; null when there is none. */
+    async experimentByName(name: string): Promise<Experiment | null> {
       try {
-        const r = await call<{ experiment: { experiment_id: string } }>('GET', 'experiments/get-by-name', {
-          experiment_name: name,
-        });
-        return r.experiment.experiment_id;
+        return (await call<{ experiment: Experiment }>('GET', 'experiments/get-by-name', { experiment_name: name }))
+          .experiment;
       } catch (err) {
         if (err instanceof MlflowError && err.code === 'RESOURCE_DOES_NOT_EXIST') return null;
         throw err;
       }
+    },
+
+    async getExperimentByName(name: string): Promise<string | null> {
+      return (await client.experimentByName(name))?.experiment_id ?? null;
+    },
+
+    /** Creates an experiment; MLflow refuses a taken name (RESOURCE_ALREADY_EXISTS), even a deleted one's. */
+    async createExperiment(name: string, tags: Tag[] = []): Promise<string> {
+      return (await call<{ experiment_id: string }>('POST', 'experiments/create', { name, tags })).experiment_id;
     },
 
     /** Finds the experiment by name or creates it (with `tags`); safe when many processes race to create it. */
@@ -258,7 +272,7 @@ export function mlflowClient(options: ClientOptions) {
       const found = await client.getExperimentByName(name);
       if (found) return found;
       try {
-        return (await call<{ experiment_id: string }>('POST', 'experiments/create', { name, tags })).experiment_id;
+        return await client.createExperiment(name, tags);
       } catch (err) {
         if (err instanceof MlflowError && err.code === 'RESOURCE_ALREADY_EXISTS') {
           const again = await client.getExperimentByName(name);
@@ -266,6 +280,14 @@ export function mlflowClient(options: ClientOptions) {
         }
         throw err;
       }
+    },
+
+    async setExperimentTag(experimentId: string, key: string, value: string) {
+      await call('POST', 'experiments/set-experiment-tag', { experiment_id: experimentId, key, value });
+    },
+
+    async deleteExperiment(experimentId: string) {
+      await call('POST', 'experiments/delete', { experiment_id: experimentId });
     },
 
     /**

@@ -8,10 +8,19 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import * as path from 'node:path';
 import type { Metric, MlflowClient, Param, RunStatus, Tag } from './mlflow-client.ts';
 import { MlflowError } from './mlflow-client.ts';
+import { parentRun, type SweepRef } from './mlflow-parent.ts';
 import { appendLine } from './run-store.ts';
 
 export type MlflowEvent =
-  | { type: 'start'; experiment: string; runName: string; startTime: number; tags: Tag[] }
+  | {
+      type: 'start';
+      experiment: string;
+      runName: string;
+      startTime: number;
+      tags: Tag[];
+      /** A sweep trial: its run is a child of the sweep's parent run. */
+      sweep?: SweepRef;
+    }
   | { type: 'params'; params: Param[] }
   | { type: 'tags'; tags: Tag[] }
   | { type: 'metrics'; metrics: Metric[] }
@@ -92,21 +101,25 @@ async function ensureRun(client: MlflowClient, spool: Spool, start: Extract<Mlfl
     { key: 'mlflow.experimentKind', value: 'custom_model_development' },
   ]);
   const runExpId = start.tags.find((t) => t.key === RUN_ID_TAG)?.value ?? '';
+  const tags = start.sweep
+    ? [
+        ...start.tags,
+        { key: 'mlflow.parentRunId', value: await parentRun(client, experimentId, start.experiment, start.sweep) },
+      ]
+    : start.tags;
   const find = async () =>
     (await client.searchRuns([experimentId], `tags.\`${RUN_ID_TAG}\` = '${runExpId}'`)).at(0)?.info;
   // createRun is never retried blindly (a lost response would leave two runs): look first, every time.
   for (let attempt = 1; ; attempt++) {
     const info =
       (await find()) ??
-      (await client
-        .createRun({ experimentId, runName: start.runName, startTime: start.startTime, tags: start.tags })
-        .then(
-          (r) => r.info,
-          (err: unknown) => {
-            if (err instanceof MlflowError && err.retryable && attempt < 5) return null;
-            throw err;
-          },
-        ));
+      (await client.createRun({ experimentId, runName: start.runName, startTime: start.startTime, tags }).then(
+        (r) => r.info,
+        (err: unknown) => {
+          if (err instanceof MlflowError && err.retryable && attempt < 5) return null;
+          throw err;
+        },
+      ));
     if (info) {
       Object.assign(state, { experiment_id: experimentId, run_id: info.run_id, artifact_uri: info.artifact_uri });
       saveState(spool);

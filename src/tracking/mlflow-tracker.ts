@@ -3,8 +3,10 @@
 // while the server is unreachable events stay spooled (another try every
 // RUN_EXP_MLFLOW_RETRY_INTERVAL_MS) and `run-exp sync` replays what is left.
 import * as os from 'node:os';
+import type { TrialInfo } from '../sweep/trial.ts';
 import { flatten } from './flatten.ts';
 import { clientOptionsFromEnv, type Metric, mlflowClient, type RunStatus, type Tag } from './mlflow-client.ts';
+import { ROLE_TAG, SWEEP_TAG } from './mlflow-parent.ts';
 import { drain, type MlflowEvent, openSpool, RUN_ID_TAG, type Spool } from './mlflow-spool.ts';
 import { listRunFiles } from './run-store.ts';
 
@@ -37,6 +39,8 @@ export interface RunFacts {
   tags: Record<string, string>;
   /** Epochs recorded before this process started (a resumed run). */
   history: Record<string, unknown>[];
+  /** Set for a sweep trial: its MLflow run becomes a child of the sweep's parent run. */
+  trial?: TrialInfo;
 }
 
 /** The tracking URI in force: the experiment's own, else $MLFLOW_TRACKING_URI; null for none. */
@@ -56,11 +60,13 @@ export function epochMetrics(m: Record<string, unknown>, timestamp: number): Met
     .map(([key, value]) => ({ key: key.replace(/[^\w./ -]/g, '_'), value, timestamp, step }));
 }
 
+const runName = (facts: RunFacts) => (facts.trial ? `trial-${facts.trial.index}-${facts.runId}` : facts.runId);
+
 function sourceTags(facts: RunFacts): Tag[] {
   const env = facts.environment;
   const tags: Record<string, unknown> = {
     [RUN_ID_TAG]: facts.runId,
-    'mlflow.runName': facts.runId,
+    'mlflow.runName': runName(facts),
     'mlflow.user': os.userInfo().username,
     'mlflow.source.name': facts.sourceName,
     'mlflow.source.type': 'LOCAL',
@@ -75,6 +81,9 @@ function sourceTags(facts: RunFacts): Tag[] {
     'run_exp.tfjs': env.tfjs,
     'run_exp.libtensorflow': env.libtensorflow,
     'run_exp.backend': env.backend,
+    [SWEEP_TAG]: facts.trial?.sweep_id,
+    [ROLE_TAG]: facts.trial ? 'trial' : undefined,
+    'run_exp.trial': facts.trial?.index,
     ...facts.tags,
   };
   return Object.entries(tags)
@@ -125,9 +134,17 @@ export function startMlflowTracker(
     emit({
       type: 'start',
       experiment: facts.experiment,
-      runName: facts.runId,
+      runName: runName(facts),
       startTime: Date.now(),
       tags: sourceTags(facts),
+      sweep: facts.trial && {
+        id: facts.trial.sweep_id,
+        tags: [
+          { key: 'mlflow.user', value: os.userInfo().username },
+          { key: 'mlflow.source.name', value: facts.sourceName },
+          { key: 'mlflow.note.content', value: `Sweep ${facts.trial.sweep_id}: ${facts.trial.trials} trials` },
+        ],
+      },
     });
     emit({
       type: 'params',

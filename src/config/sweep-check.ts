@@ -1,0 +1,73 @@
+// What the schema cannot say about a sweep: each parameter path is a key the
+// experiment has, each value (or range end) gives a valid experiment, and the
+// method fits the parameters. Errors point at the sweep's own keys.
+import type { Json, Locator } from './compose.ts';
+import { type ConfigError, ConfigErrors, formatPath } from './errors.ts';
+import type { Sweep, SweepParameter } from './experiment.ts';
+import { applyOverrides, parsePath } from './overrides.ts';
+import { validateExperiment } from './validate.ts';
+
+type Schema = Record<string, unknown>;
+
+export const MAX_TRIALS = 10_000;
+
+const isRange = (p: SweepParameter): p is { min: number; max: number; scale?: 'linear' | 'log' } =>
+  !Array.isArray(p) && 'min' in p;
+/** The values a parameter can take, or a range's two ends. */
+export const parameterValues = (p: SweepParameter): Json[] =>
+  Array.isArray(p) ? p : 'values' in p ? p.values : [p.min, p.max];
+
+export function checkSweep(value: Record<string, Json>, schema: Schema, locator: Locator): ConfigError[] {
+  const sweep = value.sweep as unknown as Sweep | undefined;
+  if (!sweep) return [];
+  const errors: ConfigError[] = [];
+  const at = (p: string, message: string, what: 'key' | 'value' = 'key') => {
+    const where = locator.locate(p, what);
+    errors.push({ file: where.file, line: where.pos.line, col: where.pos.col, path: p, message });
+  };
+  if (sweep.method === 'random' && sweep.trials === undefined) {
+    at('sweep.method', "method 'random' needs trials: how many draws (e.g. trials: 8)", 'value');
+  }
+  if (sweep.method === 'grid' && sweep.trials !== undefined) {
+    at('sweep.trials', 'trials counts random draws; a grid runs every combination (use method: random)');
+  }
+  let grid = 1;
+  const { sweep: _, ...base } = value;
+  for (const [key, param] of Object.entries(sweep.parameters)) {
+    const here = formatPath(['sweep', 'parameters', key]);
+    const path = parsePath(key);
+    if (!path) {
+      at(here, 'not a key path; write keys with dots and list indexes in brackets, e.g. model.layers[2].filters');
+      continue;
+    }
+    if (path[0] === 'sweep' || path[0] === 'name') {
+      at(here, `a sweep cannot change '${path[0]}'`);
+      continue;
+    }
+    if (isRange(param)) {
+      if (sweep.method === 'grid') at(here, 'a range {min, max} needs method: random; a grid needs a list of values');
+      if (param.min > param.max) at(here, `min ${param.min} is above max ${param.max}`, 'value');
+      if (param.scale === 'log' && param.min <= 0) at(here, 'a log scale needs min > 0', 'value');
+    } else {
+      grid *= parameterValues(param).length;
+    }
+    for (const v of parameterValues(param)) {
+      const trial = structuredClone(base);
+      try {
+        applyOverrides(trial, [{ arg: `${key}=${JSON.stringify(v)}`, path, value: v }], schema);
+      } catch (err) {
+        if (!(err instanceof ConfigErrors)) throw err;
+        at(here, err.errors[0]?.message ?? 'not a key of the experiment');
+        break;
+      }
+      const first = validateExperiment(trial, schema, locator)[0];
+      if (first) {
+        at(here, `${JSON.stringify(v)} gives an invalid experiment: ${first.path}: ${first.message}`, 'value');
+        break;
+      }
+    }
+  }
+  const total = (sweep.method === 'random' ? (sweep.trials ?? 1) : grid) * (sweep.seeds?.length ?? 1);
+  if (total > MAX_TRIALS) at('sweep', `${total} trials is more than ${MAX_TRIALS}; narrow the sweep`);
+  return errors;
+}

@@ -1,0 +1,85 @@
+// The `sweep:` section: trials that each override some keys of the experiment,
+// addressed by the same paths as --set.
+type Schema = Record<string, unknown>;
+
+/** The per-epoch metrics a sweep can rank its trials by (their value at the last epoch). */
+export const RANKING_METRICS = [
+  'val_accuracy',
+  'val_loss',
+  'val_f1',
+  'val_auc',
+  'val_precision',
+  'val_recall',
+  'accuracy',
+  'loss',
+  'f1',
+] as const;
+
+const VALUES: Schema = { type: 'array', minItems: 1, title: 'a list of values', description: 'a list of values' };
+
+export function sweepSchema(): Schema {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['parameters'],
+    description:
+      'hyperparameter sweep: each trial overrides some keys of this experiment (run-exp sweep; run-exp <file> --trial i)',
+    properties: {
+      method: {
+        enum: ['grid', 'random'],
+        default: 'grid',
+        description: 'grid: every combination of the values; random: `trials` draws',
+      },
+      trials: { type: 'integer', minimum: 1, maximum: 10000, description: 'how many random draws (method: random)' },
+      seed: { type: 'integer', minimum: 0, default: 0, description: 'seed of the random draws' },
+      metric: {
+        enum: [...RANKING_METRICS],
+        default: 'val_accuracy',
+        description: 'the metric (at the last epoch) that ranks trials',
+      },
+      goal: { enum: ['maximize', 'minimize'], default: 'maximize', description: 'whether a higher metric is better' },
+      seeds: {
+        type: 'array',
+        minItems: 1,
+        uniqueItems: true,
+        items: { type: 'integer', minimum: 0 },
+        description: "repeat every trial with each of these experiment seeds (default: the experiment's own seed)",
+      },
+      parameters: {
+        type: 'object',
+        minProperties: 1,
+        description: 'key path (as in --set) -> a list of values, {values: [...]}, or a range {min, max, scale, type}',
+        additionalProperties: {
+          oneOf: [
+            VALUES,
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['values'],
+              properties: { values: VALUES },
+              title: '{values: [...]}',
+              description: '{values: [...]}',
+            },
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['min', 'max'],
+              title: 'a range {min, max, scale, type}',
+              description: 'a range {min, max, scale, type}',
+              properties: {
+                min: { type: 'number', description: 'lowest value' },
+                max: { type: 'number', description: 'highest value' },
+                scale: {
+                  enum: ['linear', 'log'],
+                  default: 'linear',
+                  description: 'how draws spread between min and max',
+                },
+                type: { enum: ['float', 'int'], default: 'float', description: 'int rounds each draw' },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}

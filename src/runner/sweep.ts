@@ -1,0 +1,82 @@
+// Runs a sweep's trials on this machine: N worker processes (`run-exp <file>
+// --trial i`), the CPU threads divided between them. Trials that finished (or
+// failed) in an earlier start are skipped; interrupted ones resume.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ResolveOptions } from '../config/resolve.ts';
+import { trialFolders } from '../report/sweep-summary.ts';
+import type { Planned } from '../sweep/trial.ts';
+
+const BIN = path.resolve(import.meta.dirname, '..', '..', 'bin', 'run-exp.js');
+
+export interface TrialOutcome {
+  index: number;
+  status: 'FINISHED' | 'FAILED' | 'KILLED' | 'SKIPPED';
+  /** Why it was skipped, or the run it resumed. */
+  note?: string;
+}
+
+export interface LocalSweep {
+  plan: Planned;
+  file: string;
+  options: ResolveOptions;
+  parallel: number;
+  onTrial?: (o: TrialOutcome, running: number[]) => void;
+}
+
+/** Runs every unfinished trial; resolves when all have ended or a signal stopped the sweep. */
+export async function runSweepLocally(s: LocalSweep): Promise<TrialOutcome[]> {
+  const root = s.plan.base.experiment.tracking.dir;
+  const earlier = trialFolders(root, s.plan.sweepId);
+  const threads = Math.max(1, Math.floor(os.availableParallelism() / s.parallel));
+  const outcomes: TrialOutcome[] = [];
+  const queue: { index: number; resume?: string }[] = [];
+  for (const t of s.plan.trials) {
+    const prev = earlier.get(t.index);
+    if (prev && (prev.status === 'FINISHED' || prev.status === 'FAILED')) {
+      const o: TrialOutcome = { index: t.index, status: 'SKIPPED', note: `${prev.status} earlier in ${prev.run}` };
+      outcomes.push(o);
+      s.onTrial?.(o, []);
+    } else {
+      const resumable = prev && existsSync(path.join(prev.run, 'checkpoints', 'latest', 'state.json'));
+      queue.push({ index: t.index, resume: resumable ? prev.run : undefined });
+    }
+  }
+  const running = new Map<number, ChildProcess>();
+  let stopping = false;
+  // Workers run in their own process groups: a Ctrl-C reaches them once, from here.
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopping = true;
+    for (const child of running.values()) child.kill(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const worker = async () => {
+    for (let next = queue.shift(); next && !stopping; next = queue.shift()) {
+      const { index, resume } = next;
+      const args = [BIN, s.file, '--trial', String(index), '--quiet', '--set', `training.threads=${threads}`];
+      for (const set of s.options.set ?? []) args.push('--set', set);
+      if (resume) args.push('--resume', resume);
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
+      running.set(index, child);
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      running.delete(index);
+      const o: TrialOutcome = {
+        index,
+        status: code === 0 ? 'FINISHED' : code === 130 ? 'KILLED' : 'FAILED',
+        note: resume ? `resumed ${resume}` : undefined,
+      };
+      outcomes.push(o);
+      s.onTrial?.(o, [...running.keys()]);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(s.parallel, Math.max(1, queue.length)) }, worker));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return outcomes.sort((a, b) => a.index - b.index);
+}
