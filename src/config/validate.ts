@@ -179,7 +179,11 @@ function prune(errors: ErrorObject[]): ErrorObject[] {
       if (/\/oneOf\/\d+\//.test(e.schemaPath.slice(e.schemaPath.lastIndexOf('/oneOf/')))) return false;
     }
     // ...and from deeper inside them (an item of a branch's list).
-    if (oneOfs.some((o) => e !== o && e.schemaPath.startsWith(`${o.schemaPath}/`) && e.instancePath.startsWith(o.instancePath)))
+    if (
+      oneOfs.some(
+        (o) => e !== o && e.schemaPath.startsWith(`${o.schemaPath}/`) && e.instancePath.startsWith(o.instancePath),
+      )
+    )
       return false;
     if (e.keyword === 'if' || e.keyword === 'anyOf') return false;
     const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;

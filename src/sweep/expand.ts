@@ -2,7 +2,6 @@
 // fastest) or seeded random draws, each repeated over `seeds`. A trial is a
 // list of --set overrides on the experiment it was declared in.
 import { createHash } from 'node:crypto';
-import { stringify } from 'yaml';
 import type { Json } from '../config/compose.ts';
 import type { Experiment, Sweep } from '../config/experiment.ts';
 import { parameterValues } from '../config/sweep-check.ts';
@@ -54,6 +53,19 @@ export function trialSets(trial: Trial): string[] {
   return Object.entries(trial.overrides).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
 }
 
+/** JSON with every mapping's keys sorted: the same experiment however its keys were ordered (--set adds them late). */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
 /**
  * The sweep's identity: the experiment as declared, sweep included, so the same file and --set
  * give the same id on every machine. Where runs are recorded and how many threads train them
@@ -63,7 +75,7 @@ export function sweepId(experiment: Experiment): string {
   const { tracking: _, ...rest } = experiment;
   const { threads: __, ...training } = rest.training;
   const hash = createHash('sha256')
-    .update(stringify({ ...rest, training }))
+    .update(canonical({ ...rest, training }))
     .digest('hex');
   return `${experiment.name}-${hash.slice(0, 10)}`;
 }

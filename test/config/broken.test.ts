@@ -39,6 +39,30 @@ const CASES: Case[] = [
     message: "'my experiment!' is not valid: experiment name (letters, digits, . _ -)",
   },
   {
+    file: 'sweep-unknown-path.yaml',
+    at: 'sweep-unknown-path.yaml:11:5',
+    path: 'sweep.parameters.training.optimizer.lrr',
+    message: "unknown key 'lrr'; did you mean 'lr'?",
+  },
+  {
+    file: 'sweep-range-in-grid.yaml',
+    at: 'sweep-range-in-grid.yaml:11:5',
+    path: 'sweep.parameters.training.batch_size',
+    message: 'a range {min, max} needs method: random; a grid needs a list of values',
+  },
+  {
+    file: 'sweep-bad-value.yaml',
+    at: 'sweep-bad-value.yaml:11:30',
+    path: 'sweep.parameters.model.layers[0].filters',
+    message: '-4 gives an invalid experiment: model.layers[0].filters: -4 is out of range',
+  },
+  {
+    file: 'sweep-random-no-trials.yaml',
+    at: 'sweep-random-no-trials.yaml:10:11',
+    path: 'sweep.method',
+    message: "method 'random' needs trials: how many draws (e.g. trials: 8)",
+  },
+  {
     file: 'mlflow-uri-not-http.yaml',
     at: 'mlflow-uri-not-http.yaml:9:15',
     path: 'tracking.mlflow_uri',
