@@ -65,7 +65,9 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
 
   const series = (points: { key: string; step: number; value: number }[]) => {
     const out: Record<string, [number, number][]> = {};
-    for (const p of points) (out[p.key] ??= []).push([p.step, p.value]);
+    for (const p of points) {
+      out[p.key] = [...(out[p.key] ?? []), [p.step, p.value]];
+    }
     for (const v of Object.values(out)) v.sort((a, b) => a[0] - b[0]);
     return out;
   };

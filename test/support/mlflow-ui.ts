@@ -1,0 +1,46 @@
+// MLflow's UI in Debian's chromium through playwright-core: open an
+// experiment's runs, select them all, open the comparison and screenshot it.
+import { existsSync } from 'node:fs';
+import { chromium, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.RUN_EXP_CHROMIUM ?? '/usr/bin/chromium';
+
+/** Compares every listed run of the experiment; `check` inspects the page before the screenshot. */
+export async function screenshotComparison(
+  uri: string,
+  experimentId: string,
+  runNames: string[],
+  screenshot: string,
+  check: (page: Page) => Promise<void> = async () => {},
+): Promise<void> {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no chromium at ${CHROMIUM}: apt-get install chromium (or set RUN_EXP_CHROMIUM)`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1500 } });
+    await page.goto(`${uri}/#/experiments/${experimentId}/runs?workflowType=machine_learning`);
+    for (const name of runNames) await page.getByText(name).first().waitFor({ timeout: 30_000 });
+    await page.getByRole('checkbox').first().check(); // the header box: every run of the list
+    await page
+      .getByRole('button', { name: /compare/i })
+      .first()
+      .click();
+    await page.getByText(`Comparing ${runNames.length} Runs`).waitFor({ timeout: 30_000 });
+    await page
+      .getByRole('button', { name: 'Close' })
+      .click({ timeout: 5000 })
+      .catch(() => {}); // the assistant pane
+    await page.getByRole('switch', { name: 'Parameters - Show diff only' }).click();
+    // The parallel-coordinates chart: add validation accuracy beside the metric it picks itself.
+    const metrics = page.getByRole('combobox').nth(1);
+    await metrics.click();
+    await metrics.fill('val_accuracy');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Escape');
+    await page.locator('.js-plotly-plot').first().getByText('val_accuracy').first().waitFor();
+    await check(page);
+    await page.screenshot({ path: screenshot });
+  } finally {
+    await browser.close();
+  }
+}
