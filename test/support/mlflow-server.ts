@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 export const MLFLOW_BIN = process.env.RUN_EXP_MLFLOW_BIN ?? path.join(root, '.venv', 'bin', 'mlflow');
@@ -109,6 +110,23 @@ export async function mlflowServer(options: { port?: number } = {}): Promise<Mlf
   };
   await server.start();
   return server;
+}
+
+/** One server for a test file: up before its first test, stopped after its last. */
+export function serverPerFile(): { readonly uri: string } {
+  let server: MlflowServer | undefined;
+  beforeAll(async () => {
+    server = await mlflowServer();
+  }, 150_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return {
+    get uri() {
+      if (!server) throw new Error('the MLflow server is not up');
+      return server.uri;
+    },
+  };
 }
 
 export type Fault = 'pass' | '500' | '429' | 'drop' | 'drop-after';

@@ -3,12 +3,12 @@
 import { mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { mlflowClient } from '../../src/tracking/mlflow-client.ts';
 import { tempDir } from '../data/fixtures.ts';
-import { type MlflowServer, mlflowServer } from '../support/mlflow-server.ts';
+import { serverPerFile } from '../support/mlflow-server.ts';
 import { screenshotComparison } from '../support/mlflow-ui.ts';
 import { dataset, experimentFile } from '../support/toy.ts';
 
@@ -18,13 +18,7 @@ const shots =
     ? path.resolve(import.meta.dirname, '..', '..', 'docs')
     : path.join(os.tmpdir(), 'run-exp-screenshots');
 
-let server: MlflowServer;
-beforeAll(async () => {
-  server = await mlflowServer();
-}, 150_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const server = serverPerFile();
 
 describe('MLflow UI', () => {
   it('shows two runs of one experiment compared: the runs, the params that differ, a metric chart', async () => {

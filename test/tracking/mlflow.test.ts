@@ -3,23 +3,17 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { mlflowClient, splitBatch } from '../../src/tracking/mlflow-client.ts';
 import { syncRun } from '../../src/tracking/sync.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { checkRecord } from '../support/mlflow-check.ts';
-import { faultProxy, type MlflowServer, mlflowServer } from '../support/mlflow-server.ts';
+import { faultProxy, serverPerFile } from '../support/mlflow-server.ts';
 import { dataset, experimentFile } from '../support/toy.ts';
 
-let server: MlflowServer;
-beforeAll(async () => {
-  server = await mlflowServer();
-}, 150_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const server = serverPerFile();
 
 describe('log-batch splitting', () => {
   it("keeps every request within MLflow's count and size limits, in order", () => {
