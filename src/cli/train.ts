@@ -68,7 +68,7 @@ export async function trainCommand(
       resolved,
       {
         onDecode: progress('decoding'),
-        onStart: ({ run, classes, counts, warnings }) => {
+        onStart: ({ run, classes, counts }) => {
           if (options.json) return;
           if (!options.quiet) {
             out(`run ${run.id}  ${run.dir}\n`);
@@ -76,9 +76,8 @@ export async function trainCommand(
               `classes ${classes.map((c, i) => `${c} (train ${counts.train?.[i]}, val ${counts.validation?.[i]})`).join(', ')}\n`,
             );
           }
-          for (const w of warnings) err(`warning: ${w}\n`);
         },
-        onWarning: (w) => err(`\nwarning: ${w}\n`),
+        terminalLog: options.json ? undefined : { colorize: tty && !process.env.NO_COLOR },
         onBatch: progress('training'),
         onEpoch: (m, total) => {
           if (options.json) out(`${JSON.stringify(m)}\n`);
@@ -96,7 +95,8 @@ export async function trainCommand(
       out(`${JSON.stringify({ status: result.status, run: result.run.dir, error: result.error, mlflow })}\n`);
     } else {
       out(
-        `${result.status}  ${result.run.dir}${last ? `  val_acc ${f(last.val_accuracy)}` : ''}${result.error ? `\n${result.error}` : ''}\n`,
+        // The error itself is already on the terminal, from the run log.
+        `${result.status}  ${result.run.dir}${last ? `  val_acc ${f(last.val_accuracy)}` : ''}\n`,
       );
       if (mlflow?.pending) {
         err(

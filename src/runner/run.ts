@@ -16,7 +16,7 @@ import { buildModel } from '../layers/build.ts';
 import { drawRunPlots } from '../report/plots.ts';
 import type { TrialInfo } from '../sweep/trial.ts';
 import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/mlflow-tracker.ts';
-import { runLogger } from '../tracking/run-log.ts';
+import { runLogger, type TerminalLog } from '../tracking/run-log.ts';
 import { createRun, environment, openRun, type RunStore, readMetrics, writeConfig } from '../tracking/run-store.ts';
 import { makeOptimizer } from '../training/make-optimizer.ts';
 import { type EpochMetrics, train, validate } from './train.ts';
@@ -31,8 +31,8 @@ export interface RunHooks {
     counts: Record<string, number[]>;
     warnings: string[];
   }) => void;
-  /** MLflow could not be reached: training goes on, events stay spooled. */
-  onWarning?: (message: string) => void;
+  /** Also show the run log's warnings and errors on stderr (pino-pretty). */
+  terminalLog?: TerminalLog;
   onBatch?: (done: number, total: number, loss: number) => void;
   onEpoch?: (m: EpochMetrics, total: number) => void | Promise<void>;
   shouldStop?: () => boolean;
@@ -151,7 +151,7 @@ export async function runExperiment(
   }
   writeConfig(run, exp);
   if (trial) run.writeJson('trial.json', trial);
-  const log = runLogger(run.dir);
+  const log = runLogger(run.dir, hooks.terminalLog);
   log.info(
     { event: resume ? 'run resumed' : 'run started', experiment: exp.name, files: resolved.files },
     resume ? 'run resumed' : 'run started',
@@ -232,10 +232,7 @@ export async function runExperiment(
           history: history as unknown as Record<string, unknown>[],
           trial,
         },
-        (message) => {
-          log.warn({ event: 'mlflow unreachable' }, message);
-          hooks.onWarning?.(`MLflow: ${message}`);
-        },
+        (message) => log.warn({ event: 'mlflow unreachable' }, message),
       )
     : null;
   /** Local records first, then MLflow: its report says what reached the server. */

@@ -1,11 +1,31 @@
 // The run's log: pino JSON lines in the run folder, written synchronously so a
-// crash loses no line. The terminal gets run-exp's own readable lines instead.
+// crash loses no line. On the terminal (stderr) the same log's warnings and
+// errors appear through pino-pretty; the per-epoch lines there are run-exp's own.
 import * as path from 'node:path';
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
-export function runLogger(dir: string): Logger {
+export interface TerminalLog {
+  /** Colours, when stderr is a terminal and NO_COLOR is unset. */
+  colorize: boolean;
+}
+
+export function runLogger(dir: string, terminal?: TerminalLog): Logger {
+  const file = pino.destination({ dest: path.join(dir, 'log.jsonl'), sync: true, mkdir: true });
+  const options = { base: null, timestamp: pino.stdTimeFunctions.isoTime };
+  if (!terminal) return pino(options, file);
+  const screen = pretty({
+    destination: 2,
+    sync: true,
+    colorize: terminal.colorize,
+    ignore: 'event',
+    translateTime: 'SYS:HH:MM:ss',
+  });
   return pino(
-    { base: null, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: path.join(dir, 'log.jsonl'), sync: true, mkdir: true }),
+    options,
+    pino.multistream([
+      { stream: file, level: 'info' },
+      { stream: screen, level: 'warn' },
+    ]),
   );
 }
