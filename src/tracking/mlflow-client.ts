@@ -408,12 +408,15 @@ export function mlflowClient(options: ClientOptions) {
   /** MLflow's multipart protocol: create, PUT each part to the URL the server gives, complete. False when unsupported. */
   async function multipartUpload(target: string, file: string, size: number): Promise<boolean> {
     const parts = Math.max(1, Math.ceil(size / chunkBytes));
+    // The server takes the folder in the URL and the file's name from `path`.
+    const folder = target.slice(0, target.lastIndexOf('/'));
+    const name = target.slice(target.lastIndexOf('/') + 1);
     let created: { upload_id?: string; credentials: { url: string; part_number: number; headers?: object }[] };
     try {
       const res = await request(
         'POST',
-        `/api/2.0/mlflow-artifacts/mpu/create/${encodePath(target)}`,
-        () => JSON.stringify({ path: file, num_parts: parts }),
+        `/api/2.0/mlflow-artifacts/mpu/create/${encodePath(folder)}`,
+        () => JSON.stringify({ path: name, num_parts: parts }),
         'application/json',
       );
       created = (await res.json()) as typeof created;
@@ -435,16 +438,16 @@ export function mlflowClient(options: ClientOptions) {
       }
       await request(
         'POST',
-        `/api/2.0/mlflow-artifacts/mpu/complete/${encodePath(target)}`,
-        () => JSON.stringify({ path: file, upload_id: created.upload_id, parts: done }),
+        `/api/2.0/mlflow-artifacts/mpu/complete/${encodePath(folder)}`,
+        () => JSON.stringify({ path: name, upload_id: created.upload_id, parts: done }),
         'application/json',
       );
       return true;
     } catch (err) {
       await request(
         'POST',
-        `/api/2.0/mlflow-artifacts/mpu/abort/${encodePath(target)}`,
-        () => JSON.stringify({ path: file, upload_id: created.upload_id }),
+        `/api/2.0/mlflow-artifacts/mpu/abort/${encodePath(folder)}`,
+        () => JSON.stringify({ path: name, upload_id: created.upload_id }),
         'application/json',
       ).catch(() => {});
       throw err;

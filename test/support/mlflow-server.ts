@@ -47,7 +47,14 @@ async function waitHealthy(uri: string, child: ChildProcess, log: () => string):
   throw new Error(`mlflow server did not answer in 120 s:\n${log()}`);
 }
 
-export async function mlflowServer(options: { port?: number } = {}): Promise<MlflowServer> {
+export interface ServerOptions {
+  port?: number;
+  /** Where the server keeps artifacts (default: a folder beside its store), e.g. s3://bucket. */
+  artifacts?: string;
+  env?: Record<string, string>;
+}
+
+export async function mlflowServer(options: ServerOptions = {}): Promise<MlflowServer> {
   if (!existsSync(MLFLOW_BIN)) {
     throw new Error(
       `no MLflow server at ${MLFLOW_BIN}: install it with python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt (or set RUN_EXP_MLFLOW_BIN)`,
@@ -82,10 +89,15 @@ export async function mlflowServer(options: { port?: number } = {}): Promise<Mlf
           '--backend-store-uri',
           `sqlite:///${path.join(dir, 'mlflow.db')}`,
           '--artifacts-destination',
-          path.join(dir, 'artifacts'),
+          options.artifacts ?? path.join(dir, 'artifacts'),
         ],
         // Its own process group, so that killing it takes its workers along.
-        { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+        {
+          cwd: dir,
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, NO_COLOR: '1', ...options.env },
+        },
       );
       const keep = (d: Buffer) => {
         output = (output + d).slice(-20_000);
@@ -129,6 +141,31 @@ export function serverPerFile(): { readonly uri: string } {
   };
 }
 
+/** An S3 API on loopback (moto's server, from .venv) with one bucket, and the settings MLflow needs to use it. */
+export async function s3Store(bucket: string) {
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const child = spawn(path.join(path.dirname(MLFLOW_BIN), 'moto_server'), ['-p', String(port)], { stdio: 'ignore' });
+  for (let i = 0; ; i++) {
+    const res = await fetch(`${endpoint}/${bucket}`, { method: 'PUT' }).catch(() => null);
+    if (res?.ok) break;
+    if (i > 200) throw new Error('moto_server did not answer');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    artifacts: `s3://${bucket}`,
+    env: {
+      MLFLOW_S3_ENDPOINT_URL: endpoint,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_DEFAULT_REGION: 'us-east-1',
+    },
+    stop: () => {
+      child.kill('SIGKILL');
+    },
+  };
+}
+
 export type Fault = 'pass' | '500' | '429' | 'drop' | 'drop-after';
 
 /**
@@ -139,11 +176,13 @@ export type Fault = 'pass' | '500' | '429' | 'drop' | 'drop-after';
 export async function faultProxy(target: string, plan: (n: number) => Fault) {
   const counts: Record<Fault, number> = { pass: 0, '500': 0, '429': 0, drop: 0, 'drop-after': 0 };
   const headers: http.IncomingHttpHeaders[] = [];
+  const urls: string[] = [];
   let n = 0;
   const server = http.createServer((req, res) => {
     const fault = plan(n++);
     counts[fault]++;
     headers.push(req.headers);
+    urls.push(`${req.method} ${req.url}`);
     if (fault === '500' || fault === '429') {
       req.resume();
       res.writeHead(Number(fault), { 'content-type': 'application/json' });
@@ -172,6 +211,7 @@ export async function faultProxy(target: string, plan: (n: number) => Fault) {
     uri: `http://127.0.0.1:${port}`,
     counts,
     headers,
+    urls,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

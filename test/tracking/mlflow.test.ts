@@ -6,11 +6,11 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { runExperiment } from '../../src/runner/run.ts';
-import { mlflowClient, splitBatch } from '../../src/tracking/mlflow-client.ts';
+import { artifactRoot, mlflowClient, splitBatch } from '../../src/tracking/mlflow-client.ts';
 import { syncRun } from '../../src/tracking/sync.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { checkRecord } from '../support/mlflow-check.ts';
-import { faultProxy, serverPerFile } from '../support/mlflow-server.ts';
+import { faultProxy, mlflowServer, s3Store, serverPerFile } from '../support/mlflow-server.ts';
 import { dataset, experimentFile } from '../support/toy.ts';
 
 const server = serverPerFile();
@@ -61,6 +61,37 @@ describe('MLflow client against a real server', () => {
     const back = await client.downloadArtifact(info.artifact_uri, 'blobs/big.bin');
     const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
     expect(sha(back)).toBe(sha(bytes));
+  }, 120_000);
+
+  it('uploads in parts where the server offers multipart (an S3 store behind it)', async () => {
+    const s3 = await s3Store('mlflow-mpu');
+    const server = await mlflowServer({ artifacts: s3.artifacts, env: s3.env });
+    const proxy = await faultProxy(server.uri, () => 'pass');
+    try {
+      const client = mlflowClient({ uri: proxy.uri, multipartMinBytes: 5 * 2 ** 20, multipartChunkBytes: 5 * 2 ** 20 });
+      const { info } = await client.createRun({
+        experimentId: await client.getOrCreateExperiment('mpu'),
+        startTime: 0,
+      });
+      const file = path.join(tempDir(), 'weights.bin');
+      const bytes = Buffer.alloc(12 * 2 ** 20);
+      for (let i = 0; i < bytes.length; i += 997) bytes[i] = i % 251;
+      writeFileSync(file, bytes);
+      await client.uploadArtifact(info.artifact_uri, 'model/weights.bin', file);
+      expect(proxy.urls.filter((u) => u.includes('/mlflow-artifacts/mpu/'))).toEqual([
+        `POST /api/2.0/mlflow-artifacts/mpu/create/${artifactRoot(info.artifact_uri)}/model`,
+        `POST /api/2.0/mlflow-artifacts/mpu/complete/${artifactRoot(info.artifact_uri)}/model`,
+      ]);
+      expect(proxy.urls.some((u) => u.startsWith('PUT /api/2.0/mlflow-artifacts/artifacts/'))).toBe(false);
+      expect(await client.listArtifacts(info.artifact_uri)).toEqual([
+        { path: 'model/weights.bin', is_dir: false, file_size: bytes.length },
+      ]);
+      expect((await client.downloadArtifact(info.artifact_uri, 'model/weights.bin')).equals(bytes)).toBe(true);
+    } finally {
+      await proxy.close();
+      await server.stop();
+      s3.stop();
+    }
   }, 120_000);
 
   it('retries 5xx, 429 and dropped connections but never a 4xx; sends credentials but never shows them', async () => {
