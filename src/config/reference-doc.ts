@@ -1,11 +1,13 @@
 // docs/reference.md, generated from the registries: every layer, optimizer,
-// loss, schedule and augmentation with its params, defaults and docs lines.
+// loss, schedule and augmentation with its params, defaults and docs lines,
+// and the sweep section from its schema.
 import { AUGMENTATIONS } from '../data/augmentations.ts';
 import type { Param, Params } from '../layers/params.ts';
 import { LAYERS } from '../layers/registry.ts';
 import { LOSSES } from '../training/losses.ts';
 import { OPTIMIZERS } from '../training/optimizers.ts';
 import { SCHEDULES } from '../training/schedules.ts';
+import { sweepSchema } from './sweep-schema.ts';
 
 function typeText(p: Param): string {
   switch (p.type) {
@@ -58,6 +60,26 @@ function section(
   return out;
 }
 
+/** The `sweep:` keys, from the sweep schema itself. */
+function sweepSection(): string[] {
+  const schema = sweepSchema() as { description: string; properties: Record<string, Record<string, unknown>> };
+  const type = (p: Record<string, unknown>) =>
+    p.enum ? (p.enum as string[]).join(' \\| ') : p.type === 'array' ? 'list' : String(p.type);
+  return [
+    '## Sweep',
+    '',
+    `\`sweep\`: ${schema.description}.`,
+    '',
+    '| key | type | default | meaning |',
+    '| --- | --- | --- | --- |',
+    ...Object.entries(schema.properties).map(
+      ([k, p]) =>
+        `| \`${k}\` | ${type(p)} | ${p.default === undefined ? '-' : `\`${JSON.stringify(p.default)}\``} | ${p.description} |`,
+    ),
+    '',
+  ];
+}
+
 export function referenceDoc(): string {
   return [
     '# run-exp reference',
@@ -69,5 +91,6 @@ export function referenceDoc(): string {
     ...section('Losses', '`training.loss`: `{ type: <name>, ...params }`, or just the name.', LOSSES),
     ...section('Learning-rate schedules', '`training.lr_schedule`: `{ type: <name>, ...params }`.', SCHEDULES),
     ...section('Augmentations', 'Items of `data.augmentation`: `{ type: <name>, ...params }`.', AUGMENTATIONS),
+    ...sweepSection(),
   ].join('\n');
 }
