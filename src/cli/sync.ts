@@ -14,9 +14,7 @@ export async function syncCommand(
     if (options.json) continue;
     const state = r.pending
       ? `${r.pending} events still spooled: ${r.error}`
-      : r.replayed
-        ? `${r.replayed} events replayed`
-        : 'in sync';
+      : (r.error ?? (r.replayed ? `${r.replayed} events replayed` : 'in sync'));
     out(`${dir}  ${state}${r.url ? `  ${r.url}` : ''}\n`);
   }
   if (options.json) out(`${JSON.stringify(results, null, 2)}\n`);

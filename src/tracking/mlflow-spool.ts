@@ -56,7 +56,7 @@ export function hasSpool(runDir: string): boolean {
   return existsSync(path.join(spoolDir(runDir), 'outbox.jsonl'));
 }
 
-/** Opens (or starts) the spool of a run folder. */
+/** Opens (or starts) the spool of a run folder, bound for `uri` (empty: the server it was bound for). */
 export function openSpool(runDir: string, uri: string): Spool {
   const dir = spoolDir(runDir);
   mkdirSync(dir, { recursive: true });
@@ -68,9 +68,11 @@ export function openSpool(runDir: string, uri: string): Spool {
         .filter((l) => l.trim())
         .map((l) => JSON.parse(l) as SpooledEvent)
     : [];
-  const state: SpoolState = existsSync(stateFile)
+  let state: SpoolState = existsSync(stateFile)
     ? (JSON.parse(readFileSync(stateFile, 'utf8')) as SpoolState)
     : { uri, sent: 0 };
+  // Another server: its run ids mean nothing there, so the run is found or made there afresh.
+  if (uri && uri !== state.uri) state = { uri, sent: 0 };
   const spool: Spool = {
     dir: runDir,
     state,
@@ -83,7 +85,7 @@ export function openSpool(runDir: string, uri: string): Spool {
     },
     pending: () => events.filter((e) => e.seq > spool.state.sent),
   };
-  if (!existsSync(stateFile)) saveState(spool);
+  saveState(spool);
   return spool;
 }
 

@@ -31,10 +31,6 @@ export async function syncRun(dir: string, uri?: string, env: NodeJS.ProcessEnv 
     return { dir, replayed: 0, pending: 0, error: 'not tracked in MLflow (no mlflow/outbox.jsonl)' };
   }
   const spool = openSpool(dir, uri ?? '');
-  if (uri && uri !== spool.state.uri) {
-    // Another server: its run ids mean nothing here, so the run is found or made there afresh.
-    spool.state = { uri, sent: 0 };
-  }
   const client = mlflowClient(clientOptionsFromEnv(spool.state.uri, env));
   const before = spool.state.sent;
   let error: string | undefined;
