@@ -1,7 +1,8 @@
 // bench/tracking: what MLflow tracking costs the baseline, per epoch. The same
-// run (BENCH_EPOCHS epochs, default 4) with MLflow off, then on against a real
-// server on loopback; epoch time is the wall time between consecutive epoch
-// records (training, validation, checkpoint and the MLflow send all inside).
+// run (BENCH_EPOCHS epochs, default 4) with MLflow off and on (a real server
+// on loopback), in BENCH_ROUNDS turns (default 2); epoch time is the wall time
+// between consecutive epoch records (training, validation, checkpoint and the
+// MLflow send all inside).
 //
 //   npm run bench:tracking     (UTKFACE_DIR; needs .venv from requirements-dev.txt)
 import { spawn } from 'node:child_process';
@@ -52,36 +53,46 @@ function epochTimes(dir: string): number[] {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 const { MLFLOW_TRACKING_URI: _, ...env } = process.env;
-const off = await train(env);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const server = await mlflowServer();
-let on: Awaited<ReturnType<typeof train>>;
+// The server's job runner starts a dozen Python processes after it first answers; let them settle.
+await new Promise((r) => setTimeout(r, 30_000));
+const offTimes: number[] = [];
+const onTimes: number[] = [];
+const walls = { off: [] as number[], on: [] as number[] };
 try {
-  on = await train({ ...env, MLFLOW_TRACKING_URI: server.uri });
+  // Off and on in turns, so that drift in the machine's speed falls on both.
+  for (let i = 0; i < rounds; i++) {
+    const off = await train(env);
+    offTimes.push(...epochTimes(off.dir));
+    walls.off.push(off.wall);
+    const on = await train({ ...env, MLFLOW_TRACKING_URI: server.uri });
+    if (on.mlflow?.pending !== 0) throw new Error('the tracked run left events unsent');
+    onTimes.push(...epochTimes(on.dir));
+    walls.on.push(on.wall);
+  }
 } finally {
   await server.stop();
 }
-if (on.mlflow?.pending !== 0) throw new Error('the tracked run left events unsent');
-
-const offTimes = epochTimes(off.dir);
-const onTimes = epochTimes(on.dir);
 const overhead = (median(onTimes) / median(offTimes) - 1) * 100;
 const results = {
   date: new Date().toISOString(),
   epochs,
-  off: { epoch_seconds: offTimes, median: median(offTimes), wall: off.wall },
-  on: { epoch_seconds: onTimes, median: median(onTimes), wall: on.wall },
+  rounds,
+  off: { epoch_seconds: offTimes, median: median(offTimes), walls: walls.off },
+  on: { epoch_seconds: onTimes, median: median(onTimes), walls: walls.on },
   overhead_percent: overhead,
 };
 writeFileSync(path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 const f = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
 process.stdout.write(
   [
-    `baseline, ${epochs} epochs; epoch time = wall time between epoch records (epochs 2-${epochs})`,
+    `baseline, ${epochs} epochs, ${rounds} rounds of off then on; epoch time = wall time between epoch records (epochs 2-${epochs})`,
     '',
     '| MLflow | epoch times (s) | median (s) | run wall time (s) |',
     '| --- | --- | ---: | ---: |',
-    `| off | ${f(offTimes)} | ${median(offTimes).toFixed(2)} | ${off.wall.toFixed(0)} |`,
-    `| on | ${f(onTimes)} | ${median(onTimes).toFixed(2)} | ${on.wall.toFixed(0)} |`,
+    `| off | ${f(offTimes)} | ${median(offTimes).toFixed(2)} | ${f(walls.off)} |`,
+    `| on | ${f(onTimes)} | ${median(onTimes).toFixed(2)} | ${f(walls.on)} |`,
     '',
     `overhead per epoch: ${overhead.toFixed(2)}%`,
     '',
