@@ -50,8 +50,13 @@ try {
   summary = run.out;
   const client = mlflowClient({ uri: server.uri });
   const experimentId = (await client.getExperimentByName('quick-sweep')) as string;
-  const names = (await client.searchRuns([experimentId])).map((r) => r.info.run_name as string);
-  await screenshotComparison(server.uri, experimentId, names, path.join(root, 'docs', 'mlflow-sweep.png'));
+  const trials = await client.searchRuns([experimentId], "tags.`run_exp.role` = 'trial'");
+  await screenshotComparison(
+    server.uri,
+    experimentId,
+    { runIds: trials.map((r) => r.info.run_id) },
+    path.join(root, 'docs', 'mlflow-sweep.png'),
+  );
 } finally {
   await server.stop();
 }

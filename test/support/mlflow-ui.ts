@@ -5,11 +5,15 @@ import { chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.RUN_EXP_CHROMIUM ?? '/usr/bin/chromium';
 
-/** Compares every listed run of the experiment; `check` inspects the page before the screenshot. */
+/**
+ * Compares runs of the experiment: by `names`, through the UI (the runs list, select all,
+ * Compare); by `runIds`, straight at the comparison page (a sweep's children sit folded
+ * under their parent in the list). `check` inspects the page before the screenshot.
+ */
 export async function screenshotComparison(
   uri: string,
   experimentId: string,
-  runNames: string[],
+  runs: { names: string[] } | { runIds: string[] },
   screenshot: string,
   check: (page: Page) => Promise<void> = async () => {},
 ): Promise<void> {
@@ -18,14 +22,20 @@ export async function screenshotComparison(
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1500 } });
-    await page.goto(`${uri}/#/experiments/${experimentId}/runs?workflowType=machine_learning`);
-    for (const name of runNames) await page.getByText(name).first().waitFor({ timeout: 30_000 });
-    await page.getByRole('checkbox').first().check(); // the header box: every run of the list
-    await page
-      .getByRole('button', { name: /compare/i })
-      .first()
-      .click();
-    await page.getByText(`Comparing ${runNames.length} Runs`).waitFor({ timeout: 30_000 });
+    if ('names' in runs) {
+      await page.goto(`${uri}/#/experiments/${experimentId}/runs?workflowType=machine_learning`);
+      for (const name of runs.names) await page.getByText(name).first().waitFor({ timeout: 30_000 });
+      await page.getByRole('checkbox').first().check(); // the header box: every run of the list
+      await page
+        .getByRole('button', { name: /compare/i })
+        .first()
+        .click();
+    } else {
+      const q = (v: string[]) => encodeURIComponent(JSON.stringify(v));
+      await page.goto(`${uri}/#/compare-runs?runs=${q(runs.runIds)}&experiments=${q([experimentId])}`);
+    }
+    const count = 'names' in runs ? runs.names.length : runs.runIds.length;
+    await page.getByText(`Comparing ${count} Runs`).waitFor({ timeout: 30_000 });
     await page
       .getByRole('button', { name: 'Close' })
       .click({ timeout: 5000 })

@@ -43,7 +43,7 @@ describe('MLflow UI', () => {
     await screenshotComparison(
       server.uri,
       experimentId as string,
-      runs,
+      { names: runs },
       path.join(shots, 'mlflow-compare.png'),
       async (page) => {
         // biome-ignore lint/performance/useDomNodeTextContent: the rendered text keeps table cells apart
