@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/program.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { rng } from '../../src/data/random.ts';
 import { type RunResult, runExperiment } from '../../src/runner/run.ts';
@@ -53,9 +54,17 @@ async function toyRun(
 async function syncAndCheck(server: MlflowServer, result: RunResult, experiment: string, via?: string) {
   let replayed = 0;
   for (let i = 0; i < 20; i++) {
-    const r = await syncRun(result.run.dir, via);
-    replayed += r.replayed;
-    if (r.pending === 0) break;
+    // `run-exp sync` itself: exit 1 while events are still pending.
+    const out: string[] = [];
+    const code = await main(['sync', result.run.dir, '--json', ...(via ? ['--uri', via] : [])], {
+      out: (t) => out.push(t),
+      err: () => {},
+      env: {},
+    });
+    const [r] = JSON.parse(out.join('')) as { replayed: number; pending: number }[];
+    replayed += r?.replayed ?? 0;
+    expect(code).toBe(r?.pending ? 1 : 0);
+    if (r?.pending === 0) break;
   }
   const check = await checkRecord(mlflowClient({ uri: server.uri }), result.run.dir, experiment);
   const report = {
