@@ -2,7 +2,8 @@
 // processes (CI jobs) start together. MLflow has no conditional create, but
 // experiment names are unique (a deleted experiment keeps its name): the
 // process that creates the lock experiment `<experiment>/.sweep-<id>` makes the
-// parent run and names it in a tag of that lock; the others wait for the tag.
+// parent run and names it in a tag of that lock; the others wait for the tag
+// (and, should its creator die first, one of them takes over, by a second lock).
 import { type MlflowClient, MlflowError, type Tag } from './mlflow-client.ts';
 
 export const SWEEP_TAG = 'run_exp.sweep_id';
@@ -60,14 +61,27 @@ export async function parentRun(
     if (!(err instanceof MlflowError && err.code === 'RESOURCE_ALREADY_EXISTS')) throw err;
   }
   const deadline = Date.now() + waitMs;
+  let tookOver = false;
   for (;;) {
     const lock = await client.experimentByName(lockName);
     const named = lock?.tags?.find((t) => t.key === PARENT_TAG)?.value;
     if (named) return named;
     const parent = await findParent(client, experimentId, sweep.id);
     if (parent) return parent.run_id;
-    // The lock's creator died before naming a parent: make it here.
-    if (Date.now() > deadline && lock) return create(lock.experiment_id);
+    if (Date.now() > deadline && lock && !tookOver) {
+      // The lock's creator died before naming a parent. Taking over is itself a lock, so that
+      // the processes that waited for it do not all make one.
+      tookOver = true;
+      try {
+        const takeover = await client.createExperiment(`${lockName}/takeover`);
+        const id = await create(lock.experiment_id);
+        await client.deleteExperiment(takeover);
+        return id;
+      } catch (err) {
+        if (!(err instanceof MlflowError && err.code === 'RESOURCE_ALREADY_EXISTS')) throw err;
+      }
+    }
+    if (Date.now() > deadline + 4 * waitMs) throw new MlflowError(`no parent run for sweep ${sweep.id} appeared`);
     await sleep(250 + Math.random() * 250);
   }
 }

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { artifactRoot, mlflowClient, splitBatch } from '../../src/tracking/mlflow-client.ts';
+import { findParent, parentRun } from '../../src/tracking/mlflow-parent.ts';
 import { syncRun } from '../../src/tracking/sync.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { checkRecord } from '../support/mlflow-check.ts';
@@ -118,6 +119,24 @@ describe('MLflow client against a real server', () => {
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe('the parent run of a sweep', () => {
+  it('is made by whoever takes over a lock whose creator died before naming the parent, and only once', async () => {
+    const client = mlflowClient({ uri: server.uri });
+    const experimentId = await client.getOrCreateExperiment('orphan-lock');
+    // A creator that took the lock and died: the lock exists, no parent is named.
+    await client.createExperiment('orphan-lock/.sweep-s1');
+    const sweep = { id: 's1', tags: [] };
+    const [a, b] = await Promise.all([
+      parentRun(client, experimentId, 'orphan-lock', sweep, 1000),
+      parentRun(client, experimentId, 'orphan-lock', sweep, 1000),
+    ]);
+    expect(a).toBe(b);
+    expect(await parentRun(client, experimentId, 'orphan-lock', sweep, 1000)).toBe(a);
+    expect((await findParent(client, experimentId, 's1'))?.run_id).toBe(a);
+    expect(await client.searchRuns([experimentId])).toHaveLength(1);
   });
 });
 
