@@ -4,37 +4,21 @@
 //
 //   npm run bench:runner      (UTKFACE_DIR; BENCH_EPOCHS, default 25;
 //                              BENCH_TORCH_PYTHON, default /usr/bin/python3)
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jsonLines, ROOT, RUN_EXP, runProcess } from '../run-process.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..', '..');
+
 const epochs = Number(process.env.BENCH_EPOCHS ?? 25);
 const threads = os.availableParallelism();
 const python = process.env.BENCH_TORCH_PYTHON ?? '/usr/bin/python3';
 
-/** Runs a command, echoes its stderr, and returns its stdout's JSON lines and the wall time. */
-function run(cmd: string, args: string[]): Promise<{ lines: Record<string, unknown>[]; seconds: number }> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`));
-      const lines = stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      resolve({ lines, seconds: (performance.now() - t0) / 1000 });
-    });
-  });
+async function run(cmd: string, args: string[]) {
+  const { stdout, seconds } = await runProcess(cmd, args);
+  return { lines: jsonLines(stdout), seconds };
 }
 
 interface Epoch {
@@ -56,8 +40,8 @@ function summary(history: Epoch[], wall: number) {
 }
 
 const runExp = await run(process.execPath, [
-  path.join(root, 'bin', 'run-exp.js'),
-  path.join(root, 'experiments', 'baseline.yaml'),
+  RUN_EXP,
+  path.join(ROOT, 'experiments', 'baseline.yaml'),
   '--json',
   '--set',
   `training.epochs=${epochs}`,
@@ -74,7 +58,7 @@ const results = {
   machine: `${os.cpus()[0]?.model}, ${threads} cores`,
   epochs,
   threads,
-  run: path.relative(root, end.run),
+  run: path.relative(ROOT, end.run),
   train: torchResult.train,
   validation: torchResult.validation,
   runExp: summary(runExpEpochs, runExp.seconds),

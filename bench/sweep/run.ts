@@ -5,7 +5,6 @@
 //  2. the wall time of 4 trials with --parallel 1 and --parallel 2, MLflow off.
 //
 //   npm run bench:sweep        (UTKFACE_DIR; needs .venv and chromium, see npm run test:deps)
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,27 +12,15 @@ import { fileURLToPath } from 'node:url';
 import { mlflowClient } from '../../src/tracking/mlflow-client.ts';
 import { mlflowServer } from '../../test/support/mlflow-server.ts';
 import { screenshotComparison } from '../../test/support/mlflow-ui.ts';
+import { ROOT, RUN_EXP, runProcess } from '../run-process.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..', '..');
-const file = path.join(root, 'experiments', 'sweep.yaml');
 
-function sweep(args: string[], env: NodeJS.ProcessEnv): Promise<{ out: string; seconds: number }> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, 'bin', 'run-exp.js'), 'sweep', file, ...args], {
-      cwd: root,
-      env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d;
-    });
-    child.on('close', (code) =>
-      code === 0 ? resolve({ out, seconds: (performance.now() - t0) / 1000 }) : reject(new Error(`exit ${code}`)),
-    );
-  });
+const file = path.join(ROOT, 'experiments', 'sweep.yaml');
+
+async function sweep(args: string[], env: NodeJS.ProcessEnv): Promise<{ out: string; seconds: number }> {
+  const r = await runProcess(process.execPath, [RUN_EXP, 'sweep', file, ...args], env);
+  return { out: r.stdout, seconds: r.seconds };
 }
 
 const { MLFLOW_TRACKING_URI: _, ...env } = process.env;
@@ -55,7 +42,7 @@ try {
     server.uri,
     experimentId,
     { runIds: trials.map((r) => r.info.run_id) },
-    path.join(root, 'docs', 'mlflow-sweep.png'),
+    path.join(ROOT, 'docs', 'mlflow-sweep.png'),
   );
 } finally {
   await server.stop();

@@ -5,40 +5,24 @@
 // MLflow send all inside).
 //
 //   npm run bench:tracking     (UTKFACE_DIR; needs .venv from requirements-dev.txt)
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mlflowServer } from '../../test/support/mlflow-server.ts';
+import { jsonLines, ROOT, RUN_EXP, runProcess } from '../run-process.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..', '..');
 const epochs = Number(process.env.BENCH_EPOCHS ?? 4);
 
-function train(env: NodeJS.ProcessEnv): Promise<{ dir: string; wall: number; mlflow?: { pending: number } }> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        path.join(root, 'bin', 'run-exp.js'),
-        path.join(root, 'experiments', 'baseline.yaml'),
-        '--json',
-        '--set',
-        `training.epochs=${epochs}`,
-      ],
-      { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d;
-    });
-    child.on('close', (code) => {
-      const last = JSON.parse(out.trim().split('\n').at(-1) ?? '{}');
-      if (code !== 0) return reject(new Error(`run-exp exited with ${code}`));
-      resolve({ dir: last.run, wall: (performance.now() - t0) / 1000, mlflow: last.mlflow });
-    });
-  });
+async function train(env: NodeJS.ProcessEnv): Promise<{ dir: string; wall: number; mlflow?: { pending: number } }> {
+  const baseline = path.join(ROOT, 'experiments', 'baseline.yaml');
+  const r = await runProcess(
+    process.execPath,
+    [RUN_EXP, baseline, '--json', '--set', `training.epochs=${epochs}`],
+    env,
+  );
+  const last = jsonLines(r.stdout).at(-1) as { run: string; mlflow?: { pending: number } };
+  return { dir: last.run, wall: r.seconds, mlflow: last.mlflow };
 }
 
 /** Seconds between consecutive epoch records in the run's log. */

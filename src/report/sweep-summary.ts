@@ -65,7 +65,8 @@ const rank = (status: string) => (status === 'FINISHED' ? 2 : status === 'RUNNIN
 
 /** The run folders of a sweep's trials under `root`, by trial index (the most finished, then the latest). */
 export function trialFolders(root: string, sweepId: string) {
-  const out = new Map<number, { status: string; value: number | null; run: string; started: string }>();
+  const out = new Map<number, { status: string; run: string; final: Record<string, number | null> }>();
+  // listRuns is oldest first: among runs of one trial and status, the latest is kept.
   for (const r of listRuns(root)) {
     let trial: TrialInfo;
     try {
@@ -76,16 +77,15 @@ export function trialFolders(root: string, sweepId: string) {
     if (trial.sweep_id !== sweepId) continue;
     const prev = out.get(trial.index);
     if (prev && rank(prev.status) > rank(r.status)) continue;
-    out.set(trial.index, { status: r.status, value: null, run: r.dir, started: r.started ?? '' });
+    out.set(trial.index, { status: r.status, run: r.dir, final: r.final });
   }
   return out;
 }
 
 export function summarizeFolders(root: string, sweepId: string, sweep: Sweep, trials: Trial[]): SweepSummary {
   const found = new Map<number, { status: string; value: number | null; run: string }>();
-  const runs = new Map(listRuns(root).map((r) => [r.dir, r]));
   for (const [index, t] of trialFolders(root, sweepId)) {
-    found.set(index, { ...t, value: runs.get(t.run)?.final[sweep.metric] ?? null });
+    found.set(index, { status: t.status, run: t.run, value: t.final[sweep.metric] ?? null });
   }
   return summary(sweepId, sweep, trials, 'run folders', found);
 }

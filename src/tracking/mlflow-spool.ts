@@ -68,11 +68,9 @@ export function openSpool(runDir: string, uri: string): Spool {
         .filter((l) => l.trim())
         .map((l) => JSON.parse(l) as SpooledEvent)
     : [];
-  let state: SpoolState = existsSync(stateFile)
-    ? (JSON.parse(readFileSync(stateFile, 'utf8')) as SpoolState)
-    : { uri, sent: 0 };
+  const saved = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as SpoolState) : null;
   // Another server: its run ids mean nothing there, so the run is found or made there afresh.
-  if (uri && uri !== state.uri) state = { uri, sent: 0 };
+  const state: SpoolState = saved && (!uri || uri === saved.uri) ? saved : { uri, sent: 0 };
   const spool: Spool = {
     dir: runDir,
     state,
@@ -85,7 +83,7 @@ export function openSpool(runDir: string, uri: string): Spool {
     },
     pending: () => events.filter((e) => e.seq > spool.state.sent),
   };
-  saveState(spool);
+  if (state !== saved) saveState(spool);
   return spool;
 }
 
