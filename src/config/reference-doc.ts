@@ -17,6 +17,8 @@ function typeText(p: Param): string {
       return `integer or [h, w], >= ${p.minimum}`;
     case 'shape':
       return 'list of integers';
+    case 'range':
+      return `[low, high], each in [${p.minimum}, ${p.maximum}]`;
     case 'integer':
     case 'number': {
       const lo =

@@ -1,24 +1,66 @@
 // On-the-fly augmentation of a training batch: [0, 1] float images in, the
-// same shape out, every random choice drawn from the given seeded generator so
-// an epoch's augmentations repeat exactly for the same seed.
-import type { Tensor, Tensor4D } from '@tensorflow/tfjs-node';
+// same shape out, as whole-batch TensorFlow ops (no per-pixel JavaScript).
+// Every random choice is drawn from the given seeded generator (noise tensors
+// get seeds from it too), so an epoch's augmentations repeat exactly.
+import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-node';
 import type { Tf } from '../backend/tensorflow.ts';
 import type { RegistryChoice } from '../config/experiment.ts';
+import { mixes } from './augmentations.ts';
+import { shuffle } from './random.ts';
 
-const uniform = (random: () => number, lo: number, hi: number) => lo + (hi - lo) * random();
+type Random = () => number;
 
-/** Per-image crop boxes [y1, x1, y2, x2] of side `side(i)` (0..1) at random positions. */
-function cropBoxes(n: number, side: () => number, random: () => number): number[][] {
-  return Array.from({ length: n }, () => {
-    const s = side();
-    const y = uniform(random, 0, 1 - s);
-    const x = uniform(random, 0, 1 - s);
-    return [y, x, y + s, x + s];
-  });
+const uniform = (random: Random, lo: number, hi: number) => lo + (hi - lo) * random();
+const logUniform = (random: Random, lo: number, hi: number) => Math.exp(uniform(random, Math.log(lo), Math.log(hi)));
+const range = (v: unknown) => {
+  const [a, b] = v as [number, number];
+  return [Math.min(a, b), Math.max(a, b)] as const;
+};
+
+/** Standard normal, Box-Muller. */
+function normal(random: Random): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+/** Gamma(shape, 1), Marsaglia and Tsang; shape < 1 boosted by a uniform power. */
+function gamma(random: Random, shape: number): number {
+  if (shape < 1) return gamma(random, shape + 1) * (1 - random()) ** (1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    let x: number;
+    let v: number;
+    do {
+      x = normal(random);
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const u = 1 - random();
+    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+  }
+}
+
+export function beta(random: Random, a: number, b: number): number {
+  const x = gamma(random, a);
+  return x / (x + gamma(random, b));
+}
+
+/** [n, 1, 1, 1] of per-image values. */
+const perImage = (tf: Tf, values: number[], dtype: 'float32' | 'bool' = 'float32') =>
+  tf.tensor4d(values, [values.length, 1, 1, 1], dtype);
+
+/** Boxes [y1, x1, y2, x2] (fractions) of a region with the given area fraction and pixel aspect, at a random place. */
+function regionBox(random: Random, area: number, aspect: number, h: number, w: number): number[] | null {
+  const bw = Math.sqrt((area * aspect * h) / w);
+  const bh = Math.sqrt((area / aspect) * (w / h));
+  if (bw > 1 || bh > 1) return null;
+  const y = uniform(random, 0, 1 - bh);
+  const x = uniform(random, 0, 1 - bw);
+  return [y, x, y + bh, x + bw];
 }
 
 /** Projective transforms that rotate each image about its centre (output -> input coordinates). */
-function rotations(n: number, h: number, w: number, maxDegrees: number, random: () => number): number[][] {
+function rotations(n: number, h: number, w: number, maxDegrees: number, random: Random): number[][] {
   const cx = (w - 1) / 2;
   const cy = (h - 1) / 2;
   return Array.from({ length: n }, () => {
@@ -29,48 +71,212 @@ function rotations(n: number, h: number, w: number, maxDegrees: number, random: 
   });
 }
 
-export function augmentBatch(tf: Tf, batch: Tensor4D, augmentations: RegistryChoice[], random: () => number): Tensor4D {
-  if (augmentations.length === 0) return batch;
-  const [n, h, w] = batch.shape;
+const LUMA = [0.299, 0.587, 0.114];
+
+/** RGB -> YIQ and back: a hue turn is a rotation of the I-Q plane. */
+const YIQ = [
+  [0.299, 0.587, 0.114],
+  [0.596, -0.274, -0.322],
+  [0.211, -0.523, 0.312],
+];
+const RGB = [
+  [1, 0.956, 0.621],
+  [1, -0.272, -0.647],
+  [1, -1.106, 1.703],
+];
+
+function hueMatrix(turn: number): number[] {
+  const c = Math.cos(turn * 2 * Math.PI);
+  const s = Math.sin(turn * 2 * Math.PI);
+  const rot = [
+    [1, 0, 0],
+    [0, c, -s],
+    [0, s, c],
+  ];
+  const mul = (a: number[][], b: number[][]) =>
+    a.map((row) =>
+      (b[0] as number[]).map((_, j) => row.reduce((sum, v, k) => sum + v * ((b[k] as number[])[j] as number), 0)),
+    );
+  // Row-vector pixels times the transpose of RGB . rot . YIQ.
+  const m = mul(RGB, mul(rot, YIQ));
+  return [0, 1, 2].flatMap((i) => [0, 1, 2].map((j) => (m[j] as number[])[i] as number));
+}
+
+/** A normalized 1-D Gaussian of `size` taps; sigma 0 is the identity. */
+function gaussian(sigma: number, size: number): number[] {
+  const r = (size - 1) / 2;
+  if (sigma <= 0) return Array.from({ length: size }, (_, i) => (i === r ? 1 : 0));
+  const g = Array.from({ length: size }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
+  const s = g.reduce((a, b) => a + b, 0);
+  return g.map((v) => v / s);
+}
+
+/** Per-image blur: the batch folded into channels, so one depthwise convolution gives each image its own kernel. */
+function blur(tf: Tf, x: Tensor4D, sigmas: number[], maxSigma: number): Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const r = Math.max(1, Math.min(Math.ceil(3 * maxSigma), h - 1, w - 1));
+  const size = 2 * r + 1;
+  const taps = sigmas.flatMap((s) => Array.from({ length: c }, () => gaussian(s, size)));
+  // [size, n*c] -> filters [size, 1, n*c, 1] and [1, size, n*c, 1].
+  const k = tf.tensor2d(taps, [n * c, size]).transpose();
+  const folded = x.transpose([1, 2, 0, 3]).reshape([1, h, w, n * c]) as Tensor4D;
+  const padded = tf.mirrorPad(
+    folded,
+    [
+      [0, 0],
+      [r, r],
+      [r, r],
+      [0, 0],
+    ],
+    'reflect',
+  );
+  const vertical = tf.depthwiseConv2d(padded, k.reshape([size, 1, n * c, 1]) as never, 1, 'valid');
+  const both = tf.depthwiseConv2d(vertical, k.reshape([1, size, n * c, 1]) as never, 1, 'valid');
+  return both.reshape([h, w, n, c]).transpose([2, 0, 1, 3]) as Tensor4D;
+}
+
+/** A [n, h, w, 1] mask of one rectangle per image, given in pixels [y0, x0, y1, x1] (empty when y1 <= y0). */
+function rectangles(tf: Tf, boxes: number[][], h: number, w: number): Tensor4D {
+  const col = (i: number) =>
+    perImage(
+      tf,
+      boxes.map((b) => b[i] as number),
+    );
+  const ys = tf.range(0, h).reshape([1, h, 1, 1]);
+  const xs = tf.range(0, w).reshape([1, 1, w, 1]);
+  return ys
+    .greaterEqual(col(0))
+    .logicalAnd(ys.less(col(2)))
+    .logicalAnd(xs.greaterEqual(col(1)))
+    .logicalAnd(xs.less(col(3))) as Tensor4D;
+}
+
+function seed(random: Random): number {
+  return Math.floor(random() * 2 ** 31);
+}
+
+/** Applies the image augmentations of `augmentations` (not the mixing ones) in order. */
+export function augmentBatch(tf: Tf, batch: Tensor4D, augmentations: RegistryChoice[], random: Random): Tensor4D {
+  const images = augmentations.filter((a) => !mixes(a.type));
+  if (images.length === 0) return batch;
+  const [n, h, w, c] = batch.shape;
+  const draw = (p: number) => Array.from({ length: n }, () => (random() < p ? 1 : 0));
   return tf.tidy(() => {
     let x: Tensor4D = batch;
-    for (const aug of augmentations) {
+    const gray = () => x.mul(tf.tensor1d(LUMA)).sum(3, true) as Tensor4D;
+    for (const aug of images) {
       const num = (k: string) => aug[k] as number;
       switch (aug.type) {
-        case 'flip_horizontal': {
-          const mask = tf.tensor4d(
-            Array.from({ length: n }, () => (random() < num('probability') ? 1 : 0)),
-            [n, 1, 1, 1],
-            'bool',
-          );
-          x = tf.where(mask, tf.image.flipLeftRight(x), x);
+        case 'flip_horizontal':
+          x = tf.where(perImage(tf, draw(num('probability')), 'bool'), tf.image.flipLeftRight(x), x);
           break;
-        }
         case 'rotate':
           x = tf.image.transform(x, tf.tensor2d(rotations(n, h, w, num('degrees'), random)), 'bilinear', 'reflect');
           break;
+        case 'translate': {
+          const f = num('fraction');
+          const shifts = Array.from({ length: n }, () => [
+            1,
+            0,
+            uniform(random, -f, f) * w,
+            0,
+            1,
+            uniform(random, -f, f) * h,
+            0,
+            0,
+          ]);
+          x = tf.image.transform(x, tf.tensor2d(shifts), 'bilinear', 'reflect');
+          break;
+        }
         case 'zoom':
-        case 'random_crop': {
-          const side = aug.type === 'zoom' ? () => 1 / (1 + uniform(random, 0, num('range'))) : () => num('fraction');
-          const boxes = tf.tensor2d(cropBoxes(n, side, random));
-          x = tf.image.cropAndResize(x, boxes, tf.range(0, n, 1, 'int32') as Tensor as never, [h, w], 'bilinear');
+        case 'random_crop':
+        case 'random_resized_crop': {
+          const boxes = Array.from({ length: n }, () => {
+            if (aug.type === 'random_resized_crop') {
+              const [s0, s1] = range(aug.scale);
+              const [r0, r1] = range(aug.ratio);
+              for (let tries = 0; tries < 10; tries++) {
+                const box = regionBox(random, uniform(random, s0, s1), logUniform(random, r0, r1), h, w);
+                if (box) return box;
+              }
+              return [0, 0, 1, 1];
+            }
+            const side = aug.type === 'zoom' ? 1 / (1 + uniform(random, 0, num('range'))) : num('fraction');
+            const y = uniform(random, 0, 1 - side);
+            const x0 = uniform(random, 0, 1 - side);
+            return [y, x0, y + side, x0 + side];
+          });
+          const ind = tf.range(0, n, 1, 'int32') as Tensor as never;
+          x = tf.image.cropAndResize(x, tf.tensor2d(boxes), ind, [h, w], 'bilinear');
           break;
         }
         case 'brightness': {
-          const offsets = tf.tensor4d(
-            Array.from({ length: n }, () => uniform(random, -num('delta'), num('delta'))),
-            [n, 1, 1, 1],
-          );
-          x = x.add(offsets).clipByValue(0, 1) as Tensor4D;
+          const d = num('delta');
+          const offsets = Array.from({ length: n }, () => uniform(random, -d, d));
+          x = x.add(perImage(tf, offsets)).clipByValue(0, 1) as Tensor4D;
           break;
         }
         case 'contrast': {
-          const factors = tf.tensor4d(
-            Array.from({ length: n }, () => uniform(random, 1 - num('delta'), 1 + num('delta'))),
-            [n, 1, 1, 1],
+          const d = num('delta');
+          const factors = perImage(
+            tf,
+            Array.from({ length: n }, () => uniform(random, 1 - d, 1 + d)),
           );
           const mean = x.mean([1, 2], true);
           x = x.sub(mean).mul(factors).add(mean).clipByValue(0, 1) as Tensor4D;
+          break;
+        }
+        case 'saturation': {
+          const d = num('delta');
+          const factors = perImage(
+            tf,
+            Array.from({ length: n }, () => uniform(random, 1 - d, 1 + d)),
+          );
+          if (c !== 3) break;
+          const g = gray();
+          x = x.sub(g).mul(factors).add(g).clipByValue(0, 1) as Tensor4D;
+          break;
+        }
+        case 'hue': {
+          const d = num('delta');
+          const matrices = Array.from({ length: n }, () => hueMatrix(uniform(random, -d, d)));
+          if (c !== 3) break;
+          const m = tf.tensor3d(matrices.flat(), [n, 3, 3]);
+          x = tf
+            .matMul(x.reshape([n, h * w, 3]), m)
+            .reshape([n, h, w, 3])
+            .clipByValue(0, 1) as Tensor4D;
+          break;
+        }
+        case 'grayscale': {
+          const mask = perImage(tf, draw(num('probability')), 'bool');
+          if (c !== 3) break;
+          x = tf.where(mask, gray().tile([1, 1, 1, 3]), x) as Tensor4D;
+          break;
+        }
+        case 'blur': {
+          const max = num('sigma');
+          const on = draw(num('probability'));
+          const sigmas = on.map((b) => (b ? uniform(random, 0.1, max) : 0));
+          if (on.some(Boolean)) x = blur(tf, x, sigmas, max);
+          break;
+        }
+        case 'random_erasing': {
+          const [s0, s1] = range(aug.scale);
+          const [r0, r1] = range(aug.ratio);
+          const boxes = draw(num('probability')).map((on) => {
+            if (!on) return [0, 0, 0, 0];
+            for (let tries = 0; tries < 10; tries++) {
+              const box = regionBox(random, uniform(random, s0, s1), logUniform(random, r0, r1), h, w);
+              if (box)
+                return [box[0] as number, box[1] as number, box[2] as number, box[3] as number].map((v, i) =>
+                  Math.round(v * (i % 2 ? w : h)),
+                );
+            }
+            return [0, 0, 0, 0];
+          });
+          const noise = tf.randomUniform([n, h, w, c], 0, 1, 'float32', seed(random));
+          x = tf.where(rectangles(tf, boxes, h, w).tile([1, 1, 1, c]), noise, x) as Tensor4D;
           break;
         }
         default:
@@ -78,5 +284,76 @@ export function augmentBatch(tf: Tf, batch: Tensor4D, augmentations: RegistryCho
       }
     }
     return x;
+  });
+}
+
+/**
+ * Applies the mixing augmentations (mixup, cutmix) of `augmentations`: each
+ * image is blended with a partner from the same batch and its one-hot label
+ * becomes the matching soft label (rows still sum to 1).
+ */
+export function mixBatch(
+  tf: Tf,
+  x: Tensor4D,
+  y: Tensor2D,
+  augmentations: RegistryChoice[],
+  random: Random,
+): { x: Tensor4D; y: Tensor2D } {
+  const mixing = augmentations.filter((a) => mixes(a.type));
+  if (mixing.length === 0) return { x, y };
+  const [n, h, w, c] = x.shape;
+  return tf.tidy(() => {
+    let xs = x;
+    let ys = y;
+    for (const aug of mixing) {
+      const a = aug.alpha as number;
+      const p = aug.probability as number;
+      const partner = tf.tensor1d(
+        shuffle(
+          Array.from({ length: n }, (_, i) => i),
+          random,
+        ),
+        'int32',
+      );
+      const px = xs.gather(partner);
+      const py = ys.gather(partner);
+      if (aug.type === 'mixup') {
+        const lambdas = Array.from({ length: n }, () => (random() < p ? beta(random, a, a) : 1));
+        xs = xs.mul(perImage(tf, lambdas)).add(
+          px.mul(
+            perImage(
+              tf,
+              lambdas.map((l) => 1 - l),
+            ),
+          ),
+        ) as Tensor4D;
+        const l2 = tf.tensor2d(lambdas, [n, 1]);
+        ys = ys.mul(l2).add(py.mul(tf.scalar(1).sub(l2))) as Tensor2D;
+      } else {
+        const kept: number[] = [];
+        const boxes = Array.from({ length: n }, () => {
+          if (random() >= p) {
+            kept.push(1);
+            return [0, 0, 0, 0];
+          }
+          const cut = Math.sqrt(1 - beta(random, a, a));
+          const cy = uniform(random, 0, h);
+          const cx = uniform(random, 0, w);
+          const box = [
+            Math.round(Math.max(0, cy - (cut * h) / 2)),
+            Math.round(Math.max(0, cx - (cut * w) / 2)),
+            Math.round(Math.min(h, cy + (cut * h) / 2)),
+            Math.round(Math.min(w, cx + (cut * w) / 2)),
+          ] as [number, number, number, number];
+          // The label weight is the area actually kept, after clipping at the edges.
+          kept.push(1 - ((box[2] - box[0]) * (box[3] - box[1])) / (h * w));
+          return box;
+        });
+        xs = tf.where(rectangles(tf, boxes, h, w).tile([1, 1, 1, c]), px, xs);
+        const l2 = tf.tensor2d(kept, [n, 1]);
+        ys = ys.mul(l2).add(py.mul(tf.scalar(1).sub(l2))) as Tensor2D;
+      }
+    }
+    return { x: xs, y: ys };
   });
 }

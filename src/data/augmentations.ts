@@ -1,19 +1,32 @@
-// The augmentation registry: one entry per augmentation `type`, applied on the fly while training.
+// The augmentation registry: one entry per augmentation `type`, applied on the
+// fly to each training batch, in the order listed. Entries marked `mixes`
+// (mixup, cutmix) blend pairs of images and their labels, so they run after all
+// the others, on the finished batch.
 import type { Params } from '../layers/params.ts';
 
-const probability = {
-  type: 'number',
-  minimum: 0,
-  maximum: 1,
-  default: 0.5,
-  doc: 'chance of applying it to an image',
-} as const;
+const probability = (d: number) =>
+  ({ type: 'number', minimum: 0, maximum: 1, default: d, doc: 'chance of applying it to an image' }) as const;
 
 /** A required amount in (0, 1]. */
 const amount = (doc: string) => ({ type: 'number', exclusiveMinimum: 0, maximum: 1, required: true, doc }) as const;
 
+const alpha = {
+  type: 'number',
+  exclusiveMinimum: 0,
+  maximum: 10,
+  default: 0.2,
+  doc: 'the Beta(alpha, alpha) distribution the mixing weight is drawn from (small: mostly one image)',
+} as const;
+
+export interface AugmentationEntry {
+  doc: string;
+  params: Params;
+  /** Blends images and labels of the batch; applied last. */
+  mixes?: boolean;
+}
+
 export const AUGMENTATIONS = {
-  flip_horizontal: { doc: 'mirror left to right', params: { probability } },
+  flip_horizontal: { doc: 'mirror left to right', params: { probability: probability(0.5) } },
   rotate: {
     doc: 'rotate by a random angle in [-degrees, degrees]',
     params: { degrees: { type: 'number', exclusiveMinimum: 0, maximum: 180, required: true, doc: 'largest rotation' } },
@@ -26,6 +39,23 @@ export const AUGMENTATIONS = {
     doc: 'crop a random region of this fraction of each side and resize back',
     params: { fraction: amount('side of the crop') },
   },
+  random_resized_crop: {
+    doc: 'crop a random region of random area and aspect ratio and resize it to the full size (as in Inception and torchvision)',
+    params: {
+      scale: {
+        type: 'range',
+        minimum: 0.01,
+        maximum: 1,
+        default: [0.5, 1],
+        doc: 'area of the region, as a fraction of the image',
+      },
+      ratio: { type: 'range', minimum: 0.1, maximum: 10, default: [0.75, 1.3333], doc: 'width / height of the region' },
+    },
+  },
+  translate: {
+    doc: 'shift by a random offset of up to this fraction of each side (edges reflected)',
+    params: { fraction: amount('largest shift') },
+  },
   brightness: {
     doc: 'add a random offset in [-delta, delta] to every pixel (on the 0..1 scale)',
     params: { delta: amount('largest offset') },
@@ -34,4 +64,51 @@ export const AUGMENTATIONS = {
     doc: 'scale distances from the mean by a random factor in [1-delta, 1+delta]',
     params: { delta: amount('largest change') },
   },
-} as const satisfies Record<string, { doc: string; params: Params }>;
+  saturation: {
+    doc: 'scale colour (distance from the grey of each pixel) by a random factor in [1-delta, 1+delta]',
+    params: { delta: amount('largest change') },
+  },
+  hue: {
+    doc: 'turn every colour around the hue circle by a random fraction in [-delta, delta] of a full turn',
+    params: { delta: { type: 'number', exclusiveMinimum: 0, maximum: 0.5, required: true, doc: 'largest turn' } },
+  },
+  grayscale: {
+    doc: 'replace the image by its grey levels (kept as the same channels)',
+    params: { probability: probability(0.1) },
+  },
+  blur: {
+    doc: 'Gaussian blur with a random sigma in [0.1, sigma] pixels',
+    params: {
+      sigma: { type: 'number', minimum: 0.1, maximum: 5, default: 1.5, doc: 'largest sigma, in pixels' },
+      probability: probability(0.2),
+    },
+  },
+  random_erasing: {
+    doc: 'fill a random rectangle with noise (Zhong et al. 2017)',
+    params: {
+      probability: probability(0.25),
+      scale: {
+        type: 'range',
+        minimum: 0.001,
+        maximum: 1,
+        default: [0.02, 0.25],
+        doc: 'area of the rectangle, as a fraction of the image',
+      },
+      ratio: { type: 'range', minimum: 0.1, maximum: 10, default: [0.3, 3.3], doc: 'width / height of the rectangle' },
+    },
+  },
+  mixup: {
+    doc: 'blend each image with another of the batch, labels blended by the same weight (soft labels); applied last',
+    params: { alpha, probability: probability(1) },
+    mixes: true,
+  },
+  cutmix: {
+    doc: 'paste a random rectangle of another image of the batch; labels weighted by the pasted area (soft labels); applied last',
+    params: { alpha: { ...alpha, default: 1 }, probability: probability(1) },
+    mixes: true,
+  },
+} as const satisfies Record<string, AugmentationEntry>;
+
+export function mixes(type: string): boolean {
+  return (AUGMENTATIONS as Record<string, AugmentationEntry>)[type]?.mixes === true;
+}

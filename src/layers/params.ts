@@ -10,6 +10,8 @@ export type Param = (
   | { type: 'pair'; minimum: number; default?: number | [number, number] }
   /** A list of integers (-1 allowed once, as in reshape targets). */
   | { type: 'shape' }
+  /** A [low, high] pair of numbers, each within the bounds. */
+  | { type: 'range'; minimum: number; maximum: number; default?: [number, number] }
 ) & { doc: string; required?: boolean };
 
 export type Params = Record<string, Param>;
@@ -41,6 +43,10 @@ export function paramSchema(p: Param): JsonSchema {
     }
     case 'shape':
       return { ...base, type: 'array', minItems: 1, items: { type: 'integer', minimum: -1 } };
+    case 'range': {
+      const item = { type: 'number', minimum: p.minimum, maximum: p.maximum };
+      return { ...base, type: 'array', items: item, minItems: 2, maxItems: 2 };
+    }
   }
 }
 
