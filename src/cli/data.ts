@@ -1,23 +1,39 @@
 // `run-exp data <file>`: list, split and decode an experiment's images into the
 // cache, with a progress bar; prints class counts, warnings and bad files.
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { loadTensorflow } from '../backend/tensorflow.ts';
 import type { ResolveOptions } from '../config/resolve.ts';
 import { resolveExperiment } from '../config/resolve.ts';
 import { prepareData } from '../data/prepare.ts';
+import { facesLine } from './faces-line.ts';
+import { locatingDataErrors } from './located.ts';
 import { progressBars } from './progress.ts';
 
 export async function dataCommand(
   file: string,
-  options: ResolveOptions & { json?: boolean },
+  options: ResolveOptions & { json?: boolean; preview?: string | boolean },
   out: (s: string) => void,
   err: (s: string) => void,
 ): Promise<number> {
-  const { experiment } = resolveExperiment(file, options);
-  const data = await prepareData(experiment, {
-    onProgress: progressBars(process.stderr.isTTY && !options.json)('decoding'),
-  });
+  const { experiment, locator } = resolveExperiment(file, options);
+  const bars = progressBars(process.stderr.isTTY && !options.json);
+  const data = await locatingDataErrors(locator, () =>
+    prepareData(experiment, { onDetect: bars('finding faces'), onProgress: bars('decoding') }),
+  );
+  let preview: string | undefined;
+  if (options.preview) {
+    preview =
+      typeof options.preview === 'string'
+        ? path.resolve(options.preview)
+        : path.resolve(experiment.tracking.dir, experiment.name, 'augmentation-preview.png');
+    mkdirSync(path.dirname(preview), { recursive: true });
+    const { tf } = await loadTensorflow({ threads: experiment.training.threads });
+    await (await import('../data/preview.ts')).writePreview(tf, experiment, data, preview);
+  }
   if (options.json) {
     out(
-      `${JSON.stringify({ classes: data.classes, counts: data.counts, hash: data.hash, decoded: data.decoded, reused: data.reused, bad: data.bad, warnings: data.warnings }, null, 2)}\n`,
+      `${JSON.stringify({ classes: data.classes, counts: data.counts, hash: data.hash, decoded: data.decoded, reused: data.reused, faces: data.faces, bad: data.bad, warnings: data.warnings, preview }, null, 2)}\n`,
     );
     return 0;
   }
@@ -29,6 +45,8 @@ export async function dataCommand(
     );
   }
   out(`images decoded ${data.decoded}, from cache ${data.reused}; dataset hash ${data.hash.slice(0, 16)}\n`);
+  if (data.faces) out(`${facesLine(data.faces)}\n`);
+  if (preview) out(`augmentation preview: ${preview}\n`);
   for (const b of data.bad.slice(0, 20)) err(`bad file: ${b.path}: ${b.reason}\n`);
   if (data.bad.length > 20) err(`... and ${data.bad.length - 20} more bad files\n`);
   for (const w of data.warnings) err(`warning: ${w}\n`);

@@ -1,25 +1,46 @@
 // `run-exp predict --run <run> <image|folder>...`: label and class probabilities per file.
 import { loadTensorflow } from '../backend/tensorflow.ts';
-import { expandInputs, loadRun, predictFiles } from '../report/predict.ts';
+import { expandInputs, type FacesMode, loadRun, type Prediction, predictFiles } from '../report/predict.ts';
+
+/** "x,y wxh" of a face, "no face" when none was found, "" without a face crop. */
+function faceText(p: Prediction): string {
+  if (p.face === undefined) return '';
+  if (p.face === null) return 'no face';
+  const [x, y, w, h] = p.face.box;
+  return `#${p.face.index + 1} ${x},${y} ${w}x${h}`;
+}
 
 export async function predictCommand(
   inputs: string[],
-  options: { run: string; json?: boolean },
+  options: { run: string; json?: boolean; faces?: FacesMode },
   out: (s: string) => void,
 ): Promise<number> {
   const { tf } = await loadTensorflow();
   const run = await loadRun(tf, options.run);
-  const predictions = await predictFiles(tf, run, expandInputs(inputs));
+  const predictions = await predictFiles(tf, run, expandInputs(inputs), { faces: options.faces });
   if (options.json) {
     out(`${JSON.stringify(predictions, null, 2)}\n`);
   } else {
     const width = Math.max(4, ...predictions.map((p) => p.file.length));
-    out(`${'file'.padEnd(width)}  ${'label'.padEnd(10)}  ${run.classes.map((c) => c.padStart(8)).join('  ')}\n`);
+    const faces = predictions.some((p) => p.face !== undefined);
+    const fw = Math.max(4, ...predictions.map((p) => faceText(p).length));
+    const faceCol = (s: string) => (faces ? `${s.padEnd(fw)}  ` : '');
+    out(
+      `${'file'.padEnd(width)}  ${faceCol('face')}${'label'.padEnd(10)}  ${run.classes.map((c) => c.padStart(8)).join('  ')}\n`,
+    );
     for (const p of predictions) {
       const probs = p.probabilities
         ? run.classes.map((c) => (p.probabilities?.[c] ?? 0).toFixed(4).padStart(Math.max(8, c.length))).join('  ')
-        : `error: ${p.error}`;
-      out(`${p.file.padEnd(width)}  ${(p.label ?? '-').padEnd(10)}  ${probs}\n`);
+        : p.error
+          ? `error: ${p.error}`
+          : '';
+      const note = p.note ? `  (${p.note})` : '';
+      out(
+        `${p.file.padEnd(width)}  ${faceCol(faceText(p))}${(p.label ?? '-').padEnd(10)}  ${probs}${note}\n`.replace(
+          / +\n$/,
+          '\n',
+        ),
+      );
     }
   }
   return predictions.some((p) => p.error) ? 2 : 0;

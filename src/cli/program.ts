@@ -1,5 +1,5 @@
 // The command line: parsing and output only; the work lives in the modules it calls.
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BackendError } from '../backend/tensorflow.ts';
 import { ConfigErrors, formatError } from '../config/errors.ts';
 import { experimentSchema } from '../config/schema.ts';
@@ -63,7 +63,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .argument('<file>', 'experiment YAML file')
     .option('--json', 'print JSON')
     .option('--set <key.path=value>', 'override a key (repeatable)', collect, [])
-    .action(async (file: string, opts: { json?: boolean; set: string[] }) => {
+    .option(
+      '--preview [png]',
+      'also write a grid of augmented training images (default: <tracking.dir>/<name>/augmentation-preview.png)',
+    )
+    .action(async (file: string, opts: { json?: boolean; set: string[]; preview?: string | boolean }) => {
       code = await (await import('./data.ts')).dataCommand(file, { ...opts, env: io.env }, io.out, io.err);
     });
 
@@ -73,7 +77,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .requiredOption('--run <run>', 'run folder, e.g. runs/baseline/<run-id>')
     .argument('<inputs...>', 'image files or folders')
     .option('--json', 'print JSON')
-    .action(async (inputs: string[], opts: { run: string; json?: boolean }) => {
+    .addOption(
+      new Option('--faces <which>', "with the run's face crop: the largest face of each image, or every face")
+        .choices(['largest', 'all'])
+        .default('largest'),
+    )
+    .action(async (inputs: string[], opts: { run: string; json?: boolean; faces: 'largest' | 'all' }) => {
       code = await (await import('./predict.ts')).predictCommand(inputs, opts, io.out);
     });
 
@@ -175,7 +184,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return 2;
     }
     if (err instanceof DataError) {
-      io.err(`data error: ${err.message}\n`);
+      io.err(`${err.key ? `${err.key}  ` : 'data error: '}${err.message}\n`);
       return 2;
     }
     if (err instanceof BackendError) {

@@ -4,6 +4,8 @@ import { runExperiment } from '../runner/run.ts';
 import type { EpochMetrics } from '../runner/train.ts';
 import { resolveTrial, type TrialInfo } from '../sweep/trial.ts';
 import { trackingUri } from '../tracking/mlflow-tracker.ts';
+import { facesLine } from './faces-line.ts';
+import { locatingDataErrors } from './located.ts';
 import { progressBars } from './progress.ts';
 
 export interface TrainCliOptions extends ResolveOptions {
@@ -17,11 +19,15 @@ export interface TrainCliOptions extends ResolveOptions {
 
 const f = (v: number | null, digits = 4) => (v === null ? '-' : v.toFixed(digits));
 
-function epochLine(m: EpochMetrics, total: number): string {
+function epochLine(m: EpochMetrics, total: number, sets: string[]): string {
+  const record = m as unknown as Record<string, number | null | undefined>;
   return [
     `epoch ${String(m.epoch).padStart(String(total).length)}/${total}`,
     `loss ${f(m.loss)}  acc ${f(m.accuracy)}`,
     `val_loss ${f(m.val_loss)}  val_acc ${f(m.val_accuracy)}  val_f1 ${f(m.val_f1)}  val_auc ${f(m.val_auc)}`,
+    ...sets.flatMap((s) =>
+      record[`${s}_accuracy`] === undefined ? [] : [`${s}_acc ${f(record[`${s}_accuracy`] ?? null)}`],
+    ),
     `lr ${m.lr.toPrecision(3)}  ${m.seconds.toFixed(1)}s  ${Math.round(m.images_per_s)} img/s`,
   ].join('  ');
 }
@@ -63,33 +69,45 @@ export async function trainCommand(
   process.on('SIGINT', sigint);
   process.on('SIGTERM', sigterm);
   const progress = progressBars(tty);
+  const sets = Object.keys(resolved.experiment.data.evaluation_sets);
   try {
-    const result = await runExperiment(
-      resolved,
-      {
-        onDecode: progress('decoding'),
-        onStart: ({ run, classes, counts }) => {
-          if (options.json) return;
-          if (!options.quiet) {
-            out(`run ${run.id}  ${run.dir}\n`);
-            out(
-              `classes ${classes.map((c, i) => `${c} (train ${counts.train?.[i]}, val ${counts.validation?.[i]})`).join(', ')}\n`,
-            );
-          }
+    const result = await locatingDataErrors(resolved.locator, () =>
+      runExperiment(
+        resolved,
+        {
+          onDetect: progress('finding faces'),
+          onDecode: progress('decoding'),
+          onStart: ({ run, classes, counts, faces }) => {
+            if (options.json) return;
+            if (!options.quiet) {
+              out(`run ${run.id}  ${run.dir}\n`);
+              out(
+                `classes ${classes.map((c, i) => `${c} (train ${counts.train?.[i]}, val ${counts.validation?.[i]})`).join(', ')}\n`,
+              );
+              for (const [what, stats] of Object.entries(faces)) out(`${what}: ${facesLine(stats)}\n`);
+            }
+          },
+          terminalLog: options.json ? undefined : { colorize: tty && !process.env.NO_COLOR },
+          onBatch: progress('training'),
+          onEpoch: (m, total) => {
+            if (options.json) out(`${JSON.stringify(m)}\n`);
+            else if (!options.quiet) out(`${epochLine(m, total, sets)}\n`);
+          },
+          shouldStop: () => stop,
         },
-        terminalLog: options.json ? undefined : { colorize: tty && !process.env.NO_COLOR },
-        onBatch: progress('training'),
-        onEpoch: (m, total) => {
-          if (options.json) out(`${JSON.stringify(m)}\n`);
-          else if (!options.quiet) out(`${epochLine(m, total)}\n`);
-        },
-        shouldStop: () => stop,
-      },
-      undefined,
-      options.resume,
-      trial,
+        undefined,
+        options.resume,
+        trial,
+      ),
     );
     const last = result.epochs.at(-1);
+    if (!options.json && !options.quiet) {
+      for (const [name, s] of Object.entries(result.evaluationSets ?? {})) {
+        out(
+          `evaluation set ${name}: ${s.images} images  accuracy ${f(s.accuracy)}  macro F1 ${f(s.f1)}  ROC AUC ${f(s.auc)}\n`,
+        );
+      }
+    }
     const { mlflow } = result;
     if (options.json) {
       out(`${JSON.stringify({ status: result.status, run: result.run.dir, error: result.error, mlflow })}\n`);

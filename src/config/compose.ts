@@ -122,7 +122,9 @@ export function compose(file: string, env: NodeJS.ProcessEnv = process.env, chai
   const errors: ConfigError[] = [];
   const value = interpolate(src.value as Json, [], env, src, errors) as Record<string, Json>;
   if (errors.length) throw new ConfigErrors(errors);
-  for (const key of PATH_KEYS) {
+  const sets = getPath(value, 'data.evaluation_sets');
+  const setKeys = isObject(sets) ? Object.keys(sets).map((k) => `data.evaluation_sets.${k}`) : [];
+  for (const key of [...PATH_KEYS, ...setKeys]) {
     const v = getPath(value, key);
     if (typeof v === 'string' && !path.isAbsolute(v)) setPath(value, key, path.resolve(path.dirname(abs), v));
   }

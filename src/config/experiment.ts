@@ -1,4 +1,5 @@
 // The validated, fully resolved experiment every later stage sees and records.
+import type { FaceCrop } from '../data/faces/crop.ts';
 import type { Json } from './compose.ts';
 
 export interface RegistryChoice {
@@ -26,12 +27,16 @@ export interface Experiment {
       size: [number, number];
       fit: 'cover' | 'contain' | 'fill';
       center_crop: number;
+      crop: { type: 'none' } | FaceCrop;
       color: 'rgb' | 'grayscale';
       normalize: 'unit' | 'symmetric' | 'standard';
       mean?: number[];
       std?: number[];
     };
     augmentation: RegistryChoice[];
+    /** Name -> absolute folder or manifest path. */
+    evaluation_sets: Record<string, string>;
+    evaluation_every: number;
     on_bad_file: 'skip' | 'fail';
   };
   model: { layers: RegistryChoice[] };

@@ -1,6 +1,7 @@
 // config -> validated experiment: compose the file (extends, ${VAR}), apply
 // --set overrides, upgrade old versions, validate and fill every default.
 import { AUGMENTATIONS } from '../data/augmentations.ts';
+import { CROPS } from '../data/crops.ts';
 import { fillDefaults, type Params } from '../layers/params.ts';
 import { LAYERS } from '../layers/registry.ts';
 import { LOSSES } from '../training/losses.ts';
@@ -74,6 +75,7 @@ export function resolveExperiment(file: string, options: ResolveOptions = {}): R
   const exp = value as unknown as Experiment;
   for (const layer of exp.model.layers) fillEntry(layer, LAYERS);
   for (const aug of exp.data.augmentation) fillEntry(aug, AUGMENTATIONS);
+  fillEntry(exp.data.preprocessing.crop as unknown as Json, CROPS);
   fillEntry(exp.training.optimizer, OPTIMIZERS);
   fillEntry(exp.training.loss, LOSSES);
   fillEntry(exp.training.lr_schedule, SCHEDULES);

@@ -3,6 +3,7 @@
 // written by `npm run schema` and checked by a test.
 
 import { AUGMENTATIONS } from '../data/augmentations.ts';
+import { CROPS } from '../data/crops.ts';
 import { type JsonSchema, registrySchema } from '../layers/params.ts';
 import { LAYERS } from '../layers/registry.ts';
 import { LOSSES } from '../training/losses.ts';
@@ -103,6 +104,11 @@ export function experimentSchema(): JsonSchema {
           default: 1,
           description: 'keep this central fraction of each side before resizing (1: no crop)',
         },
+        crop: {
+          ...registrySchema(CROPS),
+          default: { type: 'none' },
+          description: 'cut each image to a region before resizing: none, or face (a detected face)',
+        },
         color: { enum: ['rgb', 'grayscale'], default: 'rgb', description: 'channels of the model input' },
         normalize: {
           enum: ['unit', 'symmetric', 'standard'],
@@ -129,6 +135,24 @@ export function experimentSchema(): JsonSchema {
         default: [],
         description: 'random changes applied to training images, per epoch',
         items: registrySchema(AUGMENTATIONS),
+      },
+      evaluation_sets: {
+        type: 'object',
+        default: {},
+        propertyNames: {
+          pattern: '^[A-Za-z][A-Za-z0-9_]*$',
+          maxLength: 40,
+          description: 'letters, digits and _, starting with a letter, at most 40 characters',
+        },
+        additionalProperties: { type: 'string', minLength: 1 },
+        description:
+          'name -> image folder (one sub-folder per class) or CSV / JSON-lines manifest, relative to this file: data from elsewhere, evaluated with the final model of every run and reported as <name>_accuracy and the rest. Its classes must be the training classes. A set used to pick trials or settings has become a validation set: keep another one untouched to report',
+      },
+      evaluation_every: {
+        type: 'integer',
+        minimum: 0,
+        default: 0,
+        description: 'also evaluate the evaluation sets every N epochs (0: only at the end)',
       },
       on_bad_file: {
         enum: ['skip', 'fail'],

@@ -2,9 +2,10 @@
 // experiment has, each value (or range end) gives a valid experiment, and the
 // method fits the parameters. Errors point at the sweep's own keys.
 import type { Json, Locator } from './compose.ts';
-import { type ConfigError, ConfigErrors, formatPath } from './errors.ts';
+import { type ConfigError, ConfigErrors, didYouMean, formatPath } from './errors.ts';
 import type { Sweep, SweepParameter } from './experiment.ts';
 import { applyOverrides, parsePath } from './overrides.ts';
+import { EVALUATION_SET_METRICS, RANKING_METRICS } from './sweep-schema.ts';
 import { validateExperiment } from './validate.ts';
 
 type Schema = Record<string, unknown>;
@@ -25,6 +26,19 @@ export function checkSweep(value: Record<string, Json>, schema: Schema, locator:
     const where = locator.locate(p, what);
     errors.push({ file: where.file, line: where.pos.line, col: where.pos.col, path: p, message });
   };
+  const data = value.data as { evaluation_sets?: Record<string, string> } | undefined;
+  const metrics: string[] = [
+    ...RANKING_METRICS,
+    ...Object.keys(data?.evaluation_sets ?? {}).flatMap((s) => EVALUATION_SET_METRICS.map((m) => `${s}_${m}`)),
+  ];
+  if (!metrics.includes(sweep.metric)) {
+    const hint = didYouMean(sweep.metric, metrics);
+    at(
+      'sweep.metric',
+      `'${sweep.metric}' is not a metric of this experiment${hint ? `; did you mean '${hint}'?` : ''} (one of ${metrics.join(', ')})`,
+      'value',
+    );
+  }
   if (sweep.method === 'random' && sweep.trials === undefined) {
     at('sweep.method', "method 'random' needs trials: how many draws (e.g. trials: 8)", 'value');
   }

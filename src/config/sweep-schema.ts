@@ -15,6 +15,9 @@ export const RANKING_METRICS = [
   'f1',
 ] as const;
 
+/** What each evaluation set scores, named `<set>_<metric>` in records, MLflow and sweeps. */
+export const EVALUATION_SET_METRICS = ['accuracy', 'loss', 'precision', 'recall', 'f1', 'auc'] as const;
+
 const VALUES: Schema = { type: 'array', minItems: 1, title: 'a list of values', description: 'a list of values' };
 
 export function sweepSchema(): Schema {
@@ -33,9 +36,10 @@ export function sweepSchema(): Schema {
       trials: { type: 'integer', minimum: 1, maximum: 10000, description: 'how many random draws (method: random)' },
       seed: { type: 'integer', minimum: 0, default: 0, description: 'seed of the random draws' },
       metric: {
-        enum: [...RANKING_METRICS],
+        type: 'string',
+        minLength: 1,
         default: 'val_accuracy',
-        description: 'the metric (at the last epoch) that ranks trials',
+        description: `the metric (at the last epoch) that ranks trials: ${RANKING_METRICS.join(', ')}, or <set>_<metric> of an evaluation set (${EVALUATION_SET_METRICS.join(', ')}); a set that picks trials is a validation set from then on`,
       },
       goal: { enum: ['maximize', 'minimize'], default: 'maximize', description: 'whether a higher metric is better' },
       seeds: {

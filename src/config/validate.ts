@@ -82,6 +82,15 @@ function describe(
   const parts = pointerParts(e.instancePath);
   const here = schemaAt(schema, parts, root);
   const value = e.data;
+  // A key that breaks `propertyNames` (evaluation set names): point at the key itself.
+  if (e.propertyName !== undefined) {
+    const names = here?.propertyNames as Schema | undefined;
+    return {
+      parts: [...parts, e.propertyName],
+      what: 'key',
+      message: `'${e.propertyName}' is not a valid name here: ${names?.description ?? `it must match ${names?.pattern}`}`,
+    };
+  }
   switch (e.keyword) {
     case 'additionalProperties': {
       const key = (e.params as { additionalProperty: string }).additionalProperty;
@@ -185,7 +194,7 @@ function prune(errors: ErrorObject[]): ErrorObject[] {
       )
     )
       return false;
-    if (e.keyword === 'if' || e.keyword === 'anyOf') return false;
+    if (e.keyword === 'if' || e.keyword === 'anyOf' || e.keyword === 'propertyNames') return false;
     const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
     if (seen.has(key)) return false;
     seen.add(key);

@@ -2,20 +2,35 @@
 // preprocessing options, an index of which file (path, size, mtime) sits in
 // which slot. A second run decodes nothing; a changed file is decoded again
 // alone; changed options start a new folder. Decoding runs in parallel into
-// one preallocated buffer, so memory is bounded by the uint8 pixels.
+// one preallocated buffer, so memory is bounded by the uint8 pixels. With a
+// face crop, faces are located first (their own cache) and each image is cut
+// to its face.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 // The cache root is the libtensorflow installer's: one definition of where run-exp caches.
 import { cacheRoot } from '../../native/install.mjs';
+import { folderKey, writeAtomic } from './cache-files.ts';
 import { channelsOf, decodeImage, type Preprocessing } from './decode.ts';
+import { centerRegion, chooseFace, type FaceCrop, faceCropOf, faceRegion, type Region } from './faces/crop.ts';
+import { detectorKey, type ImageFaces, locateFaces } from './faces/locate.ts';
 import type { Item } from './sources.ts';
 
 export interface BadFile {
   path: string;
   reason: string;
+  /** Left out because no face was found (`crop.on_miss: skip`), not because it is unreadable. */
+  no_face?: boolean;
+}
+
+/** How many readable images had a face at or above `min_confidence`. */
+export interface FaceStats {
+  images: number;
+  found: number;
+  detected: number;
+  reused: number;
 }
 
 export interface Pixels {
@@ -29,6 +44,8 @@ export interface Pixels {
   hash: string;
   decoded: number;
   reused: number;
+  /** With a face crop. */
+  faces?: FaceStats;
 }
 
 interface IndexEntry {
@@ -38,17 +55,38 @@ interface IndexEntry {
   /** Slot in pixels.u8, or -1 for a file that failed to decode (with `reason`). */
   slot: number;
   reason?: string;
+  no_face?: boolean;
 }
 
 export interface LoadOptions {
   cacheDir?: string;
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Progress of face detection, with a face crop. */
+  onDetect?: (done: number, total: number) => void;
 }
 
 function optionsKey(p: Preprocessing): string {
-  const canonical = JSON.stringify({ v: 1, size: p.size, fit: p.fit, center_crop: p.center_crop, color: p.color });
+  const face = faceCropOf(p);
+  const crop = face ? { ...face, detector: detectorKey(face) } : null;
+  const canonical = JSON.stringify({
+    v: 1,
+    size: p.size,
+    fit: p.fit,
+    center_crop: p.center_crop,
+    color: p.color,
+    crop,
+  });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+/** The square a file is cut to, or null when `on_miss: skip` leaves it out; undefined: the whole image. */
+function regionOf(crop: FaceCrop | null, found: ImageFaces | undefined): Region | null | undefined {
+  if (!crop || !found) return undefined;
+  const face = chooseFace(found.faces, crop.min_confidence);
+  if (face) return faceRegion(face, crop);
+  if (crop.on_miss === 'center') return centerRegion(found.width, found.height);
+  return crop.on_miss === 'skip' ? null : undefined;
 }
 
 async function readIndex(dir: string): Promise<{ entries: Map<string, IndexEntry>; pixels: Uint8Array | null }> {
@@ -63,20 +101,6 @@ async function readIndex(dir: string): Promise<{ entries: Map<string, IndexEntry
   }
 }
 
-async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, file);
-}
-
-/** The deepest folder holding every item: the cache is kept per data folder and options. */
-function commonDir(items: Item[]): string {
-  let dir = path.dirname(items[0]?.path ?? '/');
-  for (const it of items)
-    while (!it.path.startsWith(dir + path.sep) && dir !== path.dirname(dir)) dir = path.dirname(dir);
-  return dir;
-}
-
 function datasetHash(key: string, entries: IndexEntry[]): string {
   const hash = createHash('sha256').update(key);
   for (const e of entries) hash.update(`${e.path}\0${e.size}\0${e.mtimeMs}\n`);
@@ -87,8 +111,7 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
   const [h, w] = p.size;
   const imageBytes = h * w * channelsOf(p);
   const key = optionsKey(p);
-  const where = createHash('sha256').update(commonDir(items)).digest('hex').slice(0, 16);
-  const dir = path.join(options.cacheDir ?? cacheRoot(), 'images', `${key}-${where}`);
+  const dir = path.join(options.cacheDir ?? cacheRoot(), 'images', `${key}-${folderKey(items.map((it) => it.path))}`);
   await mkdir(dir, { recursive: true });
   const stats = await Promise.all(
     items.map(async (it) => {
@@ -97,6 +120,30 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
     }),
   );
   const old = await readIndex(dir);
+  const crop = faceCropOf(p);
+  const located = crop
+    ? await locateFaces(
+        items.flatMap((it, i) => {
+          const st = stats[i];
+          return st ? [{ path: it.path, ...st }] : [];
+        }),
+        crop,
+        { cacheDir: options.cacheDir, onProgress: options.onDetect },
+      )
+    : null;
+  const faces: FaceStats | undefined = located
+    ? {
+        images: located.faces.size,
+        found: [...located.faces.values()].filter((f) => chooseFace(f.faces, crop?.min_confidence ?? 0)).length,
+        detected: located.detected,
+        reused: located.reused,
+      }
+    : undefined;
+  const badOf = (o: IndexEntry): BadFile => ({
+    path: o.path,
+    reason: o.reason ?? 'failed to decode',
+    ...(o.no_face ? { no_face: true } : {}),
+  });
 
   // Decided per file: reuse its cached slot, or decode it.
   const outcome: (IndexEntry & { decode: boolean })[] = items.map((it, i) => {
@@ -122,10 +169,11 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
         items: goodItems,
         pixels: old.pixels,
         imageBytes,
-        bad: outcome.filter((o) => o.slot < 0).map((o) => ({ path: o.path, reason: o.reason ?? 'failed to decode' })),
+        bad: outcome.filter((o) => o.slot < 0).map(badOf),
         hash: datasetHash(key, outcome),
         decoded: 0,
         reused: items.length,
+        faces,
       };
     }
   }
@@ -151,8 +199,14 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
         const i = todo[cursor++] as number;
         const o = outcome[i] as IndexEntry & { decode: boolean };
         try {
-          const data = await decodeImage(o.path, p);
-          pixels.set(data, (slots[i] as number) * imageBytes);
+          const region = regionOf(crop, located?.faces.get(o.path));
+          if (region === null) {
+            o.reason = `no face found (crop.on_miss: skip)`;
+            o.no_face = true;
+            slots[i] = -1;
+          } else {
+            pixels.set(await decodeImage(o.path, p, region), (slots[i] as number) * imageBytes);
+          }
         } catch (err) {
           o.reason = err instanceof Error ? err.message : String(err);
           slots[i] = -1;
@@ -170,8 +224,8 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
   for (const [i, o] of outcome.entries()) {
     const slot = slots[i] as number;
     if (slot < 0) {
-      bad.push({ path: o.path, reason: o.reason ?? 'failed to decode' });
-      entries.push({ path: o.path, size: o.size, mtimeMs: o.mtimeMs, slot: -1, reason: o.reason });
+      bad.push(badOf(o));
+      entries.push({ path: o.path, size: o.size, mtimeMs: o.mtimeMs, slot: -1, reason: o.reason, no_face: o.no_face });
       continue;
     }
     if (slot !== packed) pixels.copyWithin(packed * imageBytes, slot * imageBytes, (slot + 1) * imageBytes);
@@ -192,5 +246,6 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
     hash: datasetHash(key, entries),
     decoded: todo.length,
     reused: items.length - todo.length,
+    faces,
   };
 }

@@ -1,9 +1,10 @@
-// data: list the files, split them, decode them through the cache. The result
-// is everything training needs and everything a run records about its data.
+// data: list the files, split them, decode them through the cache; the same for
+// each evaluation set. The result is everything training needs and everything
+// a run records about its data.
 import type { Experiment } from '../config/experiment.ts';
-import { type BadFile, type LoadOptions, loadPixels } from './cache.ts';
+import { type BadFile, type FaceStats, type LoadOptions, loadPixels } from './cache.ts';
 import { channelsOf } from './decode.ts';
-import { DataError, type Item, listData } from './sources.ts';
+import { DataError, type DataSpec, type Item, listData } from './sources.ts';
 import { stratifiedSplit } from './split.ts';
 
 export interface PreparedData {
@@ -22,6 +23,20 @@ export interface PreparedData {
   decoded: number;
   reused: number;
   warnings: string[];
+  /** With a face crop: how many images had a face. */
+  faces?: FaceStats;
+  evaluationSets: Record<string, EvaluationSet>;
+}
+
+/** A data set from elsewhere, preprocessed like the training data, labels in the training classes' order. */
+export interface EvaluationSet {
+  path: string;
+  pixels: Uint8Array;
+  labels: Int32Array;
+  files: string[];
+  bad: BadFile[];
+  hash: string;
+  faces?: FaceStats;
 }
 
 /** A split of more than this many times as many images in one class as in another gets a warning. */
@@ -43,10 +58,15 @@ export async function prepareData(exp: Experiment, options: LoadOptions = {}): P
     parts.test = stratifiedSplit(listing.items, classes, { validation: 0, test: exp.data.split.test }, seed).test;
   }
   const all = [...parts.train, ...parts.validation, ...parts.test];
+  // Evaluation sets are listed first: a missing folder or other classes stop the run before any decoding.
+  const listings = Object.entries(exp.data.evaluation_sets).map(
+    ([name, where]) => [name, where, evaluationListing(name, where, classes)] as const,
+  );
   const px = await loadPixels(all, exp.data.preprocessing, options);
-  if (px.bad.length > 0 && exp.data.on_bad_file === 'fail') {
-    const list = px.bad.slice(0, 10).map((b) => `  ${b.path}: ${b.reason}`);
-    throw new DataError(`${px.bad.length} file(s) could not be read (data.on_bad_file: fail):\n${list.join('\n')}`);
+  const unreadable = px.bad.filter((b) => !b.no_face);
+  if (unreadable.length > 0 && exp.data.on_bad_file === 'fail') {
+    const list = unreadable.slice(0, 10).map((b) => `  ${b.path}: ${b.reason}`);
+    throw new DataError(`${unreadable.length} file(s) could not be read (data.on_bad_file: fail):\n${list.join('\n')}`);
   }
   // Map each surviving item back to its split.
   const slotOf = new Map(px.items.map((it, i) => [it, i]));
@@ -74,7 +94,23 @@ export async function prepareData(exp: Experiment, options: LoadOptions = {}): P
       `strong class imbalance in training data: ${classes.map((c, i) => `${c} ${train[i]}`).join(', ')}; consider training.class_weights: balanced`,
     );
   }
-  if (px.bad.length > 0) warnings.push(`${px.bad.length} bad file(s) skipped (listed in the run's records)`);
+  if (unreadable.length > 0) warnings.push(`${unreadable.length} bad file(s) skipped (listed in the run's records)`);
+  const faceless = px.bad.length - unreadable.length;
+  if (faceless > 0)
+    warnings.push(`${faceless} image(s) without a face left out (crop.on_miss: skip; listed in the run's records)`);
+  const evaluationSets: Record<string, EvaluationSet> = {};
+  for (const [name, where, items] of listings) {
+    const set = await loadPixels(items, exp.data.preprocessing, options);
+    evaluationSets[name] = {
+      path: where,
+      pixels: set.pixels,
+      labels: Int32Array.from(set.items, (it) => it.label),
+      files: set.items.map((it) => it.path),
+      bad: set.bad,
+      hash: set.hash,
+      faces: set.faces,
+    };
+  }
   const [h, w] = exp.data.preprocessing.size;
   return {
     classes,
@@ -88,5 +124,28 @@ export async function prepareData(exp: Experiment, options: LoadOptions = {}): P
     decoded: px.decoded,
     reused: px.reused,
     warnings,
+    faces: px.faces,
+    evaluationSets,
   };
+}
+
+/** A folder (one sub-folder per class) or a manifest; its classes must be among the training classes. */
+export function evaluationListing(name: string, where: string, classes: string[]): Item[] {
+  const spec: DataSpec = /\.(csv|jsonl?)$/i.test(where)
+    ? { source: 'manifest', path: where, path_column: 'path', label_column: 'label' }
+    : { source: 'folder', path: where, path_column: 'path', label_column: 'label' };
+  let listing: ReturnType<typeof listData>;
+  try {
+    listing = listData(spec);
+  } catch (err) {
+    throw new DataError(err instanceof Error ? err.message : String(err), `data.evaluation_sets.${name}`);
+  }
+  const foreign = listing.classes.filter((c) => !classes.includes(c));
+  if (foreign.length > 0) {
+    throw new DataError(
+      `${where} has class(es) ${foreign.map((c) => `'${c}'`).join(', ')} that the training data does not; an evaluation set's classes must be among the training classes: ${classes.join(', ')}`,
+      `data.evaluation_sets.${name}`,
+    );
+  }
+  return listing.items.map((it) => ({ path: it.path, label: classes.indexOf(listing.classes[it.label] as string) }));
 }

@@ -36,6 +36,13 @@ export type DataSpec = Pick<
 
 export class DataError extends Error {
   override name = 'DataError';
+  /** The experiment key the problem belongs to, when there is one: the CLI points at where it was written. */
+  constructor(
+    message: string,
+    readonly key?: string,
+  ) {
+    super(message);
+  }
 }
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|avif|bmp)$/i;

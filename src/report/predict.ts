@@ -1,12 +1,16 @@
 // Predictions of a recorded run on image files, with the run's own recorded
-// preprocessing, so a prediction sees exactly what training saw.
+// preprocessing, so a prediction sees exactly what training saw. With a face
+// crop, each face found is one prediction (the largest, or all of them).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
 import { parse } from 'yaml';
 import type { Tf } from '../backend/tensorflow.ts';
 import type { Experiment } from '../config/experiment.ts';
-import { channelsOf, decodeImage } from '../data/decode.ts';
+import { channelsOf, decodeImage, type Preprocessing } from '../data/decode.ts';
+import { centerRegion, faceCropOf, faceRegion, type Region } from '../data/faces/crop.ts';
+import { locateFaces } from '../data/faces/locate.ts';
 import { toFloat } from '../data/normalize.ts';
 import { DataError } from '../data/sources.ts';
 import { registerCustomLayers } from '../layers/spatial-dropout.ts';
@@ -15,8 +19,14 @@ export interface Prediction {
   file: string;
   label: string | null;
   probabilities: Record<string, number> | null;
+  /** With a face crop: which face (0: the largest), its box [x, y, width, height] in the upright image and its detection score; null when none was found. */
+  face?: { index: number; box: [number, number, number, number]; score: number } | null;
+  /** Said of a prediction that is not what it seems, e.g. no face was found and the whole image was used. */
+  note?: string;
   error?: string;
 }
+
+export type FacesMode = 'largest' | 'all';
 
 export interface LoadedRun {
   dir: string;
@@ -63,15 +73,70 @@ export function expandInputs(inputs: string[]): string[] {
   return files;
 }
 
-export async function predictFiles(tf: Tf, run: LoadedRun, files: string[], batchSize = 64): Promise<Prediction[]> {
+/** What is predicted for a file: one job per face (or one for the whole image), each with its region. */
+interface Job {
+  file: string;
+  region?: Region;
+  face?: Prediction['face'];
+  note?: string;
+  /** No prediction: nothing to classify (no face and `on_miss: skip`). */
+  skip?: string;
+}
+
+async function jobs(files: string[], p: Preprocessing, faces: FacesMode, cacheDir?: string): Promise<Job[]> {
+  const crop = faceCropOf(p);
+  if (!crop) return files.map((file) => ({ file }));
+  const stamps = await Promise.all(
+    files.map(async (file) => {
+      const s = await stat(file).catch(() => null);
+      return { path: file, size: s?.size ?? -1, mtimeMs: s?.mtimeMs ?? -1 };
+    }),
+  );
+  const located = await locateFaces(stamps, crop, { cacheDir });
+  return files.flatMap((file): Job[] => {
+    const found = located.faces.get(file);
+    if (!found) return [{ file }]; // unreadable: decoding says why
+    const kept = found.faces
+      .filter((f) => f.score >= crop.min_confidence)
+      .sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
+    if (kept.length === 0) {
+      if (crop.on_miss === 'skip') return [{ file, face: null, skip: 'no face found' }];
+      const region = crop.on_miss === 'center' ? centerRegion(found.width, found.height) : undefined;
+      return [
+        {
+          file,
+          region,
+          face: null,
+          note: `no face found; predicted on the ${crop.on_miss === 'center' ? 'centred square' : 'whole image'} (crop.on_miss: ${crop.on_miss})`,
+        },
+      ];
+    }
+    return (faces === 'all' ? kept : kept.slice(0, 1)).map((f, index) => ({
+      file,
+      region: faceRegion(f, crop),
+      face: { index, box: f.box.map((v) => Math.round(v)) as [number, number, number, number], score: f.score },
+    }));
+  });
+}
+
+export async function predictFiles(
+  tf: Tf,
+  run: LoadedRun,
+  files: string[],
+  options: { faces?: FacesMode; cacheDir?: string } = {},
+  batchSize = 64,
+): Promise<Prediction[]> {
   const p = run.experiment.data.preprocessing;
   const [h, w] = p.size;
   const c = channelsOf(p);
   const bytes = h * w * c;
   const out: Prediction[] = [];
-  for (let b = 0; b < files.length; b += batchSize) {
-    const chunk = files.slice(b, b + batchSize);
-    const decoded = await Promise.all(chunk.map((f) => decodeImage(f, p).catch((err: Error) => err)));
+  const todo = await jobs(files, p, options.faces ?? 'largest', options.cacheDir);
+  for (let b = 0; b < todo.length; b += batchSize) {
+    const chunk = todo.slice(b, b + batchSize);
+    const decoded = await Promise.all(
+      chunk.map((j) => (j.skip ? new Error(j.skip) : decodeImage(j.file, p, j.region).catch((err: Error) => err))),
+    );
     const good = decoded.flatMap((d, i) => (d instanceof Error ? [] : [i]));
     const pixels = new Uint8Array(good.length * bytes);
     for (const [k, i] of good.entries()) pixels.set(decoded[i] as Buffer, k * bytes);
@@ -91,10 +156,15 @@ export async function predictFiles(tf: Tf, run: LoadedRun, files: string[], batc
           return (run.model.predict(x) as Tensor).dataSync() as Float32Array;
         })
       : new Float32Array();
-    chunk.forEach((file, i) => {
+    chunk.forEach(({ file, face, note, skip }, i) => {
       const d = decoded[i];
+      const about = { ...(face === undefined ? {} : { face }), ...(note ? { note } : {}) };
+      if (skip) {
+        out.push({ file, label: null, probabilities: null, ...about, note: skip });
+        return;
+      }
       if (d instanceof Error) {
-        out.push({ file, label: null, probabilities: null, error: d.message });
+        out.push({ file, label: null, probabilities: null, ...about, error: d.message });
         return;
       }
       const row = good.indexOf(i);
@@ -105,6 +175,7 @@ export async function predictFiles(tf: Tf, run: LoadedRun, files: string[], batc
         file,
         label: run.classes[best] ?? null,
         probabilities: Object.fromEntries(run.classes.map((cls, j) => [cls, scores[j] as number])),
+        ...about,
       });
     });
   }

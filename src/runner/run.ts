@@ -9,27 +9,33 @@ import type { Tf } from '../backend/tensorflow.ts';
 import { loadTensorflow } from '../backend/tensorflow.ts';
 import type { Experiment } from '../config/experiment.ts';
 import type { Resolved } from '../config/resolve.ts';
-import type { LoadOptions } from '../data/cache.ts';
+import type { FaceStats, LoadOptions } from '../data/cache.ts';
+import { faceCropOf } from '../data/faces/crop.ts';
+import { type DetectorName, detectorIdentity } from '../data/faces/detectors.ts';
 import { prepareData } from '../data/prepare.ts';
 import { DataError } from '../data/sources.ts';
 import { buildModel } from '../layers/build.ts';
-import { drawRunPlots } from '../report/plots.ts';
+import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
 import type { TrialInfo } from '../sweep/trial.ts';
 import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/mlflow-tracker.ts';
 import { runLogger, type TerminalLog } from '../tracking/run-log.ts';
 import { createRun, environment, openRun, type RunStore, readMetrics, writeConfig } from '../tracking/run-store.ts';
 import { makeOptimizer } from '../training/make-optimizer.ts';
-import { type EpochMetrics, train, validate } from './train.ts';
+import { type EpochMetrics, evaluateSets, setMetrics, train, validate } from './train.ts';
 
 export interface RunHooks {
   /** Progress of decoding images into the cache. */
   onDecode?: LoadOptions['onProgress'];
+  /** Progress of face detection, with a face crop. */
+  onDetect?: LoadOptions['onDetect'];
   onStart?: (info: {
     run: RunStore;
     experiment: Experiment;
     classes: string[];
     counts: Record<string, number[]>;
     warnings: string[];
+    /** Face detection of the training data and of each evaluation set, with a face crop. */
+    faces: Record<string, FaceStats>;
   }) => void;
   /** Also show the run log's warnings and errors on stderr (pino-pretty). */
   terminalLog?: TerminalLog;
@@ -46,6 +52,8 @@ export interface RunResult {
   error?: string;
   /** What reached MLflow, when the run is tracked there. */
   mlflow?: MlflowReport;
+  /** The final model on each evaluation set. */
+  evaluationSets?: Record<string, { images: number; accuracy: number; f1: number; auc: number | null }>;
 }
 
 /** Plots are a convenience: failing to draw one is recorded, never fatal. */
@@ -138,7 +146,14 @@ export async function runExperiment(
     threads: exp.training.threads,
     allowNonNative: exp.training.allow_non_native_backend,
   });
-  const data = await prepareData(exp, { onProgress: hooks.onDecode, cacheDir });
+  const data = await prepareData(exp, { onProgress: hooks.onDecode, onDetect: hooks.onDetect, cacheDir });
+  const faces: Record<string, FaceStats> = Object.fromEntries(
+    [
+      ['training data', data.faces] as const,
+      ...Object.entries(data.evaluationSets).map(([n, s]) => [n, s.faces] as const),
+    ].filter((e): e is readonly [string, FaceStats] => e[1] !== undefined),
+  );
+  const crop = faceCropOf(exp.data.preprocessing);
   const run = resume ? openRun(resume) : createRun(exp.tracking.dir, exp.name);
   if (resume) {
     const recorded = readFileSync(path.join(run.dir, 'config.yaml'), 'utf8');
@@ -165,6 +180,7 @@ export async function runExperiment(
     dataset_hash: data.hash,
     config_hash: createHash('sha256').update(stringify(exp)).digest('hex').slice(0, 16),
     config_files: resolved.files,
+    ...(crop ? { face_detector: detectorIdentity(crop.detector as DetectorName) } : {}),
   });
   run.writeJson('environment.json', env);
   run.writeJson('data.json', {
@@ -174,6 +190,13 @@ export async function runExperiment(
     decoded: data.decoded,
     reused: data.reused,
     warnings: data.warnings,
+    faces: data.faces ?? null,
+    evaluation_sets: Object.fromEntries(
+      Object.entries(data.evaluationSets).map(([name, s]) => [
+        name,
+        { path: s.path, images: s.files.length, hash: s.hash, faces: s.faces ?? null, bad: s.bad },
+      ]),
+    ),
   });
   run.writeJson('split.json', {
     classes: data.classes,
@@ -191,11 +214,12 @@ export async function runExperiment(
       reused: data.reused,
       bad: data.bad.length,
       hash: data.hash,
+      faces,
     },
     'data ready',
   );
   for (const w of data.warnings) log.warn({ event: 'warning' }, w);
-  hooks.onStart?.({ run, experiment: exp, classes: data.classes, counts: data.counts, warnings: data.warnings });
+  hooks.onStart?.({ run, experiment: exp, classes: data.classes, counts: data.counts, warnings: data.warnings, faces });
 
   const model = buildModel(tf, exp.model.layers, {
     inputShape: data.shape,
@@ -263,6 +287,10 @@ export async function runExperiment(
         onBatch: hooks.onBatch,
         shouldStop: hooks.shouldStop,
         onEpoch: async (m) => {
+          const every = exp.data.evaluation_every;
+          if (m.epoch === exp.training.epochs || (every > 0 && m.epoch % every === 0)) {
+            Object.assign(m, setMetrics(evaluateSets(tf, exp, data, model)));
+          }
           run.appendJsonl('metrics.jsonl', m);
           log.info({ event: 'epoch', ...m }, `epoch ${m.epoch}`);
           mlflow?.epoch(m as unknown as Record<string, unknown>);
@@ -299,15 +327,57 @@ export async function runExperiment(
   await save('model');
   const val = validate(tf, exp, data, model);
   const test = validate(tf, exp, data, model, 'test');
+  const sets = evaluateSets(tf, exp, data, model);
   run.writeJson('evaluation.json', {
     classes: data.classes,
     validation: val ? { loss: val.loss, ...val.evaluation } : null,
     test: test ? { loss: test.loss, ...test.evaluation } : null,
+    evaluation_sets: Object.fromEntries(
+      Object.entries(sets).map(([name, s]) => [
+        name,
+        s
+          ? {
+              path: data.evaluationSets[name]?.path,
+              images: data.evaluationSets[name]?.files.length,
+              loss: s.loss,
+              ...s.evaluation,
+            }
+          : null,
+      ]),
+    ),
   });
+  const finalSets = setMetrics(sets);
+  log.info({ event: 'evaluation sets', ...finalSets }, 'evaluation sets scored with the final model');
   await plots(run, exp.name, outcome.epochs, data.classes, val?.evaluation.confusion ?? null);
+  for (const [name, s] of Object.entries(sets)) {
+    if (!s) continue;
+    await confusionMatrix(
+      s.evaluation.confusion,
+      data.classes,
+      `${exp.name}: confusion matrix on ${name}`,
+      path.join(run.dir, 'plots', `confusion-${name}.png`),
+    ).catch((err: Error) => run.appendJsonl('warnings.jsonl', { what: 'plots', error: err.message }));
+  }
   log.info({ event: 'run ended', status: 'FINISHED', stopped_early: outcome.stoppedEarly }, 'finished');
+  const evaluationSets = Object.fromEntries(
+    Object.entries(sets).flatMap(([name, s]) =>
+      s
+        ? [
+            [
+              name,
+              {
+                images: s.probs.length / data.classes.length,
+                accuracy: s.evaluation.accuracy,
+                f1: s.evaluation.macro.f1,
+                auc: s.evaluation.auc,
+              },
+            ],
+          ]
+        : [],
+    ),
+  );
   return end(
-    { status: 'FINISHED', epochs: outcome.epochs, model },
+    { status: 'FINISHED', epochs: outcome.epochs, model, evaluationSets },
     { epochs_completed: outcome.epochs.length, stopped_early: outcome.stoppedEarly },
   );
 }

@@ -1,10 +1,11 @@
 // The training loop: epochs of seeded shuffled batches from the uint8 pixels,
 // the optimizer with its LR schedule, per-epoch training and validation
 // metrics, early stopping, NaN detection and a cooperative stop (Ctrl-C).
-import type { LayersModel, Optimizer, Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs-node';
+import type { LayersModel, Optimizer, Scalar, Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-node';
 import type { Tf } from '../backend/tensorflow.ts';
 import type { Experiment } from '../config/experiment.ts';
-import { augmentBatch } from '../data/augment.ts';
+import { EVALUATION_SET_METRICS } from '../config/sweep-schema.ts';
+import { augmentBatch, mixBatch } from '../data/augment.ts';
 import { toFloat } from '../data/normalize.ts';
 import type { PreparedData } from '../data/prepare.ts';
 import { rng, shuffle } from '../data/random.ts';
@@ -43,6 +44,9 @@ export interface EpochMetrics {
   images_per_s: number;
 }
 
+/** Uint8 images and where they sit: the training data, or an evaluation set beside it. */
+export type Images = Pick<PreparedData, 'pixels' | 'imageBytes' | 'shape'>;
+
 export interface TrainHooks {
   onEpoch?: (m: EpochMetrics) => void | Promise<void>;
   onBatch?: (done: number, total: number, loss: number) => void;
@@ -62,7 +66,7 @@ export class NonFiniteLoss extends Error {
 export function batchTensor(
   tf: Tf,
   exp: Experiment,
-  data: PreparedData,
+  data: Images,
   indices: Int32Array | number[],
   random?: () => number,
 ): Tensor4D {
@@ -110,8 +114,50 @@ export function validate(
   split: 'validation' | 'test' = 'validation',
 ) {
   const { index, labels } = data.splits[split];
+  return score(tf, exp, data, index, labels, data.classes, model);
+}
+
+/** Each evaluation set's loss and metrics with the model as it is now. */
+export function evaluateSets(tf: Tf, exp: Experiment, data: PreparedData, model: LayersModel) {
+  return Object.fromEntries(
+    Object.entries(data.evaluationSets).map(([name, set]) => {
+      const images = { pixels: set.pixels, imageBytes: data.imageBytes, shape: data.shape };
+      const index = Int32Array.from(set.labels, (_, i) => i);
+      return [name, score(tf, exp, images, index, set.labels, data.classes, model)] as const;
+    }),
+  );
+}
+
+/** An epoch record's `<set>_<metric>` entries. */
+export function setMetrics(sets: ReturnType<typeof evaluateSets>): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [name, s] of Object.entries(sets)) {
+    const e = s?.evaluation;
+    const values = {
+      accuracy: e?.accuracy,
+      loss: s?.loss,
+      precision: e?.macro.precision,
+      recall: e?.macro.recall,
+      f1: e?.macro.f1,
+      auc: e?.auc,
+    };
+    for (const m of EVALUATION_SET_METRICS) out[`${name}_${m}`] = values[m] ?? null;
+  }
+  return out;
+}
+
+/** Loss and metrics of the model on images `index` (labels `labels`), predicted in batches without dropout. */
+function score(
+  tf: Tf,
+  exp: Experiment,
+  data: Images,
+  index: Int32Array,
+  labels: Int32Array,
+  classes: string[],
+  model: LayersModel,
+) {
   if (index.length === 0) return null;
-  const k = data.classes.length;
+  const k = classes.length;
   const probs = new Float32Array(index.length * k);
   const lossFn = makeLoss(tf, exp.training.loss);
   let lossSum = 0;
@@ -126,7 +172,7 @@ export function validate(
       lossSum += (lossFn(y, p).dataSync()[0] as number) * idx.length;
     });
   }
-  return { loss: lossSum / index.length, probs, evaluation: evaluate(labels, probs, data.classes) };
+  return { loss: lossSum / index.length, probs, evaluation: evaluate(labels, probs, classes) };
 }
 
 /**
@@ -195,9 +241,15 @@ export async function train(
         const idx = positions.map((p) => index[p] as number);
         const batchLabels = positions.map((p) => labels[p] as number);
         const lossValue = tf.tidy(() => {
-          const x = batchTensor(tf, exp, data, idx, random);
           const yIdx = tf.tensor1d(batchLabels, 'int32');
-          const y = tf.oneHot(yIdx, k).toFloat();
+          // Mixing augmentations (mixup, cutmix) turn the one-hot labels into soft ones.
+          const { x, y } = mixBatch(
+            tf,
+            batchTensor(tf, exp, data, idx, random),
+            tf.oneHot(yIdx, k).toFloat() as Tensor2D,
+            exp.data.augmentation,
+            random,
+          );
           const w = weights ? tf.gather(tf.tensor1d(weights), yIdx) : undefined;
           let predictions: Tensor | null = null;
           let finite: Tensor | null = null;

@@ -33,6 +33,42 @@ const CASES: Case[] = [
     message: "unknown type 'flip_horizontl'; did you mean 'flip_horizontal'?",
   },
   {
+    file: 'crop-detector-misspelled.yaml',
+    at: 'crop-detector-misspelled.yaml:6:35',
+    path: 'data.preprocessing.crop.detector',
+    message: "'blazefac' is not allowed; did you mean 'blazeface'?",
+  },
+  {
+    file: 'crop-margin-range.yaml',
+    at: 'crop-margin-range.yaml:6:33',
+    path: 'data.preprocessing.crop.margin',
+    message: '1.5 is out of range: must be a number >= -0.25 and <= 1',
+  },
+  {
+    file: 'crop-type-misspelled.yaml',
+    at: 'crop-type-misspelled.yaml:6:19',
+    path: 'data.preprocessing.crop.type',
+    message: "unknown type 'faces'; did you mean 'face'?",
+  },
+  {
+    file: 'evaluation-set-name.yaml',
+    at: 'evaluation-set-name.yaml:6:5',
+    path: 'data.evaluation_sets.2nd-set',
+    message: "'2nd-set' is not a valid name here: letters, digits and _, starting with a letter",
+  },
+  {
+    file: 'resized-crop-scale.yaml',
+    at: 'resized-crop-scale.yaml:6:49',
+    path: 'data.augmentation[0].scale[1]',
+    message: '1.5 is out of range: must be a number >= 0.01 and <= 1',
+  },
+  {
+    file: 'sweep-metric-set.yaml',
+    at: 'sweep-metric-set.yaml:12:11',
+    path: 'sweep.metric',
+    message: "'portrait_accuracy' is not a metric of this experiment; did you mean 'portraits_accuracy'?",
+  },
+  {
     file: 'bad-name.yaml',
     at: 'bad-name.yaml:1:7',
     path: 'name',

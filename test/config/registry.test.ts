@@ -46,6 +46,8 @@ function sample(p: Param): unknown {
       return [2, 2];
     case 'shape':
       return [-1];
+    case 'range':
+      return [p.minimum, p.maximum];
   }
 }
 
@@ -156,6 +158,7 @@ describe('example experiments', () => {
     'quick.yaml': 136_354,
     'deep.yaml': 129_378,
     'sweep.yaml': 136_354,
+    'faces.yaml': 584_802,
   };
 
   it('every file in experiments/ is listed here', () => {

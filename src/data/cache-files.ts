@@ -1,0 +1,25 @@
+// What the pixel cache and the face-box cache share: where a data folder's
+// entries live and how a file is replaced whole.
+import { createHash } from 'node:crypto';
+import { rename, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+
+export async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, file);
+}
+
+/** A short name for the deepest folder holding every file: caches are kept per data folder. */
+export function folderKey(files: string[]): string {
+  let dir = path.dirname(files[0] ?? '/');
+  for (const f of files) while (!f.startsWith(dir + path.sep) && dir !== path.dirname(dir)) dir = path.dirname(dir);
+  return createHash('sha256').update(dir).digest('hex').slice(0, 16);
+}
+
+/** The identity of a file the caches trust: its path, size and modification time. */
+export interface FileStamp {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}

@@ -1,0 +1,155 @@
+// Faces of many image files, detected once: boxes and eyes are kept on disk per
+// data folder and detector settings, keyed by each file's path, size and mtime,
+// so a second run (or another margin, confidence or size) detects nothing.
+// Detection pads each image to a square with a border, so that a tight crop
+// (a face filling the frame) still looks like a face in a scene.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { cacheRoot } from '../../../native/install.mjs';
+import { loadTensorflow } from '../../backend/tensorflow.ts';
+import { type FileStamp, folderKey, writeAtomic } from '../cache-files.ts';
+import type { FaceCrop } from './crop.ts';
+import { DETECTORS, type Detector, type DetectorName, detectorIdentity, type Face, loadDetector } from './detectors.ts';
+
+/** An image's upright size and the faces found in it (any score above the detector's floor). */
+export interface ImageFaces {
+  width: number;
+  height: number;
+  faces: Face[];
+}
+
+interface Entry extends ImageFaces {
+  size: number;
+  mtimeMs: number;
+}
+
+export interface Located {
+  /** Per path; missing for a file that could not be read (the decoder reports it). */
+  faces: Map<string, ImageFaces>;
+  detected: number;
+  reused: number;
+}
+
+export interface LocateOptions {
+  cacheDir?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+const BATCH = 8;
+/** New detections between two saves of the box file, so an interrupted pass keeps most of its work. */
+const SAVE_EVERY = 2048;
+
+/** Names the detector and the settings that change its boxes (not margin, confidence or size). */
+export function detectorKey(crop: Pick<FaceCrop, 'detector' | 'pad'>): string {
+  const id = detectorIdentity(crop.detector as DetectorName);
+  return createHash('sha256')
+    .update(JSON.stringify({ v: 1, ...id, pad: crop.pad }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** The detector's input for one file, and how to map its coordinates back to the upright image. */
+async function detectorInput(file: string, inputSize: number, pad: number) {
+  const img = sharp(await readFile(file), { failOn: 'truncated', pages: 1, autoOrient: true });
+  const meta = await img.metadata();
+  const width = meta.autoOrient?.width ?? meta.width ?? 0;
+  const height = meta.autoOrient?.height ?? meta.height ?? 0;
+  const scale = inputSize / (Math.max(width, height) * (1 + 2 * pad));
+  const rw = Math.max(1, Math.min(inputSize, Math.round(width * scale)));
+  const rh = Math.max(1, Math.min(inputSize, Math.round(height * scale)));
+  const left = Math.floor((inputSize - rw) / 2);
+  const top = Math.floor((inputSize - rh) / 2);
+  const pixels = await img
+    .resize({ width: rw, height: rh, fit: 'fill' })
+    .extend({ left, top, right: inputSize - rw - left, bottom: inputSize - rh - top, background: { r: 0, g: 0, b: 0 } })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer();
+  const sx = rw / width;
+  const sy = rh / height;
+  const back = (f: Face): Face => ({
+    box: [(f.box[0] - left) / sx, (f.box[1] - top) / sy, f.box[2] / sx, f.box[3] / sy],
+    score: f.score,
+    eyes: f.eyes.map(([x, y]) => [(x - left) / sx, (y - top) / sy]) as Face['eyes'],
+  });
+  return { pixels, width, height, back };
+}
+
+async function readBoxes(file: string): Promise<Map<string, Entry>> {
+  if (!existsSync(file)) return new Map();
+  try {
+    return new Map(Object.entries(JSON.parse(await readFile(file, 'utf8')) as Record<string, Entry>));
+  } catch {
+    return new Map(); // a damaged box file is rebuilt, not fatal
+  }
+}
+
+/** Faces in each of `files`, from the box cache where it knows the file, else detected in batches. */
+export async function locateFaces(files: FileStamp[], crop: FaceCrop, options: LocateOptions = {}): Promise<Located> {
+  const name = crop.detector as DetectorName;
+  if (!(name in DETECTORS)) throw new Error(`unknown face detector '${crop.detector}'`);
+  const dir = path.join(
+    options.cacheDir ?? cacheRoot(),
+    'faces',
+    `${detectorKey(crop)}-${folderKey(files.map((f) => f.path))}`,
+  );
+  await mkdir(dir, { recursive: true });
+  const boxFile = path.join(dir, 'boxes.json');
+  const entries = await readBoxes(boxFile);
+  const faces = new Map<string, ImageFaces>();
+  const todo: FileStamp[] = [];
+  for (const f of files) {
+    const e = entries.get(f.path);
+    if (e && e.size === f.size && e.mtimeMs === f.mtimeMs) faces.set(f.path, e);
+    else if (f.size >= 0) todo.push(f);
+  }
+  const total = files.length;
+  let done = total - todo.length;
+  options.onProgress?.(done, total);
+  if (todo.length === 0) return { faces, detected: 0, reused: total };
+
+  const { tf } = await loadTensorflow();
+  const detector: Detector = await loadDetector(tf, name);
+  const save = () => writeAtomic(boxFile, JSON.stringify(Object.fromEntries(entries)));
+  const prepare = (chunk: FileStamp[]) =>
+    Promise.all(chunk.map((f) => detectorInput(f.path, detector.inputSize, crop.pad).catch(() => null)));
+  let sinceSave = 0;
+  // Decoding the next batch (sharp's threads) overlaps detecting this one (TensorFlow's).
+  let next = prepare(todo.slice(0, BATCH));
+  for (let b = 0; b < todo.length; b += BATCH) {
+    const chunk = todo.slice(b, b + BATCH);
+    const inputs = await next;
+    next = prepare(todo.slice(b + BATCH, b + 2 * BATCH));
+    const ok = inputs.flatMap((x, i) => (x ? [i] : []));
+    const bytes = detector.inputSize * detector.inputSize * 3;
+    const batch = new Uint8Array(ok.length * bytes);
+    for (const [k, i] of ok.entries()) batch.set(inputs[i]?.pixels as Buffer, k * bytes);
+    const found = ok.length ? detector.detect(batch, ok.length) : [];
+    for (const [k, i] of ok.entries()) {
+      const input = inputs[i] as NonNullable<(typeof inputs)[number]>;
+      const f = chunk[i] as FileStamp;
+      const entry: Entry = {
+        size: f.size,
+        mtimeMs: f.mtimeMs,
+        width: input.width,
+        height: input.height,
+        faces: (found[k] ?? []).map(input.back),
+      };
+      entries.set(f.path, entry);
+      faces.set(f.path, entry);
+    }
+    done += chunk.length;
+    sinceSave += chunk.length;
+    options.onProgress?.(done, total);
+    if (sinceSave >= SAVE_EVERY) {
+      await save();
+      sinceSave = 0;
+    }
+  }
+  await save();
+  return { faces, detected: todo.length, reused: total - todo.length };
+}
