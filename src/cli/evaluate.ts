@@ -7,6 +7,7 @@ import type { DataSpec } from '../data/sources.ts';
 import { evaluateOn } from '../report/evaluate-run.ts';
 import { confusionMatrix } from '../report/plots.ts';
 import { loadRun } from '../report/predict.ts';
+import { facesLine } from './faces-line.ts';
 
 export async function evaluateCommand(
   options: { run: string; data: string; json?: boolean; env?: NodeJS.ProcessEnv },
@@ -44,6 +45,7 @@ export async function evaluateCommand(
       `${c.padEnd(w)}  ${m.precision.toFixed(4).padStart(9)}  ${m.recall.toFixed(4).padStart(6)}  ${m.f1.toFixed(4).padStart(6)}  ${String(m.support).padStart(7)}\n`,
     );
   }
+  if (report.faces) out(`${facesLine(report.faces)}\n`);
   if (report.bad.length) out(`${report.bad.length} bad file(s) skipped\n`);
   out(`report: ${dir}\n`);
   return 0;

@@ -114,7 +114,11 @@ export async function trainCommand(
     } else {
       out(
         // The error itself is already on the terminal, from the run log.
-        `${result.status}  ${result.run.dir}${last ? `  val_acc ${f(last.val_accuracy)}` : ''}\n`,
+        `${result.status}  ${result.run.dir}${last ? `  val_acc ${f(last.val_accuracy)}` : ''}${Object.entries(
+          result.evaluationSets ?? {},
+        )
+          .map(([name, s]) => `  ${name}_acc ${f(s.accuracy)}`)
+          .join('')}\n`,
       );
       if (mlflow?.pending) {
         err(

@@ -2,11 +2,14 @@
 // loss, schedule and augmentation with its params, defaults and docs lines,
 // and the sweep section from its schema.
 import { AUGMENTATIONS } from '../data/augmentations.ts';
+import { CROPS } from '../data/crops.ts';
+import { DETECTORS } from '../data/faces/detectors.ts';
 import type { Param, Params } from '../layers/params.ts';
 import { LAYERS } from '../layers/registry.ts';
 import { LOSSES } from '../training/losses.ts';
 import { OPTIMIZERS } from '../training/optimizers.ts';
 import { SCHEDULES } from '../training/schedules.ts';
+import { experimentSchema } from './schema.ts';
 import { sweepSchema } from './sweep-schema.ts';
 
 function typeText(p: Param): string {
@@ -62,19 +65,20 @@ function section(
   return out;
 }
 
-/** The `sweep:` keys, from the sweep schema itself. */
-function sweepSection(): string[] {
-  const schema = sweepSchema() as { description: string; properties: Record<string, Record<string, unknown>> };
+type Properties = Record<string, Record<string, unknown>>;
+
+/** Keys of a plain (non-registry) part of the schema, as a table. */
+function keysTable(title: string, intro: string, properties: Properties): string[] {
   const type = (p: Record<string, unknown>) =>
     p.enum ? (p.enum as string[]).join(' \\| ') : p.type === 'array' ? 'list' : String(p.type);
   return [
-    '## Sweep',
+    `## ${title}`,
     '',
-    `\`sweep\`: ${schema.description}.`,
+    intro,
     '',
     '| key | type | default | meaning |',
     '| --- | --- | --- | --- |',
-    ...Object.entries(schema.properties).map(
+    ...Object.entries(properties).map(
       ([k, p]) =>
         `| \`${k}\` | ${type(p)} | ${p.default === undefined ? '-' : `\`${JSON.stringify(p.default)}\``} | ${p.description} |`,
     ),
@@ -82,7 +86,27 @@ function sweepSection(): string[] {
   ];
 }
 
+function detectorsSection(): string[] {
+  return [
+    '## Face detectors',
+    '',
+    "Values of `crop.detector`. Weights ship inside the npm package named (installed with run-exp, never downloaded); the version and each file's sha256 are checked before use.",
+    '',
+    '| name | package | licence | weight files (sha256) | what it is |',
+    '| --- | --- | --- | --- | --- |',
+    ...Object.entries(DETECTORS).map(
+      ([name, d]) =>
+        `| \`${name}\` | \`${d.package}@${d.version}\` | ${d.licence} | ${Object.entries(d.files)
+          .map(([f, sha]) => `\`${f}\` ${sha}`)
+          .join('<br>')} | ${d.doc} |`,
+    ),
+    '',
+  ];
+}
+
 export function referenceDoc(): string {
+  const sweep = sweepSchema() as { description: string; properties: Properties };
+  const dataSchema = (experimentSchema().properties as Properties).data as Record<string, unknown>;
   return [
     '# run-exp reference',
     '',
@@ -93,6 +117,15 @@ export function referenceDoc(): string {
     ...section('Losses', '`training.loss`: `{ type: <name>, ...params }`, or just the name.', LOSSES),
     ...section('Learning-rate schedules', '`training.lr_schedule`: `{ type: <name>, ...params }`.', SCHEDULES),
     ...section('Augmentations', 'Items of `data.augmentation`: `{ type: <name>, ...params }`.', AUGMENTATIONS),
-    ...sweepSection(),
+    ...section('Crops', '`data.preprocessing.crop`: `{ type: <name>, ...params }`.', CROPS),
+    ...detectorsSection(),
+    ...keysTable(
+      'Evaluation sets',
+      'Keys of `data` that name data from elsewhere, scored with the final model of every run.',
+      Object.fromEntries(
+        ['evaluation_sets', 'evaluation_every'].map((k) => [k, (dataSchema.properties as Properties)[k] ?? {}]),
+      ),
+    ),
+    ...keysTable('Sweep', `\`sweep\`: ${sweep.description}.`, sweep.properties),
   ].join('\n');
 }

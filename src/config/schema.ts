@@ -146,7 +146,7 @@ export function experimentSchema(): JsonSchema {
         },
         additionalProperties: { type: 'string', minLength: 1 },
         description:
-          'name -> image folder (one sub-folder per class) or CSV / JSON-lines manifest, relative to this file: data from elsewhere, evaluated with the final model of every run and reported as <name>_accuracy and the rest. Its classes must be the training classes. A set used to pick trials or settings has become a validation set: keep another one untouched to report',
+          'name -> image folder (one sub-folder per class) or CSV / JSON-lines manifest, relative to this file: data from elsewhere, evaluated with the final model of every run and reported as <name>_accuracy and the rest. Its classes must be among the training classes. A set used to pick trials or settings has become a validation set: keep another one untouched to report',
       },
       evaluation_every: {
         type: 'integer',

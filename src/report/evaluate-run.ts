@@ -1,7 +1,7 @@
 // A recorded run's model on another data set: the full evaluation report.
 import type { Tensor } from '@tensorflow/tfjs-node';
 import type { Tf } from '../backend/tensorflow.ts';
-import { type LoadOptions, loadPixels } from '../data/cache.ts';
+import { type FaceStats, type LoadOptions, loadPixels } from '../data/cache.ts';
 import { channelsOf } from '../data/decode.ts';
 import { toFloat } from '../data/normalize.ts';
 import { type DataSpec, listData } from '../data/sources.ts';
@@ -12,6 +12,8 @@ export interface DataEvaluation extends Evaluation {
   images: number;
   bad: { path: string; reason: string }[];
   dataset_hash: string;
+  /** With the run's face crop: how many images had a face. */
+  faces?: FaceStats;
 }
 
 /** Evaluates `run` on the images of `spec`, whose classes must be the run's. */
@@ -44,5 +46,11 @@ export async function evaluateOn(
       probs.set((run.model.predict(x) as Tensor).dataSync(), b * k);
     });
   }
-  return { ...evaluate(labels, probs, run.classes), images: px.items.length, bad: px.bad, dataset_hash: px.hash };
+  return {
+    ...evaluate(labels, probs, run.classes),
+    images: px.items.length,
+    bad: px.bad,
+    dataset_hash: px.hash,
+    faces: px.faces,
+  };
 }

@@ -81,6 +81,7 @@ function sourceTags(facts: RunFacts): Tag[] {
     'run_exp.tfjs': env.tfjs,
     'run_exp.libtensorflow': env.libtensorflow,
     'run_exp.backend': env.backend,
+    ...weightTags('run_exp.face_detector', env.face_detector),
     [SWEEP_TAG]: facts.trial?.sweep_id,
     [ROLE_TAG]: facts.trial ? 'trial' : undefined,
     'run_exp.trial': facts.trial?.index,
@@ -89,6 +90,17 @@ function sourceTags(facts: RunFacts): Tag[] {
   return Object.entries(tags)
     .filter(([, v]) => v !== undefined && v !== null && v !== '')
     .map(([key, v]) => ({ key, value: String(v) }));
+}
+
+/** A pretrained network's identity as tags: name, package@version, licence, and each weight file's sha256. */
+function weightTags(prefix: string, id: unknown): Record<string, string> {
+  if (!id || typeof id !== 'object') return {};
+  const w = id as { name: string; package: string; version: string; licence: string; files: Record<string, string> };
+  return {
+    [prefix]: `${w.name} (${w.package}@${w.version})`,
+    [`${prefix}.licence`]: w.licence,
+    ...Object.fromEntries(Object.entries(w.files).map(([f, sha]) => [`${prefix}.sha256.${f}`, sha])),
+  };
 }
 
 export function startMlflowTracker(

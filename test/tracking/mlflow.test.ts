@@ -144,12 +144,17 @@ describe('a run tracked in MLflow', () => {
   it('holds the same params, tags, metric history and artifacts as the run folder', async () => {
     const dir = tempDir();
     await dataset(path.join(dir, 'images'), 12);
+    await dataset(path.join(dir, 'other'), 4);
     const resolved = resolveExperiment(
       experimentFile(
         dir,
         `  mlflow_uri: ${server.uri}\n  experiment_name: toy-tracked\n  tags: { team: vision }\ndescription: the toy task, tracked\n`,
       ),
-      { env: {} },
+      // An evaluation set, and a face crop (the toy images have no faces: kept whole) for the detector's tags.
+      {
+        env: {},
+        set: [`data.evaluation_sets.other=${path.join(dir, 'other')}`, 'data.preprocessing.crop={type: face}'],
+      },
     );
     const result = await runExperiment(resolved, {}, path.join(dir, 'cache'));
     expect(result.status).toBe('FINISHED');
@@ -167,6 +172,11 @@ describe('a run tracked in MLflow', () => {
     expect(check.remote.metrics).toEqual(check.local.metrics);
     expect(check.remote.metrics.val_accuracy).toHaveLength(4);
     expect(Object.keys(check.remote.metrics)).toContain('per_class.top.val_f1');
+    // The evaluation set, scored at the last epoch, as <set>_<metric>.
+    for (const m of ['accuracy', 'loss', 'precision', 'recall', 'f1', 'auc']) {
+      expect(check.remote.metrics[`other_${m}`], m).toHaveLength(1);
+      expect(check.remote.metrics[`other_${m}`]?.[0]?.[0], m).toBe(4);
+    }
     expect(check.remote.artifacts).toEqual(check.local.artifacts);
     expect(check.remote.artifacts).toEqual(
       expect.arrayContaining(['config.yaml', 'metrics.jsonl', 'model/model.json', 'evaluation.json', 'log.jsonl']),
@@ -179,6 +189,7 @@ describe('a run tracked in MLflow', () => {
       'mlflow.note.content': 'the toy task, tracked',
       'run_exp.run_id': result.run.id,
       team: 'vision',
+      'run_exp.face_detector': 'blazeface (@vladmandic/human@3.3.6)',
     });
     for (const key of [
       'mlflow.user',
@@ -188,6 +199,8 @@ describe('a run tracked in MLflow', () => {
       'run_exp.dataset_hash',
       'run_exp.tfjs',
       'run_exp.libtensorflow',
+      'run_exp.face_detector.licence',
+      'run_exp.face_detector.sha256.models/blazeface.bin',
     ]) {
       expect(check.tags[key], key).toBeTruthy();
     }
