@@ -33,7 +33,7 @@ export async function dataCommand(
   }
   if (options.json) {
     out(
-      `${JSON.stringify({ classes: data.classes, counts: data.counts, hash: data.hash, decoded: data.decoded, reused: data.reused, faces: data.faces, bad: data.bad, warnings: data.warnings, preview }, null, 2)}\n`,
+      `${JSON.stringify({ classes: data.classes, counts: data.counts, hash: data.hash, decoded: data.decoded, reused: data.reused, faces: data.faces, evaluation_sets: Object.fromEntries(Object.entries(data.evaluationSets).map(([n, e]) => [n, { path: e.path, images: e.files.length, faces: e.faces, bad: e.bad }])), bad: data.bad, warnings: data.warnings, preview }, null, 2)}\n`,
     );
     return 0;
   }
@@ -46,6 +46,11 @@ export async function dataCommand(
   }
   out(`images decoded ${data.decoded}, from cache ${data.reused}; dataset hash ${data.hash.slice(0, 16)}\n`);
   if (data.faces) out(`${facesLine(data.faces)}\n`);
+  for (const [name, set] of Object.entries(data.evaluationSets)) {
+    out(
+      `evaluation set ${name}: ${set.files.length} images${set.bad.length ? `, ${set.bad.length} left out` : ''}${set.faces ? `; ${facesLine(set.faces)}` : ''}\n`,
+    );
+  }
   if (preview) out(`augmentation preview: ${preview}\n`);
   for (const b of data.bad.slice(0, 20)) err(`bad file: ${b.path}: ${b.reason}\n`);
   if (data.bad.length > 20) err(`... and ${data.bad.length - 20} more bad files\n`);

@@ -25,7 +25,8 @@ export async function writePreview(
   const n = picked.length;
   const [h, w, c] = data.shape;
   const random = rng(exp.seed * 104729);
-  const pixels = tf.tidy(() => {
+  // The tensor, not its data, leaves tidy: tidy walks a returned typed array element by element.
+  const images = tf.tidy(() => {
     const unit = new Float32Array(n * data.imageBytes);
     toFloat(
       data.pixels,
@@ -46,8 +47,10 @@ export async function writePreview(
       )
       .toFloat();
     const mixed = mixBatch(tf, x as Tensor4D, y as Tensor2D, exp.data.augmentation, random);
-    return mixed.x.mul(255).round().clipByValue(0, 255).toInt().dataSync() as Int32Array;
+    return mixed.x.mul(255).round().clipByValue(0, 255).toInt();
   });
+  const pixels = images.dataSync() as Int32Array;
+  images.dispose();
   const cols = Math.min(8, n);
   const rows = Math.ceil(n / cols);
   const gap = 2;

@@ -140,7 +140,8 @@ export async function predictFiles(
     const good = decoded.flatMap((d, i) => (d instanceof Error ? [] : [i]));
     const pixels = new Uint8Array(good.length * bytes);
     for (const [k, i] of good.entries()) pixels.set(decoded[i] as Buffer, k * bytes);
-    const probs = good.length
+    // The tensor, not its data, leaves tidy: tidy walks a returned typed array element by element.
+    const output = good.length
       ? tf.tidy(() => {
           const x = tf.tensor4d(
             toFloat(
@@ -153,9 +154,11 @@ export async function predictFiles(
             ),
             [good.length, h, w, c],
           );
-          return (run.model.predict(x) as Tensor).dataSync() as Float32Array;
+          return run.model.predict(x) as Tensor;
         })
-      : new Float32Array();
+      : null;
+    const probs = output ? (output.dataSync() as Float32Array) : new Float32Array();
+    output?.dispose();
     chunk.forEach(({ file, face, note, skip }, i) => {
       const d = decoded[i];
       const about = { ...(face === undefined ? {} : { face }), ...(note ? { note } : {}) };

@@ -158,7 +158,7 @@ describe('example experiments', () => {
     'quick.yaml': 136_354,
     'deep.yaml': 129_378,
     'sweep.yaml': 136_354,
-    'faces.yaml': 538_338,
+    'faces.yaml': 1_568_450,
   };
 
   it('every file in experiments/ is listed here', () => {

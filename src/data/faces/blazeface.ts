@@ -50,65 +50,64 @@ async function loadBatched(tf: Tf, file: string): Promise<GraphModel> {
   return tf.loadGraphModel(tf.io.fromMemory({ ...artifacts, weightData: buffer }));
 }
 
+/** Intersection over union of two [x, y, w, h] boxes. */
+function iou(a: Face['box'], b: Face['box']): number {
+  const w = Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]);
+  const h = Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]);
+  if (w <= 0 || h <= 0) return 0;
+  return (w * h) / (a[2] * a[3] + b[2] * b[3] - w * h);
+}
+
+/** Greedy non-maximum suppression: the best-scored box of each overlapping group. */
+function suppress(faces: Face[]): Face[] {
+  const kept: Face[] = [];
+  for (const f of faces.sort((a, b) => b.score - a.score)) {
+    if (kept.length === MAX_FACES) break;
+    if (kept.every((k) => iou(k.box, f.box) <= IOU)) kept.push(f);
+  }
+  return kept;
+}
+
 export async function loadBlazeFace(tf: Tf, file: string): Promise<Detector> {
   const model = await loadBatched(tf, file);
   const anchor = anchors();
+  const width = 17;
   return {
     inputSize: SIZE,
     detect(pixels: Uint8Array, n: number): Face[][] {
-      const { rows, keep } = tf.tidy(() => {
+      const all = tf.tidy(() => {
         const x = tf.tensor4d(pixels, [n, SIZE, SIZE, 3], 'int32').toFloat().div(127.5).sub(1);
         const outs = model.execute(x) as Tensor[];
         // Four outputs: scores and regressors for the 512 stride-16 anchors and the 384 stride-32 ones.
         const [s384, s512, r384, r512] = [...outs].sort((a, b) => a.size - b.size) as Tensor[];
-        const all = tf.concat(
+        return tf.concat(
           [tf.concat([s512 as Tensor, r512 as Tensor], 2), tf.concat([s384 as Tensor, r384 as Tensor], 2)],
           1,
         );
-        const data = all.dataSync() as Float32Array;
-        // Non-maximum suppression per image on [y1, x1, y2, x2] boxes.
-        const keep: Int32Array[] = [];
-        for (let i = 0; i < n; i++) {
-          const b = all.slice([i, 0, 0], [1, -1, 5]).squeeze([0]);
-          const scores = b.slice([0, 0], [-1, 1]).squeeze([1]).sigmoid();
-          const c = b.slice([0, 1], [-1, 2]).add(tf.tensor2d(anchor));
-          const half = b.slice([0, 3], [-1, 2]).div(2);
-          const lo = c.sub(half);
-          const hi = c.add(half);
-          const boxes = tf.concat(
-            [
-              lo.slice([0, 1], [-1, 1]),
-              lo.slice([0, 0], [-1, 1]),
-              hi.slice([0, 1], [-1, 1]),
-              hi.slice([0, 0], [-1, 1]),
-            ],
-            1,
-          );
-          keep.push(
-            tf.image.nonMaxSuppression(boxes as never, scores as never, MAX_FACES, IOU, FLOOR).dataSync() as Int32Array,
-          );
-        }
-        return { rows: data, keep };
       });
-      const width = 17;
-      return keep.map((indices, i) =>
-        Array.from(indices, (a): Face => {
+      // Decoded here rather than with tensor ops: only a handful of anchors per image pass the floor.
+      const rows = all.dataSync() as Float32Array;
+      all.dispose();
+      return Array.from({ length: n }, (_, i) => {
+        const found: Face[] = [];
+        for (let a = 0; a < anchor.length; a++) {
           const r = rows.subarray((i * anchor.length + a) * width, (i * anchor.length + a + 1) * width);
+          const score = 1 / (1 + Math.exp(-(r[0] as number)));
+          if (score < FLOOR) continue;
           const [ax, ay] = anchor[a] as Point;
-          const cx = (r[1] as number) + ax;
-          const cy = (r[2] as number) + ay;
           const w = r[3] as number;
           const h = r[4] as number;
           // Landmarks 0 and 1 are the eyes; ordered left to right in the image.
           const e0: Point = [(r[5] as number) + ax, (r[6] as number) + ay];
           const e1: Point = [(r[7] as number) + ax, (r[8] as number) + ay];
-          return {
-            box: [cx - w / 2, cy - h / 2, w, h],
-            score: 1 / (1 + Math.exp(-(r[0] as number))),
+          found.push({
+            box: [(r[1] as number) + ax - w / 2, (r[2] as number) + ay - h / 2, w, h],
+            score,
             eyes: e0[0] <= e1[0] ? [e0, e1] : [e1, e0],
-          };
-        }),
-      );
+          });
+        }
+        return suppress(found);
+      });
     },
   };
 }
