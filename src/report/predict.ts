@@ -107,7 +107,7 @@ async function jobs(files: string[], p: Preprocessing, faces: FacesMode, cacheDi
           file,
           region,
           face: null,
-          note: `no face found; predicted on the ${crop.on_miss === 'center' ? 'centred square' : 'whole image'} (crop.on_miss: ${crop.on_miss})`,
+          note: `no face found; predicted on the ${crop.on_miss === 'center' ? 'centred square' : 'whole image'}, as crop.on_miss is ${crop.on_miss}`,
         },
       ];
     }

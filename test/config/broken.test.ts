@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/program.ts';
+import { cli } from '../support/cli.ts';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'broken');
 const bin = path.join(dir, '..', '..', '..', 'bin', 'run-exp.js');
@@ -454,20 +454,7 @@ const CASES: Case[] = [
   },
 ];
 
-async function validate(args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(['validate', '--json', ...args], {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    env: {},
-  });
-  return { code, out, err };
-}
+const validate = (args: string[]) => cli(['validate', '--json', ...args]);
 
 describe('broken experiment files', () => {
   const files = new Set(CASES.filter((c) => !c.set).map((c) => c.file));

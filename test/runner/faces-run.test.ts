@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/program.ts';
 import { tempDir } from '../data/fixtures.ts';
+import { cli } from '../support/cli.ts';
 import { dataset } from '../support/toy.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,21 +39,6 @@ tracking:
 `,
   );
   return file;
-}
-
-async function cli(args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(args, {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    env: {},
-  });
-  return { code, out, err };
 }
 
 const runDirs = (dir: string) =>
@@ -155,7 +140,7 @@ describe('predict with a face crop', () => {
     expect(rows.filter((r) => r.file === blank)).toEqual([
       expect.objectContaining({
         face: null,
-        note: 'no face found; predicted on the whole image (crop.on_miss: keep)',
+        note: 'no face found; predicted on the whole image, as crop.on_miss is keep',
       }),
     ]);
 
