@@ -151,6 +151,20 @@ function rectangles(tf: Tf, boxes: number[][], h: number, w: number): Tensor4D {
     .logicalAnd(xs.less(col(3))) as Tensor4D;
 }
 
+/**
+ * Applies `f` only to the images flagged in `on`: they are gathered, changed
+ * and put back, so an augmentation drawn for a few images of the batch costs
+ * a few images' work.
+ */
+function onSome(tf: Tf, x: Tensor4D, on: number[], f: (some: Tensor4D, picked: number[]) => Tensor4D): Tensor4D {
+  const picked = on.flatMap((b, i) => (b ? [i] : []));
+  if (picked.length === 0) return x;
+  if (picked.length === on.length) return f(x, picked);
+  const idx = tf.tensor1d(picked, 'int32');
+  const changed = tf.scatterND(idx.reshape([-1, 1]), f(x.gather(idx) as Tensor4D, picked), x.shape);
+  return tf.where(perImage(tf, on, 'bool'), changed, x) as Tensor4D;
+}
+
 function seed(random: Random): number {
   return Math.floor(random() * 2 ** 31);
 }
@@ -249,16 +263,23 @@ export function augmentBatch(tf: Tf, batch: Tensor4D, augmentations: RegistryCho
           break;
         }
         case 'grayscale': {
-          const mask = perImage(tf, draw(num('probability')), 'bool');
+          const on = draw(num('probability'));
           if (c !== 3) break;
-          x = tf.where(mask, gray().tile([1, 1, 1, 3]), x) as Tensor4D;
+          x = onSome(tf, x, on, (some) => some.mul(tf.tensor1d(LUMA)).sum(3, true).tile([1, 1, 1, 3]) as Tensor4D);
           break;
         }
         case 'blur': {
           const max = num('sigma');
           const on = draw(num('probability'));
           const sigmas = on.map((b) => (b ? uniform(random, 0.1, max) : 0));
-          if (on.some(Boolean)) x = blur(tf, x, sigmas, max);
+          x = onSome(tf, x, on, (some, picked) =>
+            blur(
+              tf,
+              some,
+              picked.map((i) => sigmas[i] as number),
+              max,
+            ),
+          );
           break;
         }
         case 'random_erasing': {
@@ -275,8 +296,18 @@ export function augmentBatch(tf: Tf, batch: Tensor4D, augmentations: RegistryCho
             }
             return [0, 0, 0, 0];
           });
-          const noise = tf.randomUniform([n, h, w, c], 0, 1, 'float32', seed(random));
-          x = tf.where(rectangles(tf, boxes, h, w).tile([1, 1, 1, c]), noise, x) as Tensor4D;
+          const noiseSeed = seed(random);
+          const on = boxes.map((b) => ((b[2] as number) > (b[0] as number) ? 1 : 0));
+          x = onSome(tf, x, on, (some, picked) => {
+            const noise = tf.randomUniform(some.shape, 0, 1, 'float32', noiseSeed);
+            const inside = rectangles(
+              tf,
+              picked.map((i) => boxes[i] as number[]),
+              h,
+              w,
+            );
+            return tf.where(inside.tile([1, 1, 1, c]), noise, some) as Tensor4D;
+          });
           break;
         }
         default:
