@@ -68,14 +68,14 @@ export interface LoadOptions {
 
 function optionsKey(p: Preprocessing): string {
   const face = faceCropOf(p);
-  const crop = face ? { ...face, detector: detectorKey(face) } : null;
   const canonical = JSON.stringify({
     v: 1,
     size: p.size,
     fit: p.fit,
     center_crop: p.center_crop,
     color: p.color,
-    crop,
+    // Only a face crop enters the key: caches made without one stay valid.
+    ...(face ? { crop: { ...face, detector: detectorKey(face) } } : {}),
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
