@@ -1,7 +1,7 @@
 // What the pixel cache and the face-box cache share: where a data folder's
 // entries live and how a file is replaced whole.
 import { createHash } from 'node:crypto';
-import { rename, writeFile } from 'node:fs/promises';
+import { rename, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 
 export async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
@@ -17,9 +17,18 @@ export function folderKey(files: string[]): string {
   return createHash('sha256').update(dir).digest('hex').slice(0, 16);
 }
 
-/** The identity of a file the caches trust: its path, size and modification time. */
+/** The identity of a file the caches trust: its path, size and modification time (-1 when unreadable). */
 export interface FileStamp {
   path: string;
   size: number;
   mtimeMs: number;
+}
+
+export function stampFiles(files: string[]): Promise<FileStamp[]> {
+  return Promise.all(
+    files.map(async (file) => {
+      const s = await stat(file).catch(() => null);
+      return { path: file, size: s?.size ?? -1, mtimeMs: s?.mtimeMs ?? -1 };
+    }),
+  );
 }

@@ -7,12 +7,12 @@
 // to its face.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 // The cache root is the libtensorflow installer's: one definition of where run-exp caches.
 import { cacheRoot } from '../../native/install.mjs';
-import { folderKey, writeAtomic } from './cache-files.ts';
+import { folderKey, stampFiles, writeAtomic } from './cache-files.ts';
 import { channelsOf, decodeImage, type Preprocessing } from './decode.ts';
 import { centerRegion, chooseFace, type FaceCrop, faceCropOf, faceRegion, type Region } from './faces/crop.ts';
 import { detectorKey, type ImageFaces, locateFaces } from './faces/locate.ts';
@@ -113,11 +113,8 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
   const key = optionsKey(p);
   const dir = path.join(options.cacheDir ?? cacheRoot(), 'images', `${key}-${folderKey(items.map((it) => it.path))}`);
   await mkdir(dir, { recursive: true });
-  const stats = await Promise.all(
-    items.map(async (it) => {
-      const s = await stat(it.path).catch(() => null);
-      return s ? { size: s.size, mtimeMs: s.mtimeMs } : null;
-    }),
+  const stats = (await stampFiles(items.map((it) => it.path))).map((s) =>
+    s.size < 0 ? null : { size: s.size, mtimeMs: s.mtimeMs },
   );
   const old = await readIndex(dir);
   const crop = faceCropOf(p);

@@ -2,14 +2,14 @@
 // preprocessing, so a prediction sees exactly what training saw. With a face
 // crop, each face found is one prediction (the largest, or all of them).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
 import { parse } from 'yaml';
 import type { Tf } from '../backend/tensorflow.ts';
 import type { Experiment } from '../config/experiment.ts';
+import { stampFiles } from '../data/cache-files.ts';
 import { channelsOf, decodeImage, type Preprocessing } from '../data/decode.ts';
-import { centerRegion, faceCropOf, faceRegion, type Region } from '../data/faces/crop.ts';
+import { centerRegion, faceCropOf, faceRegion, type Region, rankFaces } from '../data/faces/crop.ts';
 import { locateFaces } from '../data/faces/locate.ts';
 import { toFloat } from '../data/normalize.ts';
 import { DataError } from '../data/sources.ts';
@@ -86,19 +86,11 @@ interface Job {
 async function jobs(files: string[], p: Preprocessing, faces: FacesMode, cacheDir?: string): Promise<Job[]> {
   const crop = faceCropOf(p);
   if (!crop) return files.map((file) => ({ file }));
-  const stamps = await Promise.all(
-    files.map(async (file) => {
-      const s = await stat(file).catch(() => null);
-      return { path: file, size: s?.size ?? -1, mtimeMs: s?.mtimeMs ?? -1 };
-    }),
-  );
-  const located = await locateFaces(stamps, crop, { cacheDir });
+  const located = await locateFaces(await stampFiles(files), crop, { cacheDir });
   return files.flatMap((file): Job[] => {
     const found = located.faces.get(file);
     if (!found) return [{ file }]; // unreadable: decoding says why
-    const kept = found.faces
-      .filter((f) => f.score >= crop.min_confidence)
-      .sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
+    const kept = rankFaces(found.faces, crop.min_confidence);
     if (kept.length === 0) {
       if (crop.on_miss === 'skip') return [{ file, face: null, skip: 'no face found' }];
       const region = crop.on_miss === 'center' ? centerRegion(found.width, found.height) : undefined;

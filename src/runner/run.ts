@@ -276,6 +276,7 @@ export async function runExperiment(
     lowerIsBetter ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY,
   );
   let outcome: Awaited<ReturnType<typeof train>>;
+  let lastSets: { epoch: number; sets: ReturnType<typeof evaluateSets> } | undefined;
   try {
     outcome = await train(
       tf,
@@ -289,7 +290,8 @@ export async function runExperiment(
         onEpoch: async (m) => {
           const every = exp.data.evaluation_every;
           if (m.epoch === exp.training.epochs || (every > 0 && m.epoch % every === 0)) {
-            Object.assign(m, setMetrics(evaluateSets(tf, exp, data, model)));
+            lastSets = { epoch: m.epoch, sets: evaluateSets(tf, exp, data, model) };
+            Object.assign(m, setMetrics(lastSets.sets));
           }
           run.appendJsonl('metrics.jsonl', m);
           log.info({ event: 'epoch', ...m }, `epoch ${m.epoch}`);
@@ -327,7 +329,10 @@ export async function runExperiment(
   await save('model');
   const val = validate(tf, exp, data, model);
   const test = validate(tf, exp, data, model, 'test');
-  const sets = evaluateSets(tf, exp, data, model);
+  // The last epoch's scores are the final model's unless early stopping put back earlier weights.
+  const restored = exp.training.early_stopping?.restore_best_weights === true;
+  const sets =
+    lastSets?.epoch === outcome.epochs.length && !restored ? lastSets.sets : evaluateSets(tf, exp, data, model);
   run.writeJson('evaluation.json', {
     classes: data.classes,
     validation: val ? { loss: val.loss, ...val.evaluation } : null,

@@ -32,14 +32,14 @@ export interface RawImage {
   height: number;
 }
 
+/** The faces scored at least `minConfidence`, largest first. */
+export function rankFaces(faces: Face[], minConfidence: number): Face[] {
+  return faces.filter((f) => f.score >= minConfidence).sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
+}
+
 /** The face a crop uses: the largest one at or above `min_confidence`, or null. */
 export function chooseFace(faces: Face[], minConfidence: number): Face | null {
-  let best: Face | null = null;
-  for (const f of faces) {
-    if (f.score < minConfidence) continue;
-    if (!best || f.box[2] * f.box[3] > best.box[2] * best.box[3]) best = f;
-  }
-  return best;
+  return rankFaces(faces, minConfidence)[0] ?? null;
 }
 
 export function faceRegion(face: Face, crop: Pick<FaceCrop, 'margin' | 'align'>): Region {
