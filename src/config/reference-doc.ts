@@ -1,7 +1,7 @@
 // docs/reference.md, generated from the registries: every layer, optimizer,
 // loss, schedule and augmentation with its params, defaults and docs lines,
 // and the sweep section from its schema.
-import { AUGMENTATIONS } from '../data/augmentations.ts';
+import { AUGMENTATIONS, type AugmentationEntry, type Stage } from '../data/augmentations.ts';
 import { CROPS } from '../data/crops.ts';
 import { DETECTORS } from '../data/faces/detectors.ts';
 import type { Param, Params } from '../layers/params.ts';
@@ -104,6 +104,20 @@ function detectorsSection(): string[] {
   ];
 }
 
+function augmentationIntro(): string {
+  const of = (stage: Stage) =>
+    Object.entries(AUGMENTATIONS as Record<string, AugmentationEntry>)
+      .filter(([, a]) => a.stage === stage)
+      .map(([name]) => `\`${name}\``)
+      .join(', ');
+  return [
+    'Items of `data.augmentation`: `{ type: <name>, ...params }`, applied to each training batch in the order listed.',
+    `Consecutive geometric steps (${of('geometry')}) are composed into one bilinear resampling per image (edges reflected);`,
+    `consecutive colour steps (${of('colour')}) into one per-image colour transform, clipped to [0, 1] once;`,
+    `${of('pixels')} apply where they stand; ${of('mix')} run last, on the finished batch.`,
+  ].join(' ');
+}
+
 export function referenceDoc(): string {
   const sweep = sweepSchema() as { description: string; properties: Properties };
   const dataSchema = (experimentSchema().properties as Properties).data as Record<string, unknown>;
@@ -116,7 +130,7 @@ export function referenceDoc(): string {
     ...section('Optimizers', '`training.optimizer`: `{ type: <name>, ...params }`, or just the name.', OPTIMIZERS),
     ...section('Losses', '`training.loss`: `{ type: <name>, ...params }`, or just the name.', LOSSES),
     ...section('Learning-rate schedules', '`training.lr_schedule`: `{ type: <name>, ...params }`.', SCHEDULES),
-    ...section('Augmentations', 'Items of `data.augmentation`: `{ type: <name>, ...params }`.', AUGMENTATIONS),
+    ...section('Augmentations', augmentationIntro(), AUGMENTATIONS),
     ...section('Crops', '`data.preprocessing.crop`: `{ type: <name>, ...params }`.', CROPS),
     ...detectorsSection(),
     ...keysTable(

@@ -2,10 +2,10 @@
 // same shape out, as whole-batch TensorFlow ops (no per-pixel JavaScript).
 // Every random choice is drawn from the given seeded generator (noise tensors
 // get seeds from it too), so an epoch's augmentations repeat exactly.
-import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-node';
+import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-node';
 import type { Tf } from '../backend/tensorflow.ts';
 import type { RegistryChoice } from '../config/experiment.ts';
-import { mixes } from './augmentations.ts';
+import { stageOf } from './augmentations.ts';
 import { shuffle } from './random.ts';
 
 type Random = () => number;
@@ -59,17 +59,44 @@ function regionBox(random: Random, area: number, aspect: number, h: number, w: n
   return [y, x, y + bh, x + bw];
 }
 
-/** Projective transforms that rotate each image about its centre (output -> input coordinates). */
-function rotations(n: number, h: number, w: number, maxDegrees: number, random: Random): number[][] {
-  const cx = (w - 1) / 2;
-  const cy = (h - 1) / 2;
-  return Array.from({ length: n }, () => {
-    const t = (uniform(random, -maxDegrees, maxDegrees) * Math.PI) / 180;
-    const c = Math.cos(t);
-    const s = Math.sin(t);
-    return [c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy, 0, 0];
+/** A 3x3 matrix, row-major. */
+type Mat = number[];
+const IDENTITY: Mat = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+
+/** a . b for square row-major matrices of side `k`. */
+function matMul(a: Mat, b: Mat, k = 3): Mat {
+  return Array.from({ length: k * k }, (_, ij) => {
+    const i = Math.floor(ij / k);
+    const j = ij % k;
+    let sum = 0;
+    for (let m = 0; m < k; m++) sum += (a[i * k + m] as number) * (b[m * k + j] as number);
+    return sum;
   });
 }
+
+const isIdentity = (m: Mat, k = 3) => m.every((v, ij) => v === (ij % (k + 1) === 0 ? 1 : 0));
+
+/** Rotation about the image centre by t radians, as an output -> input pixel map. */
+function rotation(t: number, h: number, w: number): Mat {
+  const cx = (w - 1) / 2;
+  const cy = (h - 1) / 2;
+  const c = Math.cos(t);
+  const s = Math.sin(t);
+  return [c, -s, cx - c * cx + s * cy, s, c, cy - s * cx - c * cy, 0, 0, 1];
+}
+
+/** The output -> input pixel map that enlarges the box [y1, x1, y2, x2] (fractions) to the whole image, as cropAndResize does. */
+const boxMap = ([y1, x1, y2, x2]: number[], h: number, w: number): Mat => [
+  (x2 as number) - (x1 as number),
+  0,
+  (x1 as number) * (w - 1),
+  0,
+  (y2 as number) - (y1 as number),
+  (y1 as number) * (h - 1),
+  0,
+  0,
+  1,
+];
 
 const LUMA = [0.299, 0.587, 0.114];
 
@@ -161,113 +188,196 @@ function onSome(tf: Tf, x: Tensor4D, on: number[], f: (some: Tensor4D, picked: n
   if (picked.length === 0) return x;
   if (picked.length === on.length) return f(x, picked);
   const idx = tf.tensor1d(picked, 'int32');
-  const changed = tf.scatterND(idx.reshape([-1, 1]), f(x.gather(idx) as Tensor4D, picked), x.shape);
-  return tf.where(perImage(tf, on, 'bool'), changed, x) as Tensor4D;
+  return tf.tensorScatterUpdate(x, idx.reshape([-1, 1]), f(x.gather(idx) as Tensor4D, picked));
 }
 
 function seed(random: Random): number {
   return Math.floor(random() * 2 ** 31);
 }
 
+/** What a run of consecutive augmentations of one stage draws for each image of the batch. */
+interface Pending {
+  /** Output -> input pixel maps, one per image. */
+  geometry: Mat[];
+  /** Colour of x = x0 . colour + mean(x0) . fromMean + offset, per image (c x c matrices, c offsets). */
+  colour: Mat[];
+  fromMean: Mat[];
+  offset: number[][];
+}
+
+/** The identity on `c` channels. */
+const eye = (c: number): Mat => Array.from({ length: c * c }, (_, ij) => (ij % (c + 1) === 0 ? 1 : 0));
+
+/** out_j = sum_i x_i . LUMA_i for every j: the grey level in every channel. */
+const GREY: Mat = [0, 1, 2].flatMap((i) => [LUMA[i], LUMA[i], LUMA[i]] as number[]);
+
+/** Draws the per-image transform of one geometric augmentation. */
+function geometry(aug: RegistryChoice, n: number, h: number, w: number, random: Random): Mat[] {
+  const num = (k: string) => aug[k] as number;
+  switch (aug.type) {
+    case 'flip_horizontal':
+      return Array.from({ length: n }, () =>
+        random() < num('probability') ? [-1, 0, w - 1, 0, 1, 0, 0, 0, 1] : IDENTITY,
+      );
+    case 'rotate': {
+      const d = num('degrees');
+      return Array.from({ length: n }, () => rotation((uniform(random, -d, d) * Math.PI) / 180, h, w));
+    }
+    case 'translate': {
+      const f = num('fraction');
+      return Array.from({ length: n }, () => [
+        1,
+        0,
+        uniform(random, -f, f) * w,
+        0,
+        1,
+        uniform(random, -f, f) * h,
+        0,
+        0,
+        1,
+      ]);
+    }
+    case 'random_resized_crop': {
+      const [s0, s1] = range(aug.scale);
+      const [r0, r1] = range(aug.ratio);
+      return Array.from({ length: n }, () => {
+        for (let tries = 0; tries < 10; tries++) {
+          const box = regionBox(random, uniform(random, s0, s1), logUniform(random, r0, r1), h, w);
+          if (box) return boxMap(box, h, w);
+        }
+        return IDENTITY;
+      });
+    }
+    default: {
+      // zoom, random_crop: a square of a random or fixed side at a random place.
+      return Array.from({ length: n }, () => {
+        const side = aug.type === 'zoom' ? 1 / (1 + uniform(random, 0, num('range'))) : num('fraction');
+        const y = uniform(random, 0, 1 - side);
+        const x = uniform(random, 0, 1 - side);
+        return boxMap([y, x, y + side, x + side], h, w);
+      });
+    }
+  }
+}
+
+/** Draws the per-image colour map x -> x . matrix + offset (+ the mean's share, for contrast) of one colour augmentation. */
+function colour(aug: RegistryChoice, n: number, c: number, random: Random, at: Pending): void {
+  const num = (k: string) => aug[k] as number;
+  // Each image's map is composed after the pending one: x' = x . a + b.
+  const then = (i: number, a: Mat | null, b: number) => {
+    if (a) {
+      at.colour[i] = matMul(at.colour[i] as Mat, a, c);
+      at.fromMean[i] = matMul(at.fromMean[i] as Mat, a, c);
+      const o = at.offset[i] as number[];
+      at.offset[i] = o.map((_, j) => o.reduce((sum, v, k) => sum + v * (a[k * c + j] as number), 0));
+    }
+    if (b) at.offset[i] = (at.offset[i] as number[]).map((v) => v + b);
+  };
+  const draws = (f: () => number) => Array.from({ length: n }, f);
+  const factors = (d: number) => draws(() => uniform(random, 1 - d, 1 + d));
+  // Saturation, hue and grayscale act on RGB only; they still draw, so the draws stay in step.
+  const rgb = c === 3;
+  switch (aug.type) {
+    case 'brightness': {
+      const d = num('delta');
+      for (let i = 0; i < n; i++) then(i, null, uniform(random, -d, d));
+      return;
+    }
+    case 'contrast': {
+      // x' = f x + (1 - f) mean(x), where mean(x) = mean(x0) . (colour + fromMean) + offset.
+      const fs = factors(num('delta'));
+      for (let i = 0; i < n; i++) {
+        const f = fs[i] as number;
+        const m = at.colour[i] as Mat;
+        at.fromMean[i] = (at.fromMean[i] as Mat).map((v, ij) => v + (1 - f) * (m[ij] as number));
+        at.colour[i] = m.map((v) => v * f);
+      }
+      return;
+    }
+    case 'saturation': {
+      const fs = factors(num('delta'));
+      for (let i = 0; i < n && rgb; i++) {
+        const f = fs[i] as number;
+        then(
+          i,
+          IDENTITY.map((v, ij) => f * v + (1 - f) * (GREY[ij] as number)),
+          0,
+        );
+      }
+      return;
+    }
+    case 'hue': {
+      const d = num('delta');
+      const turns = draws(() => uniform(random, -d, d));
+      for (let i = 0; i < n && rgb; i++) then(i, hueMatrix(turns[i] as number), 0);
+      return;
+    }
+    default: {
+      // grayscale
+      const p = num('probability');
+      const on = draws(() => random());
+      for (let i = 0; i < n && rgb; i++) if ((on[i] as number) < p) then(i, GREY, 0);
+    }
+  }
+}
+
+/** Whether the pending colour map changes anything. */
+const recoloured = (at: Pending, c: number) =>
+  at.colour.some((t) => !isIdentity(t, c)) ||
+  at.offset.some((o) => o.some((v) => v !== 0)) ||
+  at.fromMean.some((t) => t.some((v) => v !== 0));
+
 /** Applies the image augmentations of `augmentations` (not the mixing ones) in order. */
 export function augmentBatch(tf: Tf, batch: Tensor4D, augmentations: RegistryChoice[], random: Random): Tensor4D {
-  const images = augmentations.filter((a) => !mixes(a.type));
+  const images = augmentations.filter((a) => stageOf(a.type) !== 'mix');
   if (images.length === 0) return batch;
   const [n, h, w, c] = batch.shape;
   const draw = (p: number) => Array.from({ length: n }, () => (random() < p ? 1 : 0));
+  const fresh = (): Pending => ({
+    geometry: Array.from({ length: n }, () => IDENTITY),
+    colour: Array.from({ length: n }, () => eye(c)),
+    fromMean: Array.from({ length: n }, () => Array(c * c).fill(0)),
+    offset: Array.from({ length: n }, () => Array(c).fill(0)),
+  });
   return tf.tidy(() => {
     let x: Tensor4D = batch;
-    const gray = () => x.mul(tf.tensor1d(LUMA)).sum(3, true) as Tensor4D;
+    let pending = fresh();
+    // Applies what is pending: one resampling, then one colour transform and one clip.
+    const flush = () => {
+      const { geometry: g, colour: m, fromMean: k, offset: o } = pending;
+      if (!g.every((t) => isIdentity(t)))
+        x = tf.image.transform(x, tf.tensor2d(g.map((t) => t.slice(0, 8))), 'bilinear', 'reflect');
+      if (recoloured(pending, c)) {
+        const meanShare = k.some((t) => t.some((v) => v !== 0));
+        let offsets = tf.tensor3d(o.flat(), [n, 1, c]);
+        if (meanShare)
+          offsets = offsets.add(tf.matMul(x.mean([1, 2]).reshape([n, 1, c]), tf.tensor3d(k.flat(), [n, c, c])));
+        // (M^T x^T)^T rather than x M: TensorFlow's batched product with an inner size of 3 is faster this way round.
+        x = tf
+          .matMul(tf.tensor3d(m.flat(), [n, c, c]), x.reshape([n, h * w, c]), true, true)
+          .transpose([0, 2, 1])
+          .add(offsets)
+          .reshape([n, h, w, c])
+          .clipByValue(0, 1) as Tensor4D;
+      }
+      pending = fresh();
+    };
     for (const aug of images) {
       const num = (k: string) => aug[k] as number;
+      const stage = stageOf(aug.type);
+      if (stage === 'geometry') {
+        // A geometric step after a colour one must see the colours changed first.
+        if (recoloured(pending, c)) flush();
+        const maps = geometry(aug, n, h, w, random);
+        pending.geometry = pending.geometry.map((t, i) => matMul(t, maps[i] as Mat));
+        continue;
+      }
+      if (stage === 'colour') {
+        colour(aug, n, c, random, pending);
+        continue;
+      }
+      flush();
       switch (aug.type) {
-        case 'flip_horizontal':
-          x = tf.where(perImage(tf, draw(num('probability')), 'bool'), tf.image.flipLeftRight(x), x);
-          break;
-        case 'rotate':
-          x = tf.image.transform(x, tf.tensor2d(rotations(n, h, w, num('degrees'), random)), 'bilinear', 'reflect');
-          break;
-        case 'translate': {
-          const f = num('fraction');
-          const shifts = Array.from({ length: n }, () => [
-            1,
-            0,
-            uniform(random, -f, f) * w,
-            0,
-            1,
-            uniform(random, -f, f) * h,
-            0,
-            0,
-          ]);
-          x = tf.image.transform(x, tf.tensor2d(shifts), 'bilinear', 'reflect');
-          break;
-        }
-        case 'zoom':
-        case 'random_crop':
-        case 'random_resized_crop': {
-          const boxes = Array.from({ length: n }, () => {
-            if (aug.type === 'random_resized_crop') {
-              const [s0, s1] = range(aug.scale);
-              const [r0, r1] = range(aug.ratio);
-              for (let tries = 0; tries < 10; tries++) {
-                const box = regionBox(random, uniform(random, s0, s1), logUniform(random, r0, r1), h, w);
-                if (box) return box;
-              }
-              return [0, 0, 1, 1];
-            }
-            const side = aug.type === 'zoom' ? 1 / (1 + uniform(random, 0, num('range'))) : num('fraction');
-            const y = uniform(random, 0, 1 - side);
-            const x0 = uniform(random, 0, 1 - side);
-            return [y, x0, y + side, x0 + side];
-          });
-          const ind = tf.range(0, n, 1, 'int32') as Tensor as never;
-          x = tf.image.cropAndResize(x, tf.tensor2d(boxes), ind, [h, w], 'bilinear');
-          break;
-        }
-        case 'brightness': {
-          const d = num('delta');
-          const offsets = Array.from({ length: n }, () => uniform(random, -d, d));
-          x = x.add(perImage(tf, offsets)).clipByValue(0, 1) as Tensor4D;
-          break;
-        }
-        case 'contrast': {
-          const d = num('delta');
-          const factors = perImage(
-            tf,
-            Array.from({ length: n }, () => uniform(random, 1 - d, 1 + d)),
-          );
-          const mean = x.mean([1, 2], true);
-          x = x.sub(mean).mul(factors).add(mean).clipByValue(0, 1) as Tensor4D;
-          break;
-        }
-        case 'saturation': {
-          const d = num('delta');
-          const factors = perImage(
-            tf,
-            Array.from({ length: n }, () => uniform(random, 1 - d, 1 + d)),
-          );
-          if (c !== 3) break;
-          const g = gray();
-          x = x.sub(g).mul(factors).add(g).clipByValue(0, 1) as Tensor4D;
-          break;
-        }
-        case 'hue': {
-          const d = num('delta');
-          const matrices = Array.from({ length: n }, () => hueMatrix(uniform(random, -d, d)));
-          if (c !== 3) break;
-          const m = tf.tensor3d(matrices.flat(), [n, 3, 3]);
-          x = tf
-            .matMul(x.reshape([n, h * w, 3]), m)
-            .reshape([n, h, w, 3])
-            .clipByValue(0, 1) as Tensor4D;
-          break;
-        }
-        case 'grayscale': {
-          const on = draw(num('probability'));
-          if (c !== 3) break;
-          x = onSome(tf, x, on, (some) => some.mul(tf.tensor1d(LUMA)).sum(3, true).tile([1, 1, 1, 3]) as Tensor4D);
-          break;
-        }
         case 'blur': {
           const max = num('sigma');
           const on = draw(num('probability'));
@@ -314,6 +424,7 @@ export function augmentBatch(tf: Tf, batch: Tensor4D, augmentations: RegistryCho
           throw new Error(`no augmentation for type '${aug.type}'`);
       }
     }
+    flush();
     return x;
   });
 }
@@ -330,7 +441,7 @@ export function mixBatch(
   augmentations: RegistryChoice[],
   random: Random,
 ): { x: Tensor4D; y: Tensor2D } {
-  const mixing = augmentations.filter((a) => mixes(a.type));
+  const mixing = augmentations.filter((a) => stageOf(a.type) === 'mix');
   if (mixing.length === 0) return { x, y };
   const [n, h, w, c] = x.shape;
   return tf.tidy(() => {

@@ -1,7 +1,10 @@
 // The augmentation registry: one entry per augmentation `type`, applied on the
-// fly to each training batch, in the order listed. Entries marked `mixes`
-// (mixup, cutmix) blend pairs of images and their labels, so they run after all
-// the others, on the finished batch.
+// fly to each training batch, in the order listed. An entry's `stage` says how
+// it acts: `geometry` moves pixels (consecutive ones are fused into a single
+// resampling per image), `colour` maps each pixel's colour affinely (consecutive
+// ones are fused into one per-image colour transform, clipped once), `pixels`
+// is anything else, and `mix` (mixup, cutmix) blends pairs of images and their
+// labels, so it runs after all the others, on the finished batch.
 import type { Params } from '../layers/params.ts';
 
 const probability = (d: number) =>
@@ -18,29 +21,34 @@ const alpha = {
   doc: 'the Beta(alpha, alpha) distribution the mixing weight is drawn from (small: mostly one image)',
 } as const;
 
+export type Stage = 'geometry' | 'colour' | 'pixels' | 'mix';
+
 export interface AugmentationEntry {
   doc: string;
   params: Params;
-  /** Blends images and labels of the batch; applied last. */
-  mixes?: boolean;
+  stage: Stage;
 }
 
 export const AUGMENTATIONS = {
-  flip_horizontal: { doc: 'mirror left to right', params: { probability: probability(0.5) } },
+  flip_horizontal: { doc: 'mirror left to right', params: { probability: probability(0.5) }, stage: 'geometry' },
   rotate: {
     doc: 'rotate by a random angle in [-degrees, degrees]',
+    stage: 'geometry',
     params: { degrees: { type: 'number', exclusiveMinimum: 0, maximum: 180, required: true, doc: 'largest rotation' } },
   },
   zoom: {
     doc: 'crop a random region of 1/(1+z) of the side, z in [0, range], and resize back',
+    stage: 'geometry',
     params: { range: amount('largest zoom') },
   },
   random_crop: {
     doc: 'crop a random region of this fraction of each side and resize back',
+    stage: 'geometry',
     params: { fraction: amount('side of the crop') },
   },
   random_resized_crop: {
     doc: 'crop a random region of random area and aspect ratio and resize it to the full size (as in Inception and torchvision)',
+    stage: 'geometry',
     params: {
       scale: {
         type: 'range',
@@ -54,30 +62,37 @@ export const AUGMENTATIONS = {
   },
   translate: {
     doc: 'shift by a random offset of up to this fraction of each side (edges reflected)',
+    stage: 'geometry',
     params: { fraction: amount('largest shift') },
   },
   brightness: {
     doc: 'add a random offset in [-delta, delta] to every pixel (on the 0..1 scale)',
+    stage: 'colour',
     params: { delta: amount('largest offset') },
   },
   contrast: {
     doc: 'scale distances from the mean by a random factor in [1-delta, 1+delta]',
+    stage: 'colour',
     params: { delta: amount('largest change') },
   },
   saturation: {
     doc: 'scale colour (distance from the grey of each pixel) by a random factor in [1-delta, 1+delta]',
+    stage: 'colour',
     params: { delta: amount('largest change') },
   },
   hue: {
     doc: 'turn every colour around the hue circle by a random fraction in [-delta, delta] of a full turn',
+    stage: 'colour',
     params: { delta: { type: 'number', exclusiveMinimum: 0, maximum: 0.5, required: true, doc: 'largest turn' } },
   },
   grayscale: {
     doc: 'replace the image by its grey levels (kept as the same channels)',
+    stage: 'colour',
     params: { probability: probability(0.1) },
   },
   blur: {
     doc: 'Gaussian blur with a random sigma in [0.1, sigma] pixels',
+    stage: 'pixels',
     params: {
       sigma: { type: 'number', minimum: 0.1, maximum: 5, default: 1.5, doc: 'largest sigma, in pixels' },
       probability: probability(0.2),
@@ -85,6 +100,7 @@ export const AUGMENTATIONS = {
   },
   random_erasing: {
     doc: 'fill a random rectangle with noise (Zhong et al. 2017)',
+    stage: 'pixels',
     params: {
       probability: probability(0.25),
       scale: {
@@ -100,15 +116,15 @@ export const AUGMENTATIONS = {
   mixup: {
     doc: 'blend each image with another of the batch, labels blended by the same weight (soft labels); applied last',
     params: { alpha, probability: probability(1) },
-    mixes: true,
+    stage: 'mix',
   },
   cutmix: {
     doc: 'paste a random rectangle of another image of the batch; labels weighted by the pasted area (soft labels); applied last',
     params: { alpha: { ...alpha, default: 1 }, probability: probability(1) },
-    mixes: true,
+    stage: 'mix',
   },
 } as const satisfies Record<string, AugmentationEntry>;
 
-export function mixes(type: string): boolean {
-  return (AUGMENTATIONS as Record<string, AugmentationEntry>)[type]?.mixes === true;
+export function stageOf(type: string): Stage | undefined {
+  return (AUGMENTATIONS as Record<string, AugmentationEntry>)[type]?.stage;
 }

@@ -142,6 +142,67 @@ describe('augmentation', () => {
     expect(luma(hue).sub(luma(colour)).abs().max().dataSync()[0]).toBeLessThan(1e-3);
   });
 
+  /** Applies `augs` one call each, with one generator, so each draws what it would draw in a single call. */
+  function oneByOne(
+    tf: Awaited<ReturnType<typeof loadTensorflow>>['tf'],
+    x: Tensor4D,
+    augs: RegistryChoice[],
+    seed: number,
+  ) {
+    const random = rng(seed);
+    return augs.reduce((t, a) => augmentBatch(tf, t, [a], random), x);
+  }
+
+  it('consecutive colour steps act as one transform: the same as one by one while nothing clips', async () => {
+    const { tf } = await loadTensorflow();
+    // Mid-range colours, small changes: no step reaches 0 or 1, so one clip at the end is no clip at all.
+    const x = tf.randomUniform([4, 6, 6, 3], 0.35, 0.65, 'float32', 3) as Tensor4D;
+    const augs: RegistryChoice[] = [
+      { type: 'brightness', delta: 0.05 },
+      { type: 'contrast', delta: 0.3 },
+      { type: 'saturation', delta: 0.3 },
+      { type: 'hue', delta: 0.05 },
+      { type: 'contrast', delta: 0.3 },
+      { type: 'grayscale', probability: 0.5 },
+      { type: 'brightness', delta: 0.05 },
+    ];
+    const fused = augmentBatch(tf, x, augs, rng(11));
+    expect(fused.sub(x).abs().max().dataSync()[0]).toBeGreaterThan(0.01);
+    expect(
+      fused
+        .sub(oneByOne(tf, x, augs, 11))
+        .abs()
+        .max()
+        .dataSync()[0],
+    ).toBeLessThan(1e-5);
+  });
+
+  it('consecutive geometric steps resample once: on a linear ramp, the same as one by one away from the edges', async () => {
+    const { tf } = await loadTensorflow();
+    // Bilinear sampling reproduces a linear ramp exactly, so resampling once or three times agrees inside the image.
+    const ramp = Float32Array.from(
+      { length: 2 * 24 * 24 },
+      (_, i) => ((i % 576) % 24) / 40 + Math.floor((i % 576) / 24) / 80,
+    );
+    const x = tf.tensor4d(ramp, [2, 24, 24, 1]);
+    const augs: RegistryChoice[] = [
+      { type: 'random_resized_crop', scale: [0.5, 0.7], ratio: [0.9, 1.1] },
+      { type: 'rotate', degrees: 8 },
+      { type: 'flip_horizontal', probability: 0.5 },
+      { type: 'translate', fraction: 0.05 },
+    ];
+    const inner = (t: Tensor4D) => t.slice([0, 8, 8, 0], [2, 8, 8, 1]);
+    const fused = augmentBatch(tf, x, augs, rng(12));
+    expect(inner(fused).sub(inner(x)).abs().max().dataSync()[0]).toBeGreaterThan(0.01);
+    expect(
+      inner(fused)
+        .sub(inner(oneByOne(tf, x, augs, 12)))
+        .abs()
+        .max()
+        .dataSync()[0],
+    ).toBeLessThan(1e-4);
+  });
+
   it('blur keeps the mean and smooths edges; random erasing changes one rectangle per image', async () => {
     const { tf, x } = await colours();
     const blurred = augmentBatch(tf, x, [{ type: 'blur', sigma: 2, probability: 1 }], rng(4));
