@@ -13,7 +13,7 @@ import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import type { PreparedData } from '../../src/data/prepare.ts';
 import { rng } from '../../src/data/random.ts';
-import { buildModel } from '../../src/layers/build.ts';
+import { buildModel } from '../../src/model/build.ts';
 import { train } from '../../src/runner/train.ts';
 import { makeOptimizer } from '../../src/training/make-optimizer.ts';
 

@@ -1,4 +1,5 @@
 // `run-exp <file>`: train an experiment and record the run; console output only.
+import { ConfigErrors } from '../config/errors.ts';
 import { type Resolved, type ResolveOptions, resolveExperiment } from '../config/resolve.ts';
 import { runExperiment } from '../runner/run.ts';
 import type { EpochMetrics } from '../runner/train.ts';
@@ -7,6 +8,7 @@ import { trackingUri } from '../tracking/mlflow-tracker.ts';
 import { facesLine } from './faces-line.ts';
 import { locatingDataErrors } from './located.ts';
 import { progressBars } from './progress.ts';
+import { checkModel } from './validate.ts';
 
 export interface TrainCliOptions extends ResolveOptions {
   quiet?: boolean;
@@ -49,6 +51,9 @@ export async function trainCommand(
   } else {
     ({ resolved, trial } = resolveTrial(file, options, options.trial));
   }
+  // A model that cannot be built is a config error, found before any data is read or run recorded.
+  const model = await checkModel(resolved);
+  if ('message' in model) throw new ConfigErrors([model]);
   // The experiment's own URI is checked by the schema; the environment's is checked here.
   const uri = trackingUri(resolved.experiment.tracking.mlflow_uri);
   if (uri && !/^https?:\/\/[^/]/.test(uri)) {

@@ -3,7 +3,7 @@ import { loadTensorflow } from '../backend/tensorflow.ts';
 import { type ConfigError, ConfigErrors, formatError } from '../config/errors.ts';
 import type { Resolved } from '../config/resolve.ts';
 import { resolveExperiment } from '../config/resolve.ts';
-import { buildModel, LayerError } from '../layers/build.ts';
+import { buildModel, LayerError } from '../model/build.ts';
 
 export interface ValidateOptions {
   json?: boolean;
@@ -37,7 +37,8 @@ export async function checkModel(resolved: Resolved): Promise<{ params: number }
     return { params };
   } catch (err) {
     if (!(err instanceof LayerError)) throw err;
-    const path = err.index >= 0 ? `model.layers[${err.index}]` : 'model.layers';
+    const layer = err.index >= 0 ? `model.layers[${err.index}]` : 'model.layers';
+    const path = err.key ? `${layer}.${err.key}` : layer;
     const at = resolved.locator.locate(path, 'key');
     return { file: at.file, line: at.pos.line, col: at.pos.col, path, message: err.message };
   }

@@ -5,7 +5,7 @@ import { AUGMENTATIONS, type AugmentationEntry, type Stage } from '../data/augme
 import { CROPS } from '../data/crops.ts';
 import { DETECTORS } from '../data/faces/detectors.ts';
 import type { Param, Params } from '../layers/params.ts';
-import { LAYERS } from '../layers/registry.ts';
+import { LAYER_GRAPH_KEYS, LAYERS } from '../layers/registry.ts';
 import { LOSSES } from '../training/losses.ts';
 import { OPTIMIZERS } from '../training/optimizers.ts';
 import { SCHEDULES } from '../training/schedules.ts';
@@ -126,7 +126,17 @@ export function referenceDoc(): string {
     '',
     'Generated from the registries in `src/` by `npm run docs`; a test fails when it is out of date.',
     '',
-    ...section('Layers', 'Items of `model.layers`: `{ type: <name>, ...params }`.', LAYERS),
+    ...section(
+      'Layers',
+      [
+        'Items of `model.layers`: `{ type: <name>, ...params }`. Every layer may also carry',
+        Object.entries(LAYER_GRAPH_KEYS)
+          .map(([k, v]) => `\`${k}\`: ${v.description}`)
+          .join('; '),
+      ].join(' ') +
+        ".\n\nThe last layer listed is the model's output; every other layer's output must be read by some layer.",
+      LAYERS,
+    ),
     ...section('Optimizers', '`training.optimizer`: `{ type: <name>, ...params }`, or just the name.', OPTIMIZERS),
     ...section('Losses', '`training.loss`: `{ type: <name>, ...params }`, or just the name.', LOSSES),
     ...section('Learning-rate schedules', '`training.lr_schedule`: `{ type: <name>, ...params }`.', SCHEDULES),

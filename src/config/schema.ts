@@ -5,7 +5,7 @@
 import { AUGMENTATIONS } from '../data/augmentations.ts';
 import { CROPS } from '../data/crops.ts';
 import { type JsonSchema, registrySchema } from '../layers/params.ts';
-import { LAYERS } from '../layers/registry.ts';
+import { LAYER_GRAPH_KEYS, LAYERS } from '../layers/registry.ts';
 import { LOSSES } from '../training/losses.ts';
 import { OPTIMIZERS } from '../training/optimizers.ts';
 import { SCHEDULES } from '../training/schedules.ts';
@@ -285,8 +285,8 @@ export function experimentSchema(): JsonSchema {
           layers: {
             type: 'array',
             minItems: 1,
-            description: 'the layer stack, input to output',
-            items: registrySchema(LAYERS),
+            description: 'the layers, input to output; each reads the one before it unless it names its `inputs`',
+            items: registrySchema(LAYERS, LAYER_GRAPH_KEYS),
           },
         },
         ['layers'],

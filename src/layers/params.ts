@@ -54,13 +54,14 @@ export function paramSchema(p: Param): JsonSchema {
  * The JSON Schema of an object whose `type` names a registry entry: the entry's
  * params as properties, nothing else allowed.
  */
-export function entrySchema(type: string, doc: string, params: Params): JsonSchema {
+export function entrySchema(type: string, doc: string, params: Params, common: JsonSchema = {}): JsonSchema {
   const required = ['type', ...Object.entries(params).flatMap(([k, p]) => (p.required ? [k] : []))];
   return {
     type: 'object',
     description: doc,
     properties: {
       type: { const: type, description: doc },
+      ...common,
       ...Object.fromEntries(Object.entries(params).map(([k, p]) => [k, paramSchema(p)])),
     },
     required,
@@ -68,14 +69,20 @@ export function entrySchema(type: string, doc: string, params: Params): JsonSche
   };
 }
 
-/** A registry's entries as one schema, dispatched on `type` (ajv's discriminator). */
-export function registrySchema(entries: Record<string, { doc: string; params: Params }>): JsonSchema {
+/**
+ * A registry's entries as one schema, dispatched on `type` (ajv's discriminator);
+ * `common` holds keys every entry may carry besides its params.
+ */
+export function registrySchema(
+  entries: Record<string, { doc: string; params: Params }>,
+  common: JsonSchema = {},
+): JsonSchema {
   return {
     type: 'object',
     required: ['type'],
     properties: { type: { enum: Object.keys(entries) } },
     discriminator: { propertyName: 'type' },
-    oneOf: Object.entries(entries).map(([type, e]) => entrySchema(type, e.doc, e.params)),
+    oneOf: Object.entries(entries).map(([type, e]) => entrySchema(type, e.doc, e.params, common)),
   };
 }
 

@@ -12,7 +12,29 @@ export interface LayerType {
   className: string;
   input: InputKind;
   params: Params;
+  /** Takes two or more inputs: `equal` shapes, or equal but for the `axis` param. */
+  merge?: 'equal' | 'axis';
 }
+
+/** Keys every layer may carry besides its params: they place it in the layer graph. */
+export const LAYER_GRAPH_KEYS = {
+  name: {
+    type: 'string',
+    pattern: '^[A-Za-z][A-Za-z0-9_]*$',
+    description:
+      "the layer's name in the graph and in the saved model.json (default: <type>_<position>; `input` is reserved for the model's input)",
+  },
+  inputs: {
+    type: 'array',
+    minItems: 1,
+    items: { type: 'string' },
+    description:
+      "the names of the layers it reads, `input` for the model's input (default: the layer listed before it)",
+  },
+} as const;
+
+/** The name `inputs` use for the model's input image. */
+export const MODEL_INPUT = 'input';
 
 export const ACTIVATIONS = [
   'linear',
@@ -111,6 +133,8 @@ const filters = {
   required: true,
   doc: 'number of output channels',
 } as const;
+const merge = (doc: string, className: string) =>
+  ({ doc, className, input: 'any', merge: 'equal', params: {} }) as const;
 const pooling = (doc: string, className: string) =>
   ({ doc, className, input: 'image', params: { pool_size: poolSize, strides: poolStrides, padding } }) as const;
 
@@ -234,6 +258,18 @@ export const LAYERS = {
         default: 1,
         doc: 'rows and columns added on each side, an integer or [height, width]',
       },
+    },
+  },
+  add: merge('adds its inputs element by element (a residual connection)', 'Add'),
+  multiply: merge('multiplies its inputs element by element (a gate)', 'Multiply'),
+  average: merge('averages its inputs element by element', 'Average'),
+  concatenate: {
+    doc: 'joins its inputs along one axis (by default the channels)',
+    className: 'Concatenate',
+    input: 'any',
+    merge: 'axis',
+    params: {
+      axis: { type: 'integer', minimum: -1, default: -1, doc: 'axis to join along; -1 is the last (channels)' },
     },
   },
   reshape: {

@@ -14,7 +14,7 @@ import { faceCropOf } from '../data/faces/crop.ts';
 import { type DetectorName, detectorIdentity } from '../data/faces/detectors.ts';
 import { prepareData } from '../data/prepare.ts';
 import { DataError } from '../data/sources.ts';
-import { buildModel } from '../layers/build.ts';
+import { buildModel } from '../model/build.ts';
 import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
 import type { TrialInfo } from '../sweep/trial.ts';
 import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/mlflow-tracker.ts';

@@ -1,6 +1,8 @@
 // The broken-experiment corpus: each file (or --set override) must fail with
 // exit code 2 and its first error at the given place, key path and message.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -140,6 +142,37 @@ const CASES: Case[] = [
     path: 'model.layers[3]',
     message:
       'layer 4 conv2d: needs an image input [batch, height, width, channels] but got [batch, 7688]; move it before',
+  },
+  {
+    file: 'graph-cycle.yaml',
+    at: 'graph-cycle.yaml:7:75',
+    path: 'model.layers[0].inputs',
+    message: "layer 1 conv2d 'a': the layers form a cycle (a reads c, c reads b, b reads a)",
+  },
+  {
+    file: 'graph-duplicate-name.yaml',
+    at: 'graph-duplicate-name.yaml:8:66',
+    path: 'model.layers[1].name',
+    message: "layer 2 conv2d 'stem': the name 'stem' is already taken by layer 1 conv2d 'stem'",
+  },
+  {
+    file: 'graph-merge-shapes.yaml',
+    at: 'graph-merge-shapes.yaml:9:20',
+    path: 'model.layers[2].inputs',
+    message:
+      "layer 3 add: its inputs disagree in shape: 'stem' gives [batch, 64, 64, 8] but 'down' gives [batch, 32, 32, 16]; add needs equal shapes",
+  },
+  {
+    file: 'graph-unknown-input.yaml',
+    at: 'graph-unknown-input.yaml:9:35',
+    path: 'model.layers[2].inputs[1]',
+    message: "layer 3 add: no layer is named 'conv2d_22'; did you mean 'conv2d_2'?",
+  },
+  {
+    file: 'graph-unused-output.yaml',
+    at: 'graph-unused-output.yaml:8:7',
+    path: 'model.layers[1]',
+    message: "layer 2 conv2d 'unused': its output is never used; name it in a later layer's inputs, or remove it",
   },
   {
     file: 'custom-tag.yaml',
@@ -507,6 +540,17 @@ describe('the run-exp process on bad input', () => {
     expect(r.stdout).toContain(
       "--set model.layrs[2].filters=64  model.layrs  unknown key 'layrs'; did you mean 'layers'?",
     );
+  });
+
+  it('training a model that cannot be built: the located error, exit 2, before any data is read or run recorded', () => {
+    const runs = mkdtempSync(path.join(tmpdir(), 'run-exp-broken-runs-'));
+    const r = spawnSync(process.execPath, [bin, 'graph-cycle.yaml', '--set', `tracking.dir=${runs}`], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('graph-cycle.yaml:7:75  model.layers[0].inputs  layer 1 conv2d');
+    expect(readdirSync(runs)).toEqual([]);
   });
 
   it('a tracking URI from the environment that is not http(s): exit 2 before any run starts', () => {

@@ -8,9 +8,9 @@ import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import type { RegistryChoice } from '../../src/config/experiment.ts';
 import { GENERATED } from '../../src/config/generated.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
-import { buildModel } from '../../src/layers/build.ts';
 import type { Param } from '../../src/layers/params.ts';
 import { LAYERS, type LayerTypeName } from '../../src/layers/registry.ts';
+import { buildModel } from '../../src/model/build.ts';
 import { makeOptimizer } from '../../src/training/make-optimizer.ts';
 import { OPTIMIZERS } from '../../src/training/optimizers.ts';
 
@@ -28,7 +28,8 @@ async function modelJsonLayers(
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );
-  return topology?.config.layers ?? [];
+  // The functional model lists its input first; the YAML has no layer for it.
+  return (topology?.config.layers ?? []).filter((l) => l.class_name !== 'InputLayer');
 }
 
 /** A value different from the default, inside the declared range. */
@@ -76,10 +77,20 @@ describe('registry, schema, docs and compiler agree', () => {
   for (const type of Object.keys(LAYERS) as LayerTypeName[]) {
     it(`${type}: class name and every param reach model.json under the same name`, async () => {
       const { tf } = await loadTensorflow();
-      const prefix: RegistryChoice[] = LAYERS[type].input === 'flat' ? [{ type: 'flatten' }] : [];
+      // A merge reads two branches of the input; a flat-input layer reads a flatten.
+      const prefix: RegistryChoice[] =
+        'merge' in LAYERS[type]
+          ? [
+              { type: 'conv2d', filters: 4, kernel_size: 1, name: 'a', inputs: ['input'] },
+              { type: 'conv2d', filters: 4, kernel_size: 1, name: 'b', inputs: ['input'] },
+            ]
+          : LAYERS[type].input === 'flat'
+            ? [{ type: 'flatten' }]
+            : [];
+      const merged = (spec: RegistryChoice) => ('merge' in LAYERS[type] ? { ...spec, inputs: ['a', 'b'] } : spec);
       const suffix: RegistryChoice[] = FLAT_OUTPUT.includes(type) ? [] : [{ type: 'flatten' }];
       const build = (spec: RegistryChoice) =>
-        buildModel(tf, [...prefix, spec, ...suffix], { inputShape: [12, 12, 4], seed: 1 });
+        buildModel(tf, [...prefix, merged(spec), ...suffix], { inputShape: [12, 12, 4], seed: 1 });
       const base = await modelJsonLayers(build(minimal(type)));
       expect(base[prefix.length]?.class_name).toBe(LAYERS[type].className);
       for (const [name, p] of Object.entries(LAYERS[type].params) as [string, Param][]) {

@@ -1,0 +1,15 @@
+/** A problem with one layer of model.layers (or, at index -1, the model as a whole). */
+export class LayerError extends Error {
+  override name = 'LayerError';
+  /**
+   * index: 0-based position in model.layers, or -1 for the model as a whole;
+   * key: the key inside that layer the problem is about (e.g. `inputs[1]`), if any.
+   */
+  constructor(
+    readonly index: number,
+    message: string,
+    readonly key?: string,
+  ) {
+    super(message);
+  }
+}
