@@ -38,7 +38,7 @@ export async function checkModel(resolved: Resolved): Promise<{ params: number }
   } catch (err) {
     if (!(err instanceof LayerError)) throw err;
     const layer = err.index >= 0 ? `model.layers[${err.index}]` : 'model.layers';
-    const path = err.key ? `${layer}.${err.key}` : layer;
+    const path = resolved.origin(err.key ? `${layer}.${err.key}` : layer);
     const at = resolved.locator.locate(path, 'key');
     return { file: at.file, line: at.pos.line, col: at.pos.col, path, message: err.message };
   }

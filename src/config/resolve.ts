@@ -7,8 +7,9 @@ import { LAYERS } from '../layers/registry.ts';
 import { LOSSES } from '../training/losses.ts';
 import { OPTIMIZERS } from '../training/optimizers.ts';
 import { SCHEDULES } from '../training/schedules.ts';
+import { expandBlocks, originOf } from './blocks.ts';
 import { type Composed, compose, type Json, Locator } from './compose.ts';
-import { ConfigErrors } from './errors.ts';
+import { type ConfigError, ConfigErrors } from './errors.ts';
 import type { Experiment } from './experiment.ts';
 import { applyOverrides, parseOverride } from './overrides.ts';
 import { CONFIG_VERSION, experimentSchema } from './schema.ts';
@@ -25,6 +26,8 @@ export interface Resolved {
   experiment: Experiment;
   locator: Locator;
   files: string[];
+  /** Where a path of the (block-expanded) experiment was written. */
+  origin: (path: string) => string;
 }
 
 /** Each older format version's step to the next; version 1 is the first. */
@@ -69,7 +72,21 @@ export function resolveExperiment(file: string, options: ResolveOptions = {}): R
     for (const k of ['optimizer', 'loss', 'lr_schedule'])
       if (typeof training[k] === 'string') training[k] = { type: training[k] };
   }
-  const errors = validateExperiment(value, schema, locator);
+  const expansion = expandBlocks(value.model);
+  const at = (path: string): ConfigError => {
+    const where = locator.locate(path);
+    return { file: where.file, line: where.pos.line, col: where.pos.col, path, message: '' };
+  };
+  if (expansion.errors.length) throw new ConfigErrors(expansion.errors.map((e) => ({ ...at(e.path), ...e })));
+  // A problem in an expanded layer is reported where that layer (or the parameter it took) was written.
+  const origin = (path: string) => originOf(path, expansion.origins);
+  const relocated = validateExperiment(value, schema, locator).map((e) =>
+    origin(e.path) === e.path ? e : { ...e, ...at(origin(e.path)), message: e.message },
+  );
+  // A block written once and used many times would repeat its errors.
+  const errors = relocated.filter(
+    (e, i) => relocated.findIndex((o) => o.path === e.path && o.message === e.message) === i,
+  );
   if (errors.length === 0) errors.push(...checkSweep(value, schema, locator));
   if (errors.length) throw new ConfigErrors(errors);
   const exp = value as unknown as Experiment;
@@ -79,5 +96,5 @@ export function resolveExperiment(file: string, options: ResolveOptions = {}): R
   fillEntry(exp.training.optimizer, OPTIMIZERS);
   fillEntry(exp.training.loss, LOSSES);
   fillEntry(exp.training.lr_schedule, SCHEDULES);
-  return { experiment: exp, locator, files: composed.files };
+  return { experiment: exp, locator, files: composed.files, origin };
 }

@@ -9,7 +9,29 @@ import { LAYER_GRAPH_KEYS, LAYERS } from '../layers/registry.ts';
 import { LOSSES } from '../training/losses.ts';
 import { OPTIMIZERS } from '../training/optimizers.ts';
 import { SCHEDULES } from '../training/schedules.ts';
+import { BLOCK_TYPE } from './blocks.ts';
 import { sweepSchema } from './sweep-schema.ts';
+
+/** Layer items: a registry layer, or a use of a block (expanded before validation; listed for editors). */
+function layerItems(): JsonSchema {
+  const items = registrySchema(LAYERS, LAYER_GRAPH_KEYS) as {
+    properties: { type: { enum: string[] } };
+    oneOf: JsonSchema[];
+  };
+  items.properties.type.enum.push(BLOCK_TYPE);
+  items.oneOf.push({
+    type: 'object',
+    description: 'a use of a block declared under model.blocks; other keys set its parameters',
+    properties: {
+      type: { const: BLOCK_TYPE },
+      block: { type: 'string', description: 'the name of the block under model.blocks' },
+      repeat: { type: 'integer', minimum: 1, maximum: 64, default: 1, description: 'how many times in a row' },
+      ...LAYER_GRAPH_KEYS,
+    },
+    required: ['type', 'block'],
+  });
+  return items;
+}
 
 export const CONFIG_VERSION = 1;
 export const SCHEMA_ID = 'https://run-exp.dev/schemas/experiment.schema.json';
@@ -286,7 +308,32 @@ export function experimentSchema(): JsonSchema {
             type: 'array',
             minItems: 1,
             description: 'the layers, input to output; each reads the one before it unless it names its `inputs`',
-            items: registrySchema(LAYERS, LAYER_GRAPH_KEYS),
+            items: layerItems(),
+          },
+          blocks: {
+            type: 'object',
+            default: {},
+            description:
+              'name -> a sub-graph used in model.layers as { type: block, block: <name>, repeat: <n>, <param>: <value> }',
+            propertyNames: { pattern: '^[A-Za-z][A-Za-z0-9_]*$', description: 'letters, digits and _' },
+            additionalProperties: obj(
+              'a block',
+              {
+                params: {
+                  type: 'object',
+                  default: {},
+                  description:
+                    'parameter -> its default (null: a use must give it); a layer value `$<param>` takes the value',
+                },
+                layers: {
+                  type: 'array',
+                  minItems: 1,
+                  description: "the block's layers; `input` in their inputs is the block's input",
+                  items: { type: 'object', required: ['type'], description: 'a layer, whose values may be $<param>' },
+                },
+              },
+              ['layers'],
+            ),
           },
         },
         ['layers'],

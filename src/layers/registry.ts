@@ -20,7 +20,8 @@ export interface LayerType {
 export const LAYER_GRAPH_KEYS = {
   name: {
     type: 'string',
-    pattern: '^[A-Za-z][A-Za-z0-9_]*$',
+    // `/` separates the scopes of layers that come from blocks (`stage2/1/add`).
+    pattern: '^[A-Za-z][A-Za-z0-9_]*(/[A-Za-z0-9_]+)*$',
     description:
       "the layer's name in the graph and in the saved model.json (default: <type>_<position>; `input` is reserved for the model's input)",
   },
