@@ -3,7 +3,7 @@ import { loadTensorflow } from '../backend/tensorflow.ts';
 import { type ConfigError, ConfigErrors, formatError } from '../config/errors.ts';
 import type { Resolved } from '../config/resolve.ts';
 import { resolveExperiment } from '../config/resolve.ts';
-import { buildModel, LayerError } from '../model/build.ts';
+import { buildExperimentModel, LayerError } from '../model/build.ts';
 
 export interface ValidateOptions {
   json?: boolean;
@@ -26,19 +26,14 @@ export async function checkModel(resolved: Resolved): Promise<{ params: number }
   const numClasses =
     exp.data.classes?.length ?? (exp.data.label_map ? new Set(Object.values(exp.data.label_map)).size : undefined);
   try {
-    const model = buildModel(tf, exp.model.layers, {
-      inputShape: [h, w, exp.data.preprocessing.color === 'rgb' ? 3 : 1],
-      seed: exp.seed,
-      numClasses,
-      loss: exp.training.loss.type,
-    });
+    const model = buildExperimentModel(tf, exp, [h, w, exp.data.preprocessing.color === 'rgb' ? 3 : 1], numClasses);
     const params = model.countParams();
     model.dispose();
     return { params };
   } catch (err) {
     if (!(err instanceof LayerError)) throw err;
     const layer = err.index >= 0 ? `model.layers[${err.index}]` : 'model.layers';
-    const path = resolved.origin(err.key ? `${layer}.${err.key}` : layer);
+    const path = err.path ?? resolved.origin(err.key ? `${layer}.${err.key}` : layer);
     const at = resolved.locator.locate(path, 'key');
     return { file: at.file, line: at.pos.line, col: at.pos.col, path, message: err.message };
   }

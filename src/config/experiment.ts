@@ -39,7 +39,11 @@ export interface Experiment {
     evaluation_every: number;
     on_bad_file: 'skip' | 'fail';
   };
-  model: { layers: RegistryChoice[] };
+  model: {
+    layers: RegistryChoice[];
+    /** A pretrained network in front of the layers: a catalog name, and which of its layers training may change. */
+    backbone?: { from: string; trainable: boolean | { from: string } };
+  };
   training: {
     epochs: number;
     batch_size: number;

@@ -1,11 +1,13 @@
 // docs/reference.md, generated from the registries: every layer, optimizer,
 // loss, schedule and augmentation with its params, defaults and docs lines,
 // and the sweep section from its schema.
+
 import { AUGMENTATIONS, type AugmentationEntry, type Stage } from '../data/augmentations.ts';
 import { CROPS } from '../data/crops.ts';
 import { DETECTORS } from '../data/faces/detectors.ts';
 import type { Param, Params } from '../layers/params.ts';
 import { LAYER_GRAPH_KEYS, LAYERS } from '../layers/registry.ts';
+import { BACKBONES } from '../model/backbones/catalog.ts';
 import { LOSSES } from '../training/losses.ts';
 import { OPTIMIZERS } from '../training/optimizers.ts';
 import { SCHEDULES } from '../training/schedules.ts';
@@ -118,6 +120,26 @@ function augmentationIntro(): string {
   ].join(' ');
 }
 
+function backbonesSection(): string[] {
+  return [
+    '## Backbones',
+    '',
+    "Values of `model.backbone.from`. Each is rebuilt from tf.layers, so its layers are part of the run's model (named `backbone/...`, saved in `model/`) and can be fine-tuned with `trainable`. Weights ship inside the npm package named (installed with run-exp, never downloaded); the version and each file's sha256 are checked before use. Only networks trained for something other than the experiment's labels are listed.",
+    '',
+    '| name | package | licence | trained for | input | features | weight files (sha256) | what it is |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...Object.entries(BACKBONES).map(
+      ([name, b]) =>
+        `| \`${name}\` | \`${b.package}@${b.version}\` | ${b.licence} | ${b.trained_for} | ${b.input.join('x')} | ${b.features} | ${Object.entries(
+          b.files,
+        )
+          .map(([f, sha]) => `\`${f}\` ${sha}`)
+          .join('<br>')} | ${b.doc} |`,
+    ),
+    '',
+  ];
+}
+
 export function referenceDoc(): string {
   const sweep = sweepSchema() as { description: string; properties: Properties };
   const dataSchema = (experimentSchema().properties as Properties).data as Record<string, unknown>;
@@ -143,6 +165,7 @@ export function referenceDoc(): string {
     ...section('Augmentations', augmentationIntro(), AUGMENTATIONS),
     ...section('Crops', '`data.preprocessing.crop`: `{ type: <name>, ...params }`.', CROPS),
     ...detectorsSection(),
+    ...backbonesSection(),
     ...keysTable(
       'Evaluation sets',
       'Keys of `data` that name data from elsewhere, scored with the final model of every run.',

@@ -6,6 +6,7 @@ import { AUGMENTATIONS } from '../data/augmentations.ts';
 import { CROPS } from '../data/crops.ts';
 import { type JsonSchema, registrySchema } from '../layers/params.ts';
 import { LAYER_GRAPH_KEYS, LAYERS } from '../layers/registry.ts';
+import { BACKBONES } from '../model/backbones/catalog.ts';
 import { LOSSES } from '../training/losses.ts';
 import { OPTIMIZERS } from '../training/optimizers.ts';
 import { SCHEDULES } from '../training/schedules.ts';
@@ -310,6 +311,36 @@ export function experimentSchema(): JsonSchema {
             description: 'the layers, input to output; each reads the one before it unless it names its `inputs`',
             items: layerItems(),
           },
+          backbone: obj(
+            'a pretrained network between the input images and model.layers, which then read its features (`input` in their inputs is the features)',
+            {
+              from: {
+                enum: Object.keys(BACKBONES),
+                description: `a backbone of the catalog: ${Object.entries(BACKBONES)
+                  .map(([k, b]) => `${k} (${b.trained_for})`)
+                  .join('; ')}`,
+              },
+              trainable: {
+                default: false,
+                description:
+                  'false: frozen (only model.layers learn); true: every backbone layer learns too; { from: <layer name> }: that backbone layer and the ones after it learn',
+                oneOf: [
+                  { type: 'boolean' },
+                  {
+                    ...obj(
+                      'fine-tune the end of the backbone',
+                      {
+                        from: { type: 'string', description: 'a backbone layer name, e.g. backbone/conv256_1/conv1' },
+                      },
+                      ['from'],
+                    ),
+                    title: '{ from: <backbone layer name> }',
+                  },
+                ],
+              },
+            },
+            ['from'],
+          ),
           blocks: {
             type: 'object',
             default: {},

@@ -35,3 +35,11 @@ export function toFloat(
   }
   return out;
 }
+
+/** The normalization as x = (unit - mean) / std per channel, for `channels` channels. */
+export function normalization(n: Normalization, channels: number): { mean: number[]; std: number[] } {
+  const per = (v: number[] | undefined, d: number) => Array.from({ length: channels }, (_, c) => v?.[c] ?? v?.[0] ?? d);
+  if (n.normalize === 'unit') return { mean: per(undefined, 0), std: per(undefined, 1) };
+  if (n.normalize === 'symmetric') return { mean: per(undefined, 0.5), std: per(undefined, 0.5) };
+  return { mean: per(n.mean, 0), std: per(n.std, 1) };
+}

@@ -2,9 +2,10 @@
 // shapes layer by layer so that a mistake names the layer and what would fix it.
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-node';
 import type { Tf } from '../backend/tensorflow.ts';
-import type { RegistryChoice } from '../config/experiment.ts';
+import type { Experiment, RegistryChoice } from '../config/experiment.ts';
 import { createLayer } from '../layers/create.ts';
 import { LAYERS, type LayerTypeName, MODEL_INPUT } from '../layers/registry.ts';
+import { attachBackbone, type BackboneSpec } from './backbone.ts';
 import { describeLayer, type GraphNode, planGraph } from './graph.ts';
 import { LayerError } from './layer-error.ts';
 
@@ -13,6 +14,8 @@ export { LayerError } from './layer-error.ts';
 export interface BuildOptions {
   /** [height, width, channels] of one input image. */
   inputShape: [number, number, number];
+  /** A pretrained network between the input and the layers, and the experiment's data settings it adapts to. */
+  backbone?: { spec: BackboneSpec; exp: Pick<Experiment, 'data'> };
   seed: number;
   /** When known, the last layer must output one value per class. */
   numClasses?: number;
@@ -74,7 +77,9 @@ function emptyOutput(node: GraphNode, input: Shape): LayerError {
 export function buildModel(tf: Tf, layers: RegistryChoice[], options: BuildOptions): LayersModel {
   const plan = planGraph(layers);
   const input = tf.input({ shape: options.inputShape, name: MODEL_INPUT });
-  const outputs = new Map<number, SymbolicTensor>([[-1, input]]);
+  const backbone = options.backbone ? attachBackbone(tf, input, options.backbone.spec, options.backbone.exp) : null;
+  // With a backbone, the layers (and `input` in their inputs) read its features.
+  const outputs = new Map<number, SymbolicTensor>([[-1, backbone?.output ?? input]]);
   const names = new Map<number, string>([[-1, MODEL_INPUT]]);
   for (const node of plan) {
     const inputs = node.inputs.map((i) => outputs.get(i) as SymbolicTensor);
@@ -125,5 +130,23 @@ export function buildModel(tf: Tf, layers: RegistryChoice[], options: BuildOptio
       `categorical_crossentropy needs class probabilities: give the last layer activation: softmax (it has ${lastActivation ?? 'none'})`,
     );
   }
-  return tf.model({ inputs: input, outputs: output, name: 'model' });
+  const model = tf.model({ inputs: input, outputs: output, name: 'model' });
+  backbone?.finish(model);
+  return model;
+}
+
+/** The model of an experiment, for images of `inputShape` and `numClasses` classes. */
+export function buildExperimentModel(
+  tf: Tf,
+  exp: Pick<Experiment, 'model' | 'seed' | 'data' | 'training'>,
+  inputShape: [number, number, number],
+  numClasses?: number,
+): LayersModel {
+  return buildModel(tf, exp.model.layers, {
+    inputShape,
+    seed: exp.seed,
+    numClasses,
+    loss: exp.training.loss.type,
+    backbone: exp.model.backbone ? { spec: exp.model.backbone, exp } : undefined,
+  });
 }

@@ -14,7 +14,8 @@ import { faceCropOf } from '../data/faces/crop.ts';
 import { type DetectorName, detectorIdentity } from '../data/faces/detectors.ts';
 import { prepareData } from '../data/prepare.ts';
 import { DataError } from '../data/sources.ts';
-import { buildModel } from '../model/build.ts';
+import { type BackboneName, backboneIdentity } from '../model/backbones/catalog.ts';
+import { buildExperimentModel } from '../model/build.ts';
 import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
 import type { TrialInfo } from '../sweep/trial.ts';
 import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/mlflow-tracker.ts';
@@ -181,6 +182,7 @@ export async function runExperiment(
     config_hash: createHash('sha256').update(stringify(exp)).digest('hex').slice(0, 16),
     config_files: resolved.files,
     ...(crop ? { face_detector: detectorIdentity(crop.detector as DetectorName) } : {}),
+    ...(exp.model.backbone ? { backbone: backboneIdentity(exp.model.backbone.from as BackboneName) } : {}),
   });
   run.writeJson('environment.json', env);
   run.writeJson('data.json', {
@@ -221,12 +223,7 @@ export async function runExperiment(
   for (const w of data.warnings) log.warn({ event: 'warning' }, w);
   hooks.onStart?.({ run, experiment: exp, classes: data.classes, counts: data.counts, warnings: data.warnings, faces });
 
-  const model = buildModel(tf, exp.model.layers, {
-    inputShape: data.shape,
-    seed: exp.seed,
-    numClasses: data.classes.length,
-    loss: exp.training.loss.type,
-  });
+  const model = buildExperimentModel(tf, exp, data.shape, data.classes.length);
   const save = (where: string) => {
     // tfjs-node creates only the last folder of the path.
     mkdirSync(path.join(run.dir, where), { recursive: true });

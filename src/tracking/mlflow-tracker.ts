@@ -82,6 +82,7 @@ function sourceTags(facts: RunFacts): Tag[] {
     'run_exp.libtensorflow': env.libtensorflow,
     'run_exp.backend': env.backend,
     ...weightTags('run_exp.face_detector', env.face_detector),
+    ...weightTags('run_exp.backbone', env.backbone),
     [SWEEP_TAG]: facts.trial?.sweep_id,
     [ROLE_TAG]: facts.trial ? 'trial' : undefined,
     'run_exp.trial': facts.trial?.index,

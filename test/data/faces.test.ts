@@ -5,10 +5,11 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { verifyFiles } from '../../src/backend/pinned-package.ts';
 import { loadPixels } from '../../src/data/cache.ts';
 import { decodeImage, type Preprocessing } from '../../src/data/decode.ts';
 import { centerRegion, chooseFace, type FaceCrop, faceRegion } from '../../src/data/faces/crop.ts';
-import { DETECTORS, type Face, verifyFiles } from '../../src/data/faces/detectors.ts';
+import { DETECTORS, type Face } from '../../src/data/faces/detectors.ts';
 import { locateFaces } from '../../src/data/faces/locate.ts';
 import { tempDir } from './fixtures.ts';
 

@@ -2,12 +2,9 @@
 // package that ships its weights (pinned), each weight file's sha256 and its
 // licence. Nothing is downloaded: the weights are read from node_modules and
 // checked before use.
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { type PinnedFiles, verifiedPackageDir } from '../../backend/pinned-package.ts';
 import type { Tf } from '../../backend/tensorflow.ts';
-import { DataError } from '../sources.ts';
 import { loadBlazeFace } from './blazeface.ts';
 
 export type Point = [number, number];
@@ -28,13 +25,9 @@ export interface Detector {
   detect(pixels: Uint8Array, n: number): Face[][];
 }
 
-export interface DetectorEntry {
+export interface DetectorEntry extends PinnedFiles {
   doc: string;
-  package: string;
-  version: string;
   licence: string;
-  /** Weight files inside the package and their sha256. */
-  files: Record<string, string>;
   load(tf: Tf, dir: string): Promise<Detector>;
 }
 
@@ -63,44 +56,6 @@ export interface DetectorIdentity {
   files: Record<string, string>;
 }
 
-const require = createRequire(import.meta.url);
-
-/** The package folder of a detector, its version checked against the pinned one. */
-function packageDir(entry: DetectorEntry): string {
-  // Looked up by folder: packages whose `exports` hide package.json cannot be resolved to it.
-  const manifest = (require.resolve.paths(entry.package) ?? [])
-    .map((dir) => path.join(dir, entry.package, 'package.json'))
-    .find((f) => existsSync(f));
-  if (!manifest) {
-    throw new DataError(
-      `the face detector's package ${entry.package}@${entry.version} is not installed; run npm install`,
-    );
-  }
-  const { version } = JSON.parse(readFileSync(manifest, 'utf8')) as { version: string };
-  if (version !== entry.version) {
-    throw new DataError(
-      `the face detector needs ${entry.package}@${entry.version}, but ${version} is installed; run npm install`,
-    );
-  }
-  return path.dirname(manifest);
-}
-
-/** Checks every weight file's sha256; a mismatch names the file and both sums. */
-export function verifyFiles(dir: string, files: Record<string, string>, what: string): void {
-  for (const [file, expected] of Object.entries(files)) {
-    const full = path.join(dir, file);
-    let actual: string;
-    try {
-      actual = createHash('sha256').update(readFileSync(full)).digest('hex');
-    } catch {
-      throw new DataError(`${what}: weight file ${full} is missing`);
-    }
-    if (actual !== expected) {
-      throw new DataError(`${what}: ${full} has sha256 ${actual}, expected ${expected}; reinstall the package`);
-    }
-  }
-}
-
 export function detectorIdentity(name: DetectorName): DetectorIdentity {
   const e: DetectorEntry = DETECTORS[name];
   return { name, package: e.package, version: e.version, licence: e.licence, files: e.files };
@@ -113,9 +68,7 @@ export function loadDetector(tf: Tf, name: DetectorName): Promise<Detector> {
   let d = loaded.get(name);
   if (!d) {
     const entry: DetectorEntry = DETECTORS[name];
-    const dir = packageDir(entry);
-    verifyFiles(dir, entry.files, `face detector '${name}'`);
-    d = entry.load(tf, dir);
+    d = entry.load(tf, verifiedPackageDir(entry, `face detector '${name}'`));
     loaded.set(name, d);
   }
   return d;

@@ -1,0 +1,172 @@
+// Pretrained backbones: the catalog's face_resnet rebuilt from tf.layers gives
+// face-api's own descriptors; frozen layers stay put while the head learns;
+// weights are checked; the model folder holds everything predict needs.
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LayersModel, Tensor, Tensor4D } from '@tensorflow/tfjs-node';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { verifyFiles } from '../../src/backend/pinned-package.ts';
+import { loadTensorflow } from '../../src/backend/tensorflow.ts';
+import type { Experiment } from '../../src/config/experiment.ts';
+import { BACKBONES } from '../../src/model/backbones/catalog.ts';
+import { buildExperimentModel } from '../../src/model/build.ts';
+import { tempDir } from '../data/fixtures.ts';
+import { cli } from '../support/cli.ts';
+import { dataset } from '../support/toy.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const faceApi = path.join(root, 'node_modules', '@vladmandic', 'face-api');
+
+/** The smallest experiment a backbone model needs: data settings, a head, a loss. */
+function experiment(normalize: 'unit' | 'symmetric', trainable: boolean | { from: string } = false) {
+  return {
+    seed: 1,
+    data: { preprocessing: { normalize } },
+    model: {
+      backbone: { from: 'face_resnet', trainable },
+      layers: [{ type: 'dense', units: 2, activation: 'softmax', name: 'head' }],
+    },
+    training: { loss: { type: 'categorical_crossentropy' } },
+  } as unknown as Experiment;
+}
+
+/** A face from face-api's demo photos, 150x150 RGB, 0..255. */
+async function face(): Promise<Buffer> {
+  return sharp(path.join(faceApi, 'demo', 'sample2.jpg'))
+    .resize(150, 150)
+    .removeAlpha()
+    .raw()
+    .toBuffer();
+}
+
+const weightsOf = (model: LayersModel, name: string) =>
+  model
+    .getLayer(name)
+    .getWeights()
+    .map((w) => Array.from(w.dataSync()));
+
+describe('backbones', () => {
+  it("face_resnet gives face-api's own 128-d descriptors, whatever the input normalization", async () => {
+    const { tf } = await loadTensorflow();
+    const faceapi = await import('@vladmandic/face-api/dist/face-api.node.js');
+    await faceapi.nets.faceRecognitionNet.loadFromDisk(path.join(faceApi, 'model'));
+    const x255 = tf.tensor3d(await face(), [150, 150, 3], 'int32').toFloat();
+    const reference = (await faceapi.nets.faceRecognitionNet.forward([x255 as never])) as unknown as Tensor;
+    for (const normalize of ['unit', 'symmetric'] as const) {
+      const model = buildExperimentModel(tf, experiment(normalize), [150, 150, 3], 2);
+      const features = tf.model({ inputs: model.inputs, outputs: model.getLayer('backbone/fc').output as never });
+      const unit = x255.div(255).expandDims(0);
+      const x = normalize === 'unit' ? unit : unit.mul(2).sub(1);
+      const ours = features.predict(x) as Tensor;
+      expect(ours.shape).toEqual([1, 128]);
+      expect(ours.sub(reference).abs().max().dataSync()[0], normalize).toBeLessThan(1e-4);
+    }
+  });
+
+  it('frozen by default: one training step moves the head and not the backbone; { from } unfreezes the end', async () => {
+    const { tf } = await loadTensorflow();
+    const x = tf.randomUniform([4, 150, 150, 3], 0, 1, 'float32', 7) as Tensor4D;
+    const y = tf.oneHot(tf.tensor1d([0, 1, 0, 1], 'int32'), 2);
+    const step = (model: LayersModel) => {
+      const optimizer = tf.train.sgd(0.1);
+      optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as Tensor) as never);
+    };
+    const frozen = buildExperimentModel(tf, experiment('unit'), [150, 150, 3], 2);
+    const [early, late, head] = ['backbone/conv32_down', 'backbone/fc', 'head'].map((n) => weightsOf(frozen, n));
+    expect(frozen.trainableWeights.map((w) => w.originalName)).toEqual(['head/kernel', 'head/bias']);
+    step(frozen);
+    expect(weightsOf(frozen, 'backbone/conv32_down')).toEqual(early);
+    expect(weightsOf(frozen, 'backbone/fc')).toEqual(late);
+    expect(weightsOf(frozen, 'head')).not.toEqual(head);
+
+    const tuned = buildExperimentModel(tf, experiment('unit', { from: 'backbone/conv256_2/conv1' }), [150, 150, 3], 2);
+    const before = ['backbone/conv256_1/conv2', 'backbone/conv256_2/conv1'].map((n) => weightsOf(tuned, n));
+    step(tuned);
+    expect(weightsOf(tuned, 'backbone/conv256_1/conv2')).toEqual(before[0]);
+    expect(weightsOf(tuned, 'backbone/conv256_2/conv1')).not.toEqual(before[1]);
+  });
+
+  it('the saved model holds the backbone: reloaded from its folder alone, the same predictions', async () => {
+    const { tf } = await loadTensorflow();
+    const model = buildExperimentModel(tf, experiment('symmetric'), [150, 150, 3], 2);
+    const dir = mkdtempSync(path.join(tmpdir(), 'run-exp-backbone-'));
+    await model.save(`file://${dir}`);
+    const loaded = await tf.loadLayersModel(`file://${path.join(dir, 'model.json')}`);
+    const x = tf
+      .tensor4d(await face(), [1, 150, 150, 3], 'int32')
+      .toFloat()
+      .div(127.5)
+      .sub(1);
+    const diff = (loaded.predict(x) as Tensor)
+      .sub(model.predict(x) as Tensor)
+      .abs()
+      .max();
+    expect(diff.dataSync()[0]).toBeLessThan(1e-6);
+    expect(loaded.layers.map((l) => l.name)).toContain('backbone/conv128_down/shortcut');
+  });
+
+  it('a weight file whose sha256 differs is refused, naming the file and both sums', () => {
+    const entry = BACKBONES.face_resnet;
+    const dir = mkdtempSync(path.join(tmpdir(), 'run-exp-backbone-files-'));
+    for (const f of Object.keys(entry.files)) {
+      mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+      copyFileSync(path.join(faceApi, f), path.join(dir, f));
+    }
+    expect(() => verifyFiles(dir, entry.files, "backbone 'face_resnet'")).not.toThrow();
+    const bin = path.join(dir, 'model', 'face_recognition_model.bin');
+    const bytes = readFileSync(bin);
+    bytes[1000] = (bytes[1000] as number) ^ 1;
+    writeFileSync(bin, bytes);
+    expect(() => verifyFiles(dir, entry.files, "backbone 'face_resnet'")).toThrow(
+      new RegExp(
+        `backbone 'face_resnet': ${bin} has sha256 [0-9a-f]{64}, expected ${entry.files['model/face_recognition_model.bin']}`,
+      ),
+    );
+  });
+
+  it('a run with a backbone records its identity, and predict works from the run folder', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 6);
+    const file = path.join(dir, 'exp.yaml');
+    writeFileSync(
+      file,
+      `name: toy
+data:
+  path: ./images
+  split: { validation: 0.25 }
+  preprocessing: { size: [150, 150] }
+model:
+  backbone: { from: face_resnet }
+  layers:
+    - { type: dense, units: 2, activation: softmax }
+training:
+  epochs: 1
+  batch_size: 4
+  optimizer: adam
+tracking:
+  dir: ${path.join(dir, 'runs')}
+`,
+    );
+    const { code, out } = await cli([file, '--quiet']);
+    expect(code, out).toBe(0);
+    const runs = path.join(dir, 'runs', 'toy');
+    const [id] = readdirSync(runs);
+    const run = path.join(runs, id as string);
+    const env = JSON.parse(readFileSync(path.join(run, 'environment.json'), 'utf8'));
+    expect(env.backbone).toEqual({
+      name: 'face_resnet',
+      package: '@vladmandic/face-api',
+      version: '1.7.15',
+      licence: BACKBONES.face_resnet.licence,
+      files: BACKBONES.face_resnet.files,
+    });
+    const image = path.join(dir, 'images', 'top', '0.png');
+    const predicted = await cli(['predict', '--run', run, image, '--json']);
+    expect(predicted.code, predicted.err).toBe(0);
+    const [row] = JSON.parse(predicted.out) as { label: string; probabilities: Record<string, number> }[];
+    expect(['top', 'bottom']).toContain(row?.label);
+  });
+});
