@@ -88,6 +88,12 @@ function keysTable(title: string, intro: string, properties: Properties): string
   ];
 }
 
+/** Weight files and their sha256, one per line of a table cell. */
+const weightFiles = (files: Record<string, string>) =>
+  Object.entries(files)
+    .map(([f, sha]) => `\`${f}\` ${sha}`)
+    .join('<br>');
+
 function detectorsSection(): string[] {
   return [
     '## Face detectors',
@@ -98,9 +104,7 @@ function detectorsSection(): string[] {
     '| --- | --- | --- | --- | --- |',
     ...Object.entries(DETECTORS).map(
       ([name, d]) =>
-        `| \`${name}\` | \`${d.package}@${d.version}\` | ${d.licence} | ${Object.entries(d.files)
-          .map(([f, sha]) => `\`${f}\` ${sha}`)
-          .join('<br>')} | ${d.doc} |`,
+        `| \`${name}\` | \`${d.package}@${d.version}\` | ${d.licence} | ${weightFiles(d.files)} | ${d.doc} |`,
     ),
     '',
   ];
@@ -130,11 +134,7 @@ function backbonesSection(): string[] {
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...Object.entries(BACKBONES).map(
       ([name, b]) =>
-        `| \`${name}\` | \`${b.package}@${b.version}\` | ${b.licence} | ${b.trained_for} | ${b.input.join('x')} | ${b.features} | ${Object.entries(
-          b.files,
-        )
-          .map(([f, sha]) => `\`${f}\` ${sha}`)
-          .join('<br>')} | ${b.doc} |`,
+        `| \`${name}\` | \`${b.package}@${b.version}\` | ${b.licence} | ${b.trained_for} | ${b.input.join('x')} | ${b.features} | ${weightFiles(b.files)} | ${b.doc} |`,
     ),
     '',
   ];
