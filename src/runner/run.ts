@@ -22,7 +22,8 @@ import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/
 import { runLogger, type TerminalLog } from '../tracking/run-log.ts';
 import { createRun, environment, openRun, type RunStore, readMetrics, writeConfig } from '../tracking/run-store.ts';
 import { makeOptimizer } from '../training/make-optimizer.ts';
-import { type EpochMetrics, evaluateSets, setMetrics, train, validate } from './train.ts';
+import { cachedFeatures, featuresCacheable } from './features.ts';
+import { type EpochMetrics, evaluateSets, pixelSources, setMetrics, train, validate } from './train.ts';
 
 export interface RunHooks {
   /** Progress of decoding images into the cache. */
@@ -229,6 +230,15 @@ export async function runExperiment(
     mkdirSync(path.join(run.dir, where), { recursive: true });
     return model.save(`file://${path.join(run.dir, where)}`);
   };
+  // With a frozen backbone and nothing augmenting the images, the head trains on cached features;
+  // `net` shares its layers with `model`, which is what gets saved.
+  const { net, sources } = featuresCacheable(exp)
+    ? await (async () => {
+        const f = await cachedFeatures(tf, exp, data, model, cacheDir);
+        log.info({ event: 'features', ...f.stats }, 'backbone features ready');
+        return { net: f.head, sources: f.sources };
+      })()
+    : { net: model, sources: pixelSources(tf, exp, data) };
   const optimizer = makeOptimizer(tf, exp.training.optimizer);
   let history: EpochMetrics[] = [];
   if (resume) {
@@ -279,7 +289,7 @@ export async function runExperiment(
       tf,
       exp,
       data,
-      model,
+      net,
       optimizer,
       {
         onBatch: hooks.onBatch,
@@ -287,7 +297,7 @@ export async function runExperiment(
         onEpoch: async (m) => {
           const every = exp.data.evaluation_every;
           if (m.epoch === exp.training.epochs || (every > 0 && m.epoch % every === 0)) {
-            lastSets = { epoch: m.epoch, sets: evaluateSets(tf, exp, data, model) };
+            lastSets = { epoch: m.epoch, sets: evaluateSets(tf, exp, data, net, sources) };
             Object.assign(m, setMetrics(lastSets.sets));
           }
           run.appendJsonl('metrics.jsonl', m);
@@ -305,6 +315,7 @@ export async function runExperiment(
         },
       },
       history,
+      sources,
     );
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
@@ -324,12 +335,12 @@ export async function runExperiment(
     return end({ status: 'KILLED', epochs: outcome.epochs }, { epochs_completed: outcome.epochs.length });
   }
   await save('model');
-  const val = validate(tf, exp, data, model);
-  const test = validate(tf, exp, data, model, 'test');
+  const val = validate(tf, exp, data, net, 'validation', sources);
+  const test = validate(tf, exp, data, net, 'test', sources);
   // The last epoch's scores are the final model's unless early stopping put back earlier weights.
   const restored = exp.training.early_stopping?.restore_best_weights === true;
   const sets =
-    lastSets?.epoch === outcome.epochs.length && !restored ? lastSets.sets : evaluateSets(tf, exp, data, model);
+    lastSets?.epoch === outcome.epochs.length && !restored ? lastSets.sets : evaluateSets(tf, exp, data, net, sources);
   run.writeJson('evaluation.json', {
     classes: data.classes,
     validation: val ? { loss: val.loss, ...val.evaluation } : null,

@@ -87,6 +87,44 @@ export function batchTensor(
   });
 }
 
+/** Model input for a batch of image indexes. */
+export type InputSource = (indices: Int32Array | number[], random?: () => number) => Tensor;
+
+/** Where batches come from: the training data's images, and each evaluation set's. */
+export interface Sources {
+  data: InputSource;
+  sets: Record<string, InputSource>;
+}
+
+/** Batches made from the uint8 pixels: normalized, and augmented when training. */
+export function pixelSources(tf: Tf, exp: Experiment, data: PreparedData): Sources {
+  const from =
+    (images: Images): InputSource =>
+    (indices, random) =>
+      batchTensor(tf, exp, images, indices, random);
+  return {
+    data: from(data),
+    sets: Object.fromEntries(
+      Object.entries(data.evaluationSets).map(([name, set]) => [
+        name,
+        from({ pixels: set.pixels, imageBytes: data.imageBytes, shape: data.shape }),
+      ]),
+    ),
+  };
+}
+
+/** Batches of precomputed rows of `dim` values (a frozen backbone's features). */
+export function rowSource(tf: Tf, rows: Float32Array, dim: number): InputSource {
+  return (indices) => {
+    const out = new Float32Array(indices.length * dim);
+    for (let k = 0; k < indices.length; k++) {
+      const i = indices[k] as number;
+      out.set(rows.subarray(i * dim, (i + 1) * dim), k * dim);
+    }
+    return tf.tensor2d(out, [indices.length, dim]);
+  };
+}
+
 /** Hard predictions as probability rows, for metrics that take probabilities. */
 function oneHot(predicted: Int32Array, k: number): Float32Array {
   const out = new Float32Array(predicted.length * k);
@@ -112,18 +150,24 @@ export function validate(
   data: PreparedData,
   model: LayersModel,
   split: 'validation' | 'test' = 'validation',
+  sources: Sources = pixelSources(tf, exp, data),
 ) {
   const { index, labels } = data.splits[split];
-  return score(tf, exp, data, index, labels, data.classes, model);
+  return score(tf, exp, sources.data, index, labels, data.classes, model);
 }
 
 /** Each evaluation set's loss and metrics with the model as it is now. */
-export function evaluateSets(tf: Tf, exp: Experiment, data: PreparedData, model: LayersModel) {
+export function evaluateSets(
+  tf: Tf,
+  exp: Experiment,
+  data: PreparedData,
+  model: LayersModel,
+  sources: Sources = pixelSources(tf, exp, data),
+) {
   return Object.fromEntries(
     Object.entries(data.evaluationSets).map(([name, set]) => {
-      const images = { pixels: set.pixels, imageBytes: data.imageBytes, shape: data.shape };
       const index = Int32Array.from(set.labels, (_, i) => i);
-      return [name, score(tf, exp, images, index, set.labels, data.classes, model)] as const;
+      return [name, score(tf, exp, sources.sets[name] as InputSource, index, set.labels, data.classes, model)] as const;
     }),
   );
 }
@@ -150,7 +194,7 @@ export function setMetrics(sets: ReturnType<typeof evaluateSets>): Record<string
 function score(
   tf: Tf,
   exp: Experiment,
-  data: Images,
+  source: InputSource,
   index: Int32Array,
   labels: Int32Array,
   classes: string[],
@@ -165,8 +209,7 @@ function score(
   for (let b = 0; b < index.length; b += bs) {
     const idx = index.subarray(b, b + bs);
     tf.tidy(() => {
-      const x = batchTensor(tf, exp, data, idx);
-      const p = model.predict(x) as Tensor;
+      const p = model.predict(source(idx)) as Tensor;
       probs.set(p.dataSync(), b * k);
       const y = tf.oneHot(tf.tensor1d(labels.subarray(b, b + bs), 'int32'), k).toFloat();
       lossSum += (lossFn(y, p).dataSync()[0] as number) * idx.length;
@@ -188,6 +231,7 @@ export async function train(
   optimizer: Optimizer,
   hooks: TrainHooks = {},
   history: EpochMetrics[] = [],
+  sources: Sources = pixelSources(tf, exp, data),
 ): Promise<TrainOutcome> {
   const t = exp.training;
   const k = data.classes.length;
@@ -245,7 +289,7 @@ export async function train(
           // Mixing augmentations (mixup, cutmix) turn the one-hot labels into soft ones.
           const { x, y } = mixBatch(
             tf,
-            batchTensor(tf, exp, data, idx, random),
+            sources.data(idx, random) as Tensor4D,
             tf.oneHot(yIdx, k).toFloat() as Tensor2D,
             exp.data.augmentation,
             random,
@@ -277,7 +321,7 @@ export async function train(
         if (hooks.shouldStop?.()) return { status: 'KILLED', epochs, stoppedEarly: false };
       }
       const seconds = (performance.now() - started) / 1000;
-      const val = validate(tf, exp, data, model);
+      const val = validate(tf, exp, data, model, 'validation', sources);
       const trainEval = evaluate(
         Int32Array.from(order, (p) => labels[p] as number),
         oneHot(predicted, k),

@@ -10,8 +10,12 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import type { Experiment } from '../../src/config/experiment.ts';
+import { resolveExperiment } from '../../src/config/resolve.ts';
+import { prepareData } from '../../src/data/prepare.ts';
 import { BACKBONES } from '../../src/model/backbones/catalog.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
+import { cachedFeatures } from '../../src/runner/features.ts';
+import { pixelSources } from '../../src/runner/train.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { cli } from '../support/cli.ts';
 import { dataset } from '../support/toy.ts';
@@ -46,6 +50,31 @@ const weightsOf = (model: LayersModel, name: string) =>
     .getLayer(name)
     .getWeights()
     .map((w) => Array.from(w.dataSync()));
+
+/** A toy experiment: a frozen face_resnet and a softmax head on 150x150 images, no augmentation. */
+function toyExperiment(dir: string): string {
+  const file = path.join(dir, 'exp.yaml');
+  writeFileSync(
+    file,
+    `name: toy
+data:
+  path: ./images
+  split: { validation: 0.25 }
+  preprocessing: { size: [150, 150] }
+model:
+  backbone: { from: face_resnet }
+  layers:
+    - { type: dense, units: 2, activation: softmax }
+training:
+  epochs: 1
+  batch_size: 4
+  optimizer: adam
+tracking:
+  dir: ${path.join(dir, 'runs')}
+`,
+  );
+  return file;
+}
 
 describe('backbones', () => {
   it("face_resnet gives face-api's own 128-d descriptors, whatever the input normalization", async () => {
@@ -107,29 +136,29 @@ describe('backbones', () => {
     expect(loaded.layers.map((l) => l.name)).toContain('backbone/conv128_down/shortcut');
   });
 
+  it('frozen features are computed once and cached; the head on them predicts as the whole model on the images', async () => {
+    const { tf } = await loadTensorflow();
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 4);
+    const { experiment: exp } = resolveExperiment(toyExperiment(dir), { env: {} });
+    const cache = path.join(dir, 'cache');
+    const data = await prepareData(exp, { cacheDir: cache });
+    const model = buildExperimentModel(tf, exp, data.shape, 2);
+    const first = await cachedFeatures(tf, exp, data, model, cache);
+    expect(first.stats).toEqual({ computed: 8, reused: 0 });
+    const again = await cachedFeatures(tf, exp, data, model, cache);
+    expect(again.stats).toEqual({ computed: 0, reused: 8 });
+    const all = Array.from({ length: 8 }, (_, i) => i);
+    const viaFeatures = again.head.predict(again.sources.data(all)) as Tensor;
+    const viaImages = model.predict(pixelSources(tf, exp, data).data(all)) as Tensor;
+    expect(viaFeatures.shape).toEqual([8, 2]);
+    expect(viaFeatures.sub(viaImages).abs().max().dataSync()[0]).toBeLessThan(1e-5);
+  });
+
   it('a run with a backbone records its identity, and predict works from the run folder', async () => {
     const dir = tempDir();
     await dataset(path.join(dir, 'images'), 6);
-    const file = path.join(dir, 'exp.yaml');
-    writeFileSync(
-      file,
-      `name: toy
-data:
-  path: ./images
-  split: { validation: 0.25 }
-  preprocessing: { size: [150, 150] }
-model:
-  backbone: { from: face_resnet }
-  layers:
-    - { type: dense, units: 2, activation: softmax }
-training:
-  epochs: 1
-  batch_size: 4
-  optimizer: adam
-tracking:
-  dir: ${path.join(dir, 'runs')}
-`,
-    );
+    const file = toyExperiment(dir);
     const { code, out } = await cli([file, '--quiet']);
     expect(code, out).toBe(0);
     const runs = path.join(dir, 'runs', 'toy');

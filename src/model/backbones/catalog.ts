@@ -12,8 +12,9 @@ export interface BackboneEntry extends PinnedFiles {
   trained_for: string;
   /** [height, width, channels] of the images it takes. */
   input: [number, number, number];
-  /** Features per image at its output. */
+  /** Features per image at its output, and the layer (under backbone/) that gives them. */
   features: number;
+  output: string;
 }
 
 export const BACKBONES = {
@@ -30,6 +31,7 @@ export const BACKBONES = {
     },
     input: [150, 150, 3],
     features: 128,
+    output: 'fc',
   },
 } as const satisfies Record<string, BackboneEntry>;
 
