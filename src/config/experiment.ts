@@ -43,6 +43,8 @@ export interface Experiment {
     layers: RegistryChoice[];
     /** A pretrained network in front of the layers: a catalog name, and which of its layers training may change. */
     backbone?: { from: string; trainable: boolean | { from: string } };
+    /** A run (or model) folder whose weights start the layers they fit, matched by name. */
+    init_from?: string;
   };
   training: {
     epochs: number;

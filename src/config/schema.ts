@@ -311,6 +311,12 @@ export function experimentSchema(): JsonSchema {
             description: 'the layers, input to output; each reads the one before it unless it names its `inputs`',
             items: layerItems(),
           },
+          init_from: {
+            type: 'string',
+            minLength: 1,
+            description:
+              'a run folder (or a folder holding model.json) to start from: layers whose name and weight shapes match take its weights, the others keep their fresh ones; relative to this file',
+          },
           backbone: obj(
             'a pretrained network between the input images and model.layers, which then read its features (`input` in their inputs is the features)',
             {

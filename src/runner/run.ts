@@ -16,6 +16,7 @@ import { prepareData } from '../data/prepare.ts';
 import { DataError } from '../data/sources.ts';
 import { type BackboneName, backboneIdentity } from '../model/backbones/catalog.ts';
 import { buildExperimentModel } from '../model/build.ts';
+import { initFrom, initSource } from '../model/init-from.ts';
 import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
 import type { TrialInfo } from '../sweep/trial.ts';
 import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/mlflow-tracker.ts';
@@ -148,6 +149,8 @@ export async function runExperiment(
     threads: exp.training.threads,
     allowNonNative: exp.training.allow_non_native_backend,
   });
+  // A missing model to start from stops the run before any data is read.
+  if (exp.model.init_from && !resume) initSource(exp.model.init_from);
   const data = await prepareData(exp, { onProgress: hooks.onDecode, onDetect: hooks.onDetect, cacheDir });
   const faces: Record<string, FaceStats> = Object.fromEntries(
     [
@@ -225,6 +228,19 @@ export async function runExperiment(
   hooks.onStart?.({ run, experiment: exp, classes: data.classes, counts: data.counts, warnings: data.warnings, faces });
 
   const model = buildExperimentModel(tf, exp, data.shape, data.classes.length);
+  if (exp.model.init_from && !resume) {
+    const report = await initFrom(tf, model, exp.model.init_from);
+    run.writeJson('init-from.json', report);
+    log.info(
+      { event: 'init_from', ...report },
+      `init_from ${report.source}: loaded ${report.loaded.length} layers (${report.loaded.join(', ')}); kept fresh weights for ${
+        [
+          ...report.reinitialised.map((r) => `${r.layer} (shapes differ)`),
+          ...report.missing.map((m) => `${m} (not in the source)`),
+        ].join(', ') || 'none'
+      }`,
+    );
+  }
   const save = (where: string) => {
     // tfjs-node creates only the last folder of the path.
     mkdirSync(path.join(run.dir, where), { recursive: true });
