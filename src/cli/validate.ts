@@ -1,6 +1,6 @@
 // `run-exp validate <file...>`: every error of every file at once, exit 0 or 2.
 import { loadTensorflow } from '../backend/tensorflow.ts';
-import { type ConfigError, ConfigErrors, formatError } from '../config/errors.ts';
+import { type ConfigError, ConfigErrors, didYouMean, formatError } from '../config/errors.ts';
 import type { Resolved } from '../config/resolve.ts';
 import { resolveExperiment } from '../config/resolve.ts';
 import { buildExperimentModel, LayerError } from '../model/build.ts';
@@ -27,6 +27,22 @@ export async function checkModel(resolved: Resolved): Promise<{ params: number }
     exp.data.classes?.length ?? (exp.data.label_map ? new Set(Object.values(exp.data.label_map)).size : undefined);
   try {
     const model = buildExperimentModel(tf, exp, [h, w, exp.data.preprocessing.color === 'rgb' ? 3 : 1], numClasses);
+    // Every lr_multipliers scope must name layers of this model.
+    const names = model.layers.map((l) => l.name);
+    for (const scope of Object.keys((exp.training.optimizer.lr_multipliers ?? {}) as Record<string, number>)) {
+      if (names.some((n) => n === scope || n.startsWith(`${scope}/`))) continue;
+      const hint = didYouMean(scope, [...new Set(names.map((n) => n.split('/')[0] as string))]);
+      const path = `training.optimizer.lr_multipliers.${scope}`;
+      const at = resolved.locator.locate(path, 'key');
+      model.dispose();
+      return {
+        file: at.file,
+        line: at.pos.line,
+        col: at.pos.col,
+        path,
+        message: `no layer is named '${scope}' or sits under it${hint ? `; did you mean '${hint}'?` : ''}`,
+      };
+    }
     const params = model.countParams();
     model.dispose();
     return { params };

@@ -189,7 +189,22 @@ export function experimentSchema(): JsonSchema {
   const training = section('how the model is trained', {
     epochs: { type: 'integer', minimum: 1, maximum: 100000, default: 10, description: 'passes over the training set' },
     batch_size: { type: 'integer', minimum: 1, maximum: 65536, default: 32, description: 'images per step' },
-    optimizer: { ...registrySchema(OPTIMIZERS), default: { type: 'sgd' }, description: 'the optimizer and its params' },
+    optimizer: {
+      ...registrySchema(OPTIMIZERS, {
+        lr_multipliers: {
+          type: 'object',
+          propertyNames: {
+            pattern: '^[A-Za-z][A-Za-z0-9_]*(/[A-Za-z0-9_]+)*$',
+            description: 'a layer name or scope, e.g. backbone or stage2',
+          },
+          additionalProperties: { type: 'number', minimum: 0, maximum: 100 },
+          description:
+            'layer name or scope -> factor on the learning rate of its weights (backbone: 0.1 fine-tunes a backbone gently; 0 freezes); the most specific scope wins, other weights learn at the base rate',
+        },
+      }),
+      default: { type: 'sgd' },
+      description: 'the optimizer and its params',
+    },
     loss: { ...registrySchema(LOSSES), default: { type: 'categorical_crossentropy' }, description: 'the loss' },
     metrics: {
       type: 'array',

@@ -61,8 +61,8 @@ export function entrySchema(type: string, doc: string, params: Params, common: J
     description: doc,
     properties: {
       type: { const: type, description: doc },
-      ...common,
       ...Object.fromEntries(Object.entries(params).map(([k, p]) => [k, paramSchema(p)])),
+      ...common,
     },
     required,
     additionalProperties: false,

@@ -22,7 +22,7 @@ import type { TrialInfo } from '../sweep/trial.ts';
 import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/mlflow-tracker.ts';
 import { runLogger, type TerminalLog } from '../tracking/run-log.ts';
 import { createRun, environment, openRun, type RunStore, readMetrics, writeConfig } from '../tracking/run-store.ts';
-import { makeOptimizer } from '../training/make-optimizer.ts';
+import { makeTrainingOptimizer, optimizerState, restoreOptimizerState } from '../training/optimizer-groups.ts';
 import { cachedFeatures, featuresCacheable } from './features.ts';
 import { type EpochMetrics, evaluateSets, pixelSources, setMetrics, train, validate } from './train.ts';
 
@@ -74,13 +74,6 @@ async function plots(
   }
 }
 
-interface SavedTensor {
-  name: string;
-  shape: number[];
-  dtype: 'float32' | 'int32';
-  data: string;
-}
-
 /** Model weights, optimizer state and epoch at the end of an epoch: what --resume continues from. */
 async function saveCheckpoint(
   tf: Tf,
@@ -91,20 +84,7 @@ async function saveCheckpoint(
 ): Promise<void> {
   mkdirSync(dir, { recursive: true });
   await model.save(`file://${dir}`);
-  const weights: SavedTensor[] = (await optimizer.getWeights()).map((w) => ({
-    name: w.name,
-    shape: w.tensor.shape,
-    dtype: w.tensor.dtype as 'float32' | 'int32',
-    data: Buffer.from((w.tensor.dataSync() as Float32Array | Int32Array).buffer).toString('base64'),
-  }));
-  // Scalars some optimizers keep outside getWeights() (Adam's running beta powers):
-  // saved as they are, since recomputing them from the step count differs in the last bits.
-  const extras = Object.fromEntries(
-    Object.entries(optimizer)
-      .filter(([, v]) => v instanceof tf.Variable && v.size === 1)
-      .map(([k, v]) => [k, (v as Tensor).dataSync()[0]]),
-  );
-  writeFileSync(path.join(dir, 'optimizer.json'), JSON.stringify({ weights, extras }));
+  writeFileSync(path.join(dir, 'optimizer.json'), JSON.stringify(await optimizerState(tf, optimizer)));
   writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ epoch }));
 }
 
@@ -113,26 +93,7 @@ async function loadCheckpoint(tf: Tf, dir: string, model: LayersModel, optimizer
   const saved = await tf.loadLayersModel(`file://${path.join(dir, 'model.json')}`);
   model.setWeights(saved.getWeights());
   saved.dispose();
-  const { weights, extras } = JSON.parse(readFileSync(path.join(dir, 'optimizer.json'), 'utf8')) as {
-    weights: SavedTensor[];
-    extras: Record<string, number>;
-  };
-  await optimizer.setWeights(
-    weights.map((w) => {
-      // Copied out of Buffer's shared pool so that the typed array is aligned.
-      const bytes = new Uint8Array(Buffer.from(w.data, 'base64')).buffer;
-      return {
-        name: w.name,
-        tensor: tf.tensor(w.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes), w.shape, w.dtype),
-      };
-    }),
-  );
-  for (const [k, v] of Object.entries(extras)) {
-    const variable = (
-      optimizer as unknown as Record<string, { assign(t: Tensor): void; dtype: 'float32' | 'int32' } | undefined>
-    )[k];
-    variable?.assign(tf.scalar(v, variable.dtype));
-  }
+  await restoreOptimizerState(tf, optimizer, JSON.parse(readFileSync(path.join(dir, 'optimizer.json'), 'utf8')));
   return (JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as { epoch: number }).epoch;
 }
 
@@ -255,7 +216,7 @@ export async function runExperiment(
         return { net: f.head, sources: f.sources };
       })()
     : { net: model, sources: pixelSources(tf, exp, data) };
-  const optimizer = makeOptimizer(tf, exp.training.optimizer);
+  const optimizer = makeTrainingOptimizer(tf, exp.training.optimizer);
   let history: EpochMetrics[] = [];
   if (resume) {
     const done = await loadCheckpoint(tf, path.join(run.dir, 'checkpoints', 'latest'), model, optimizer);

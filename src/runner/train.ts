@@ -12,6 +12,7 @@ import { rng, shuffle } from '../data/random.ts';
 import { evaluate } from '../report/metrics.ts';
 import { makeLoss } from '../training/make-loss.ts';
 import { makeSchedule } from '../training/make-schedule.ts';
+import { setLearningRate } from '../training/optimizer-groups.ts';
 
 export interface EpochMetrics {
   epoch: number;
@@ -266,10 +267,7 @@ export async function train(
     for (let epoch = history.length; epoch < t.epochs; epoch++) {
       Math.random = rng(exp.seed * 15485863 + epoch);
       const lr = schedule.lr(epoch);
-      // biome-ignore lint/suspicious/noExplicitAny: tfjs optimizers keep the rate in a field; SGD also caches it
-      const o = optimizer as any;
-      if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
-      else o.learningRate = lr;
+      setLearningRate(optimizer, lr);
       // Positions into the train split, shuffled: position p is image index[p] with label labels[p].
       const order = shuffle(
         Array.from(index, (_, p) => p),

@@ -338,7 +338,7 @@ const CASES: Case[] = [
     file: 'optimizer-foreign-param.yaml',
     at: 'optimizer-foreign-param.yaml:13:37',
     path: 'training.optimizer.beta1',
-    message: "unknown key 'beta1'; valid keys: type, lr, momentum, nesterov",
+    message: "unknown key 'beta1'; valid keys: type, lr, momentum, nesterov, lr_multipliers",
   },
   {
     file: 'optimizer-misspelled.yaml',
