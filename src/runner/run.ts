@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { LayersModel, Optimizer, Tensor } from '@tensorflow/tfjs-node';
+import type { LayersModel, Optimizer } from '@tensorflow/tfjs-node';
 import { stringify } from 'yaml';
 import type { Tf } from '../backend/tensorflow.ts';
 import { loadTensorflow } from '../backend/tensorflow.ts';
