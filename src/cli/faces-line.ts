@@ -3,5 +3,9 @@ import type { FaceStats } from '../data/cache.ts';
 
 export function facesLine(f: FaceStats, what = 'images'): string {
   const rate = f.images ? ((f.found / f.images) * 100).toFixed(1) : '0.0';
-  return `faces found in ${f.found} of ${f.images} ${what} (${rate}%); detected now ${f.detected}, boxes from cache ${f.reused}`;
+  const line = `faces found in ${f.found} of ${f.images} ${what} (${rate}%); detected now ${f.detected}, boxes from cache ${f.reused}`;
+  // Past a few percent, black borders are something the model learns: say so where it is configured.
+  return f.outside > 0.02
+    ? `${line}; ${(f.outside * 100).toFixed(1)}% of the average crop lies outside its image (black): a smaller crop.margin keeps it in`
+    : line;
 }

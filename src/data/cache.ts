@@ -14,7 +14,15 @@ import * as path from 'node:path';
 import { cacheRoot } from '../../native/install.mjs';
 import { folderKey, stampFiles, writeAtomic } from './cache-files.ts';
 import { channelsOf, decodeImage, type Preprocessing } from './decode.ts';
-import { centerRegion, chooseFace, type FaceCrop, faceCropOf, faceRegion, type Region } from './faces/crop.ts';
+import {
+  centerRegion,
+  chooseFace,
+  type FaceCrop,
+  faceCropOf,
+  faceRegion,
+  outsideFraction,
+  type Region,
+} from './faces/crop.ts';
 import { detectorKey, type ImageFaces, locateFaces } from './faces/locate.ts';
 import type { Item } from './sources.ts';
 
@@ -31,6 +39,8 @@ export interface FaceStats {
   found: number;
   detected: number;
   reused: number;
+  /** Mean fraction of a face crop that falls outside its image (filled black): a margin too wide for the framing. */
+  outside: number;
 }
 
 export interface Pixels {
@@ -107,6 +117,24 @@ function datasetHash(key: string, entries: IndexEntry[]): string {
   return hash.digest('hex');
 }
 
+function faceStats(located: Awaited<ReturnType<typeof locateFaces>>, crop: FaceCrop): FaceStats {
+  let found = 0;
+  let outside = 0;
+  for (const f of located.faces.values()) {
+    const face = chooseFace(f.faces, crop.min_confidence);
+    if (!face) continue;
+    found++;
+    outside += outsideFraction(faceRegion(face, crop), f.width, f.height);
+  }
+  return {
+    images: located.faces.size,
+    found,
+    detected: located.detected,
+    reused: located.reused,
+    outside: found ? Math.round((outside / found) * 1000) / 1000 : 0,
+  };
+}
+
 export async function loadPixels(items: Item[], p: Preprocessing, options: LoadOptions = {}): Promise<Pixels> {
   const [h, w] = p.size;
   const imageBytes = h * w * channelsOf(p);
@@ -128,14 +156,7 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
         { cacheDir: options.cacheDir, onProgress: options.onDetect },
       )
     : null;
-  const faces: FaceStats | undefined = located
-    ? {
-        images: located.faces.size,
-        found: [...located.faces.values()].filter((f) => chooseFace(f.faces, crop?.min_confidence ?? 0)).length,
-        detected: located.detected,
-        reused: located.reused,
-      }
-    : undefined;
+  const faces: FaceStats | undefined = located && crop ? faceStats(located, crop) : undefined;
   const badOf = (o: IndexEntry): BadFile => ({
     path: o.path,
     reason: o.reason ?? 'failed to decode',

@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadPixels } from '../../src/data/cache.ts';
 import { decodeImage, type Preprocessing } from '../../src/data/decode.ts';
-import { centerRegion, chooseFace, type FaceCrop, faceRegion } from '../../src/data/faces/crop.ts';
+import { centerRegion, chooseFace, type FaceCrop, faceRegion, outsideFraction } from '../../src/data/faces/crop.ts';
 import type { Face } from '../../src/data/faces/detectors.ts';
 import { locateFaces } from '../../src/data/faces/locate.ts';
 import { tempDir } from './fixtures.ts';
@@ -94,6 +94,12 @@ describe('face detection', () => {
     expect(padded).toHaveLength(1);
     // The face fills the 300x300 frame: its box is about as large as the image.
     expect((padded[0] as Face).box[2]).toBeGreaterThan(250);
+    // So any margin reaches past the image: the crop says how much of it is black.
+    const region = (margin: number) => faceRegion(padded[0] as Face, { margin, align: false });
+    expect(outsideFraction(region(0), 300, 300)).toBeLessThan(0.2);
+    expect(outsideFraction(region(0.25), 300, 300)).toBeGreaterThan(outsideFraction(region(0), 300, 300) + 0.2);
+    expect(outsideFraction({ cx: 50, cy: 50, side: 100, angle: 0 }, 100, 100)).toBe(0);
+    expect(outsideFraction({ cx: 0, cy: 50, side: 100, angle: 0 }, 100, 100)).toBe(0.5);
   });
 
   it('the eyes it finds turn with the face: a photo turned by 20 degrees gives eyes about 20 degrees steeper', async () => {

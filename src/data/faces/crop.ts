@@ -53,6 +53,13 @@ export function faceRegion(face: Face, crop: Pick<FaceCrop, 'margin' | 'align'>)
   };
 }
 
+/** The fraction of a region's square that lies outside a width x height image (cut black); rotation ignored. */
+export function outsideFraction(region: Region, width: number, height: number): number {
+  const half = region.side / 2;
+  const span = (c: number, size: number) => Math.max(0, Math.min(c + half, size) - Math.max(c - half, 0));
+  return 1 - (span(region.cx, width) * span(region.cy, height)) / (region.side * region.side);
+}
+
 /** The largest centred square: what `on_miss: center` crops. */
 export function centerRegion(width: number, height: number): Region {
   return { cx: width / 2, cy: height / 2, side: Math.min(width, height), angle: 0 };
