@@ -39,15 +39,24 @@ export function summarize(dir: string): RunSummary {
   };
 }
 
+/** The sub-folders of `dir`, sorted; a plain file (a .gitignore, a note) or an unreadable folder is passed over. */
+function folders(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
 /** Every run under `root` (runs/<experiment>/<id>/), oldest first. */
 export function listRuns(root: string): RunSummary[] {
-  if (!existsSync(root)) return [];
   const out: RunSummary[] = [];
-  for (const exp of readdirSync(root).sort()) {
-    const expDir = path.join(root, exp);
-    if (!existsSync(expDir) || !readdirSync(expDir, { withFileTypes: true }).length) continue;
-    for (const id of readdirSync(expDir).sort()) {
-      if (existsSync(path.join(expDir, id, 'status.json'))) out.push(summarize(path.join(expDir, id)));
+  for (const exp of folders(root)) {
+    for (const id of folders(path.join(root, exp))) {
+      if (existsSync(path.join(root, exp, id, 'status.json'))) out.push(summarize(path.join(root, exp, id)));
     }
   }
   return out.sort((a, b) => (a.started ?? '').localeCompare(b.started ?? ''));

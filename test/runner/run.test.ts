@@ -1,6 +1,6 @@
 // The runner on small generated data: it learns, records every file, and its
 // recorded metrics agree with the model it saved.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
@@ -95,7 +95,9 @@ describe('runner', () => {
     const strip = (ms: typeof a.epochs) => ms.map(({ seconds: _s, images_per_s: _i, ...m }) => m);
     expect(strip(b.epochs)).toEqual(strip(a.epochs));
 
-    // run-exp runs lists both; compare finds no differing params, and one when a key differs.
+    // run-exp runs lists both, whatever plain files sit beside them; compare finds no differing params, and one when a key differs.
+    writeFileSync(path.join(dir, 'runs', '.gitignore'), '*\n');
+    writeFileSync(path.join(dir, 'runs', 'toy', 'notes.txt'), 'a note\n');
     const listed = listRuns(path.join(dir, 'runs'));
     expect(listed.map((r) => [r.status, r.epochs])).toEqual([
       ['FINISHED', 2],
