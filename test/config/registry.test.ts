@@ -10,7 +10,7 @@ import { GENERATED } from '../../src/config/generated.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import type { Param } from '../../src/layers/params.ts';
 import { LAYERS, type LayerTypeName } from '../../src/layers/registry.ts';
-import { buildModel } from '../../src/model/build.ts';
+import { buildExperimentModel, buildModel } from '../../src/model/build.ts';
 import { makeOptimizer } from '../../src/training/make-optimizer.ts';
 import { OPTIMIZERS } from '../../src/training/optimizers.ts';
 
@@ -187,12 +187,7 @@ describe('example experiments', () => {
       );
       const { experiment } = resolveExperiment(file, { env: {} });
       const [h, w] = experiment.data.preprocessing.size;
-      const model = buildModel(tf, experiment.model.layers, {
-        inputShape: [h, w, 3],
-        seed: experiment.seed,
-        numClasses: experiment.data.classes?.length,
-        loss: experiment.training.loss.type,
-      });
+      const model = buildExperimentModel(tf, experiment, [h, w, 3], experiment.data.classes?.length);
       expect(model.countParams()).toBe(params);
     });
   }
