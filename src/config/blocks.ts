@@ -3,8 +3,10 @@
 // Expansion happens before validation, so the expanded layers are checked by
 // the same schema as any other; every expanded layer remembers where it was
 // written, so errors point at the block's layer or at the use's parameter.
+
+import { layerName } from '../layers/registry.ts';
 import type { Json } from './compose.ts';
-import { type ConfigError, didYouMean } from './errors.ts';
+import { type ConfigError, didYouMean, uniqueErrors } from './errors.ts';
 
 /** The `type` of a layer item that uses a block. */
 export const BLOCK_TYPE = 'block';
@@ -33,9 +35,7 @@ export interface Expansion {
 type Obj = Record<string, Json>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Default layer names as model.layers positions give them, fixed before expansion moves the positions. */
-const defaultName = (layer: Obj, index: number) =>
-  typeof layer.name === 'string' ? layer.name : `${layer.type}_${index + 1}`;
+// Default names come from model.layers positions, fixed before expansion moves them (layerName).
 
 /**
  * Replaces every block use in `model.layers` by its layers, in place. Names
@@ -59,13 +59,13 @@ export function expandBlocks(model: Json | undefined): Expansion {
   layers.forEach((item, u) => {
     const usePath = `model.layers[${u}]`;
     if (!isObj(item) || item.type !== BLOCK_TYPE) {
-      const layer = isObj(item) ? { ...item, name: defaultName(item, u) } : item;
+      const layer = isObj(item) ? { ...item, name: layerName(item, u) } : item;
       out.push(layer);
       origins.push(null);
       if (isObj(layer)) previous = layer.name as string;
       return;
     }
-    const name = defaultName({ ...item, type: typeof item.block === 'string' ? item.block : BLOCK_TYPE }, u);
+    const name = layerName({ ...item, type: typeof item.block === 'string' ? item.block : BLOCK_TYPE }, u);
     const def = typeof item.block === 'string' ? blocks[item.block] : undefined;
     if (typeof item.block !== 'string' || !isObj(def) || !Array.isArray(def.layers)) {
       const known = Object.keys(blocks);
@@ -111,7 +111,7 @@ export function expandBlocks(model: Json | undefined): Expansion {
       const scope = repeat > 1 ? `${name}/${k}` : name;
       const inner = def.layers as Json[];
       const scoped = (n: string) => `${scope}/${n}`;
-      const innerNames = new Set(inner.map((l, j) => (isObj(l) ? defaultName(l, j) : '')));
+      const innerNames = new Set(inner.map((l, j) => (isObj(l) ? layerName(l, j) : '')));
       inner.forEach((spec, j) => {
         const at = `${defPath}.layers[${j}]`;
         if (!isObj(spec)) {
@@ -143,10 +143,10 @@ export function expandBlocks(model: Json | undefined): Expansion {
           layer[key] = values[p] as Json;
           params[key] = p;
         }
-        layer.name = scoped(defaultName(spec, j));
+        layer.name = scoped(layerName(spec, j));
         const reads = Array.isArray(spec.inputs)
           ? (spec.inputs as Json[])
-          : [j === 0 ? BLOCK_INPUT : defaultName(inner[j - 1] as Obj, j - 1)];
+          : [j === 0 ? BLOCK_INPUT : layerName(inner[j - 1] as Obj, j - 1)];
         // A block is self-contained: its layers read its input or each other.
         layer.inputs = reads.flatMap((r, i) => {
           if (r === BLOCK_INPUT) return into;
@@ -161,7 +161,7 @@ export function expandBlocks(model: Json | undefined): Expansion {
         out.push(layer);
         origins.push({ layer: at, use: usePath, params });
       });
-      into = [scoped(defaultName(inner.at(-1) as Obj, inner.length - 1))];
+      into = [scoped(layerName(inner.at(-1) as Obj, inner.length - 1))];
     }
     alias.set(name, into[0] as string);
     previous = name;
@@ -175,7 +175,7 @@ export function expandBlocks(model: Json | undefined): Expansion {
   // A block used many times would repeat its errors.
   return {
     origins,
-    errors: errors.filter((e, i) => errors.findIndex((o) => o.path === e.path && o.message === e.message) === i),
+    errors: uniqueErrors(errors),
   };
 }
 

@@ -63,3 +63,8 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
+
+/** Errors without repeats of the same message at the same path (a block used many times repeats its own). */
+export function uniqueErrors<E extends Pick<ConfigError, 'path' | 'message'>>(errors: E[]): E[] {
+  return errors.filter((e, i) => errors.findIndex((o) => o.path === e.path && o.message === e.message) === i);
+}

@@ -9,7 +9,7 @@ import { OPTIMIZERS } from '../training/optimizers.ts';
 import { SCHEDULES } from '../training/schedules.ts';
 import { expandBlocks, originOf } from './blocks.ts';
 import { type Composed, compose, type Json, Locator } from './compose.ts';
-import { type ConfigError, ConfigErrors } from './errors.ts';
+import { type ConfigError, ConfigErrors, uniqueErrors } from './errors.ts';
 import type { Experiment } from './experiment.ts';
 import { applyOverrides, parseOverride } from './overrides.ts';
 import { CONFIG_VERSION, experimentSchema } from './schema.ts';
@@ -84,9 +84,7 @@ export function resolveExperiment(file: string, options: ResolveOptions = {}): R
     origin(e.path) === e.path ? e : { ...e, ...at(origin(e.path)), message: e.message },
   );
   // A block written once and used many times would repeat its errors.
-  const errors = relocated.filter(
-    (e, i) => relocated.findIndex((o) => o.path === e.path && o.message === e.message) === i,
-  );
+  const errors = uniqueErrors(relocated);
   if (errors.length === 0) errors.push(...checkSweep(value, schema, locator));
   if (errors.length) throw new ConfigErrors(errors);
   const exp = value as unknown as Experiment;

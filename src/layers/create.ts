@@ -4,15 +4,10 @@ import type { layers as tfLayers } from '@tensorflow/tfjs-node';
 import type { Tf } from '../backend/tensorflow.ts';
 import type { RegistryChoice } from '../config/experiment.ts';
 import { camelCase } from './params.ts';
-import { LAYER_GRAPH_KEYS } from './registry.ts';
+import { LAYER_GRAPH_KEYS, layerName } from './registry.ts';
 import { spatialDropout2d } from './spatial-dropout.ts';
 
 const INITIALIZER_KEYS = ['kernel_initializer', 'bias_initializer', 'depthwise_initializer', 'pointwise_initializer'];
-
-/** The name a layer has in the graph and in model.json. */
-export function layerName(spec: RegistryChoice, index: number): string {
-  return typeof spec.name === 'string' ? spec.name : `${spec.type}_${index + 1}`;
-}
 
 /** The tfjs layer config for one YAML layer; `index` is its position in model.layers, which seeds its initializers. */
 function layerConfig(tf: Tf, spec: RegistryChoice, index: number, seed: number): Record<string, unknown> {

@@ -37,6 +37,11 @@ export const LAYER_GRAPH_KEYS = {
 /** The name `inputs` use for the model's input image. */
 export const MODEL_INPUT = 'input';
 
+/** The name a layer has in the graph and in model.json: its own, or `<type>_<position>` (position from 1). */
+export function layerName(spec: { type?: unknown; name?: unknown }, index: number): string {
+  return typeof spec.name === 'string' ? spec.name : `${spec.type}_${index + 1}`;
+}
+
 export const ACTIVATIONS = [
   'linear',
   'relu',

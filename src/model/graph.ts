@@ -5,8 +5,7 @@
 
 import { didYouMean } from '../config/errors.ts';
 import type { RegistryChoice } from '../config/experiment.ts';
-import { layerName } from '../layers/create.ts';
-import { LAYERS, type LayerTypeName, MODEL_INPUT } from '../layers/registry.ts';
+import { LAYERS, type LayerTypeName, layerName, MODEL_INPUT } from '../layers/registry.ts';
 import { LayerError } from './layer-error.ts';
 
 /** One layer placed in the graph. */
