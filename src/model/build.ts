@@ -150,19 +150,3 @@ export function buildExperimentModel(
     backbone: exp.model.backbone ? { spec: exp.model.backbone, exp } : undefined,
   });
 }
-
-/**
- * The layers after the backbone as a model of their own, reading `features`
- * values per example: the same layer objects as in `model`, so training it
- * trains `model`'s head.
- */
-export function headModel(tf: Tf, model: LayersModel, layers: RegistryChoice[], features: number): LayersModel {
-  const input = tf.input({ shape: [features], name: 'features' });
-  const outputs = new Map<number, SymbolicTensor>([[-1, input]]);
-  for (const node of planGraph(layers)) {
-    const inputs = node.inputs.map((i) => outputs.get(i) as SymbolicTensor);
-    const layer = model.getLayer(node.name);
-    outputs.set(node.index, layer.apply(inputs.length > 1 ? inputs : (inputs[0] as SymbolicTensor)) as SymbolicTensor);
-  }
-  return tf.model({ inputs: input, outputs: outputs.get(layers.length - 1) as SymbolicTensor, name: 'head' });
-}

@@ -1,6 +1,7 @@
-// A frozen backbone sees the same images every epoch when nothing augments
-// them, so its features are computed once per image, kept in the cache, and
-// the head trains on them: seconds per epoch instead of a backbone pass.
+// A frozen backbone (or its frozen first part) sees the same images every epoch
+// when nothing augments them, so its output is computed once per image, kept in
+// the cache, and the rest of the model trains on it: seconds per epoch for a
+// head, and a fraction of a backbone pass when its last blocks are fine-tuned.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -11,24 +12,28 @@ import type { Experiment } from '../config/experiment.ts';
 import { writeAtomic } from '../data/cache-files.ts';
 import type { PreparedData } from '../data/prepare.ts';
 import { BACKBONE_SCOPE } from '../model/backbone.ts';
-import { BACKBONES, type BackboneEntry, type BackboneName } from '../model/backbones/catalog.ts';
-import { headModel } from '../model/build.ts';
+import { fixedCut, modelAfter } from '../model/cut.ts';
 import { type InputSource, pixelSources, rowSource, type Sources } from './train.ts';
 
-/** Whether training can use cached features: a frozen backbone and no augmentation of any kind. */
+/** Whether training can use cached features: a backbone not trained whole, and no augmentation of any kind. */
 export function featuresCacheable(exp: Experiment): boolean {
-  return exp.model.backbone?.trainable === false && exp.data.augmentation.length === 0;
+  const backbone = exp.model.backbone;
+  return backbone !== undefined && backbone.trainable !== true && exp.data.augmentation.length === 0;
 }
 
 export interface FeatureStats {
+  /** The layer whose output is cached, and the values per image. */
+  layer: string;
+  values: number;
   /** Images whose features were computed now, and read from the cache. */
   computed: number;
   reused: number;
 }
 
 /**
- * The head of `model` and its inputs as cached backbone features, for the
- * training data and every evaluation set.
+ * The trained part of `model` and its inputs as the cached output of the fixed
+ * part, for the training data and every evaluation set; null when no part of
+ * the model is fixed.
  */
 export async function cachedFeatures(
   tf: Tf,
@@ -36,25 +41,25 @@ export async function cachedFeatures(
   data: PreparedData,
   model: LayersModel,
   cacheDir?: string,
-): Promise<{ head: LayersModel; sources: Sources; stats: FeatureStats }> {
-  const name = exp.model.backbone?.from as BackboneName;
-  const entry: BackboneEntry = BACKBONES[name];
-  const dim = entry.features;
-  const extractor = tf.model({
-    inputs: model.inputs,
-    outputs: model.getLayer(`${BACKBONE_SCOPE}/${entry.output}`).output as never,
-  });
+): Promise<{ head: LayersModel; sources: Sources; stats: FeatureStats } | null> {
+  const cut = fixedCut(model, BACKBONE_SCOPE);
+  if (!cut) return null;
+  const shape = cut.shape.slice(1) as number[];
+  const dim = shape.reduce((a, b) => a * b, 1);
+  const extractor = tf.model({ inputs: model.inputs, outputs: cut });
+  // The fixed part's weights are part of the key: init_from may have loaded others than the package's.
+  const weights = createHash('sha256');
+  for (const w of extractor.weights) weights.update(new Uint8Array(w.read().dataSync().buffer));
+  const fixedWeights = weights.digest('hex');
   const pixels = pixelSources(tf, exp, data);
   const dir = path.join(cacheDir ?? cacheRoot(), 'features');
   mkdirSync(dir, { recursive: true });
-  const stats: FeatureStats = { computed: 0, reused: 0 };
+  const stats: FeatureStats = { layer: cut.sourceLayer.name, values: dim, computed: 0, reused: 0 };
   // Rows follow the images' order: the key holds that order, the images (data hash, preprocessing) and the weights.
   const features = async (source: InputSource, images: string[], hash: string): Promise<Float32Array> => {
     const count = images.length;
     const key = createHash('sha256')
-      .update(
-        JSON.stringify({ hash, images, preprocessing: exp.data.preprocessing, backbone: name, files: entry.files }),
-      )
+      .update(JSON.stringify({ hash, images, preprocessing: exp.data.preprocessing, layer: stats.layer, fixedWeights }))
       .digest('hex')
       .slice(0, 24);
     const file = path.join(dir, `${key}.f32`);
@@ -79,7 +84,7 @@ export async function cachedFeatures(
   const all = await features(pixels.data, [...train.files, ...validation.files, ...test.files], data.hash);
   const sets: Record<string, InputSource> = {};
   for (const [setName, set] of Object.entries(data.evaluationSets)) {
-    sets[setName] = rowSource(tf, await features(pixels.sets[setName] as InputSource, set.files, set.hash), dim);
+    sets[setName] = rowSource(tf, await features(pixels.sets[setName] as InputSource, set.files, set.hash), shape);
   }
-  return { head: headModel(tf, model, exp.model.layers, dim), sources: { data: rowSource(tf, all, dim), sets }, stats };
+  return { head: modelAfter(tf, model, cut), sources: { data: rowSource(tf, all, shape), sets }, stats };
 }

@@ -207,14 +207,16 @@ export async function runExperiment(
     mkdirSync(path.join(run.dir, where), { recursive: true });
     return model.save(`file://${path.join(run.dir, where)}`);
   };
-  // With a frozen backbone and nothing augmenting the images, the head trains on cached features;
-  // `net` shares its layers with `model`, which is what gets saved.
-  const { net, sources } = featuresCacheable(exp)
-    ? await (async () => {
-        const f = await cachedFeatures(tf, exp, data, model, cacheDir);
-        log.info({ event: 'features', ...f.stats }, 'backbone features ready');
-        return { net: f.head, sources: f.sources };
-      })()
+  // With a frozen backbone (or a frozen first part) and nothing augmenting the images, the rest of the
+  // model trains on the fixed part's cached output; `net` shares its layers with `model`, which is what gets saved.
+  const cached = featuresCacheable(exp) ? await cachedFeatures(tf, exp, data, model, cacheDir) : null;
+  if (cached)
+    log.info(
+      { event: 'features', ...cached.stats },
+      `backbone features ready: ${cached.stats.layer} (${cached.stats.values} values per image), ${cached.stats.computed} computed, ${cached.stats.reused} from the cache`,
+    );
+  const { net, sources } = cached
+    ? { net: cached.head, sources: cached.sources }
     : { net: model, sources: pixelSources(tf, exp, data) };
   const optimizer = makeTrainingOptimizer(tf, exp.training.optimizer);
   let history: EpochMetrics[] = [];

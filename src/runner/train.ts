@@ -114,15 +114,16 @@ export function pixelSources(tf: Tf, exp: Experiment, data: PreparedData): Sourc
   };
 }
 
-/** Batches of precomputed rows of `dim` values (a frozen backbone's features). */
-export function rowSource(tf: Tf, rows: Float32Array, dim: number): InputSource {
+/** Batches of precomputed rows of `shape` (a frozen backbone's features). */
+export function rowSource(tf: Tf, rows: Float32Array, shape: number[]): InputSource {
+  const dim = shape.reduce((a, b) => a * b, 1);
   return (indices) => {
     const out = new Float32Array(indices.length * dim);
     for (let k = 0; k < indices.length; k++) {
       const i = indices[k] as number;
       out.set(rows.subarray(i * dim, (i + 1) * dim), k * dim);
     }
-    return tf.tensor2d(out, [indices.length, dim]);
+    return tf.tensor(out, [indices.length, ...shape]);
   };
 }
 

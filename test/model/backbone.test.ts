@@ -12,8 +12,10 @@ import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import type { Experiment } from '../../src/config/experiment.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { prepareData } from '../../src/data/prepare.ts';
+import { BACKBONE_SCOPE } from '../../src/model/backbone.ts';
 import { BACKBONES } from '../../src/model/backbones/catalog.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
+import { fixedCut } from '../../src/model/cut.ts';
 import { cachedFeatures } from '../../src/runner/features.ts';
 import { pixelSources } from '../../src/runner/train.ts';
 import { tempDir } from '../data/fixtures.ts';
@@ -52,7 +54,7 @@ const weightsOf = (model: LayersModel, name: string) =>
     .map((w) => Array.from(w.dataSync()));
 
 /** A toy experiment: a frozen face_resnet and a softmax head on 150x150 images, no augmentation. */
-function toyExperiment(dir: string): string {
+function toyExperiment(dir: string, trainable = 'false'): string {
   const file = path.join(dir, 'exp.yaml');
   writeFileSync(
     file,
@@ -62,7 +64,7 @@ data:
   split: { validation: 0.25 }
   preprocessing: { size: [150, 150] }
 model:
-  backbone: { from: face_resnet }
+  backbone: { from: face_resnet, trainable: ${trainable} }
   layers:
     - { type: dense, units: 2, activation: softmax }
 training:
@@ -145,13 +147,42 @@ describe('backbones', () => {
     const data = await prepareData(exp, { cacheDir: cache });
     const model = buildExperimentModel(tf, exp, data.shape, 2);
     const first = await cachedFeatures(tf, exp, data, model, cache);
-    expect(first.stats).toEqual({ computed: 8, reused: 0 });
+    expect(first?.stats).toEqual({ layer: 'backbone/fc', values: 128, computed: 8, reused: 0 });
     const again = await cachedFeatures(tf, exp, data, model, cache);
-    expect(again.stats).toEqual({ computed: 0, reused: 8 });
+    expect(again?.stats).toEqual({ layer: 'backbone/fc', values: 128, computed: 0, reused: 8 });
     const all = Array.from({ length: 8 }, (_, i) => i);
-    const viaFeatures = again.head.predict(again.sources.data(all)) as Tensor;
+    const viaFeatures = again?.head.predict(again.sources.data(all)) as Tensor;
     const viaImages = model.predict(pixelSources(tf, exp, data).data(all)) as Tensor;
     expect(viaFeatures.shape).toEqual([8, 2]);
+    expect(viaFeatures.sub(viaImages).abs().max().dataSync()[0]).toBeLessThan(1e-5);
+  });
+
+  it('fine-tuning the last blocks caches the frozen part: the cut is the one tensor before them', async () => {
+    const { tf } = await loadTensorflow();
+    const cutOf = (trainable: boolean | { from: string }) =>
+      fixedCut(buildExperimentModel(tf, experiment('unit', trainable), [150, 150, 3], 2), BACKBONE_SCOPE);
+    expect(cutOf(false)?.sourceLayer.name).toBe('backbone/fc');
+    // A block's first conv: its input also feeds the shortcut, so the cut is the block's input.
+    expect(cutOf({ from: 'backbone/conv256_down/conv1' })?.sourceLayer.name).toBe('backbone/conv128_2/relu');
+    expect(cutOf({ from: 'backbone/conv256_2/conv1' })?.shape).toEqual([null, 4, 4, 256]);
+    expect(cutOf({ from: 'backbone/conv32_down' })).toBeNull();
+    expect(cutOf(true)).toBeNull();
+
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 4);
+    const file = toyExperiment(dir, "{ from: 'backbone/conv256_2/conv1' }");
+    const { experiment: exp } = resolveExperiment(file, { env: {} });
+    const cache = path.join(dir, 'cache');
+    const data = await prepareData(exp, { cacheDir: cache });
+    const model = buildExperimentModel(tf, exp, data.shape, 2);
+    const tail = await cachedFeatures(tf, exp, data, model, cache);
+    expect(tail?.stats).toMatchObject({ layer: 'backbone/conv256_1/relu', values: 4096, computed: 8 });
+    expect(tail?.head.trainableWeights.map((w) => w.originalName)).toEqual(
+      model.trainableWeights.map((w) => w.originalName),
+    );
+    const all = Array.from({ length: 8 }, (_, i) => i);
+    const viaFeatures = tail?.head.predict(tail.sources.data(all)) as Tensor;
+    const viaImages = model.predict(pixelSources(tf, exp, data).data(all)) as Tensor;
     expect(viaFeatures.sub(viaImages).abs().max().dataSync()[0]).toBeLessThan(1e-5);
   });
 
