@@ -25,33 +25,38 @@ export async function checkModel(resolved: Resolved): Promise<{ params: number }
   const [h, w] = exp.data.preprocessing.size;
   const numClasses =
     exp.data.classes?.length ?? (exp.data.label_map ? new Set(Object.values(exp.data.label_map)).size : undefined);
+  const located = (path: string, what: 'key' | 'value', message: string): ConfigError => {
+    const at = resolved.locator.locate(path, what);
+    return { file: at.file, line: at.pos.line, col: at.pos.col, path, message };
+  };
   try {
     const model = buildExperimentModel(tf, exp, [h, w, exp.data.preprocessing.color === 'rgb' ? 3 : 1], numClasses);
+    const params = model.countParams();
     // Every lr_multipliers scope must name layers of this model.
     const names = model.layers.map((l) => l.name);
+    model.dispose();
     for (const scope of Object.keys((exp.training.optimizer.lr_multipliers ?? {}) as Record<string, number>)) {
       if (names.some((n) => n === scope || n.startsWith(`${scope}/`))) continue;
       const hint = didYouMean(scope, [...new Set(names.map((n) => n.split('/')[0] as string))]);
-      const path = `training.optimizer.lr_multipliers.${scope}`;
-      const at = resolved.locator.locate(path, 'key');
-      model.dispose();
-      return {
-        file: at.file,
-        line: at.pos.line,
-        col: at.pos.col,
-        path,
-        message: `no layer is named '${scope}' or sits under it${hint ? `; did you mean '${hint}'?` : ''}`,
-      };
+      return located(
+        `training.optimizer.lr_multipliers.${scope}`,
+        'key',
+        `no layer is named '${scope}' or sits under it${hint ? `; did you mean '${hint}'?` : ''}`,
+      );
     }
-    const params = model.countParams();
-    model.dispose();
+    const trainable = exp.model.backbone?.trainable;
+    if (typeof trainable === 'object' && (trainable.at_epoch ?? 1) > exp.training.epochs) {
+      return located(
+        'model.backbone.trainable.at_epoch',
+        'value',
+        `is ${trainable.at_epoch}, after the last epoch (training.epochs is ${exp.training.epochs}): the backbone would never learn; use 1 to ${exp.training.epochs}`,
+      );
+    }
     return { params };
   } catch (err) {
     if (!(err instanceof LayerError)) throw err;
     const layer = err.index >= 0 ? `model.layers[${err.index}]` : 'model.layers';
-    const path = err.path ?? resolved.origin(err.key ? `${layer}.${err.key}` : layer);
-    const at = resolved.locator.locate(path, 'key');
-    return { file: at.file, line: at.pos.line, col: at.pos.col, path, message: err.message };
+    return located(err.path ?? resolved.origin(err.key ? `${layer}.${err.key}` : layer), 'key', err.message);
   }
 }
 

@@ -42,7 +42,7 @@ export interface Experiment {
   model: {
     layers: RegistryChoice[];
     /** A pretrained network in front of the layers: a catalog name, and which of its layers training may change. */
-    backbone?: { from: string; trainable: boolean | { from: string } };
+    backbone?: { from: string; trainable: boolean | { from: string; at_epoch?: number } };
     /** A run (or model) folder whose weights start the layers they fit, matched by name. */
     init_from?: string;
   };

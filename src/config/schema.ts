@@ -344,7 +344,7 @@ export function experimentSchema(): JsonSchema {
               trainable: {
                 default: false,
                 description:
-                  'false: frozen (only model.layers learn); true: every backbone layer learns too; { from: <layer name> }: that backbone layer and the ones after it learn',
+                  'false: frozen (only model.layers learn); true: every backbone layer learns too; { from: <layer name>, at_epoch: <n> }: that backbone layer and the ones after it learn, from epoch n on (before it the backbone is frozen)',
                 oneOf: [
                   { type: 'boolean' },
                   {
@@ -352,10 +352,17 @@ export function experimentSchema(): JsonSchema {
                       'fine-tune the end of the backbone',
                       {
                         from: { type: 'string', description: 'a backbone layer name, e.g. backbone/conv256_1/conv1' },
+                        at_epoch: {
+                          type: 'integer',
+                          minimum: 1,
+                          default: 1,
+                          description:
+                            'the first epoch (1-based) in which those layers learn: the head trains alone before it',
+                        },
                       },
                       ['from'],
                     ),
-                    title: '{ from: <backbone layer name> }',
+                    title: '{ from: <backbone layer name>, at_epoch: <n> }',
                   },
                 ],
               },

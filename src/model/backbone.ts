@@ -18,6 +18,22 @@ export type BackboneSpec = NonNullable<Experiment['model']['backbone']>;
 /** Prefix of the backbone's layer names in the model (and in model.json). */
 export const BACKBONE_SCOPE = 'backbone';
 
+const backboneLayers = (model: LayersModel) => model.layers.filter((l) => l.name.startsWith(`${BACKBONE_SCOPE}/`));
+
+/**
+ * Sets which backbone layers learn in `epoch` (0-based; by default the state
+ * after any unfreezing, which is how the model is built and saved).
+ */
+export function setBackboneTrainable(model: LayersModel, spec: BackboneSpec, epoch = Number.POSITIVE_INFINITY): void {
+  const t = spec.trainable;
+  const layers = backboneLayers(model);
+  const from =
+    typeof t === 'object' && epoch + 1 >= (t.at_epoch ?? 1) ? layers.findIndex((l) => l.name === t.from) : -1;
+  // The fixed zero-padding shortcuts stay frozen whatever `trainable` says.
+  for (const [i, l] of layers.entries())
+    if (!l.name.endsWith('/shortcut')) l.trainable = t === true || (from >= 0 && i >= from);
+}
+
 /** Reads a face-api style weights manifest and its files. */
 function readWeights(tf: Tf, dir: string, manifestFile: string) {
   const manifest = JSON.parse(readFileSync(path.join(dir, manifestFile), 'utf8')) as {
@@ -62,11 +78,11 @@ export function attachBackbone(
     const weights = readWeights(tf, dir, manifest);
     net.load(weights, normalization(exp.data.preprocessing, entry.input[2]));
     tf.dispose(Object.values(weights));
-    const layers = model.layers.filter((l) => l.name.startsWith(`${BACKBONE_SCOPE}/`));
     const t = spec.trainable;
-    const from = typeof t === 'object' ? layers.findIndex((l) => l.name === t.from) : -1;
-    if (typeof t === 'object' && from < 0) {
-      const named = layers.filter((l) => l.getWeights().length && !l.name.endsWith('/shortcut')).map((l) => l.name);
+    if (typeof t === 'object' && !backboneLayers(model).some((l) => l.name === t.from)) {
+      const named = backboneLayers(model)
+        .filter((l) => l.getWeights().length && !l.name.endsWith('/shortcut'))
+        .map((l) => l.name);
       const hint = didYouMean(t.from, named);
       throw new LayerError(
         -1,
@@ -75,9 +91,7 @@ export function attachBackbone(
         'model.backbone.trainable.from',
       );
     }
-    // The fixed zero-padding shortcuts stay frozen whatever `trainable` says.
-    for (const [i, l] of layers.entries())
-      if (!l.name.endsWith('/shortcut')) l.trainable = t === true || (from >= 0 && i >= from);
+    setBackboneTrainable(model, spec);
   };
   return { output: net.output, finish };
 }

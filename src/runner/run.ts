@@ -215,6 +215,12 @@ export async function runExperiment(
       { event: 'features', ...cached.stats },
       `backbone features ready: ${cached.stats.layer} (${cached.stats.values} values per image), ${cached.stats.computed} computed, ${cached.stats.reused} from the cache`,
     );
+  const unfreeze = exp.model.backbone?.trainable;
+  if (typeof unfreeze === 'object' && (unfreeze.at_epoch ?? 1) > 1)
+    log.info(
+      { event: 'unfreeze', ...unfreeze },
+      `backbone frozen until epoch ${unfreeze.at_epoch}; from then on ${unfreeze.from} and the layers after it learn`,
+    );
   const { net, sources } = cached
     ? { net: cached.head, sources: cached.sources }
     : { net: model, sources: pixelSources(tf, exp, data) };

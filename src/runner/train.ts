@@ -1,7 +1,7 @@
 // The training loop: epochs of seeded shuffled batches from the uint8 pixels,
 // the optimizer with its LR schedule, per-epoch training and validation
 // metrics, early stopping, NaN detection and a cooperative stop (Ctrl-C).
-import type { LayersModel, Optimizer, Scalar, Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-node';
+import type { LayersModel, Optimizer, Scalar, Tensor, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs-node';
 import type { Tf } from '../backend/tensorflow.ts';
 import type { Experiment } from '../config/experiment.ts';
 import { EVALUATION_SET_METRICS } from '../config/sweep-schema.ts';
@@ -9,6 +9,7 @@ import { augmentBatch, mixBatch } from '../data/augment.ts';
 import { toFloat } from '../data/normalize.ts';
 import type { PreparedData } from '../data/prepare.ts';
 import { rng, shuffle } from '../data/random.ts';
+import { setBackboneTrainable } from '../model/backbone.ts';
 import { evaluate } from '../report/metrics.ts';
 import { makeLoss } from '../training/make-loss.ts';
 import { makeSchedule } from '../training/make-schedule.ts';
@@ -125,6 +126,21 @@ export function rowSource(tf: Tf, rows: Float32Array, shape: number[]): InputSou
     }
     return tf.tensor(out, [indices.length, ...shape]);
   };
+}
+
+/**
+ * The variables training may change, in the order the optimizer sees them:
+ * tfjs optimizers keep per-variable state by position, so variables that
+ * start learning later (a backbone unfrozen at an epoch) come after the
+ * others, and positions stay the same whether the run was resumed or not.
+ */
+function learningOrder(exp: Experiment, model: LayersModel): Variable[] {
+  const spec = exp.model.backbone;
+  if (spec) setBackboneTrainable(model, spec, 0);
+  const first = model.trainableWeights.map((w) => w.read() as Variable);
+  if (spec) setBackboneTrainable(model, spec);
+  const later = model.trainableWeights.map((w) => w.read() as Variable).filter((v) => !first.includes(v));
+  return [...first, ...later];
 }
 
 /** Hard predictions as probability rows, for metrics that take probabilities. */
@@ -262,11 +278,13 @@ export async function train(
     return false;
   };
   for (const m of history) track(m);
+  const variables = learningOrder(exp, model);
   // tfjs draws dropout masks (and other unseeded randomness) from Math.random.
   const mathRandom = Math.random;
   try {
     for (let epoch = history.length; epoch < t.epochs; epoch++) {
       Math.random = rng(exp.seed * 15485863 + epoch);
+      if (exp.model.backbone) setBackboneTrainable(model, exp.model.backbone, epoch);
       const lr = schedule.lr(epoch);
       setLearningRate(optimizer, lr);
       // Positions into the train split, shuffled: position p is image index[p] with label labels[p].
@@ -296,13 +314,16 @@ export async function train(
           const w = weights ? tf.gather(tf.tensor1d(weights), yIdx) : undefined;
           let predictions: Tensor | null = null;
           let finite: Tensor | null = null;
-          const { value, grads } = tf.variableGrads(() => {
-            const p = model.apply(x, { training: true }) as Tensor;
-            predictions = tf.keep(p.argMax(-1));
-            // Losses clip probabilities, which can hide NaN outputs: check them directly.
-            finite = tf.keep(p.isFinite().all());
-            return lossFn(y, p, w) as Scalar;
-          });
+          const { value, grads } = tf.variableGrads(
+            () => {
+              const p = model.apply(x, { training: true }) as Tensor;
+              predictions = tf.keep(p.argMax(-1));
+              // Losses clip probabilities, which can hide NaN outputs: check them directly.
+              finite = tf.keep(p.isFinite().all());
+              return lossFn(y, p, w) as Scalar;
+            },
+            variables.filter((v) => v.trainable),
+          );
           if (!(finite as unknown as Tensor).dataSync()[0]) return Number.NaN;
           optimizer.applyGradients(grads);
           predicted.set((predictions as unknown as Tensor).dataSync() as Int32Array, b);
@@ -374,6 +395,7 @@ export async function train(
     }
   } finally {
     Math.random = mathRandom;
+    if (exp.model.backbone) setBackboneTrainable(model, exp.model.backbone);
   }
   if (es?.restore_best_weights && bestWeights) model.setWeights(bestWeights);
   return { status: 'FINISHED', epochs, stoppedEarly: false };

@@ -35,6 +35,18 @@ const CASES: Case[] = [
     message: "unknown type 'flip_horizontl'; did you mean 'flip_horizontal'?",
   },
   {
+    file: 'backbone-at-epoch-late.yaml',
+    at: 'backbone-at-epoch-late.yaml:7:89',
+    path: 'model.backbone.trainable.at_epoch',
+    message: 'is 12, after the last epoch (training.epochs is 10): the backbone would never learn; use 1 to 10',
+  },
+  {
+    file: 'backbone-layer-misspelled.yaml',
+    at: 'backbone-layer-misspelled.yaml:7:47',
+    path: 'model.backbone.trainable.from',
+    message: "backbone face_resnet has no layer 'backbone/conv256_2/conv'; did you mean 'backbone/conv256_2/conv1'?",
+  },
+  {
     file: 'crop-detector-misspelled.yaml',
     at: 'crop-detector-misspelled.yaml:6:35',
     path: 'data.preprocessing.crop.detector',
@@ -283,6 +295,12 @@ const CASES: Case[] = [
     at: 'lr-zero.yaml:13:31',
     path: 'training.optimizer.lr',
     message: '0 is out of range: must be a number > 0 and <= 10',
+  },
+  {
+    file: 'lr-multipliers-unknown-scope.yaml',
+    at: 'lr-multipliers-unknown-scope.yaml:12:57',
+    path: 'training.optimizer.lr_multipliers.backbon',
+    message: "no layer is named 'backbon' or sits under it; did you mean 'backbone'?",
   },
   {
     file: 'metrics-unknown.yaml',

@@ -17,7 +17,7 @@ import { BACKBONES } from '../../src/model/backbones/catalog.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
 import { fixedCut } from '../../src/model/cut.ts';
 import { cachedFeatures } from '../../src/runner/features.ts';
-import { pixelSources } from '../../src/runner/train.ts';
+import { pixelSources, train } from '../../src/runner/train.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { cli } from '../support/cli.ts';
 import { dataset } from '../support/toy.ts';
@@ -54,7 +54,7 @@ const weightsOf = (model: LayersModel, name: string) =>
     .map((w) => Array.from(w.dataSync()));
 
 /** A toy experiment: a frozen face_resnet and a softmax head on 150x150 images, no augmentation. */
-function toyExperiment(dir: string, trainable = 'false'): string {
+function toyExperiment(dir: string, trainable = 'false', epochs = 1): string {
   const file = path.join(dir, 'exp.yaml');
   writeFileSync(
     file,
@@ -68,7 +68,7 @@ model:
   layers:
     - { type: dense, units: 2, activation: softmax }
 training:
-  epochs: 1
+  epochs: ${epochs}
   batch_size: 4
   optimizer: adam
 tracking:
@@ -184,6 +184,36 @@ describe('backbones', () => {
     const viaFeatures = tail?.head.predict(tail.sources.data(all)) as Tensor;
     const viaImages = model.predict(pixelSources(tf, exp, data).data(all)) as Tensor;
     expect(viaFeatures.sub(viaImages).abs().max().dataSync()[0]).toBeLessThan(1e-5);
+  });
+
+  it('at_epoch: the backbone stays frozen until that epoch, then its end learns on the cached frozen part', async () => {
+    const { tf } = await loadTensorflow();
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 4);
+    const file = toyExperiment(dir, "{ from: 'backbone/conv256_2/conv1', at_epoch: 2 }", 2);
+    const { experiment: exp } = resolveExperiment(file, { env: {} });
+    const cache = path.join(dir, 'cache');
+    const data = await prepareData(exp, { cacheDir: cache });
+    const model = buildExperimentModel(tf, exp, data.shape, 2);
+    const cached = await cachedFeatures(tf, exp, data, model, cache);
+    expect(cached?.stats.layer).toBe('backbone/conv256_1/relu');
+    const snapshots = [weightsOf(model, 'backbone/conv256_2/conv1')];
+    const headName = model.layers.at(-1)?.name as string;
+    const heads = [weightsOf(model, headName)];
+    const net = cached?.head as LayersModel;
+    const hooks = {
+      onEpoch: () => {
+        snapshots.push(weightsOf(model, 'backbone/conv256_2/conv1'));
+        heads.push(weightsOf(model, headName));
+      },
+    };
+    const outcome = await train(tf, exp, data, net, tf.train.adam(0.01), hooks, [], cached?.sources);
+    expect(outcome.status).toBe('FINISHED');
+    expect(snapshots[1]).toEqual(snapshots[0]);
+    expect(heads[1]).not.toEqual(heads[0]);
+    expect(snapshots[2]).not.toEqual(snapshots[1]);
+    // Afterwards the model is as the experiment says (what model.json records).
+    expect(model.getLayer('backbone/conv256_2/conv1').trainable).toBe(true);
   });
 
   it('a run with a backbone records its identity, and predict works from the run folder', async () => {
