@@ -17,6 +17,7 @@ import { BACKBONES } from '../../src/model/backbones/catalog.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
 import { fixedCut } from '../../src/model/cut.ts';
 import { cachedFeatures } from '../../src/runner/features.ts';
+import { runExperiment } from '../../src/runner/run.ts';
 import { pixelSources, train } from '../../src/runner/train.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { cli } from '../support/cli.ts';
@@ -214,6 +215,30 @@ describe('backbones', () => {
     expect(snapshots[2]).not.toEqual(snapshots[1]);
     // Afterwards the model is as the experiment says (what model.json records).
     expect(model.getLayer('backbone/conv256_2/conv1').trainable).toBe(true);
+  });
+
+  it('resumed after unfreezing (grouped Adam, cached frozen part), a run ends as an uninterrupted one', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 4);
+    const file = toyExperiment(dir, "{ from: 'backbone/conv256_2/conv1', at_epoch: 2 }", 3);
+    const set = ['training.optimizer={type: adam, lr: 0.01, lr_multipliers: {backbone: 0.1}}'];
+    const resolved = () => resolveExperiment(file, { env: {}, set });
+    const cache = path.join(dir, 'cache');
+    const whole = await runExperiment(resolved(), {}, cache);
+    let batches = 0;
+    // 6 training images, batch 4: 2 batches an epoch; stop in epoch 3, after the backbone started learning.
+    const killed = await runExperiment(
+      resolved(),
+      { onBatch: () => batches++, shouldStop: () => batches === 5 },
+      cache,
+    );
+    expect(killed.status).toBe('KILLED');
+    const resumed = await runExperiment(resolved(), {}, cache, killed.run.dir);
+    expect(resumed.status).toBe('FINISHED');
+    const strip = (ms: typeof whole.epochs) => ms.map(({ seconds: _s, images_per_s: _i, ...m }) => m);
+    expect(strip(resumed.epochs)).toEqual(strip(whole.epochs));
+    const a = whole.model?.getWeights().map((w) => Array.from(w.dataSync()));
+    expect(resumed.model?.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(a);
   });
 
   it('a run with a backbone records its identity, and predict works from the run folder', async () => {
