@@ -3,6 +3,7 @@ import { loadTensorflow } from '../backend/tensorflow.ts';
 import { type ConfigError, ConfigErrors, didYouMean, formatError } from '../config/errors.ts';
 import type { Resolved } from '../config/resolve.ts';
 import { resolveExperiment } from '../config/resolve.ts';
+import { DataError } from '../data/sources.ts';
 import { buildExperimentModel, LayerError } from '../model/build.ts';
 
 export interface ValidateOptions {
@@ -30,7 +31,12 @@ export async function checkModel(resolved: Resolved): Promise<{ params: number }
     return { file: at.file, line: at.pos.line, col: at.pos.col, path, message };
   };
   try {
-    const model = buildExperimentModel(tf, exp, [h, w, exp.data.preprocessing.color === 'rgb' ? 3 : 1], numClasses);
+    const model = await buildExperimentModel(
+      tf,
+      exp,
+      [h, w, exp.data.preprocessing.color === 'rgb' ? 3 : 1],
+      numClasses,
+    );
     const params = model.countParams();
     // Every lr_multipliers scope must name layers of this model.
     const names = model.layers.map((l) => l.name);
@@ -54,6 +60,8 @@ export async function checkModel(resolved: Resolved): Promise<{ params: number }
     }
     return { params };
   } catch (err) {
+    // A backbone folder that cannot be read is located at model.backbone.path.
+    if (err instanceof DataError && err.key) return located(err.key, 'value', err.message);
     if (!(err instanceof LayerError)) throw err;
     const layer = err.index >= 0 ? `model.layers[${err.index}]` : 'model.layers';
     return located(err.path ?? resolved.origin(err.key ? `${layer}.${err.key}` : layer), 'key', err.message);

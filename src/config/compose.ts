@@ -8,7 +8,7 @@ import { type Position, readSource, type Source } from './yaml-source.ts';
 
 export const MAX_EXTENDS_DEPTH = 8;
 /** Keys holding file paths, resolved against the folder of the file that sets them. */
-const PATH_KEYS = ['data.path', 'data.validation_path', 'data.test_path', 'model.init_from'];
+const PATH_KEYS = ['data.path', 'data.validation_path', 'data.test_path', 'model.init_from', 'model.backbone.path'];
 
 export interface Located {
   file: string;

@@ -41,8 +41,17 @@ export interface Experiment {
   };
   model: {
     layers: RegistryChoice[];
-    /** A pretrained network in front of the layers: a catalog name, and which of its layers training may change. */
-    backbone?: { from: string; trainable: boolean | { from: string; at_epoch?: number } };
+    /** A pretrained network in front of the layers: a catalog name or a model folder, and which of its layers training may change. */
+    backbone?: {
+      from?: string;
+      path?: string;
+      output?: string;
+      input_size?: [number, number];
+      normalize?: 'unit' | 'symmetric' | 'standard';
+      mean?: number[];
+      std?: number[];
+      trainable: boolean | { from: string; at_epoch?: number };
+    };
     /** A run (or model) folder whose weights start the layers they fit, matched by name. */
     init_from?: string;
   };

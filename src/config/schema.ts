@@ -61,6 +61,29 @@ const fraction = (description: string, d: number): JsonSchema => ({
 const METRICS = ['accuracy', 'precision', 'recall', 'f1', 'auc'];
 const MONITORED = ['val_loss', 'val_accuracy', 'val_f1', 'val_auc', 'loss', 'accuracy'];
 
+// How pixels become model input: for the data, and for what a backbone read from disk expects.
+const NORMALIZATION: Record<string, JsonSchema> = {
+  normalize: {
+    enum: ['unit', 'symmetric', 'standard'],
+    default: 'unit',
+    description: 'unit: [0, 1]; symmetric: [-1, 1]; standard: (x - mean) / std per channel',
+  },
+  mean: {
+    type: 'array',
+    items: { type: 'number' },
+    minItems: 1,
+    maxItems: 3,
+    description: 'standard: per-channel mean (0..1 scale)',
+  },
+  std: {
+    type: 'array',
+    items: { type: 'number', exclusiveMinimum: 0 },
+    minItems: 1,
+    maxItems: 3,
+    description: 'standard: per-channel std (0..1 scale)',
+  },
+};
+
 export function experimentSchema(): JsonSchema {
   const data = obj(
     'where the images come from and how they are prepared',
@@ -133,25 +156,7 @@ export function experimentSchema(): JsonSchema {
           description: 'cut each image to a region before resizing: none, or face (a detected face)',
         },
         color: { enum: ['rgb', 'grayscale'], default: 'rgb', description: 'channels of the model input' },
-        normalize: {
-          enum: ['unit', 'symmetric', 'standard'],
-          default: 'unit',
-          description: 'unit: [0, 1]; symmetric: [-1, 1]; standard: (x - mean) / std per channel',
-        },
-        mean: {
-          type: 'array',
-          items: { type: 'number' },
-          minItems: 1,
-          maxItems: 3,
-          description: 'standard: per-channel mean (0..1 scale)',
-        },
-        std: {
-          type: 'array',
-          items: { type: 'number', exclusiveMinimum: 0 },
-          minItems: 1,
-          maxItems: 3,
-          description: 'standard: per-channel std (0..1 scale)',
-        },
+        ...NORMALIZATION,
       }),
       augmentation: {
         type: 'array',
@@ -341,6 +346,31 @@ export function experimentSchema(): JsonSchema {
                   .map(([k, b]) => `${k} (${b.trained_for})`)
                   .join('; ')}`,
               },
+              path: {
+                type: 'string',
+                minLength: 1,
+                description:
+                  'instead of from: a TF.js layers model folder (model.json and weights), relative to this file; its layers are copied in as backbone/<name>',
+              },
+              output: {
+                type: 'string',
+                minLength: 1,
+                description: "path backbones: the layer whose output the head reads (default: the model's output)",
+              },
+              input_size: {
+                type: 'array',
+                items: { type: 'integer', minimum: 1 },
+                minItems: 2,
+                maxItems: 2,
+                description:
+                  '[height, width] the backbone sees; when data.preprocessing.size differs, images are resized in the model',
+              },
+              ...Object.fromEntries(
+                Object.entries(NORMALIZATION).map(([k, { default: _, ...v }]) => [
+                  k,
+                  { ...v, description: `path backbones, what they expect: ${v.description} (default: as the data)` },
+                ]),
+              ),
               trainable: {
                 default: false,
                 description:
@@ -367,7 +397,7 @@ export function experimentSchema(): JsonSchema {
                 ],
               },
             },
-            ['from'],
+            [],
           ),
           blocks: {
             type: 'object',

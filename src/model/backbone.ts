@@ -1,6 +1,7 @@
 // A pretrained backbone in front of the experiment's layers: its layers become
-// part of the model (named backbone/...), its weights are read from the pinned
-// package, and `trainable` decides which of them training may change.
+// part of the model (named backbone/...), its weights come from the pinned
+// package (catalog) or the model folder (path), and `trainable` decides which
+// of them training may change.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-node';
@@ -11,12 +12,18 @@ import type { Experiment } from '../config/experiment.ts';
 import { normalization } from '../data/normalize.ts';
 import { BACKBONES, type BackboneEntry, type BackboneName } from './backbones/catalog.ts';
 import { faceResnet } from './backbones/face-resnet.ts';
+import { copyLayers } from './backbones/from-path.ts';
 import { LayerError } from './layer-error.ts';
 
 export type BackboneSpec = NonNullable<Experiment['model']['backbone']>;
 
 /** Prefix of the backbone's layer names in the model (and in model.json). */
 export const BACKBONE_SCOPE = 'backbone';
+
+type Layer = LayersModel['layers'][number];
+
+/** Layers that stay frozen whatever `trainable` says: fixed shortcuts, the input adapter. */
+const FIXED = new WeakSet<Layer>();
 
 const backboneLayers = (model: LayersModel) => model.layers.filter((l) => l.name.startsWith(`${BACKBONE_SCOPE}/`));
 
@@ -29,9 +36,7 @@ export function setBackboneTrainable(model: LayersModel, spec: BackboneSpec, epo
   const layers = backboneLayers(model);
   const from =
     typeof t === 'object' && epoch + 1 >= (t.at_epoch ?? 1) ? layers.findIndex((l) => l.name === t.from) : -1;
-  // The fixed zero-padding shortcuts stay frozen whatever `trainable` says.
-  for (const [i, l] of layers.entries())
-    if (!l.name.endsWith('/shortcut')) l.trainable = t === true || (from >= 0 && i >= from);
+  for (const [i, l] of layers.entries()) if (!FIXED.has(l)) l.trainable = t === true || (from >= 0 && i >= from);
 }
 
 /** Reads a face-api style weights manifest and its files. */
@@ -50,48 +55,151 @@ function readWeights(tf: Tf, dir: string, manifestFile: string) {
   );
 }
 
+/** What the backbone is called in messages. */
+export const backboneLabel = (spec: BackboneSpec) => spec.from ?? spec.path ?? 'backbone';
+
+/** The input size and channels `spec`'s network takes: fixed by the catalog or the model, or null when any. */
+function takes(spec: BackboneSpec, source: LayersModel | undefined): (number | null)[] {
+  if (spec.from) return [...BACKBONES[spec.from as BackboneName].input];
+  return ((source as LayersModel).inputs[0] as SymbolicTensor).shape.slice(1);
+}
+
 /**
- * Puts the backbone on `input`. The returned `finish` loads its weights into the
- * built model and freezes what `trainable` leaves frozen.
+ * Resizes the images in the model when `input_size` asks for it, and checks
+ * that what reaches the network is the size it takes.
+ */
+function sized(tf: Tf, input: SymbolicTensor, spec: BackboneSpec, source: LayersModel | undefined): SymbolicTensor {
+  const [h, w, c] = input.shape.slice(1) as [number, number, number];
+  const [th, tw, tc] = takes(spec, source);
+  const [ih, iw] = spec.input_size ?? [th ?? h, tw ?? w];
+  const label = backboneLabel(spec);
+  if (tc !== null && tc !== c) {
+    throw new LayerError(
+      -1,
+      `backbone ${label} takes ${tc === 3 ? 'RGB' : `${tc}-channel`} images, but the data gives ${c} channel(s); set data.preprocessing.color: ${tc === 3 ? 'rgb' : 'grayscale'}`,
+      undefined,
+      spec.from ? 'model.backbone.from' : 'model.backbone.path',
+    );
+  }
+  if ((th !== null && th !== ih) || (tw !== null && tw !== iw)) {
+    throw new LayerError(
+      -1,
+      `backbone ${label} takes ${th}x${tw} images, but input_size says ${ih}x${iw}; use input_size: [${th}, ${tw}]`,
+      undefined,
+      'model.backbone.input_size',
+    );
+  }
+  if (ih === h && iw === w) return input;
+  if (!spec.input_size) {
+    throw new LayerError(
+      -1,
+      `backbone ${label} takes ${ih}x${iw} images, but the data gives ${h}x${w}; set data.preprocessing.size: [${ih}, ${iw}], or model.backbone.input_size: [${ih}, ${iw}] to resize inside the model`,
+      undefined,
+      spec.from ? 'model.backbone.from' : 'model.backbone.path',
+    );
+  }
+  return tf.layers
+    .resizing({ name: `${BACKBONE_SCOPE}/resize`, height: ih, width: iw, interpolation: 'bilinear' })
+    .apply(input) as SymbolicTensor;
+}
+
+/**
+ * A fixed per-channel scale and shift from the data's normalization to the one
+ * a path backbone expects (none when they agree).
+ */
+function adapted(tf: Tf, x: SymbolicTensor, spec: BackboneSpec, exp: Pick<Experiment, 'data'>) {
+  const c = x.shape[3] as number;
+  const data = normalization(exp.data.preprocessing, c);
+  const want = spec.normalize ? normalization(spec as Required<Pick<BackboneSpec, 'normalize'>>, c) : data;
+  // x_data = (u - m_d) / s_d and x_want = (u - m_w) / s_w, so x_want = x_data * s_d / s_w + (m_d - m_w) / s_w.
+  const scale = data.std.map((s, i) => s / (want.std[i] as number));
+  const shift = data.mean.map((m, i) => (m - (want.mean[i] as number)) / (want.std[i] as number));
+  if (scale.every((v) => Math.abs(v - 1) < 1e-7) && shift.every((v) => Math.abs(v) < 1e-7)) return x;
+  const layer = tf.layers.depthwiseConv2d({ name: `${BACKBONE_SCOPE}/input_scale`, kernelSize: 1, trainable: false });
+  const out = layer.apply(x) as SymbolicTensor;
+  layer.setWeights([tf.tensor4d(scale, [1, 1, c, 1]), tf.tensor1d(shift)]);
+  FIXED.add(layer);
+  return out;
+}
+
+/**
+ * Puts the backbone on `input`: the catalog's network by `from`, or the layers
+ * of `source` (the model read from `path`). The returned `finish` loads the
+ * catalog's weights into the built model and freezes what `trainable` leaves
+ * frozen.
  */
 export function attachBackbone(
   tf: Tf,
   input: SymbolicTensor,
   spec: BackboneSpec,
   exp: Pick<Experiment, 'data'>,
+  source?: LayersModel,
 ): { output: SymbolicTensor; finish: (model: LayersModel) => void } {
-  const name = spec.from as BackboneName;
-  const entry: BackboneEntry = BACKBONES[name];
-  const shape = input.shape.slice(1);
-  if (shape.join('x') !== entry.input.join('x')) {
+  if ((spec.from === undefined) === (spec.path === undefined)) {
     throw new LayerError(
       -1,
-      `backbone ${name} takes ${entry.input.slice(0, 2).join('x')} ${entry.input[2] === 3 ? 'RGB' : 'grey'} images, but the data gives ${shape.join('x')}; set data.preprocessing.size: [${entry.input[0]}, ${entry.input[1]}]${entry.input[2] === 3 ? ' and color: rgb' : ''}`,
+      'give one of from: <catalog name> or path: <TF.js layers model folder>',
       undefined,
-      'model.backbone.from',
+      'model.backbone',
     );
   }
-  const net = faceResnet(tf, input, BACKBONE_SCOPE);
+  const label = backboneLabel(spec);
+  const x = sized(tf, input, spec, source);
+  let output: SymbolicTensor;
+  let load = () => {};
+  if (spec.from) {
+    for (const key of ['output', 'normalize', 'mean', 'std'] as const) {
+      if (spec[key] !== undefined)
+        throw new LayerError(
+          -1,
+          `applies to path backbones; ${spec.from} has its own output and input normalization`,
+          undefined,
+          `model.backbone.${key}`,
+        );
+    }
+    const entry: BackboneEntry = BACKBONES[spec.from as BackboneName];
+    const net = faceResnet(tf, x, BACKBONE_SCOPE);
+    for (const l of net.fixed) FIXED.add(l);
+    output = net.output;
+    load = () => {
+      const dir = verifiedPackageDir(entry, `backbone '${spec.from}'`);
+      const manifest = Object.keys(entry.files).find((f) => f.endsWith('.json')) as string;
+      const weights = readWeights(tf, dir, manifest);
+      net.load(weights, normalization(exp.data.preprocessing, entry.input[2]));
+      tf.dispose(Object.values(weights));
+    };
+  } else {
+    const model = source as LayersModel;
+    if (spec.output && !model.layers.some((l) => l.name === spec.output)) {
+      const hint = didYouMean(
+        spec.output,
+        model.layers.map((l) => l.name),
+      );
+      throw new LayerError(
+        -1,
+        `backbone ${label} has no layer '${spec.output}'${hint ? `; did you mean '${hint}'?` : ''}`,
+        undefined,
+        'model.backbone.output',
+      );
+    }
+    output = copyLayers(model, adapted(tf, x, spec, exp), BACKBONE_SCOPE, spec.output);
+  }
   const finish = (model: LayersModel) => {
-    const dir = verifiedPackageDir(entry, `backbone '${name}'`);
-    const manifest = Object.keys(entry.files).find((f) => f.endsWith('.json')) as string;
-    const weights = readWeights(tf, dir, manifest);
-    net.load(weights, normalization(exp.data.preprocessing, entry.input[2]));
-    tf.dispose(Object.values(weights));
+    load();
     const t = spec.trainable;
     if (typeof t === 'object' && !backboneLayers(model).some((l) => l.name === t.from)) {
       const named = backboneLayers(model)
-        .filter((l) => l.getWeights().length && !l.name.endsWith('/shortcut'))
+        .filter((l) => l.getWeights().length && !FIXED.has(l))
         .map((l) => l.name);
       const hint = didYouMean(t.from, named);
       throw new LayerError(
         -1,
-        `backbone ${name} has no layer '${t.from}'${hint ? `; did you mean '${hint}'?` : `; its layers with weights: ${named.join(', ')}`}`,
+        `backbone ${label} has no layer '${t.from}'${hint ? `; did you mean '${hint}'?` : `; its layers with weights: ${named.join(', ')}`}`,
         undefined,
         'model.backbone.trainable.from',
       );
     }
     setBackboneTrainable(model, spec);
   };
-  return { output: net.output, finish };
+  return { output, finish };
 }

@@ -6,6 +6,7 @@ import type { Experiment, RegistryChoice } from '../config/experiment.ts';
 import { createLayer } from '../layers/create.ts';
 import { LAYERS, type LayerTypeName, MODEL_INPUT } from '../layers/registry.ts';
 import { attachBackbone, type BackboneSpec } from './backbone.ts';
+import { loadPathBackbone } from './backbones/from-path.ts';
 import { describeLayer, type GraphNode, planGraph } from './graph.ts';
 import { LayerError } from './layer-error.ts';
 
@@ -14,8 +15,11 @@ export { LayerError } from './layer-error.ts';
 export interface BuildOptions {
   /** [height, width, channels] of one input image. */
   inputShape: [number, number, number];
-  /** A pretrained network between the input and the layers, and the experiment's data settings it adapts to. */
-  backbone?: { spec: BackboneSpec; exp: Pick<Experiment, 'data'> };
+  /**
+   * A pretrained network between the input and the layers, the experiment's data
+   * settings it adapts to, and the model read from `path` for a path backbone.
+   */
+  backbone?: { spec: BackboneSpec; exp: Pick<Experiment, 'data'>; source?: LayersModel };
   seed: number;
   /** When known, the last layer must output one value per class. */
   numClasses?: number;
@@ -77,7 +81,8 @@ function emptyOutput(node: GraphNode, input: Shape): LayerError {
 export function buildModel(tf: Tf, layers: RegistryChoice[], options: BuildOptions): LayersModel {
   const plan = planGraph(layers);
   const input = tf.input({ shape: options.inputShape, name: MODEL_INPUT });
-  const backbone = options.backbone ? attachBackbone(tf, input, options.backbone.spec, options.backbone.exp) : null;
+  const bb = options.backbone;
+  const backbone = bb ? attachBackbone(tf, input, bb.spec, bb.exp, bb.source) : null;
   // With a backbone, the layers (and `input` in their inputs) read its features.
   const outputs = new Map<number, SymbolicTensor>([[-1, backbone?.output ?? input]]);
   const names = new Map<number, string>([[-1, MODEL_INPUT]]);
@@ -136,17 +141,23 @@ export function buildModel(tf: Tf, layers: RegistryChoice[], options: BuildOptio
 }
 
 /** The model of an experiment, for images of `inputShape` and `numClasses` classes. */
-export function buildExperimentModel(
+export async function buildExperimentModel(
   tf: Tf,
   exp: Pick<Experiment, 'model' | 'seed' | 'data' | 'training'>,
   inputShape: [number, number, number],
   numClasses?: number,
-): LayersModel {
-  return buildModel(tf, exp.model.layers, {
-    inputShape,
-    seed: exp.seed,
-    numClasses,
-    loss: exp.training.loss.type,
-    backbone: exp.model.backbone ? { spec: exp.model.backbone, exp } : undefined,
-  });
+): Promise<LayersModel> {
+  const spec = exp.model.backbone;
+  const source = spec?.path ? await loadPathBackbone(tf, spec.path) : undefined;
+  try {
+    return buildModel(tf, exp.model.layers, {
+      inputShape,
+      seed: exp.seed,
+      numClasses,
+      loss: exp.training.loss.type,
+      backbone: spec ? { spec, exp, source } : undefined,
+    });
+  } finally {
+    source?.dispose();
+  }
 }

@@ -15,6 +15,7 @@ import { type DetectorName, detectorIdentity } from '../data/faces/detectors.ts'
 import { prepareData } from '../data/prepare.ts';
 import { DataError } from '../data/sources.ts';
 import { type BackboneName, backboneIdentity } from '../model/backbones/catalog.ts';
+import { pathIdentity } from '../model/backbones/from-path.ts';
 import { buildExperimentModel } from '../model/build.ts';
 import { initFrom, initSource } from '../model/init-from.ts';
 import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
@@ -147,7 +148,13 @@ export async function runExperiment(
     config_hash: createHash('sha256').update(stringify(exp)).digest('hex').slice(0, 16),
     config_files: resolved.files,
     ...(crop ? { face_detector: detectorIdentity(crop.detector as DetectorName) } : {}),
-    ...(exp.model.backbone ? { backbone: backboneIdentity(exp.model.backbone.from as BackboneName) } : {}),
+    ...(exp.model.backbone
+      ? {
+          backbone: exp.model.backbone.path
+            ? pathIdentity(exp.model.backbone.path)
+            : backboneIdentity(exp.model.backbone.from as BackboneName),
+        }
+      : {}),
   });
   run.writeJson('environment.json', env);
   run.writeJson('data.json', {
@@ -188,7 +195,7 @@ export async function runExperiment(
   for (const w of data.warnings) log.warn({ event: 'warning' }, w);
   hooks.onStart?.({ run, experiment: exp, classes: data.classes, counts: data.counts, warnings: data.warnings, faces });
 
-  const model = buildExperimentModel(tf, exp, data.shape, data.classes.length);
+  const model = await buildExperimentModel(tf, exp, data.shape, data.classes.length);
   if (exp.model.init_from && !resume) {
     const report = await initFrom(tf, model, exp.model.init_from);
     run.writeJson('init-from.json', report);

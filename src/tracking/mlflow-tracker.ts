@@ -96,10 +96,17 @@ function sourceTags(facts: RunFacts): Tag[] {
 /** A pretrained network's identity as tags: name, package@version, licence, and each weight file's sha256. */
 function weightTags(prefix: string, id: unknown): Record<string, string> {
   if (!id || typeof id !== 'object') return {};
-  const w = id as { name: string; package: string; version: string; licence: string; files: Record<string, string> };
+  const w = id as {
+    name: string;
+    package?: string;
+    version?: string;
+    licence?: string;
+    path?: string;
+    files: Record<string, string>;
+  };
   return {
-    [prefix]: `${w.name} (${w.package}@${w.version})`,
-    [`${prefix}.licence`]: w.licence,
+    [prefix]: w.package ? `${w.name} (${w.package}@${w.version})` : `${w.name} (${w.path})`,
+    ...(w.licence ? { [`${prefix}.licence`]: w.licence } : {}),
     ...Object.fromEntries(Object.entries(w.files).map(([f, sha]) => [`${prefix}.sha256.${f}`, sha])),
   };
 }

@@ -187,7 +187,7 @@ describe('example experiments', () => {
       );
       const { experiment } = resolveExperiment(file, { env: {} });
       const [h, w] = experiment.data.preprocessing.size;
-      const model = buildExperimentModel(tf, experiment, [h, w, 3], experiment.data.classes?.length);
+      const model = await buildExperimentModel(tf, experiment, [h, w, 3], experiment.data.classes?.length);
       expect(model.countParams()).toBe(params);
     });
   }

@@ -87,7 +87,7 @@ describe('backbones', () => {
     const x255 = tf.tensor3d(await face(), [150, 150, 3], 'int32').toFloat();
     const reference = (await faceapi.nets.faceRecognitionNet.forward([x255 as never])) as unknown as Tensor;
     for (const normalize of ['unit', 'symmetric'] as const) {
-      const model = buildExperimentModel(tf, experiment(normalize), [150, 150, 3], 2);
+      const model = await buildExperimentModel(tf, experiment(normalize), [150, 150, 3], 2);
       const features = tf.model({ inputs: model.inputs, outputs: model.getLayer('backbone/fc').output as never });
       const unit = x255.div(255).expandDims(0);
       const x = normalize === 'unit' ? unit : unit.mul(2).sub(1);
@@ -105,7 +105,7 @@ describe('backbones', () => {
       const optimizer = tf.train.sgd(0.1);
       optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as Tensor) as never);
     };
-    const frozen = buildExperimentModel(tf, experiment('unit'), [150, 150, 3], 2);
+    const frozen = await buildExperimentModel(tf, experiment('unit'), [150, 150, 3], 2);
     const [early, late, head] = ['backbone/conv32_down', 'backbone/fc', 'head'].map((n) => weightsOf(frozen, n));
     expect(frozen.trainableWeights.map((w) => w.originalName)).toEqual(['head/kernel', 'head/bias']);
     step(frozen);
@@ -113,7 +113,12 @@ describe('backbones', () => {
     expect(weightsOf(frozen, 'backbone/fc')).toEqual(late);
     expect(weightsOf(frozen, 'head')).not.toEqual(head);
 
-    const tuned = buildExperimentModel(tf, experiment('unit', { from: 'backbone/conv256_2/conv1' }), [150, 150, 3], 2);
+    const tuned = await buildExperimentModel(
+      tf,
+      experiment('unit', { from: 'backbone/conv256_2/conv1' }),
+      [150, 150, 3],
+      2,
+    );
     const before = ['backbone/conv256_1/conv2', 'backbone/conv256_2/conv1'].map((n) => weightsOf(tuned, n));
     step(tuned);
     expect(weightsOf(tuned, 'backbone/conv256_1/conv2')).toEqual(before[0]);
@@ -122,7 +127,7 @@ describe('backbones', () => {
 
   it('the saved model holds the backbone: reloaded from its folder alone, the same predictions', async () => {
     const { tf } = await loadTensorflow();
-    const model = buildExperimentModel(tf, experiment('symmetric'), [150, 150, 3], 2);
+    const model = await buildExperimentModel(tf, experiment('symmetric'), [150, 150, 3], 2);
     const dir = mkdtempSync(path.join(tmpdir(), 'run-exp-backbone-'));
     await model.save(`file://${dir}`);
     const loaded = await tf.loadLayersModel(`file://${path.join(dir, 'model.json')}`);
@@ -146,7 +151,7 @@ describe('backbones', () => {
     const { experiment: exp } = resolveExperiment(toyExperiment(dir), { env: {} });
     const cache = path.join(dir, 'cache');
     const data = await prepareData(exp, { cacheDir: cache });
-    const model = buildExperimentModel(tf, exp, data.shape, 2);
+    const model = await buildExperimentModel(tf, exp, data.shape, 2);
     const first = await cachedFeatures(tf, exp, data, model, cache);
     expect(first?.stats).toEqual({ layer: 'backbone/fc', values: 128, computed: 8, reused: 0 });
     const again = await cachedFeatures(tf, exp, data, model, cache);
@@ -160,14 +165,14 @@ describe('backbones', () => {
 
   it('fine-tuning the last blocks caches the frozen part: the cut is the one tensor before them', async () => {
     const { tf } = await loadTensorflow();
-    const cutOf = (trainable: boolean | { from: string }) =>
-      fixedCut(buildExperimentModel(tf, experiment('unit', trainable), [150, 150, 3], 2), BACKBONE_SCOPE);
-    expect(cutOf(false)?.sourceLayer.name).toBe('backbone/fc');
+    const cutOf = async (trainable: boolean | { from: string }) =>
+      fixedCut(await buildExperimentModel(tf, experiment('unit', trainable), [150, 150, 3], 2), BACKBONE_SCOPE);
+    expect((await cutOf(false))?.sourceLayer.name).toBe('backbone/fc');
     // A block's first conv: its input also feeds the shortcut, so the cut is the block's input.
-    expect(cutOf({ from: 'backbone/conv256_down/conv1' })?.sourceLayer.name).toBe('backbone/conv128_2/relu');
-    expect(cutOf({ from: 'backbone/conv256_2/conv1' })?.shape).toEqual([null, 4, 4, 256]);
-    expect(cutOf({ from: 'backbone/conv32_down' })).toBeNull();
-    expect(cutOf(true)).toBeNull();
+    expect((await cutOf({ from: 'backbone/conv256_down/conv1' }))?.sourceLayer.name).toBe('backbone/conv128_2/relu');
+    expect((await cutOf({ from: 'backbone/conv256_2/conv1' }))?.shape).toEqual([null, 4, 4, 256]);
+    expect(await cutOf({ from: 'backbone/conv32_down' })).toBeNull();
+    expect(await cutOf(true)).toBeNull();
 
     const dir = tempDir();
     await dataset(path.join(dir, 'images'), 4);
@@ -175,7 +180,7 @@ describe('backbones', () => {
     const { experiment: exp } = resolveExperiment(file, { env: {} });
     const cache = path.join(dir, 'cache');
     const data = await prepareData(exp, { cacheDir: cache });
-    const model = buildExperimentModel(tf, exp, data.shape, 2);
+    const model = await buildExperimentModel(tf, exp, data.shape, 2);
     const tail = await cachedFeatures(tf, exp, data, model, cache);
     expect(tail?.stats).toMatchObject({ layer: 'backbone/conv256_1/relu', values: 4096, computed: 8 });
     expect(tail?.head.trainableWeights.map((w) => w.originalName)).toEqual(
@@ -195,7 +200,7 @@ describe('backbones', () => {
     const { experiment: exp } = resolveExperiment(file, { env: {} });
     const cache = path.join(dir, 'cache');
     const data = await prepareData(exp, { cacheDir: cache });
-    const model = buildExperimentModel(tf, exp, data.shape, 2);
+    const model = await buildExperimentModel(tf, exp, data.shape, 2);
     const cached = await cachedFeatures(tf, exp, data, model, cache);
     expect(cached?.stats.layer).toBe('backbone/conv256_1/relu');
     const snapshots = [weightsOf(model, 'backbone/conv256_2/conv1')];

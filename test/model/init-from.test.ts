@@ -49,7 +49,7 @@ describe('init_from', () => {
     const hidden = '    - { type: dense, units: 8, activation: relu, name: hidden }\n';
     const second = experiment(dir, 'second', hidden, `  init_from: ${first}\n`);
     const { experiment: exp } = resolveExperiment(second, { env: {} });
-    const model = buildExperimentModel(tf, exp, [16, 16, 3], 2);
+    const model = await buildExperimentModel(tf, exp, [16, 16, 3], 2);
     const fresh = model.getLayer('out').getWeights()[0]?.dataSync().slice();
     const report = await initFrom(tf, model, first);
     expect(report.loaded).toEqual(['features']);

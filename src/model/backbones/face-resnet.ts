@@ -26,7 +26,7 @@ export function faceResnet(
   tf: Tf,
   input: SymbolicTensor,
   prefix: string,
-): { output: SymbolicTensor; load: (weights: NamedTensorMap, scale: InputScale) => void } {
+): { output: SymbolicTensor; load: (weights: NamedTensorMap, scale: InputScale) => void; fixed: Layer[] } {
   const convs: { layer: Layer; key: string }[] = [];
   const conv = (x: SymbolicTensor, key: string, filters: number, kernel: number, strides: number, relu: boolean) => {
     const layer = tf.layers.conv2d({
@@ -122,5 +122,5 @@ export function faceResnet(
       fc.setWeights([w('fc')]);
     });
   };
-  return { output, load };
+  return { output, load, fixed: shortcuts.map((s) => s.layer) };
 }
