@@ -1,5 +1,5 @@
 // bench/data augment: training throughput of the baseline model with and
-// without experiments/faces.yaml's augmentation list, through run-exp's own
+// without experiments/faces-scratch.yaml's augmentation list, through run-exp's own
 // training loop, on 64x64 images (synthetic pixels: the cost of augmentation
 // does not depend on what the pixels show). Plain and augmented epochs
 // alternate so that machine noise falls on both.
@@ -24,7 +24,8 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 
 const { tf } = await loadTensorflow();
 const baseline = resolveExperiment(path.join(root, 'experiments', 'baseline.yaml')).experiment;
-const augmentations = resolveExperiment(path.join(root, 'experiments', 'faces.yaml')).experiment.data.augmentation;
+const augmentations = resolveExperiment(path.join(root, 'experiments', 'faces-scratch.yaml')).experiment.data
+  .augmentation;
 
 const random = rng(1);
 const pixels = Uint8Array.from({ length: images * 64 * 64 * 3 }, () => Math.floor(random() * 256));
@@ -69,7 +70,7 @@ const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
 const cost = 1 - mean(augmented) / mean(plain);
 const lines = [
   `Machine: ${os.cpus()[0]?.model}, ${os.availableParallelism()} cores. Baseline model, batch ${baseline.training.batch_size}, ${images} images of 64x64x3 per epoch, ${rounds} rounds.`,
-  `Augmentation (experiments/faces.yaml): ${augmentations.map((a) => a.type).join(', ')}.`,
+  `Augmentation (experiments/faces-scratch.yaml): ${augmentations.map((a) => a.type).join(', ')}.`,
   '',
   '| training | images/s per epoch | mean |',
   '| --- | --- | ---: |',

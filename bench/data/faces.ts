@@ -1,4 +1,4 @@
-// bench/data faces: cold preprocessing with face detection (experiments/faces.yaml's
+// bench/data faces: cold preprocessing with face detection (experiments/faces-scratch.yaml's
 // crop: BlazeFace, align, 64x64) on all UTKFace images and on the portraits,
 // the detection rate of each, and the cached rerun.
 //
@@ -21,7 +21,7 @@ if (given && existsSync(given) && readdirSync(given).length > 0)
 const cacheDir = given ?? mkdtempSync(path.join(os.tmpdir(), 'run-exp-bench-faces-'));
 
 // Augmentation does not touch preprocessing: left out so the file resolves on its own.
-const exp = resolveExperiment(path.join(root, 'experiments', 'faces.yaml'), {
+const exp = resolveExperiment(path.join(root, 'experiments', 'faces-scratch.yaml'), {
   set: ['data.augmentation=[]'],
 }).experiment;
 const p = exp.data.preprocessing;
