@@ -4,6 +4,7 @@ import { BackendError } from '../backend/tensorflow.ts';
 import { ConfigErrors, formatError } from '../config/errors.ts';
 import { experimentSchema } from '../config/schema.ts';
 import { DataError } from '../data/sources.ts';
+import { RunLockedError } from '../tracking/run-store.ts';
 
 export interface Io {
   out: (s: string) => void;
@@ -100,9 +101,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .command('runs')
     .description('list recorded runs with their status and final validation metrics')
     .option('--dir <dir>', 'runs folder', 'runs')
+    .option('--reap', 'record runs whose process is gone as CRASHED, and end their MLflow runs as FAILED')
     .option('--json', 'print JSON')
-    .action(async (opts: { dir: string; json?: boolean }) => {
-      code = (await import('./runs.ts')).runsCommand(opts, io.out);
+    .action(async (opts: { dir: string; json?: boolean; reap?: boolean }) => {
+      code = await (await import('./runs.ts')).runsCommand(opts, io.out);
     });
 
   program
@@ -185,6 +187,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     if (err instanceof DataError) {
       io.err(`${err.key ? `${err.key}  ` : 'data error: '}${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof RunLockedError) {
+      io.err(`run-exp: ${err.message}\n`);
       return 2;
     }
     if (err instanceof BackendError) {

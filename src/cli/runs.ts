@@ -1,13 +1,44 @@
 // `run-exp runs` and `run-exp compare`: recorded runs as tables.
 import { compareRuns, listRuns } from '../report/runs.ts';
+import { type ReapResult, reapRun } from '../tracking/reap.ts';
 
 const num = (v: unknown) => (typeof v === 'number' ? v.toFixed(4) : v === null || v === undefined ? '-' : String(v));
 
-export function runsCommand(options: { dir: string; json?: boolean }, out: (s: string) => void): number {
+/** How long ago `iso` was, in words. */
+function age(iso: string | null): string {
+  if (!iso) return 'unknown';
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  return s < 120
+    ? `${Math.round(s)} s ago`
+    : s < 7200
+      ? `${Math.round(s / 60)} min ago`
+      : `${(s / 3600).toFixed(1)} h ago`;
+}
+
+export async function runsCommand(
+  options: { dir: string; json?: boolean; reap?: boolean },
+  out: (s: string) => void,
+): Promise<number> {
+  const reaped: ReapResult[] = [];
+  if (options.reap) {
+    for (const r of listRuns(options.dir)) {
+      if (r.status !== 'CRASHED') continue;
+      const result = await reapRun(r.dir);
+      if (result) reaped.push(result);
+    }
+  }
   const runs = listRuns(options.dir);
   if (options.json) {
-    out(`${JSON.stringify(runs, null, 2)}\n`);
-    return 0;
+    out(`${JSON.stringify(options.reap ? { runs, reaped } : runs, null, 2)}\n`);
+    return reaped.some((r) => r.mlflow?.pending) ? 1 : 0;
+  }
+  for (const r of reaped) {
+    const mlflow = r.mlflow
+      ? r.mlflow.pending
+        ? `; MLflow: ${r.mlflow.pending} events still spooled (${r.mlflow.error}), run \`run-exp sync\` later`
+        : `; MLflow run ended as FAILED${r.mlflow.url ? ` ${r.mlflow.url}` : ''}`
+      : '';
+    out(`${r.now ? 'reaped' : 'already reaped'} ${r.dir}: CRASHED, last heartbeat ${r.ended}${mlflow}\n`);
   }
   if (runs.length === 0) {
     out(`no runs in ${options.dir}\n`);
@@ -16,11 +47,17 @@ export function runsCommand(options: { dir: string; json?: boolean }, out: (s: s
   const w = Math.max(10, ...runs.map((r) => `${r.experiment}/${r.id}`.length));
   out(`${'run'.padEnd(w)}  ${'status'.padEnd(8)}  epochs  val_acc  val_loss  started\n`);
   for (const r of runs) {
+    const note =
+      r.status === 'CRASHED'
+        ? `  (last heartbeat ${r.heartbeat ?? '-'}; --reap records it, --resume continues it)`
+        : r.status === 'RUNNING?'
+          ? `  (on ${r.host}, heartbeat ${age(r.heartbeat)})`
+          : '';
     out(
-      `${`${r.experiment}/${r.id}`.padEnd(w)}  ${r.status.padEnd(8)}  ${String(r.epochs).padStart(6)}  ${num(r.final.val_accuracy).padStart(7)}  ${num(r.final.val_loss).padStart(8)}  ${r.started ?? '-'}\n`,
+      `${`${r.experiment}/${r.id}`.padEnd(w)}  ${r.status.padEnd(8)}  ${String(r.epochs).padStart(6)}  ${num(r.final.val_accuracy).padStart(7)}  ${num(r.final.val_loss).padStart(8)}  ${r.started ?? '-'}${note}\n`,
     );
   }
-  return 0;
+  return reaped.some((r) => r.mlflow?.pending) ? 1 : 0;
 }
 
 export function compareCommand(dirs: string[], options: { json?: boolean }, out: (s: string) => void): number {

@@ -3,14 +3,23 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { flatten } from '../tracking/flatten.ts';
+import { liveness, type Owner } from '../tracking/liveness.ts';
 import { readMetrics } from '../tracking/run-store.ts';
 
 export interface RunSummary {
   dir: string;
   experiment: string;
   id: string;
+  /**
+   * As recorded, except for a run recorded RUNNING whose process is gone
+   * (CRASHED) or ran on another host (RUNNING?: this host cannot tell).
+   */
   status: string;
   started: string | null;
+  /** The last sign of life of a running (or lost) run, and where it ran. */
+  heartbeat: string | null;
+  host: string | null;
+  pid: number | null;
   epochs: number;
   /** The last epoch's metrics. */
   final: Record<string, number | null>;
@@ -24,16 +33,29 @@ function readJson<T>(file: string): T | null {
   }
 }
 
+type RecordedStatus = Partial<Owner> & { status: string; started: string; heartbeat?: string };
+
+/** A run's status as it stands: a RUNNING record is checked against its process. */
+function standing(status: RecordedStatus | null): string {
+  if (!status) return 'UNKNOWN';
+  if (status.status !== 'RUNNING') return status.status;
+  const state = liveness(status);
+  return state === 'dead' ? 'CRASHED' : state === 'elsewhere' ? 'RUNNING?' : 'RUNNING';
+}
+
 export function summarize(dir: string): RunSummary {
-  const status = readJson<{ status: string; started: string }>(path.join(dir, 'status.json'));
+  const status = readJson<RecordedStatus>(path.join(dir, 'status.json'));
   const lines = readMetrics(dir);
   const last = (lines.at(-1) ?? {}) as Record<string, number | null>;
   return {
     dir,
     experiment: path.basename(path.dirname(dir)),
     id: path.basename(dir),
-    status: status?.status ?? 'UNKNOWN',
+    status: standing(status),
     started: status?.started ?? null,
+    heartbeat: status?.heartbeat ?? null,
+    host: status?.host ?? null,
+    pid: status?.pid ?? null,
     epochs: lines.length,
     final: last,
   };

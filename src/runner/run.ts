@@ -60,6 +60,8 @@ export interface RunResult {
   evaluationSets?: Record<string, { images: number; accuracy: number; f1: number; auc: number | null }>;
 }
 
+const HEARTBEAT_MS = 10_000;
+
 /** Plots are a convenience: failing to draw one is recorded, never fatal. */
 async function plots(
   run: RunStore,
@@ -261,6 +263,7 @@ export async function runExperiment(
   /** Local records first, then MLflow: its report says what reached the server. */
   const end = async (result: Omit<RunResult, 'run' | 'mlflow'>, extra: Record<string, unknown>): Promise<RunResult> => {
     run.setStatus(result.status, extra);
+    run.release();
     // Nothing is logged after this: the files MLflow receives are the run's final records.
     const report = await mlflow?.finish(result.status);
     return { run, ...result, mlflow: report };
@@ -274,6 +277,15 @@ export async function runExperiment(
     },
     lowerIsBetter ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY,
   );
+  // A heartbeat in status.json at most every HEARTBEAT_MS while batches run: its age tells a lost run on another host.
+  let beat = Date.now();
+  const onBatch: typeof hooks.onBatch = (done, total, loss) => {
+    if (Date.now() - beat >= HEARTBEAT_MS) {
+      run.heartbeat();
+      beat = Date.now();
+    }
+    hooks.onBatch?.(done, total, loss);
+  };
   let outcome: Awaited<ReturnType<typeof train>>;
   let lastSets: { epoch: number; sets: ReturnType<typeof evaluateSets> } | undefined;
   try {
@@ -284,7 +296,7 @@ export async function runExperiment(
       net,
       optimizer,
       {
-        onBatch: hooks.onBatch,
+        onBatch,
         shouldStop: hooks.shouldStop,
         onEpoch: async (m) => {
           const every = exp.data.evaluation_every;

@@ -12,13 +12,23 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
+import { currentOwner, liveness, type Owner } from './liveness.ts';
 
-export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED';
+export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED' | 'CRASHED';
+
+/** The lock a running (or resuming) process holds in its run folder. */
+export const LOCK_FILE = 'run.lock';
+
+/** Another live process holds the run's lock. */
+export class RunLockedError extends Error {
+  override name = 'RunLockedError';
+}
 
 export interface RunStore {
   id: string;
@@ -28,6 +38,10 @@ export interface RunStore {
   /** Appends one JSON line and fsyncs it: a crash right after loses nothing. */
   appendJsonl(name: string, value: unknown): void;
   setStatus(status: RunStatus, extra?: Record<string, unknown>): void;
+  /** Rewrites the RUNNING status with the time now: `run-exp runs` tells a lost process by its age. */
+  heartbeat(): void;
+  /** Gives the run's lock back (at the end of the run). */
+  release(): void;
 }
 
 function runId(): string {
@@ -49,8 +63,42 @@ export function openRun(dir: string): RunStore {
   return openStore(path.resolve(dir), status.started);
 }
 
+/**
+ * Takes the run folder's lock for this process. A lock whose holder is gone
+ * (killed, the machine restarted) is taken over; a live holder's is refused.
+ */
+function lock(dir: string): void {
+  const file = path.join(dir, LOCK_FILE);
+  const me = { ...currentOwner(), since: new Date().toISOString() };
+  try {
+    writeFileSync(file, JSON.stringify(me), { flag: 'wx' });
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  let holder: Partial<Owner> & { since?: string } = {};
+  try {
+    holder = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    // An unreadable lock was left by a writer that died mid-write.
+  }
+  const state = liveness(holder);
+  if (state !== 'dead') {
+    throw new RunLockedError(
+      `${dir} is in use by process ${holder.pid} on ${holder.host} (since ${holder.since ?? 'unknown'})${state === 'elsewhere' ? ', another host: run-exp cannot tell whether it still runs' : ''}; wait for it to end or stop it, then try again`,
+    );
+  }
+  // Replaced whole, then read back: of two processes taking over at once, one wins.
+  writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(me));
+  renameSync(`${file}.${process.pid}.tmp`, file);
+  if ((JSON.parse(readFileSync(file, 'utf8')) as Owner).pid !== process.pid) lock(dir);
+}
+
 function openStore(dir: string, started: string): RunStore {
   const id = path.basename(dir);
+  lock(dir);
+  const owner = currentOwner();
+  let running: Record<string, unknown> = {};
   const store: RunStore = {
     id,
     dir,
@@ -60,19 +108,33 @@ function openStore(dir: string, started: string): RunStore {
     writeText(name, text) {
       const file = path.join(dir, name);
       mkdirSync(path.dirname(file), { recursive: true });
-      writeFileSync(`${file}.tmp`, text);
-      renameSync(`${file}.tmp`, file);
+      replaceFile(file, text);
     },
     appendJsonl(name, value) {
       appendLine(path.join(dir, name), JSON.stringify(value));
     },
     setStatus(status, extra = {}) {
-      const ended = status === 'RUNNING' ? null : new Date().toISOString();
-      store.writeJson('status.json', { status, started, ended, ...extra });
+      const now = new Date().toISOString();
+      if (status === 'RUNNING') {
+        running = extra;
+        store.writeJson('status.json', { status, started, ended: null, ...owner, heartbeat: now, ...extra });
+      } else store.writeJson('status.json', { status, started, ended: now, ...extra });
+    },
+    heartbeat() {
+      store.setStatus('RUNNING', running);
+    },
+    release() {
+      rmSync(path.join(dir, LOCK_FILE), { force: true });
     },
   };
   store.setStatus('RUNNING');
   return store;
+}
+
+/** Writes a file whole: readers see the old content or the new, never a part. */
+export function replaceFile(file: string, text: string): void {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
 }
 
 /** Appends one line and fsyncs it: a crash right after loses nothing. */

@@ -11,14 +11,14 @@ const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..
 function run(
   args: string[],
   cwd: string,
-  onLine?: (line: string, kill: () => void) => void,
+  onLine?: (line: string, kill: (signal?: NodeJS.Signals) => void) => void,
 ): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
-      for (const line of String(d).split('\n')) if (line) onLine?.(line, () => child.kill('SIGINT'));
+      for (const line of String(d).split('\n')) if (line) onLine?.(line, (signal = 'SIGINT') => child.kill(signal));
     });
     child.stderr.on('data', (d) => {
       out += d;
@@ -56,4 +56,47 @@ it('SIGINT finishes the batch, records KILLED and exits 130; --resume completes 
     .split('\n')
     .map((l) => JSON.parse(l).epoch);
   expect(epochs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+});
+
+it('kill -9 mid-run: runs shows CRASHED, --reap records it, a second resume is refused while one runs, and --resume finishes', {
+  timeout: 120_000,
+}, async () => {
+  const dir = tempDir();
+  await classFolders(path.join(dir, 'images'), { a: 40, b: 40 });
+  writeFileSync(
+    path.join(dir, 'exp.yaml'),
+    `name: lost\ndata:\n  path: ./images\n  preprocessing: { size: [8, 8] }\nmodel:\n  layers:\n    - { type: flatten }\n    - { type: dense, units: 2, activation: softmax }\ntraining: { epochs: 150, batch_size: 4 }\ntracking: { dir: ./runs }\n`,
+  );
+  const first = await run(['exp.yaml'], dir, (line, kill) => {
+    if (/^epoch +2\/150/.test(line)) kill('SIGKILL');
+  });
+  expect(first.code).toBe(null);
+  const [id] = readdirSync(path.join(dir, 'runs', 'lost'));
+  const runDir = path.join(dir, 'runs', 'lost', id as string);
+  const status = () => JSON.parse(readFileSync(path.join(runDir, 'status.json'), 'utf8'));
+  expect(status().status).toBe('RUNNING');
+  const listed = await run(['runs', '--dir', 'runs', '--json'], dir);
+  const [lost] = JSON.parse(listed.out);
+  expect(lost).toMatchObject({ status: 'CRASHED', pid: expect.any(Number), heartbeat: expect.any(String) });
+  const table = await run(['runs', '--dir', 'runs'], dir);
+  expect(table.out).toMatch(/CRASHED .*last heartbeat 20\d\d-/);
+
+  const reaped = await run(['runs', '--dir', 'runs', '--reap'], dir);
+  expect(reaped.code).toBe(0);
+  expect(reaped.out).toMatch(/^reaped .*lost.*: CRASHED, last heartbeat /m);
+  expect(status()).toMatchObject({ status: 'CRASHED', ended: lost.heartbeat });
+  expect((await run(['runs', '--dir', 'runs', '--reap'], dir)).out).not.toMatch(/reaped/);
+
+  // One resume runs; a second one meanwhile is refused, naming the holder.
+  let second: Promise<{ code: number | null; out: string }> | undefined;
+  const resumed = await run(['exp.yaml', '--resume', runDir, '--set', 'training.epochs=150'], dir, (line) => {
+    if (!second && /^epoch +\d+\/150/.test(line))
+      second = run(['exp.yaml', '--resume', runDir, '--quiet', '--set', 'training.epochs=150'], dir);
+  });
+  expect(resumed.code).toBe(0);
+  const refused = await (second as Promise<{ code: number | null; out: string }>);
+  expect(refused.code).toBe(2);
+  expect(refused.out).toMatch(/is in use by process \d+ on .*; wait for it to end or stop it/);
+  expect(status().status).toBe('FINISHED');
+  expect(readdirSync(runDir)).not.toContain('run.lock');
 });
