@@ -4,6 +4,7 @@ import { BackendError } from '../backend/tensorflow.ts';
 import { ConfigErrors, formatError } from '../config/errors.ts';
 import { experimentSchema } from '../config/schema.ts';
 import { DataError } from '../data/sources.ts';
+import { RecordError } from '../tracking/record-errors.ts';
 import { RunLockedError } from '../tracking/run-store.ts';
 
 export interface Io {
@@ -34,11 +35,19 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--quiet', 'print only the final line')
     .option('--json', 'print one JSON line per epoch')
     .option('--resume <run>', 'continue a stopped run (its folder) from its last completed epoch')
+    .option('--allow-data-change', 'with --resume: go on although the data files changed since the run started')
     .option('--trial <i>', "run trial i of the file's sweep (see run-exp sweep <file> --list)", index)
     .action(
       async (
         file: string | undefined,
-        opts: { set: string[]; quiet?: boolean; json?: boolean; resume?: string; trial?: number },
+        opts: {
+          set: string[];
+          quiet?: boolean;
+          json?: boolean;
+          resume?: string;
+          allowDataChange?: boolean;
+          trial?: number;
+        },
       ) => {
         if (!file) {
           program.help({ error: false });
@@ -188,6 +197,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (err instanceof DataError) {
       io.err(`${err.key ? `${err.key}  ` : 'data error: '}${err.message}\n`);
       return 2;
+    }
+    if (err instanceof RecordError) {
+      io.err(`run-exp: ${err.message}\n`);
+      return 1;
     }
     if (err instanceof RunLockedError) {
       io.err(`run-exp: ${err.message}\n`);

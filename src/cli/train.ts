@@ -15,6 +15,8 @@ export interface TrainCliOptions extends ResolveOptions {
   json?: boolean;
   /** A run folder to continue from its last completed epoch. */
   resume?: string;
+  /** Resume although the data's files changed. */
+  allowDataChange?: boolean;
   /** Run this trial of the file's sweep. */
   trial?: number;
 }
@@ -99,6 +101,7 @@ export async function trainCommand(
             else if (!options.quiet) out(`${epochLine(m, total, sets)}\n`);
           },
           shouldStop: () => stop,
+          allowDataChange: options.allowDataChange,
         },
         undefined,
         options.resume,

@@ -1,18 +1,18 @@
 // Wires one run: resolved experiment -> backend -> data -> model -> training ->
 // records. Holds no domain logic itself.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import type { LayersModel, Optimizer } from '@tensorflow/tfjs-node';
+import type { LayersModel } from '@tensorflow/tfjs-node';
 import { stringify } from 'yaml';
-import type { Tf } from '../backend/tensorflow.ts';
 import { loadTensorflow } from '../backend/tensorflow.ts';
 import type { Experiment } from '../config/experiment.ts';
 import type { Resolved } from '../config/resolve.ts';
 import type { FaceStats, LoadOptions } from '../data/cache.ts';
+import { stampFiles } from '../data/cache-files.ts';
 import { faceCropOf } from '../data/faces/crop.ts';
 import { type DetectorName, detectorIdentity } from '../data/faces/detectors.ts';
-import { prepareData } from '../data/prepare.ts';
+import { type PreparedData, prepareData } from '../data/prepare.ts';
 import { DataError } from '../data/sources.ts';
 import { type BackboneName, backboneIdentity } from '../model/backbones/catalog.ts';
 import { pathIdentity } from '../model/backbones/from-path.ts';
@@ -21,9 +21,11 @@ import { initFrom, initSource } from '../model/init-from.ts';
 import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
 import type { TrialInfo } from '../sweep/trial.ts';
 import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/mlflow-tracker.ts';
+import { RecordError, recordError, recording } from '../tracking/record-errors.ts';
 import { runLogger, type TerminalLog } from '../tracking/run-log.ts';
 import { createRun, environment, openRun, type RunStore, readMetrics, writeConfig } from '../tracking/run-store.ts';
-import { makeTrainingOptimizer, optimizerState, restoreOptimizerState } from '../training/optimizer-groups.ts';
+import { makeTrainingOptimizer } from '../training/optimizer-groups.ts';
+import { loadCheckpoint, saveCheckpoint } from './checkpoints.ts';
 import { cachedFeatures, featuresCacheable } from './features.ts';
 import { type EpochMetrics, evaluateSets, pixelSources, setMetrics, train, validate } from './train.ts';
 
@@ -46,6 +48,8 @@ export interface RunHooks {
   onBatch?: (done: number, total: number, loss: number) => void;
   onEpoch?: (m: EpochMetrics, total: number) => void | Promise<void>;
   shouldStop?: () => boolean;
+  /** On --resume, go on although the data's files differ from those the run started with. */
+  allowDataChange?: boolean;
 }
 
 export interface RunResult {
@@ -62,6 +66,30 @@ export interface RunResult {
 
 const HEARTBEAT_MS = 10_000;
 
+/** Size and modification time of every file a run trains and validates on: what a resume compares. */
+const DATA_FILES = 'data-files.json';
+
+async function dataFiles(data: PreparedData): Promise<Record<string, [number, number]>> {
+  const { train, validation, test } = data.splits;
+  const stamps = await stampFiles([...train.files, ...validation.files, ...test.files]);
+  return Object.fromEntries(stamps.map((s) => [s.path, [s.size, s.mtimeMs]]));
+}
+
+/** --resume on other data than the run started with stops, naming how many files changed. */
+async function checkSameData(dir: string, data: PreparedData, allow: boolean): Promise<void> {
+  const recorded = JSON.parse(readFileSync(path.join(dir, 'environment.json'), 'utf8')) as { dataset_hash?: string };
+  if (recorded.dataset_hash === data.hash || allow) return;
+  const file = path.join(dir, DATA_FILES);
+  const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, [number, number]>) : {};
+  const now = await dataFiles(data);
+  const changed = Object.keys(now).filter((f) => f in before && String(before[f]) !== String(now[f])).length;
+  const added = Object.keys(now).filter((f) => !(f in before)).length;
+  const removed = Object.keys(before).filter((f) => !(f in now)).length;
+  throw new DataError(
+    `the data changed since the run started (dataset hash ${data.hash.slice(0, 16)}, recorded ${recorded.dataset_hash?.slice(0, 16)}): ${changed} files changed, ${added} added, ${removed} removed; resume with --allow-data-change to go on with the data as it is now, or start a new run`,
+  );
+}
+
 /** Plots are a convenience: failing to draw one is recorded, never fatal. */
 async function plots(
   run: RunStore,
@@ -77,29 +105,6 @@ async function plots(
   }
 }
 
-/** Model weights, optimizer state and epoch at the end of an epoch: what --resume continues from. */
-async function saveCheckpoint(
-  tf: Tf,
-  dir: string,
-  model: LayersModel,
-  optimizer: Optimizer,
-  epoch: number,
-): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  await model.save(`file://${dir}`);
-  writeFileSync(path.join(dir, 'optimizer.json'), JSON.stringify(await optimizerState(tf, optimizer)));
-  writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ epoch }));
-}
-
-/** Restores a checkpoint into `model` and `optimizer`; returns the epochs it had completed. */
-async function loadCheckpoint(tf: Tf, dir: string, model: LayersModel, optimizer: Optimizer): Promise<number> {
-  const saved = await tf.loadLayersModel(`file://${path.join(dir, 'model.json')}`);
-  model.setWeights(saved.getWeights());
-  saved.dispose();
-  await restoreOptimizerState(tf, optimizer, JSON.parse(readFileSync(path.join(dir, 'optimizer.json'), 'utf8')));
-  return (JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as { epoch: number }).epoch;
-}
-
 export async function runExperiment(
   resolved: Resolved,
   hooks: RunHooks = {},
@@ -107,6 +112,44 @@ export async function runExperiment(
   resume?: string,
   /** Set when the run is a trial of a sweep. */
   trial?: TrialInfo,
+): Promise<RunResult> {
+  let run: RunStore | undefined;
+  try {
+    return await runInFolder(resolved, hooks, cacheDir, resume, trial, (r) => {
+      run = r;
+    });
+  } catch (err) {
+    const failed = run ? recordError(err, 'the run', run.dir) : null;
+    if (!run || !failed) {
+      run?.release();
+      throw err;
+    }
+    // A disk that filled up (or turned read-only) is an outcome, not a bug: say what to do, keep what was recorded.
+    const file = path.relative(process.cwd(), resolved.files[0] ?? '') || '<file>';
+    const error = new RecordError(
+      failed.kind,
+      failed.what,
+      failed.where,
+      `${failed.kind === 'disk full' || failed.kind === 'disk quota exceeded' ? 'free space' : 'fix the folder'} and run \`run-exp ${file} --resume ${run.dir}\``,
+    );
+    rmSync(path.join(run.dir, 'checkpoints', '.partial'), { recursive: true, force: true });
+    try {
+      run.setStatus('FAILED', { error: error.message });
+    } catch {
+      // The status cannot be written either: it stays RUNNING, and `run-exp runs` shows the run as CRASHED.
+    }
+    run.release();
+    throw error;
+  }
+}
+
+async function runInFolder(
+  resolved: Resolved,
+  hooks: RunHooks,
+  cacheDir: string | undefined,
+  resume: string | undefined,
+  trial: TrialInfo | undefined,
+  onRun: (run: RunStore) => void,
 ): Promise<RunResult> {
   const exp = resolved.experiment;
   const { tf, native } = await loadTensorflow({
@@ -124,6 +167,7 @@ export async function runExperiment(
   );
   const crop = faceCropOf(exp.data.preprocessing);
   const run = resume ? openRun(resume) : createRun(exp.tracking.dir, exp.name);
+  onRun(run);
   if (resume) {
     const recorded = readFileSync(path.join(run.dir, 'config.yaml'), 'utf8');
     if (recorded !== stringify(exp)) {
@@ -131,6 +175,7 @@ export async function runExperiment(
         `the experiment differs from the one ${resume} was started with (its config.yaml); resume with the same file and --set options`,
       );
     }
+    await checkSameData(run.dir, data, hooks.allowDataChange === true);
     run.setStatus('RUNNING', { resumed: true });
   }
   writeConfig(run, exp);
@@ -158,6 +203,7 @@ export async function runExperiment(
         }
       : {}),
   });
+  if (!resume || hooks.allowDataChange) run.writeJson(DATA_FILES, await dataFiles(data));
   run.writeJson('environment.json', env);
   run.writeJson('data.json', {
     classes: data.classes,
@@ -214,7 +260,7 @@ export async function runExperiment(
   const save = (where: string) => {
     // tfjs-node creates only the last folder of the path.
     mkdirSync(path.join(run.dir, where), { recursive: true });
-    return model.save(`file://${path.join(run.dir, where)}`);
+    return recording(where, run.dir, () => model.save(`file://${path.join(run.dir, where)}`));
   };
   // With a frozen backbone (or a frozen first part) and nothing augmenting the images, the rest of the
   // model trains on the fixed part's cached output; `net` shares its layers with `model`, which is what gets saved.
@@ -236,7 +282,13 @@ export async function runExperiment(
   const optimizer = makeTrainingOptimizer(tf, exp.training.optimizer);
   let history: EpochMetrics[] = [];
   if (resume) {
-    const done = await loadCheckpoint(tf, path.join(run.dir, 'checkpoints', 'latest'), model, optimizer);
+    const checkpoint = await loadCheckpoint(tf, path.join(run.dir, 'checkpoints'), model, optimizer);
+    const done = checkpoint.epoch;
+    if (checkpoint.skipped.length)
+      log.warn(
+        { event: 'checkpoint skipped', ...checkpoint },
+        `checkpoints/latest is broken (${checkpoint.skipped[0]}); resuming from checkpoints/${checkpoint.used}, epoch ${done}`,
+      );
     history = (readMetrics(run.dir) as unknown as EpochMetrics[]).slice(0, done);
     // Epochs after the checkpoint are trained again: drop their records.
     run.writeText('metrics.jsonl', history.map((m) => `${JSON.stringify(m)}\n`).join(''));
@@ -308,7 +360,7 @@ export async function runExperiment(
           log.info({ event: 'epoch', ...m }, `epoch ${m.epoch}`);
           mlflow?.epoch(m as unknown as Record<string, unknown>);
           if (m.epoch % exp.training.checkpoints.every === 0 || m.epoch === exp.training.epochs) {
-            await saveCheckpoint(tf, path.join(run.dir, 'checkpoints', 'latest'), model, optimizer, m.epoch);
+            await saveCheckpoint(tf, path.join(run.dir, 'checkpoints'), model, optimizer, m.epoch);
           }
           const v = (m as unknown as Record<string, number | null>)[monitor];
           if (exp.training.checkpoints.best && v !== null && v !== undefined && (lowerIsBetter ? v < best : v > best)) {
@@ -322,6 +374,8 @@ export async function runExperiment(
       sources,
     );
   } catch (err) {
+    // The disk failed under the records: handled where the run started, after the partial checkpoint is gone.
+    if (err instanceof RecordError) throw err;
     const error = err instanceof Error ? err.message : String(err);
     log.error({ event: 'run ended', status: 'FAILED', err }, error);
     return end({ status: 'FAILED', epochs: [], error }, { error });

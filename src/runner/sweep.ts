@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { ResolveOptions } from '../config/resolve.ts';
 import { trialFolders } from '../report/sweep-summary.ts';
 import type { Planned } from '../sweep/trial.ts';
+import { CHECKPOINTS } from './checkpoints.ts';
 
 const BIN = path.resolve(import.meta.dirname, '..', '..', 'bin', 'run-exp.js');
 
@@ -40,7 +41,8 @@ export async function runSweepLocally(s: LocalSweep): Promise<TrialOutcome[]> {
       outcomes.push(o);
       s.onTrial?.(o, []);
     } else {
-      const resumable = prev && existsSync(path.join(prev.run, 'checkpoints', 'latest', 'state.json'));
+      const resumable =
+        prev && CHECKPOINTS.some((c) => existsSync(path.join(prev.run, 'checkpoints', c, 'state.json')));
       queue.push({ index: t.index, resume: resumable ? prev.run : undefined });
     }
   }

@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { recordError } from './record-errors.ts';
 
 export interface TerminalLog {
   /** Colours, when stderr is a terminal and NO_COLOR is unset. */
@@ -12,6 +13,10 @@ export interface TerminalLog {
 
 export function runLogger(dir: string, terminal?: TerminalLog): Logger {
   const file = pino.destination({ dest: path.join(dir, 'log.jsonl'), sync: true, mkdir: true });
+  // A failed write (a full disk) surfaces from the logging call, saying what was being written.
+  file.on('error', (err) => {
+    throw recordError(err, 'log.jsonl', dir) ?? err;
+  });
   const options = { base: null, timestamp: pino.stdTimeFunctions.isoTime };
   if (!terminal) return pino(options, file);
   const screen = pretty({

@@ -19,6 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { currentOwner, liveness, type Owner } from './liveness.ts';
+import { recordError } from './record-errors.ts';
 
 export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED' | 'CRASHED';
 
@@ -54,10 +55,15 @@ function runId(): string {
 export function createRun(root: string, experiment: string): RunStore {
   const dir = path.resolve(root, experiment, runId());
   mkdirSync(dir, { recursive: true });
-  return openStore(dir, new Date().toISOString());
+  const store = openStore(dir, new Date().toISOString());
+  store.setStatus('RUNNING');
+  return store;
 }
 
-/** An existing run folder, to resume into: its records are kept and appended to. */
+/**
+ * An existing run folder, to resume into: its records are kept and appended
+ * to. Its status stays as it is until the caller sets RUNNING, after its checks.
+ */
 export function openRun(dir: string): RunStore {
   const status = JSON.parse(readFileSync(path.join(dir, 'status.json'), 'utf8')) as { started: string };
   return openStore(path.resolve(dir), status.started);
@@ -107,11 +113,20 @@ function openStore(dir: string, started: string): RunStore {
     },
     writeText(name, text) {
       const file = path.join(dir, name);
-      mkdirSync(path.dirname(file), { recursive: true });
-      replaceFile(file, text);
+      try {
+        mkdirSync(path.dirname(file), { recursive: true });
+        replaceFile(file, text);
+      } catch (err) {
+        rmSync(`${file}.tmp`, { force: true });
+        throw recordError(err, name, dir) ?? err;
+      }
     },
     appendJsonl(name, value) {
-      appendLine(path.join(dir, name), JSON.stringify(value));
+      try {
+        appendLine(path.join(dir, name), JSON.stringify(value));
+      } catch (err) {
+        throw recordError(err, name, dir) ?? err;
+      }
     },
     setStatus(status, extra = {}) {
       const now = new Date().toISOString();
@@ -127,7 +142,6 @@ function openStore(dir: string, started: string): RunStore {
       rmSync(path.join(dir, LOCK_FILE), { force: true });
     },
   };
-  store.setStatus('RUNNING');
   return store;
 }
 

@@ -1,31 +1,9 @@
 // The real process: Ctrl-C ends a run as KILLED with exit code 130, and --resume finishes it.
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { classFolders, tempDir } from '../data/fixtures.ts';
-
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run-exp.js');
-
-function run(
-  args: string[],
-  cwd: string,
-  onLine?: (line: string, kill: (signal?: NodeJS.Signals) => void) => void,
-): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      for (const line of String(d).split('\n')) if (line) onLine?.(line, (signal = 'SIGINT') => child.kill(signal));
-    });
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
+import { spawnCli } from '../support/cli.ts';
 
 it('SIGINT finishes the batch, records KILLED and exits 130; --resume completes the run', {
   timeout: 120_000,
@@ -37,7 +15,7 @@ it('SIGINT finishes the batch, records KILLED and exits 130; --resume completes 
     `name: sig\ndata:\n  path: ./images\n  preprocessing: { size: [8, 8] }\nmodel:\n  layers:\n    - { type: flatten }\n    - { type: dense, units: 2, activation: softmax }\ntraining: { epochs: 200, batch_size: 4 }\ntracking: { dir: ./runs }\n`,
   );
   let sent = false;
-  const first = await run(['exp.yaml'], dir, (line, kill) => {
+  const first = await spawnCli(['exp.yaml'], dir, (line, kill) => {
     if (!sent && /^epoch +2\/200/.test(line)) {
       sent = true;
       kill();
@@ -48,7 +26,7 @@ it('SIGINT finishes the batch, records KILLED and exits 130; --resume completes 
   const [id] = readdirSync(path.join(dir, 'runs', 'sig'));
   const runDir = path.join(dir, 'runs', 'sig', id as string);
   expect(JSON.parse(readFileSync(path.join(runDir, 'status.json'), 'utf8')).status).toBe('KILLED');
-  const resumed = await run(['exp.yaml', '--resume', runDir, '--quiet', '--set', 'training.epochs=200'], dir);
+  const resumed = await spawnCli(['exp.yaml', '--resume', runDir, '--quiet', '--set', 'training.epochs=200'], dir);
   expect(resumed.code).toBe(0);
   expect(JSON.parse(readFileSync(path.join(runDir, 'status.json'), 'utf8')).status).toBe('FINISHED');
   const epochs = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
@@ -67,7 +45,7 @@ it('kill -9 mid-run: runs shows CRASHED, --reap records it, a second resume is r
     path.join(dir, 'exp.yaml'),
     `name: lost\ndata:\n  path: ./images\n  preprocessing: { size: [8, 8] }\nmodel:\n  layers:\n    - { type: flatten }\n    - { type: dense, units: 2, activation: softmax }\ntraining: { epochs: 150, batch_size: 4 }\ntracking: { dir: ./runs }\n`,
   );
-  const first = await run(['exp.yaml'], dir, (line, kill) => {
+  const first = await spawnCli(['exp.yaml'], dir, (line, kill) => {
     if (/^epoch +2\/150/.test(line)) kill('SIGKILL');
   });
   expect(first.code).toBe(null);
@@ -75,23 +53,23 @@ it('kill -9 mid-run: runs shows CRASHED, --reap records it, a second resume is r
   const runDir = path.join(dir, 'runs', 'lost', id as string);
   const status = () => JSON.parse(readFileSync(path.join(runDir, 'status.json'), 'utf8'));
   expect(status().status).toBe('RUNNING');
-  const listed = await run(['runs', '--dir', 'runs', '--json'], dir);
+  const listed = await spawnCli(['runs', '--dir', 'runs', '--json'], dir);
   const [lost] = JSON.parse(listed.out);
   expect(lost).toMatchObject({ status: 'CRASHED', pid: expect.any(Number), heartbeat: expect.any(String) });
-  const table = await run(['runs', '--dir', 'runs'], dir);
+  const table = await spawnCli(['runs', '--dir', 'runs'], dir);
   expect(table.out).toMatch(/CRASHED .*last heartbeat 20\d\d-/);
 
-  const reaped = await run(['runs', '--dir', 'runs', '--reap'], dir);
+  const reaped = await spawnCli(['runs', '--dir', 'runs', '--reap'], dir);
   expect(reaped.code).toBe(0);
   expect(reaped.out).toMatch(/^reaped .*lost.*: CRASHED, last heartbeat /m);
   expect(status()).toMatchObject({ status: 'CRASHED', ended: lost.heartbeat });
-  expect((await run(['runs', '--dir', 'runs', '--reap'], dir)).out).not.toMatch(/reaped/);
+  expect((await spawnCli(['runs', '--dir', 'runs', '--reap'], dir)).out).not.toMatch(/reaped/);
 
   // One resume runs; a second one meanwhile is refused, naming the holder.
   let second: Promise<{ code: number | null; out: string }> | undefined;
-  const resumed = await run(['exp.yaml', '--resume', runDir, '--set', 'training.epochs=150'], dir, (line) => {
+  const resumed = await spawnCli(['exp.yaml', '--resume', runDir, '--set', 'training.epochs=150'], dir, (line) => {
     if (!second && /^epoch +\d+\/150/.test(line))
-      second = run(['exp.yaml', '--resume', runDir, '--quiet', '--set', 'training.epochs=150'], dir);
+      second = spawnCli(['exp.yaml', '--resume', runDir, '--quiet', '--set', 'training.epochs=150'], dir);
   });
   expect(resumed.code).toBe(0);
   const refused = await (second as Promise<{ code: number | null; out: string }>);

@@ -1,5 +1,31 @@
-// The CLI run in-process as a user runs it, with what it prints captured.
+// The CLI run in-process as a user runs it, with what it prints captured; or
+// as a real process, to signal and kill.
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/program.ts';
+
+const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run-exp.js');
+
+/** bin/run-exp.js in a child process; `onLine` sees each line it prints and may signal it. */
+export function spawnCli(
+  args: string[],
+  cwd: string,
+  onLine?: (line: string, kill: (signal?: NodeJS.Signals) => void) => void,
+): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      for (const line of String(d).split('\n')) if (line) onLine?.(line, (signal = 'SIGINT') => child.kill(signal));
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
 
 export async function cli(
   args: string[],

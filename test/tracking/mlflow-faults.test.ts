@@ -12,6 +12,7 @@ import { type RunResult, runExperiment } from '../../src/runner/run.ts';
 import { mlflowClient } from '../../src/tracking/mlflow-client.ts';
 import { syncRun } from '../../src/tracking/sync.ts';
 import { tempDir } from '../data/fixtures.ts';
+import { cli, spawnCli } from '../support/cli.ts';
 import { checkRecord } from '../support/mlflow-check.ts';
 import { type Fault, faultProxy, freePort, type MlflowServer, mlflowServer } from '../support/mlflow-server.ts';
 import { dataset, experimentFile } from '../support/toy.ts';
@@ -168,5 +169,32 @@ describe('MLflow faults', () => {
     expect(check.remote.metrics).toEqual(check.local.metrics);
     expect(check.remote.metrics.loss).toHaveLength(5);
     expect(check.run.info.status).toBe('FINISHED');
+  }, 180_000);
+
+  it('kill -9 mid-run, then runs --reap: CRASHED here, FAILED in MLflow at the last heartbeat, once', async () => {
+    const server = await shared();
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 8);
+    experimentFile(dir, `  mlflow_uri: ${server.uri}\n  experiment_name: reaped\n`);
+    const killed = await spawnCli(['exp.yaml', '--set', 'training.epochs=300'], dir, (line, kill) => {
+      if (/^epoch +2\/300/.test(line)) kill('SIGKILL');
+    });
+    expect(killed.code).toBe(null);
+    const runs = path.join(dir, 'runs');
+    const reap = await cli(['runs', '--dir', runs, '--reap', '--json']);
+    expect(reap.code, reap.err).toBe(0);
+    const { runs: listed, reaped } = JSON.parse(reap.out);
+    expect(listed[0].status).toBe('CRASHED');
+    expect(reaped).toHaveLength(1);
+    const state = JSON.parse(readFileSync(path.join(reaped[0].dir, 'mlflow', 'state.json'), 'utf8'));
+    const run = await mlflowClient({ uri: server.uri }).getRun(state.run_id);
+    expect(run.info.status).toBe('FAILED');
+    expect(run.info.end_time).toBe(Date.parse(reaped[0].ended));
+    expect(run.data.tags?.find((t) => t.key === 'run_exp.crashed')?.value).toMatch(
+      /ended without recording an outcome/,
+    );
+    // Again: nothing left to do, nothing sent twice.
+    const again = await cli(['runs', '--dir', runs, '--reap', '--json']);
+    expect(JSON.parse(again.out).reaped).toEqual([]);
   }, 180_000);
 });
