@@ -316,6 +316,8 @@ async function runInFolder(
   const end = async (result: Omit<RunResult, 'run' | 'mlflow'>, extra: Record<string, unknown>): Promise<RunResult> => {
     run.setStatus(result.status, extra);
     run.release();
+    // Its state (moments, step counts) would outlive the run in a process that runs several.
+    optimizer.dispose();
     // Nothing is logged after this: the files MLflow receives are the run's final records.
     const report = await mlflow?.finish(result.status);
     return { run, ...result, mlflow: report };

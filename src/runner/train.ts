@@ -324,10 +324,16 @@ export async function train(
             },
             variables.filter((v) => v.trainable),
           );
-          if (!(finite as unknown as Tensor).dataSync()[0]) return Number.NaN;
-          optimizer.applyGradients(grads);
-          predicted.set((predictions as unknown as Tensor).dataSync() as Int32Array, b);
-          return value.dataSync()[0] as number;
+          // Kept to leave the gradient scope, so disposed here (tidy leaves kept tensors alone).
+          const kept = [finite as unknown as Tensor, predictions as unknown as Tensor];
+          try {
+            if (!kept[0]?.dataSync()[0]) return Number.NaN;
+            optimizer.applyGradients(grads);
+            predicted.set(kept[1]?.dataSync() as Int32Array, b);
+            return value.dataSync()[0] as number;
+          } finally {
+            tf.dispose(kept);
+          }
         });
         if (!Number.isFinite(lossValue)) {
           return {

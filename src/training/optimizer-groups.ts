@@ -48,6 +48,10 @@ class GroupedOptimizer {
   setLearningRate(lr: number): void {
     for (const g of this.groups) setLearningRate(g.optimizer, lr * g.multiplier);
   }
+
+  dispose(): void {
+    for (const g of this.groups) g.optimizer.dispose();
+  }
 }
 
 /** The experiment's optimizer: one, or one per `lr_multipliers` group plus one for the rest. */
@@ -83,12 +87,15 @@ export async function optimizerState(
 ): Promise<{ weights: SavedTensor[]; extras: Record<string, number> }[]> {
   const out = [];
   for (const part of partsOf(optimizer)) {
-    const weights: SavedTensor[] = (await part.getWeights()).map((w) => ({
+    const named = await part.getWeights();
+    const weights: SavedTensor[] = named.map((w) => ({
       name: w.name,
       shape: w.tensor.shape,
       dtype: w.tensor.dtype as 'float32' | 'int32',
       data: Buffer.from((w.tensor.dataSync() as Float32Array | Int32Array).buffer).toString('base64'),
     }));
+    // getWeights() makes the step count a new tensor each time (the rest are the optimizer's own variables).
+    tf.dispose(named.filter((w) => w.name === 'iter').map((w) => w.tensor));
     // Scalars some optimizers keep outside getWeights() (Adam's running beta powers):
     // saved as they are, since recomputing them from the step count differs in the last bits.
     const extras = Object.fromEntries(
