@@ -24,6 +24,7 @@ import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/
 import { RecordError, recordError, recording } from '../tracking/record-errors.ts';
 import { runLogger, type TerminalLog } from '../tracking/run-log.ts';
 import { createRun, environment, openRun, type RunStore, readMetrics, writeConfig } from '../tracking/run-store.ts';
+import { systemSampler } from '../tracking/system-metrics.ts';
 import { makeTrainingOptimizer } from '../training/optimizer-groups.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoints.ts';
 import { cachedFeatures, featuresCacheable } from './features.ts';
@@ -333,7 +334,9 @@ async function runInFolder(
   );
   // A heartbeat in status.json at most every HEARTBEAT_MS while batches run: its age tells a lost run on another host.
   let beat = Date.now();
+  const system = systemSampler();
   const onBatch: typeof hooks.onBatch = (done, total, loss) => {
+    system.touch();
     if (Date.now() - beat >= HEARTBEAT_MS) {
       run.heartbeat();
       beat = Date.now();
@@ -358,6 +361,7 @@ async function runInFolder(
             lastSets = { epoch: m.epoch, sets: evaluateSets(tf, exp, data, net, sources) };
             Object.assign(m, setMetrics(lastSets.sets));
           }
+          Object.assign(m, system.epoch(tf.memory().numTensors));
           run.appendJsonl('metrics.jsonl', m);
           log.info({ event: 'epoch', ...m }, `epoch ${m.epoch}`);
           mlflow?.epoch(m as unknown as Record<string, unknown>);

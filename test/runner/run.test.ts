@@ -13,7 +13,7 @@ import { compareRuns, listRuns } from '../../src/report/runs.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { batchTensor, classWeights } from '../../src/runner/train.ts';
 import { tempDir } from '../data/fixtures.ts';
-import { dataset, experimentFile } from '../support/toy.ts';
+import { dataset, deterministic, experimentFile } from '../support/toy.ts';
 
 describe('runner', () => {
   it('trains, learns the toy task, and records every file of the run', async () => {
@@ -92,8 +92,7 @@ describe('runner', () => {
     const resolved = () => resolveExperiment(experimentFile(dir), { env: {}, set: ['training.epochs=2'] });
     const a = await runExperiment(resolved(), {}, path.join(dir, 'cache'));
     const b = await runExperiment(resolved(), {}, path.join(dir, 'cache'));
-    const strip = (ms: typeof a.epochs) => ms.map(({ seconds: _s, images_per_s: _i, ...m }) => m);
-    expect(strip(b.epochs)).toEqual(strip(a.epochs));
+    expect(deterministic(b.epochs)).toEqual(deterministic(a.epochs));
 
     // run-exp runs lists both, whatever plain files sit beside them; compare finds no differing params, and one when a key differs.
     writeFileSync(path.join(dir, 'runs', '.gitignore'), '*\n');
@@ -157,8 +156,7 @@ describe('runner', () => {
     const resumed = await runExperiment(resolved(), {}, path.join(dir, 'cache'), killed.run.dir);
     expect(resumed.status).toBe('FINISHED');
     expect(resumed.run.dir).toBe(killed.run.dir);
-    const strip = (ms: typeof whole.epochs) => ms.map(({ seconds: _s, images_per_s: _i, ...m }) => m);
-    expect(strip(resumed.epochs)).toEqual(strip(whole.epochs));
+    expect(deterministic(resumed.epochs)).toEqual(deterministic(whole.epochs));
     const lines = readFileSync(path.join(resumed.run.dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
     expect(lines.map((l) => JSON.parse(l).epoch)).toEqual([1, 2, 3, 4]);
     const a = whole.model?.getWeights().map((w) => Array.from(w.dataSync()));

@@ -32,3 +32,13 @@ export function experimentFile(dir: string, extra = ''): string {
   );
   return file;
 }
+
+/** An epoch record without what differs between identical runs (timings, system metrics): for comparing runs. */
+export function deterministic<T extends object>(epochs: T[]): Partial<T>[] {
+  return epochs.map(
+    (m) =>
+      Object.fromEntries(
+        Object.entries(m).filter(([k]) => k !== 'seconds' && k !== 'images_per_s' && !k.startsWith('system/')),
+      ) as Partial<T>,
+  );
+}
