@@ -7,14 +7,15 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { EpochMetrics } from '../runner/train.ts';
 
-async function toPng(spec: TopLevelSpec, file: string): Promise<void> {
+/** A Vega-Lite chart as a PNG file. */
+export async function toPng(spec: TopLevelSpec, file: string): Promise<void> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG(2);
   view.finalize();
   await sharp(Buffer.from(svg), { density: 144 }).flatten({ background: '#ffffff' }).png().toFile(file);
 }
 
-const CONFIG = {
+export const CONFIG = {
   font: 'DejaVu Sans',
   axis: { labelFontSize: 12, titleFontSize: 13 },
   legend: { labelFontSize: 12, titleFontSize: 12 },
