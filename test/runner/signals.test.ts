@@ -5,15 +5,21 @@ import { expect, it } from 'vitest';
 import { classFolders, tempDir } from '../data/fixtures.ts';
 import { spawnCli } from '../support/cli.ts';
 
-it('SIGINT finishes the batch, records KILLED and exits 130; --resume completes the run', {
-  timeout: 120_000,
-}, async () => {
+/** A folder with 80 tiny images and an experiment `name` of `epochs` epochs that trains on them. */
+async function longRun(name: string, epochs: number): Promise<string> {
   const dir = tempDir();
   await classFolders(path.join(dir, 'images'), { a: 40, b: 40 });
   writeFileSync(
     path.join(dir, 'exp.yaml'),
-    `name: sig\ndata:\n  path: ./images\n  preprocessing: { size: [8, 8] }\nmodel:\n  layers:\n    - { type: flatten }\n    - { type: dense, units: 2, activation: softmax }\ntraining: { epochs: 200, batch_size: 4 }\ntracking: { dir: ./runs }\n`,
+    `name: ${name}\ndata:\n  path: ./images\n  preprocessing: { size: [8, 8] }\nmodel:\n  layers:\n    - { type: flatten }\n    - { type: dense, units: 2, activation: softmax }\ntraining: { epochs: ${epochs}, batch_size: 4 }\ntracking: { dir: ./runs }\n`,
   );
+  return dir;
+}
+
+it('SIGINT finishes the batch, records KILLED and exits 130; --resume completes the run', {
+  timeout: 120_000,
+}, async () => {
+  const dir = await longRun('sig', 200);
   let sent = false;
   const first = await spawnCli(['exp.yaml'], dir, (line, kill) => {
     if (!sent && /^epoch +2\/200/.test(line)) {
@@ -39,12 +45,7 @@ it('SIGINT finishes the batch, records KILLED and exits 130; --resume completes 
 it('kill -9 mid-run: runs shows CRASHED, --reap records it, a second resume is refused while one runs, and --resume finishes', {
   timeout: 120_000,
 }, async () => {
-  const dir = tempDir();
-  await classFolders(path.join(dir, 'images'), { a: 40, b: 40 });
-  writeFileSync(
-    path.join(dir, 'exp.yaml'),
-    `name: lost\ndata:\n  path: ./images\n  preprocessing: { size: [8, 8] }\nmodel:\n  layers:\n    - { type: flatten }\n    - { type: dense, units: 2, activation: softmax }\ntraining: { epochs: 150, batch_size: 4 }\ntracking: { dir: ./runs }\n`,
-  );
+  const dir = await longRun('lost', 150);
   const first = await spawnCli(['exp.yaml'], dir, (line, kill) => {
     if (/^epoch +2\/150/.test(line)) kill('SIGKILL');
   });
