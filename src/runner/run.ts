@@ -381,7 +381,8 @@ async function runInFolder(
     );
   } catch (err) {
     // The disk failed under the records: handled where the run started, after the partial checkpoint is gone.
-    if (err instanceof RecordError) throw err;
+    const failed = recordError(err, 'the run', run.dir);
+    if (failed) throw failed;
     const error = err instanceof Error ? err.message : String(err);
     log.error({ event: 'run ended', status: 'FAILED', err }, error);
     return end({ status: 'FAILED', epochs: [], error }, { error });

@@ -4,12 +4,13 @@
 // is found by its run-exp id before one is created, metrics carry their
 // original timestamps (MLflow drops exact repeats), params and tags are set to
 // the same values, artifacts overwrite themselves, and status is a plain update.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Metric, MlflowClient, Param, RunStatus, Tag } from './mlflow-client.ts';
 import { MlflowError } from './mlflow-client.ts';
 import { parentRun, type SweepRef } from './mlflow-parent.ts';
-import { appendLine } from './run-store.ts';
+import { recordError } from './record-errors.ts';
+import { appendLine, replaceFile } from './run-store.ts';
 
 export type MlflowEvent =
   | {
@@ -77,7 +78,11 @@ export function openSpool(runDir: string, uri: string): Spool {
     events,
     append(event) {
       const spooled = { seq: (events.at(-1)?.seq ?? 0) + 1, ...event } as SpooledEvent;
-      appendLine(outbox, JSON.stringify(spooled));
+      try {
+        appendLine(outbox, JSON.stringify(spooled));
+      } catch (err) {
+        throw recordError(err, 'mlflow/outbox.jsonl', runDir) ?? err;
+      }
       events.push(spooled);
       return spooled;
     },
@@ -89,8 +94,12 @@ export function openSpool(runDir: string, uri: string): Spool {
 
 export function saveState(spool: Spool): void {
   const file = path.join(spoolDir(spool.dir), 'state.json');
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(spool.state, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  try {
+    replaceFile(file, `${JSON.stringify(spool.state, null, 2)}\n`);
+  } catch (err) {
+    rmSync(`${file}.tmp`, { force: true });
+    throw recordError(err, 'mlflow/state.json', spool.dir) ?? err;
+  }
 }
 
 async function ensureRun(client: MlflowClient, spool: Spool, start: Extract<MlflowEvent, { type: 'start' }>) {
