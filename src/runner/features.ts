@@ -15,10 +15,22 @@ import { BACKBONE_SCOPE } from '../model/backbone.ts';
 import { fixedCut, modelAfter } from '../model/cut.ts';
 import { type InputSource, pixelSources, rowSource, type Sources } from './train.ts';
 
-/** Whether training can use cached features: a backbone not trained whole, and no augmentation of any kind. */
+/** The probability of a horizontal flip when it is the only augmentation: each outcome can then be cached. */
+function flipOnly(exp: Experiment): number | null {
+  const [only, ...rest] = exp.data.augmentation;
+  return only?.type === 'flip_horizontal' && rest.length === 0
+    ? ((only.probability as number | undefined) ?? 0.5)
+    : null;
+}
+
+/**
+ * Whether training can use cached features: a backbone not trained whole, and
+ * no augmentation but a horizontal flip (whose mirrored images are cached too).
+ */
 export function featuresCacheable(exp: Experiment): boolean {
   const backbone = exp.model.backbone;
-  return backbone !== undefined && backbone.trainable !== true && exp.data.augmentation.length === 0;
+  const augmented = exp.data.augmentation.length > 0 && flipOnly(exp) === null;
+  return backbone !== undefined && backbone.trainable !== true && !augmented;
 }
 
 export interface FeatureStats {
@@ -56,10 +68,11 @@ export async function cachedFeatures(
   mkdirSync(dir, { recursive: true });
   const stats: FeatureStats = { layer: cut.sourceLayer.name, values: dim, computed: 0, reused: 0 };
   // Rows follow the images' order: the key holds that order, the images (data hash, preprocessing) and the weights.
-  const features = async (source: InputSource, images: string[], hash: string): Promise<Float32Array> => {
+  const features = async (source: InputSource, images: string[], hash: string, mirrored = false) => {
     const count = images.length;
+    const what = { hash, images, preprocessing: exp.data.preprocessing, layer: stats.layer, fixedWeights };
     const key = createHash('sha256')
-      .update(JSON.stringify({ hash, images, preprocessing: exp.data.preprocessing, layer: stats.layer, fixedWeights }))
+      .update(JSON.stringify(mirrored ? { ...what, mirrored } : what))
       .digest('hex')
       .slice(0, 24);
     const file = path.join(dir, `${key}.f32`);
@@ -74,17 +87,24 @@ export async function cachedFeatures(
     const bs = exp.training.batch_size;
     for (let b = 0; b < count; b += bs) {
       const idx = Array.from({ length: Math.min(bs, count - b) }, (_, i) => b + i);
-      tf.tidy(() => rows.set((extractor.predict(source(idx)) as Tensor).dataSync(), b * dim));
+      tf.tidy(() => {
+        const x = source(idx);
+        rows.set((extractor.predict(mirrored ? tf.reverse(x, 2) : x) as Tensor).dataSync(), b * dim);
+      });
     }
     await writeAtomic(file, new Uint8Array(rows.buffer));
     stats.computed += count;
     return rows;
   };
   const { train, validation, test } = data.splits;
-  const all = await features(pixels.data, [...train.files, ...validation.files, ...test.files], data.hash);
+  const images = [...train.files, ...validation.files, ...test.files];
+  const all = await features(pixels.data, images, data.hash);
+  const flip = flipOnly(exp);
+  const mirrored =
+    flip === null ? undefined : { rows: await features(pixels.data, images, data.hash, true), probability: flip };
   const sets: Record<string, InputSource> = {};
   for (const [setName, set] of Object.entries(data.evaluationSets)) {
     sets[setName] = rowSource(tf, await features(pixels.sets[setName] as InputSource, set.files, set.hash), shape);
   }
-  return { head: modelAfter(tf, model, cut), sources: { data: rowSource(tf, all, shape), sets }, stats };
+  return { head: modelAfter(tf, model, cut), sources: { data: rowSource(tf, all, shape, mirrored), sets }, stats };
 }

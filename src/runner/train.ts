@@ -115,14 +115,24 @@ export function pixelSources(tf: Tf, exp: Experiment, data: PreparedData): Sourc
   };
 }
 
-/** Batches of precomputed rows of `shape` (a frozen backbone's features). */
-export function rowSource(tf: Tf, rows: Float32Array, shape: number[]): InputSource {
+/**
+ * Batches of precomputed rows of `shape` (a frozen backbone's features). With
+ * `mirrored`, a training batch takes an image's mirrored row with its
+ * probability: a horizontal flip, drawn from the batch's seeded random.
+ */
+export function rowSource(
+  tf: Tf,
+  rows: Float32Array,
+  shape: number[],
+  mirrored?: { rows: Float32Array; probability: number },
+): InputSource {
   const dim = shape.reduce((a, b) => a * b, 1);
-  return (indices) => {
+  return (indices, random) => {
     const out = new Float32Array(indices.length * dim);
     for (let k = 0; k < indices.length; k++) {
       const i = indices[k] as number;
-      out.set(rows.subarray(i * dim, (i + 1) * dim), k * dim);
+      const from = mirrored && random && random() < mirrored.probability ? mirrored.rows : rows;
+      out.set(from.subarray(i * dim, (i + 1) * dim), k * dim);
     }
     return tf.tensor(out, [indices.length, ...shape]);
   };

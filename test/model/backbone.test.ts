@@ -16,7 +16,7 @@ import { BACKBONE_SCOPE } from '../../src/model/backbone.ts';
 import { BACKBONES } from '../../src/model/backbones/catalog.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
 import { fixedCut } from '../../src/model/cut.ts';
-import { cachedFeatures } from '../../src/runner/features.ts';
+import { cachedFeatures, featuresCacheable } from '../../src/runner/features.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { pixelSources, train } from '../../src/runner/train.ts';
 import { tempDir } from '../data/fixtures.ts';
@@ -161,6 +161,38 @@ describe('backbones', () => {
     const viaImages = model.predict(pixelSources(tf, exp, data).data(all)) as Tensor;
     expect(viaFeatures.shape).toEqual([8, 2]);
     expect(viaFeatures.sub(viaImages).abs().max().dataSync()[0]).toBeLessThan(1e-5);
+  });
+
+  it('a horizontal flip as the only augmentation is cached too: training batches take the mirrored rows', async () => {
+    const { tf } = await loadTensorflow();
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 4);
+    const set = ['data.augmentation=[{type: flip_horizontal, probability: 1}]'];
+    const { experiment: exp } = resolveExperiment(toyExperiment(dir), { env: {}, set });
+    expect(featuresCacheable(exp)).toBe(true);
+    const cache = path.join(dir, 'cache');
+    const data = await prepareData(exp, { cacheDir: cache });
+    const model = await buildExperimentModel(tf, exp, data.shape, 2);
+    const cached = await cachedFeatures(tf, exp, data, model, cache);
+    // Every training image twice (as it is and mirrored), the evaluation sets once.
+    expect(cached?.stats.computed).toBe(16);
+    const all = Array.from({ length: 8 }, (_, i) => i);
+    const images = pixelSources(tf, exp, data).data(all);
+    const head = cached?.head as LayersModel;
+    const near = (a: Tensor, b: Tensor) => a.sub(b).abs().max().dataSync()[0] as number;
+    // With a random (training), the mirrored image's features; without (validation), the image's own.
+    const trained = head.predict(cached?.sources.data(all, () => 0) as Tensor) as Tensor;
+    expect(near(trained, model.predict(tf.reverse(images, 2)) as Tensor)).toBeLessThan(1e-5);
+    const validated = head.predict(cached?.sources.data(all) as Tensor) as Tensor;
+    expect(near(validated, model.predict(images) as Tensor)).toBeLessThan(1e-5);
+    expect(
+      featuresCacheable(
+        resolveExperiment(toyExperiment(dir), {
+          env: {},
+          set: ['data.augmentation=[{type: flip_horizontal}, {type: rotate, degrees: 5}]'],
+        }).experiment,
+      ),
+    ).toBe(false);
   });
 
   it('fine-tuning the last blocks caches the frozen part: the cut is the one tensor before them', async () => {
