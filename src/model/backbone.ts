@@ -4,7 +4,7 @@
 // of them training may change.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-node';
+import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
 import { verifiedPackageDir } from '../backend/pinned-package.ts';
 import type { Tf } from '../backend/tensorflow.ts';
 import { didYouMean } from '../config/errors.ts';
@@ -12,7 +12,8 @@ import type { Experiment } from '../config/experiment.ts';
 import { normalization } from '../data/normalize.ts';
 import { BACKBONES, type BackboneEntry, type BackboneName } from './backbones/catalog.ts';
 import { faceResnet } from './backbones/face-resnet.ts';
-import { copyLayers } from './backbones/from-path.ts';
+import { copyLayers, type PathBackbone } from './backbones/from-path.ts';
+import { applyGraphLayer, graphModel } from './backbones/graph-layer.ts';
 import { LayerError } from './layer-error.ts';
 
 export type BackboneSpec = NonNullable<Experiment['model']['backbone']>;
@@ -59,16 +60,17 @@ function readWeights(tf: Tf, dir: string, manifestFile: string) {
 export const backboneLabel = (spec: BackboneSpec) => spec.from ?? spec.path ?? 'backbone';
 
 /** The input size and channels `spec`'s network takes: fixed by the catalog or the model, or null when any. */
-function takes(spec: BackboneSpec, source: LayersModel | undefined): (number | null)[] {
+function takes(spec: BackboneSpec, source: PathBackbone | undefined): (number | null)[] {
   if (spec.from) return [...BACKBONES[spec.from as BackboneName].input];
-  return ((source as LayersModel).inputs[0] as SymbolicTensor).shape.slice(1);
+  const s = source as PathBackbone;
+  return s.kind === 'graph' ? s.inputShape : (s.model.inputs[0] as SymbolicTensor).shape.slice(1);
 }
 
 /**
  * Resizes the images in the model when `input_size` asks for it, and checks
  * that what reaches the network is the size it takes.
  */
-function sized(tf: Tf, input: SymbolicTensor, spec: BackboneSpec, source: LayersModel | undefined): SymbolicTensor {
+function sized(tf: Tf, input: SymbolicTensor, spec: BackboneSpec, source: PathBackbone | undefined): SymbolicTensor {
   const [h, w, c] = input.shape.slice(1) as [number, number, number];
   const [th, tw, tc] = takes(spec, source);
   const [ih, iw] = spec.input_size ?? [th ?? h, tw ?? w];
@@ -122,6 +124,52 @@ function adapted(tf: Tf, x: SymbolicTensor, spec: BackboneSpec, exp: Pick<Experi
   return out;
 }
 
+/** A graph model as one frozen layer on `x`, reading out `spec.output` (by default the graph's own output). */
+function graphBackbone(
+  tf: Tf,
+  x: SymbolicTensor,
+  spec: BackboneSpec,
+  source: Extract<PathBackbone, { kind: 'graph' }>,
+): SymbolicTensor {
+  const label = backboneLabel(spec);
+  if (spec.trainable !== false) {
+    throw new LayerError(
+      -1,
+      `backbone ${label} is a TF.js graph model: a frozen feature extractor; use trainable: false, or convert the Keras model as a layers model (--input_format keras) to fine-tune it`,
+      undefined,
+      'model.backbone.trainable',
+    );
+  }
+  const probe = graphModel(
+    tf,
+    source,
+    source.weightSpecs.map((w) => source.weights[w.name] as Tensor),
+  );
+  const outputNode = spec.output ?? (probe.outputNodes[0] as string);
+  if (!source.nodes.includes(outputNode)) {
+    probe.dispose();
+    const hint = didYouMean(outputNode, source.nodes);
+    throw new LayerError(
+      -1,
+      `backbone ${label} has no node '${outputNode}'${hint ? `; did you mean '${hint}'?` : ''}`,
+      undefined,
+      'model.backbone.output',
+    );
+  }
+  // The output's shape: the graph run once on a blank image of the input's size.
+  const shape = tf.tidy(
+    () => (probe.execute(tf.zeros([1, ...(x.shape.slice(1) as number[])]), outputNode) as Tensor).shape,
+  );
+  probe.dispose();
+  return applyGraphLayer(
+    tf,
+    x,
+    `${BACKBONE_SCOPE}/graph`,
+    { topology: source.topology, weightSpecs: source.weightSpecs, outputNode, outputShape: shape.slice(1) },
+    source.weights,
+  );
+}
+
 /**
  * Puts the backbone on `input`: the catalog's network by `from`, or the layers
  * of `source` (the model read from `path`). The returned `finish` loads the
@@ -133,7 +181,7 @@ export function attachBackbone(
   input: SymbolicTensor,
   spec: BackboneSpec,
   exp: Pick<Experiment, 'data'>,
-  source?: LayersModel,
+  source?: PathBackbone,
 ): { output: SymbolicTensor; finish: (model: LayersModel) => void } {
   if ((spec.from === undefined) === (spec.path === undefined)) {
     throw new LayerError(
@@ -168,8 +216,10 @@ export function attachBackbone(
       net.load(weights, normalization(exp.data.preprocessing, entry.input[2]));
       tf.dispose(Object.values(weights));
     };
+  } else if (source?.kind === 'graph') {
+    output = graphBackbone(tf, adapted(tf, x, spec, exp), spec, source);
   } else {
-    const model = source as LayersModel;
+    const model = (source as Extract<PathBackbone, { kind: 'layers' }>).model;
     if (spec.output && !model.layers.some((l) => l.name === spec.output)) {
       const hint = didYouMean(
         spec.output,

@@ -6,7 +6,7 @@ import type { Experiment, RegistryChoice } from '../config/experiment.ts';
 import { createLayer } from '../layers/create.ts';
 import { LAYERS, type LayerTypeName, MODEL_INPUT } from '../layers/registry.ts';
 import { attachBackbone, type BackboneSpec } from './backbone.ts';
-import { loadPathBackbone } from './backbones/from-path.ts';
+import { loadPathBackbone, type PathBackbone } from './backbones/from-path.ts';
 import { describeLayer, type GraphNode, planGraph } from './graph.ts';
 import { LayerError } from './layer-error.ts';
 
@@ -19,7 +19,7 @@ export interface BuildOptions {
    * A pretrained network between the input and the layers, the experiment's data
    * settings it adapts to, and the model read from `path` for a path backbone.
    */
-  backbone?: { spec: BackboneSpec; exp: Pick<Experiment, 'data'>; source?: LayersModel };
+  backbone?: { spec: BackboneSpec; exp: Pick<Experiment, 'data'>; source?: PathBackbone };
   seed: number;
   /** When known, the last layer must output one value per class. */
   numClasses?: number;
@@ -158,6 +158,7 @@ export async function buildExperimentModel(
       backbone: spec ? { spec, exp, source } : undefined,
     });
   } finally {
-    source?.dispose();
+    if (source?.kind === 'layers') source.model.dispose();
+    else if (source) tf.dispose(Object.values(source.weights));
   }
 }

@@ -1,11 +1,13 @@
 // `model.init_from`: start from another run's weights. Layers are matched by
 // name; a layer whose weights have other shapes (a head for another number of
 // classes) keeps its fresh weights, and the report says which layers were loaded.
+
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import type { Tf } from '../backend/tensorflow.ts';
 import { DataError } from '../data/sources.ts';
+import { loadModel } from './backbones/graph-layer.ts';
 
 export interface InitReport {
   /** The model.json the weights came from. */
@@ -28,7 +30,7 @@ export function initSource(dir: string): string {
 
 export async function initFrom(tf: Tf, model: LayersModel, dir: string): Promise<InitReport> {
   const source = initSource(dir);
-  const theirs = await tf.loadLayersModel(`file://${source}`);
+  const theirs = await loadModel(tf, source);
   const report: InitReport = { source, loaded: [], reinitialised: [], missing: [] };
   for (const layer of model.layers) {
     const ours = layer.getWeights();

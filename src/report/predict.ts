@@ -1,6 +1,7 @@
 // Predictions of a recorded run on image files, with the run's own recorded
 // preprocessing, so a prediction sees exactly what training saw. With a face
 // crop, each face found is one prediction (the largest, or all of them).
+
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
@@ -14,6 +15,7 @@ import { locateFaces } from '../data/faces/locate.ts';
 import { toFloat } from '../data/normalize.ts';
 import { DataError } from '../data/sources.ts';
 import { registerCustomLayers } from '../layers/spatial-dropout.ts';
+import { loadModel } from '../model/backbones/graph-layer.ts';
 
 export interface Prediction {
   file: string;
@@ -49,7 +51,7 @@ export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
   const experiment = parse(readFileSync(path.join(dir, 'config.yaml'), 'utf8')) as Experiment;
   const { classes } = JSON.parse(readFileSync(path.join(dir, 'data.json'), 'utf8')) as { classes: string[] };
   registerCustomLayers(tf);
-  const model = await tf.loadLayersModel(`file://${modelJson}`);
+  const model = await loadModel(tf, modelJson);
   return { dir, experiment, classes, model };
 }
 

@@ -2,12 +2,14 @@
 // what --resume continues from. Each is written beside the last one and
 // switched in only when complete, the last two are kept, and each carries a
 // manifest (size and sha256 per file) that --resume checks before trusting it.
+
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, Optimizer } from '@tensorflow/tfjs-node';
 import type { Tf } from '../backend/tensorflow.ts';
 import { DataError } from '../data/sources.ts';
+import { loadModel } from '../model/backbones/graph-layer.ts';
 import { recording } from '../tracking/record-errors.ts';
 import { optimizerState, restoreOptimizerState } from '../training/optimizer-groups.ts';
 
@@ -91,7 +93,7 @@ export async function loadCheckpoint(
       skipped.push(problem);
       continue;
     }
-    const saved = await tf.loadLayersModel(`file://${path.join(dir, 'model.json')}`);
+    const saved = await loadModel(tf, path.join(dir, 'model.json'));
     model.setWeights(saved.getWeights());
     saved.dispose();
     await restoreOptimizerState(tf, optimizer, JSON.parse(readFileSync(path.join(dir, 'optimizer.json'), 'utf8')));

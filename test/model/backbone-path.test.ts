@@ -2,15 +2,19 @@
 // layers are copied in under backbone/, with their weights, an input adapter
 // for the normalization they expect, frozen batch norm in inference mode, and
 // located errors for folders that are not layers models.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { LayersModel, Tensor, Tensor4D } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
 import { loadTensorflow, type Tf } from '../../src/backend/tensorflow.ts';
 import type { Experiment } from '../../src/config/experiment.ts';
+import { loadModel } from '../../src/model/backbones/graph-layer.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { cli } from '../support/cli.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** A small Keras-style network (conv, batch norm, pooling, a named feature layer, a classifier) saved as TF.js. */
 async function savedNetwork(tf: Tf, dir: string): Promise<LayersModel> {
@@ -98,33 +102,50 @@ describe('backbones by path', () => {
     expect(model.getLayer('backbone/conv').trainable).toBe(false);
   });
 
-  it('a folder that is no layers model gives a located error, exit 2', async () => {
+  it('a graph model becomes one frozen layer: its features, saved and loaded back from the run model alone', async () => {
+    const { tf } = await loadTensorflow();
+    const file = path.join(root, 'node_modules', '@vladmandic', 'human', 'models', 'emotion.json');
+    const node = 'StatefulPartitionedCall/model_1/global_average_pooling2d_1/Mean';
+    const exp = experiment(file, { output: node });
+    const model = await buildExperimentModel(tf, exp, [64, 64, 1], 2);
+    expect(model.getLayer('backbone/graph').trainable).toBe(false);
+    expect(model.trainableWeights.every((w) => !w.originalName.startsWith('backbone/'))).toBe(true);
+    const x = tf.randomUniform([2, 64, 64, 1], 0, 1, 'float32', 9) as Tensor4D;
+    const graph = await tf.loadGraphModel(`file://${file}`);
+    const theirs = graph.execute(x, node) as Tensor;
+    const ours = tf.model({ inputs: model.inputs, outputs: model.getLayer('backbone/graph').output as never });
+    expect((ours.predict(x) as Tensor).sub(theirs).abs().max().dataSync()[0]).toBeLessThan(1e-5);
     const dir = tempDir();
-    const graph = path.join(dir, 'graph');
-    mkdirSync(graph);
-    writeFileSync(path.join(graph, 'model.json'), JSON.stringify({ format: 'graph-model', modelTopology: {} }));
-    const write = (name: string, where: string) => {
-      const file = path.join(dir, name);
-      writeFileSync(
-        file,
-        `name: t
+    await model.save(`file://${dir}`);
+    const loaded = await loadModel(tf, path.join(dir, 'model.json'));
+    const diff = (loaded.predict(x) as Tensor)
+      .sub(model.predict(x) as Tensor)
+      .abs()
+      .max();
+    expect(diff.dataSync()[0]).toBeLessThan(1e-6);
+    await expect(buildExperimentModel(tf, experiment(file, { trainable: true }), [64, 64, 1], 2)).rejects.toThrow(
+      /is a TF\.js graph model: a frozen feature extractor; use trainable: false/,
+    );
+  });
+
+  it('a folder without a readable model.json gives a located error, exit 2', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'missing.yaml');
+    writeFileSync(
+      file,
+      `name: t
 data: { path: ./images, classes: [a, b], preprocessing: { size: [16, 16] } }
 model:
-  backbone: { path: ${where} }
+  backbone: { path: ./nothing-here }
   layers:
     - { type: dense, units: 2, activation: softmax }
 training: { epochs: 1, optimizer: adam }
 `,
-      );
-      return file;
-    };
-    const missing = await cli(['validate', write('missing.yaml', './nothing-here')]);
+    );
+    const missing = await cli(['validate', file]);
     expect(missing.code).toBe(2);
     expect(missing.out).toMatch(
       /missing\.yaml:4:21 +model\.backbone\.path +cannot read .*nothing-here\/model\.json \(ENOENT\); give a TF\.js layers model folder/,
     );
-    const graphModel = await cli(['validate', write('graph.yaml', './graph')]);
-    expect(graphModel.code).toBe(2);
-    expect(graphModel.out).toMatch(/is a TF\.js graph model, .*tensorflowjs_converter --input_format keras/);
   });
 });

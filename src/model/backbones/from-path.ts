@@ -1,12 +1,14 @@
-// A backbone from a TF.js layers model on disk (`model.backbone.path`): its
-// layers are copied into the run's model under backbone/ with their weights,
-// so they save, fine-tune and group (lr_multipliers) as the catalog's do.
+// A backbone from a TF.js model on disk (`model.backbone.path`). A layers
+// model's layers are copied into the run's model under backbone/ with their
+// weights, so they save, fine-tune and group (lr_multipliers) as the
+// catalog's do; a graph model becomes one frozen layer (graph-layer.ts).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-node';
+import type { LayersModel, NamedTensorMap, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
 import type { Tf } from '../../backend/tensorflow.ts';
 import { DataError } from '../../data/sources.ts';
+import type { GraphWeight } from './graph-layer.ts';
 
 type Layer = LayersModel['layers'][number];
 
@@ -32,12 +34,6 @@ export function pathIdentity(where: string): PathIdentity {
       'model.backbone.path',
     );
   }
-  if (json.format === 'graph-model') {
-    throw new DataError(
-      `${file} is a TF.js graph model, which cannot become layers of the run's model; convert the Keras model with tensorflowjs_converter --input_format keras (a layers model) instead`,
-      'model.backbone.path',
-    );
-  }
   const dir = path.dirname(file);
   const files: Record<string, string> = {};
   for (const f of [path.basename(file), ...(json.weightsManifest ?? []).flatMap((g) => g.paths)]) {
@@ -57,10 +53,59 @@ export function pathIdentity(where: string): PathIdentity {
   };
 }
 
-/** The TF.js layers model at `where`, checked first by pathIdentity. */
-export async function loadPathBackbone(tf: Tf, where: string): Promise<LayersModel> {
-  pathIdentity(where);
-  return tf.loadLayersModel(`file://${path.resolve(modelJson(where))}`);
+/** A model read from disk: a layers model, or a graph model's graph, weights and input shape. */
+export type PathBackbone =
+  | { kind: 'layers'; model: LayersModel }
+  | {
+      kind: 'graph';
+      topology: object;
+      weightSpecs: GraphWeight[];
+      weights: NamedTensorMap;
+      /** [height, width, channels], null where any size goes. */
+      inputShape: (number | null)[];
+      nodes: string[];
+    };
+
+interface GraphJson {
+  modelTopology: { node: { name: string; op: string; attr?: { shape?: { shape?: { dim?: { size: string }[] } } } }[] };
+  weightsManifest: { paths: string[]; weights: Parameters<Tf['io']['decodeWeights']>[1] }[];
+}
+
+/** The TF.js model at `where`, checked first by pathIdentity. */
+export async function loadPathBackbone(tf: Tf, where: string): Promise<PathBackbone> {
+  const { format } = pathIdentity(where);
+  const file = path.resolve(modelJson(where));
+  if (format !== 'graph-model') return { kind: 'layers', model: await tf.loadLayersModel(`file://${file}`) };
+  const json = JSON.parse(readFileSync(file, 'utf8')) as GraphJson;
+  const joined = Buffer.concat(
+    json.weightsManifest.flatMap((g) => g.paths.map((p) => readFileSync(path.join(path.dirname(file), p)))),
+  );
+  const specs = json.weightsManifest.flatMap((g) => g.weights);
+  const weights = tf.io.decodeWeights(
+    joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength),
+    specs,
+  );
+  const inputs = json.modelTopology.node.filter((n) => n.op === 'Placeholder');
+  if (inputs.length !== 1) {
+    throw new DataError(
+      `${file} is a graph model with ${inputs.length} inputs; a backbone takes one image input`,
+      'model.backbone.path',
+    );
+  }
+  const dims = inputs[0]?.attr?.shape?.shape?.dim ?? [];
+  return {
+    kind: 'graph',
+    topology: json.modelTopology,
+    // Quantized weights are decoded: the layer keeps them as the plain values they stand for.
+    weightSpecs: specs.map((w) => ({
+      name: w.name,
+      shape: w.shape,
+      dtype: (weights[w.name] as Tensor).dtype as 'float32',
+    })),
+    weights,
+    inputShape: dims.slice(1).map((d) => (Number(d.size) < 0 ? null : Number(d.size))),
+    nodes: json.modelTopology.node.map((n) => n.name),
+  };
 }
 
 /**
