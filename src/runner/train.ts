@@ -354,6 +354,8 @@ export async function train(
         }
         lossSum += lossValue * idx.length;
         hooks.onBatch?.(b + idx.length, order.length, lossValue);
+        // Let signal handlers run between batches: otherwise Ctrl-C would wait for the epoch's end.
+        await new Promise((resolve) => setImmediate(resolve));
         if (hooks.shouldStop?.()) return { status: 'KILLED', epochs, stoppedEarly: false };
       }
       const seconds = (performance.now() - started) / 1000;

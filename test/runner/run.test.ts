@@ -133,6 +133,20 @@ describe('runner', () => {
     expect(JSON.parse(readFileSync(path.join(result.run.dir, 'status.json'), 'utf8')).status).toBe('FAILED');
   });
 
+  it('signal handlers run between batches: a stop asked for during an epoch ends it at the next batch', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 16);
+    let asked = false;
+    // As a SIGINT handler would: it runs from the event loop, so only when training lets it.
+    const result = await runExperiment(
+      resolveExperiment(experimentFile(dir), { env: {} }),
+      { onBatch: () => void setImmediate(() => (asked = true)), shouldStop: () => asked },
+      path.join(dir, 'cache'),
+    );
+    expect(result.status).toBe('KILLED');
+    expect(result.epochs).toHaveLength(0);
+  });
+
   it('stopped mid-epoch and resumed, a run ends with the same weights and metrics as an uninterrupted one', async () => {
     const dir = tempDir();
     await dataset(path.join(dir, 'images'), 16);
