@@ -1,6 +1,6 @@
 // The runner on small generated data: it learns, records every file, and its
 // recorded metrics agree with the model it saved.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
@@ -97,6 +97,9 @@ describe('runner', () => {
     // run-exp runs lists both, whatever plain files sit beside them; compare finds no differing params, and one when a key differs.
     writeFileSync(path.join(dir, 'runs', '.gitignore'), '*\n');
     writeFileSync(path.join(dir, 'runs', 'toy', 'notes.txt'), 'a note\n');
+    // And folders that cannot be read: a dangling link, one without permissions (unreadable unless root).
+    symlinkSync(path.join(dir, 'nowhere'), path.join(dir, 'runs', 'gone'));
+    mkdirSync(path.join(dir, 'runs', 'locked'), { mode: 0o000 });
     const listed = listRuns(path.join(dir, 'runs'));
     expect(listed.map((r) => [r.status, r.epochs])).toEqual([
       ['FINISHED', 2],
