@@ -42,6 +42,7 @@ const data: PreparedData = {
   },
   counts: { train: [images / 2, images / 2], validation: [0, 0], test: [0, 0] },
   bad: [],
+  stamps: [],
   hash: '',
   decoded: 0,
   reused: 0,

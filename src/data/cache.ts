@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 // The cache root is the libtensorflow installer's: one definition of where run-exp caches.
 import { cacheRoot } from '../../native/install.mjs';
-import { folderKey, stampFiles, writeAtomic } from './cache-files.ts';
+import { type FileStamp, folderKey, stampFiles, writeAtomic } from './cache-files.ts';
 import { channelsOf, decodeImage, type Preprocessing } from './decode.ts';
 import {
   centerRegion,
@@ -52,6 +52,8 @@ export interface Pixels {
   bad: BadFile[];
   /** Hash of the options and of every file's path, size and mtime: names this exact data set. */
   hash: string;
+  /** Every item's path, size and mtime, as the hash saw them. */
+  stamps: FileStamp[];
   decoded: number;
   reused: number;
   /** With a face crop. */
@@ -141,9 +143,8 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
   const key = optionsKey(p);
   const dir = path.join(options.cacheDir ?? cacheRoot(), 'images', `${key}-${folderKey(items.map((it) => it.path))}`);
   await mkdir(dir, { recursive: true });
-  const stats = (await stampFiles(items.map((it) => it.path))).map((s) =>
-    s.size < 0 ? null : { size: s.size, mtimeMs: s.mtimeMs },
-  );
+  const stamps = await stampFiles(items.map((it) => it.path));
+  const stats = stamps.map((s) => (s.size < 0 ? null : { size: s.size, mtimeMs: s.mtimeMs }));
   const old = await readIndex(dir);
   const crop = faceCropOf(p);
   const located = crop
@@ -189,6 +190,7 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
         imageBytes,
         bad: outcome.filter((o) => o.slot < 0).map(badOf),
         hash: datasetHash(key, outcome),
+        stamps,
         decoded: 0,
         reused: items.length,
         faces,
@@ -262,6 +264,7 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
     imageBytes,
     bad,
     hash: datasetHash(key, entries),
+    stamps,
     decoded: todo.length,
     reused: items.length - todo.length,
     faces,

@@ -3,6 +3,7 @@
 // a run records about its data.
 import type { Experiment } from '../config/experiment.ts';
 import { type BadFile, type FaceStats, type LoadOptions, loadPixels } from './cache.ts';
+import type { FileStamp } from './cache-files.ts';
 import { channelsOf } from './decode.ts';
 import { DataError, type DataSpec, type Item, listData } from './sources.ts';
 import { stratifiedSplit } from './split.ts';
@@ -20,6 +21,8 @@ export interface PreparedData {
   counts: Record<'train' | 'validation' | 'test', number[]>;
   bad: BadFile[];
   hash: string;
+  /** Path, size and mtime of every training-data file, as `hash` saw them. */
+  stamps: FileStamp[];
   decoded: number;
   reused: number;
   warnings: string[];
@@ -121,6 +124,7 @@ export async function prepareData(exp: Experiment, options: LoadOptions = {}): P
     counts,
     bad: px.bad,
     hash: px.hash,
+    stamps: px.stamps,
     decoded: px.decoded,
     reused: px.reused,
     warnings,

@@ -9,7 +9,6 @@ import { loadTensorflow } from '../backend/tensorflow.ts';
 import type { Experiment } from '../config/experiment.ts';
 import type { Resolved } from '../config/resolve.ts';
 import type { FaceStats, LoadOptions } from '../data/cache.ts';
-import { stampFiles } from '../data/cache-files.ts';
 import { faceCropOf } from '../data/faces/crop.ts';
 import { type DetectorName, detectorIdentity } from '../data/faces/detectors.ts';
 import { type PreparedData, prepareData } from '../data/prepare.ts';
@@ -70,19 +69,16 @@ const HEARTBEAT_MS = 10_000;
 /** Size and modification time of every file a run trains and validates on: what a resume compares. */
 const DATA_FILES = 'data-files.json';
 
-async function dataFiles(data: PreparedData): Promise<Record<string, [number, number]>> {
-  const { train, validation, test } = data.splits;
-  const stamps = await stampFiles([...train.files, ...validation.files, ...test.files]);
-  return Object.fromEntries(stamps.map((s) => [s.path, [s.size, s.mtimeMs]]));
-}
+const dataFiles = (data: PreparedData): Record<string, [number, number]> =>
+  Object.fromEntries(data.stamps.map((s) => [s.path, [s.size, s.mtimeMs]]));
 
 /** --resume on other data than the run started with stops, naming how many files changed. */
-async function checkSameData(dir: string, data: PreparedData, allow: boolean): Promise<void> {
+function checkSameData(dir: string, data: PreparedData, allow: boolean): void {
   const recorded = JSON.parse(readFileSync(path.join(dir, 'environment.json'), 'utf8')) as { dataset_hash?: string };
   if (recorded.dataset_hash === data.hash || allow) return;
   const file = path.join(dir, DATA_FILES);
   const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, [number, number]>) : {};
-  const now = await dataFiles(data);
+  const now = dataFiles(data);
   const changed = Object.keys(now).filter((f) => f in before && String(before[f]) !== String(now[f])).length;
   const added = Object.keys(now).filter((f) => !(f in before)).length;
   const removed = Object.keys(before).filter((f) => !(f in now)).length;
@@ -176,7 +172,7 @@ async function runInFolder(
         `the experiment differs from the one ${resume} was started with (its config.yaml); resume with the same file and --set options`,
       );
     }
-    await checkSameData(run.dir, data, hooks.allowDataChange === true);
+    checkSameData(run.dir, data, hooks.allowDataChange === true);
     run.setStatus('RUNNING', { resumed: true });
   }
   writeConfig(run, exp);
@@ -204,7 +200,7 @@ async function runInFolder(
         }
       : {}),
   });
-  if (!resume || hooks.allowDataChange) run.writeJson(DATA_FILES, await dataFiles(data));
+  if (!resume || hooks.allowDataChange) run.writeJson(DATA_FILES, dataFiles(data));
   run.writeJson('environment.json', env);
   run.writeJson('data.json', {
     classes: data.classes,

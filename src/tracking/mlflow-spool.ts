@@ -4,7 +4,7 @@
 // is found by its run-exp id before one is created, metrics carry their
 // original timestamps (MLflow drops exact repeats), params and tags are set to
 // the same values, artifacts overwrite themselves, and status is a plain update.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Metric, MlflowClient, Param, RunStatus, Tag } from './mlflow-client.ts';
 import { MlflowError } from './mlflow-client.ts';
@@ -97,7 +97,6 @@ export function saveState(spool: Spool): void {
   try {
     replaceFile(file, `${JSON.stringify(spool.state, null, 2)}\n`);
   } catch (err) {
-    rmSync(`${file}.tmp`, { force: true });
     throw recordError(err, 'mlflow/state.json', spool.dir) ?? err;
   }
 }

@@ -95,8 +95,7 @@ function lock(dir: string): void {
     );
   }
   // Replaced whole, then read back: of two processes taking over at once, one wins.
-  writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(me));
-  renameSync(`${file}.${process.pid}.tmp`, file);
+  replaceFile(file, JSON.stringify(me));
   if ((JSON.parse(readFileSync(file, 'utf8')) as Owner).pid !== process.pid) lock(dir);
 }
 
@@ -117,7 +116,6 @@ function openStore(dir: string, started: string): RunStore {
         mkdirSync(path.dirname(file), { recursive: true });
         replaceFile(file, text);
       } catch (err) {
-        rmSync(`${file}.tmp`, { force: true });
         throw recordError(err, name, dir) ?? err;
       }
     },
@@ -147,8 +145,15 @@ function openStore(dir: string, started: string): RunStore {
 
 /** Writes a file whole: readers see the old content or the new, never a part. */
 export function replaceFile(file: string, text: string): void {
-  writeFileSync(`${file}.tmp`, text);
-  renameSync(`${file}.tmp`, file);
+  // Per process, so two writers never share a temporary; removed when the write fails (a full disk).
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }
 
 /** Appends one line and fsyncs it: a crash right after loses nothing. */
