@@ -19,6 +19,7 @@ import { buildExperimentModel } from '../model/build.ts';
 import { initFrom, initSource } from '../model/init-from.ts';
 import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
 import type { TrialInfo } from '../sweep/trial.ts';
+import { datasetInputs } from '../tracking/datasets.ts';
 import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/mlflow-tracker.ts';
 import { RecordError, recordError, recording } from '../tracking/record-errors.ts';
 import { runLogger, type TerminalLog } from '../tracking/run-log.ts';
@@ -303,6 +304,7 @@ async function runInFolder(
           sourceName: path.relative(process.cwd(), resolved.files[0] ?? '') || exp.name,
           environment: env,
           tags: exp.tracking.tags,
+          datasets: datasetInputs({ path: exp.data.path, ...data }),
           history: history as unknown as Record<string, unknown>[],
           trial,
         },

@@ -3,6 +3,7 @@
 // artifacts through the server's artifact proxy. Credentials come from the
 // environment and never appear in errors or logs.
 import { openAsBlob, statSync } from 'node:fs';
+import type { DatasetInput } from './datasets.ts';
 
 /** MLflow's request limits (mlflow/utils/validation.py). */
 export const LIMITS = {
@@ -42,6 +43,7 @@ export interface RunInfo {
 export interface MlflowRun {
   info: RunInfo;
   data: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] };
+  inputs?: { dataset_inputs?: DatasetInput[] };
 }
 export interface Experiment {
   experiment_id: string;
@@ -348,6 +350,11 @@ export function mlflowClient(options: ClientOptions) {
     async logBatch(runId: string, batch: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] }) {
       const cut = { ...batch, params: batch.params?.map(cutParam), tags: batch.tags?.map(cutTag) };
       for (const part of splitBatch(cut)) await call('POST', 'runs/log-batch', { run_id: runId, ...part });
+    },
+
+    /** Dataset inputs of a run; the server keeps one input per dataset name and digest, so a repeat adds nothing. */
+    async logInputs(runId: string, datasets: DatasetInput[]) {
+      await call('POST', 'runs/log-inputs', { run_id: runId, datasets });
     },
 
     /** A metric's whole history, every page read. */

@@ -3,9 +3,11 @@
 // far the server has acknowledged. Replaying the outbox is idempotent: the run
 // is found by its run-exp id before one is created, metrics carry their
 // original timestamps (MLflow drops exact repeats), params and tags are set to
-// the same values, artifacts overwrite themselves, and status is a plain update.
+// the same values, artifacts overwrite themselves, dataset inputs are kept once
+// per name and digest by the server, and status is a plain update.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { DatasetInput } from './datasets.ts';
 import type { Metric, MlflowClient, Param, RunStatus, Tag } from './mlflow-client.ts';
 import { MlflowError } from './mlflow-client.ts';
 import { parentRun, type SweepRef } from './mlflow-parent.ts';
@@ -23,6 +25,8 @@ export type MlflowEvent =
       sweep?: SweepRef;
     }
   | { type: 'params'; params: Param[] }
+  /** The data the run trained and was evaluated on, as MLflow dataset inputs. */
+  | { type: 'inputs'; datasets: DatasetInput[] }
   | { type: 'tags'; tags: Tag[] }
   | { type: 'metrics'; metrics: Metric[] }
   /** Files of the run folder, relative to it, uploaded as they are when the event is sent. */
@@ -167,6 +171,8 @@ export async function drain(client: MlflowClient, spool: Spool): Promise<void> {
         if (batch.metrics.length >= 10_000) break;
       }
       await client.logBatch(runId, batch);
+    } else if (first.type === 'inputs') {
+      await client.logInputs(runId, first.datasets);
     } else if (first.type === 'artifacts') {
       for (const f of first.files) {
         const file = path.join(spool.dir, f);

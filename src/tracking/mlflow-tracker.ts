@@ -4,6 +4,7 @@
 // RUN_EXP_MLFLOW_RETRY_INTERVAL_MS) and `run-exp sync` replays what is left.
 import * as os from 'node:os';
 import type { TrialInfo } from '../sweep/trial.ts';
+import type { DatasetInput } from './datasets.ts';
 import { flatten } from './flatten.ts';
 import { clientOptionsFromEnv, type Metric, mlflowClient, type RunStatus, type Tag } from './mlflow-client.ts';
 import { ROLE_TAG, SWEEP_TAG } from './mlflow-parent.ts';
@@ -37,6 +38,8 @@ export interface RunFacts {
   sourceName: string;
   environment: Record<string, unknown>;
   tags: Record<string, string>;
+  /** The run's training data and evaluation sets, logged as MLflow dataset inputs. */
+  datasets: DatasetInput[];
   /** Epochs recorded before this process started (a resumed run). */
   history: Record<string, unknown>[];
   /** Set for a sweep trial: its MLflow run becomes a child of the sweep's parent run. */
@@ -172,6 +175,7 @@ export function startMlflowTracker(
         .filter(([, v]) => v !== undefined)
         .map(([key, v]) => ({ key, value: String(v) })),
     });
+    if (facts.datasets.length) emit({ type: 'inputs', datasets: facts.datasets });
     emit({ type: 'artifacts', files: ['config.yaml'] });
     const now = Date.now();
     if (facts.history.length) emit({ type: 'metrics', metrics: facts.history.flatMap((m) => epochMetrics(m, now)) });

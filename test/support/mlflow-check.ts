@@ -3,6 +3,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
+import { CONTEXT_TAG } from '../../src/tracking/datasets.ts';
 import { flatten } from '../../src/tracking/flatten.ts';
 import { LIMITS, type MlflowClient, type MlflowRun } from '../../src/tracking/mlflow-client.ts';
 import { openSpool, RUN_ID_TAG } from '../../src/tracking/mlflow-spool.ts';
@@ -17,7 +18,7 @@ export interface RecordCheck {
   logged: number;
   /** Spooled events whose content the server does not hold. */
   lost: number;
-  /** Metric points the server holds more than once for one key and step. */
+  /** Metric points the server holds more than once for one key and step, and dataset inputs held twice. */
   doubled: number;
   /** The local records as MLflow should show them, and what it shows. */
   local: { params: Record<string, string>; metrics: Record<string, [number, number][]>; artifacts: string[] };
@@ -37,6 +38,10 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
   for (const m of run.data.metrics ?? []) history[m.key] = await client.metricHistory(run.info.run_id, m.key);
   const artifacts = await client.listArtifacts(run.info.artifact_uri);
   const sizes = Object.fromEntries(artifacts.map((a) => [a.path, a.file_size]));
+  const inputs = (run.inputs?.dataset_inputs ?? []).map((i) => ({
+    key: `${i.dataset.name}@${i.dataset.digest}`,
+    context: i.tags?.find((t) => t.key === CONTEXT_TAG)?.value,
+  }));
 
   const held = (e: (typeof spool.events)[number]): boolean => {
     switch (e.type) {
@@ -52,6 +57,14 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
         );
       case 'artifacts':
         return e.files.every((f) => sizes[f.split(path.sep).join('/')] === statSync(path.join(runDir, f)).size);
+      case 'inputs':
+        return e.datasets.every((d) =>
+          inputs.some(
+            (i) =>
+              i.key === `${d.dataset.name}@${d.dataset.digest}` &&
+              i.context === d.tags.find((t) => t.key === CONTEXT_TAG)?.value,
+          ),
+        );
       case 'status':
         return true;
     }
@@ -62,6 +75,7 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
     (lastStatus?.type === 'status' && lastStatus.status !== run.info.status ? 1 : 0);
   let doubled = 0;
   for (const points of Object.values(history)) doubled += points.length - new Set(points.map((p) => p.step)).size;
+  doubled += inputs.length - new Set(inputs.map((i) => i.key)).size;
 
   const series = (points: { key: string; step: number; value: number }[]) => {
     const out: Record<string, [number, number][]> = {};

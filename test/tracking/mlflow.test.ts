@@ -1,11 +1,13 @@
 // The MLflow client and sink against a real MLflow server: what a run records
 // locally is what MLflow holds, and large histories and artifacts go through.
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { runExperiment } from '../../src/runner/run.ts';
+import { CONTEXT_TAG } from '../../src/tracking/datasets.ts';
 import { artifactRoot, mlflowClient, splitBatch } from '../../src/tracking/mlflow-client.ts';
 import { findParent, parentRun } from '../../src/tracking/mlflow-parent.ts';
 import { syncRun } from '../../src/tracking/sync.ts';
@@ -183,6 +185,25 @@ describe('a run tracked in MLflow', () => {
     );
     expect(check.run.info.status).toBe('FINISHED');
     expect(check.run.info.end_time).toBeGreaterThan(check.run.info.start_time as number);
+    // The training data and the evaluation set as dataset inputs: digest = the start of data.json's hash.
+    const data = JSON.parse(readFileSync(path.join(result.run.dir, 'data.json'), 'utf8'));
+    const inputs = check.run.inputs?.dataset_inputs ?? [];
+    const byContext = (c: string) => inputs.filter((i) => i.tags.some((t) => t.key === CONTEXT_TAG && t.value === c));
+    expect(byContext('training').map((i) => i.dataset)).toEqual([
+      expect.objectContaining({ name: 'images', digest: data.hash.slice(0, 32), source_type: 'local' }),
+    ]);
+    expect(byContext('evaluation').map((i) => i.dataset)).toEqual([
+      expect.objectContaining({ name: 'other', digest: data.evaluation_sets.other.hash.slice(0, 32) }),
+    ]);
+    const training = byContext('training')[0]?.dataset;
+    expect(JSON.parse(training?.source ?? '{}').uri).toBe(pathToFileURL(path.join(dir, 'images')).href);
+    expect(JSON.parse(training?.schema ?? '{}').classes).toEqual(data.classes);
+    const profile = JSON.parse(training?.profile ?? '{}');
+    expect([profile.train, profile.validation]).toEqual(
+      ['train', 'validation'].map((s) =>
+        Object.fromEntries(data.classes.map((c: string, i: number) => [c, data.counts[s][i]])),
+      ),
+    );
     expect(check.tags).toMatchObject({
       'mlflow.runName': result.run.id,
       'mlflow.source.type': 'LOCAL',
