@@ -16,6 +16,7 @@ export async function syncCommand(
       ? `${r.pending} events still spooled: ${r.error}`
       : (r.error ?? (r.replayed ? `${r.replayed} events replayed` : 'in sync'));
     out(`${dir}  ${state}${r.url ? `  ${r.url}` : ''}\n`);
+    for (const n of r.notices) out(`  ${n}\n`);
   }
   if (options.json) out(`${JSON.stringify(results, null, 2)}\n`);
   else if (dirs.length === 0) out(`no runs with an MLflow spool in ${options.dir}\n`);

@@ -128,6 +128,7 @@ export async function trainCommand(
           .map(([name, s]) => `  ${name}_acc ${f(s.accuracy)}`)
           .join('')}\n`,
       );
+      for (const n of mlflow?.notices ?? []) err(`MLflow: ${n}\n`);
       if (mlflow?.pending) {
         err(
           `MLflow: ${mlflow.pending} of ${mlflow.logged} events spooled (${mlflow.error}); send them later with: run-exp sync ${result.run.dir}\n`,

@@ -25,7 +25,7 @@ export async function evaluateOn(
 ): Promise<DataEvaluation> {
   const listing = listData({ ...spec, classes: spec.classes ?? run.classes });
   const items = [...listing.items, ...(listing.validation ?? []), ...(listing.test ?? [])];
-  const p = run.experiment.data.preprocessing;
+  const p = run.preprocessing;
   const px = await loadPixels(items, p, options);
   const [h, w] = p.size;
   const c = channelsOf(p);

@@ -16,6 +16,7 @@ import { toFloat } from '../data/normalize.ts';
 import { DataError } from '../data/sources.ts';
 import { registerCustomLayers } from '../layers/spatial-dropout.ts';
 import { loadModel } from '../model/backbones/graph-layer.ts';
+import { readModelMeta } from '../model/model-folder.ts';
 
 export interface Prediction {
   file: string;
@@ -32,27 +33,32 @@ export type FacesMode = 'largest' | 'all';
 
 export interface LoadedRun {
   dir: string;
-  experiment: Experiment;
+  preprocessing: Experiment['data']['preprocessing'];
   classes: string[];
   model: LayersModel;
 }
 
-/** A run folder, or runs/<experiment>/<id>, or a path inside one. */
+/**
+ * A model folder holding MLmodel (a run's `model/`, or a downloaded MLflow
+ * model), or a run folder (runs/<experiment>/<run-id>/), which also works for
+ * runs saved before models carried an MLmodel, or stopped before the end.
+ */
 export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
   const dir = path.resolve(run);
+  registerCustomLayers(tf);
+  const own = readModelMeta(dir);
+  if (own) return { dir, ...own, model: await loadModel(tf, path.join(dir, 'model.json')) };
   const modelJson = ['model', 'checkpoints/best', 'checkpoints/latest']
     .map((d) => path.join(dir, d, 'model.json'))
     .find((f) => existsSync(f));
   if (!existsSync(path.join(dir, 'config.yaml')) || !modelJson) {
     throw new DataError(
-      `${run} is not a run folder with a saved model (runs/<experiment>/<run-id>/ holding config.yaml and model/)`,
+      `${run} is not a run folder with a saved model (runs/<experiment>/<run-id>/ holding config.yaml and model/) nor a model folder (holding MLmodel)`,
     );
   }
   const experiment = parse(readFileSync(path.join(dir, 'config.yaml'), 'utf8')) as Experiment;
   const { classes } = JSON.parse(readFileSync(path.join(dir, 'data.json'), 'utf8')) as { classes: string[] };
-  registerCustomLayers(tf);
-  const model = await loadModel(tf, modelJson);
-  return { dir, experiment, classes, model };
+  return { dir, preprocessing: experiment.data.preprocessing, classes, model: await loadModel(tf, modelJson) };
 }
 
 const IMAGE = /\.(jpe?g|png|webp|gif|tiff?|avif)$/i;
@@ -120,7 +126,7 @@ export async function predictFiles(
   options: { faces?: FacesMode; cacheDir?: string } = {},
   batchSize = 64,
 ): Promise<Prediction[]> {
-  const p = run.experiment.data.preprocessing;
+  const p = run.preprocessing;
   const [h, w] = p.size;
   const c = channelsOf(p);
   const bytes = h * w * c;

@@ -22,6 +22,8 @@ export interface Metric {
   value: number;
   timestamp: number;
   step: number;
+  /** MLflow 3: the logged model the value describes. */
+  model_id?: string;
 }
 export interface Param {
   key: string;
@@ -50,6 +52,27 @@ export interface Experiment {
   name: string;
   lifecycle_stage: string;
   tags?: Tag[];
+}
+export interface LoggedModel {
+  info: {
+    model_id: string;
+    experiment_id: string;
+    name: string;
+    artifact_uri: string;
+    status: string;
+    source_run_id?: string;
+    tags?: Tag[];
+  };
+  data?: { params?: Param[]; metrics?: Metric[] };
+}
+export interface ModelVersion {
+  name: string;
+  version: string;
+  source: string;
+  run_id?: string;
+  status?: string;
+  tags?: Tag[];
+  aliases?: string[];
 }
 export interface FileInfo {
   path: string;
@@ -225,7 +248,7 @@ export function mlflowClient(options: ClientOptions) {
   }
 
   async function call<T>(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PATCH',
     endpoint: string,
     payload: Record<string, unknown> = {},
     tries = attempts,
@@ -241,7 +264,7 @@ export function mlflowClient(options: ClientOptions) {
                 .map(([k, v]): [string, string] => [k, String(v)]),
             )}`,
           )
-        : await request('POST', api, () => JSON.stringify(payload), 'application/json', tries);
+        : await request(method, api, () => JSON.stringify(payload), 'application/json', tries);
     const text = await res.text();
     return (text ? JSON.parse(text) : {}) as T;
   }
@@ -355,6 +378,122 @@ export function mlflowClient(options: ClientOptions) {
     /** Dataset inputs of a run; the server keeps one input per dataset name and digest, so a repeat adds nothing. */
     async logInputs(runId: string, datasets: DatasetInput[]) {
       await call('POST', 'runs/log-inputs', { run_id: runId, datasets });
+    },
+
+    /** MLflow 3's logged model. One attempt only, as createRun: callers search before trying again. */
+    async createLoggedModel(args: {
+      experimentId: string;
+      name: string;
+      modelType: string;
+      sourceRunId: string;
+      tags?: Tag[];
+    }): Promise<LoggedModel> {
+      const r = await call<{ model: LoggedModel }>(
+        'POST',
+        'logged-models',
+        {
+          experiment_id: args.experimentId,
+          name: args.name,
+          model_type: args.modelType,
+          source_run_id: args.sourceRunId,
+          tags: args.tags?.map(cutTag),
+        },
+        1,
+      );
+      return r.model;
+    },
+
+    async searchLoggedModels(experimentIds: string[], filter: string): Promise<LoggedModel[]> {
+      const r = await call<{ models?: LoggedModel[] }>('POST', 'logged-models/search', {
+        experiment_ids: experimentIds,
+        filter,
+        max_results: 100,
+      });
+      return r.models ?? [];
+    },
+
+    async getLoggedModel(modelId: string): Promise<LoggedModel> {
+      return (await call<{ model: LoggedModel }>('GET', `logged-models/${encodeURIComponent(modelId)}`)).model;
+    },
+
+    async logLoggedModelParams(modelId: string, params: Param[]) {
+      for (let i = 0; i < params.length; i += LIMITS.paramsPerBatch) {
+        await call('POST', `logged-models/${encodeURIComponent(modelId)}/params`, {
+          model_id: modelId,
+          params: params.slice(i, i + LIMITS.paramsPerBatch).map(cutParam),
+        });
+      }
+    },
+
+    async finalizeLoggedModel(modelId: string, status: 'LOGGED_MODEL_READY' | 'LOGGED_MODEL_UPLOAD_FAILED') {
+      await call('PATCH', `logged-models/${encodeURIComponent(modelId)}`, { model_id: modelId, status });
+    },
+
+    /** The run's outputs: the models it made, at a step. */
+    async logOutputs(runId: string, models: { model_id: string; step: number }[]) {
+      await call('POST', 'runs/outputs', { run_id: runId, models });
+    },
+
+    /** Creates the registered model; one that exists already is fine. */
+    async ensureRegisteredModel(name: string) {
+      try {
+        await call('POST', 'registered-models/create', { name });
+      } catch (err) {
+        if (!(err instanceof MlflowError && err.code === 'RESOURCE_ALREADY_EXISTS')) throw err;
+      }
+    },
+
+    async getRegisteredModel(name: string): Promise<{ name: string; aliases?: { alias: string; version: string }[] }> {
+      return (await call<{ registered_model: { name: string } }>('GET', 'registered-models/get', { name }))
+        .registered_model;
+    },
+
+    async searchModelVersions(filter: string): Promise<ModelVersion[]> {
+      const r = await call<{ model_versions?: ModelVersion[] }>('GET', 'model-versions/search', {
+        filter,
+        max_results: 1000,
+      });
+      return r.model_versions ?? [];
+    },
+
+    /** One attempt only: a retry after a lost response would make a second version. */
+    async createModelVersion(args: {
+      name: string;
+      source: string;
+      runId: string;
+      modelId?: string;
+      tags?: Tag[];
+    }): Promise<ModelVersion> {
+      const r = await call<{ model_version: ModelVersion }>(
+        'POST',
+        'model-versions/create',
+        { name: args.name, source: args.source, run_id: args.runId, model_id: args.modelId, tags: args.tags },
+        1,
+      );
+      return r.model_version;
+    },
+
+    async getModelVersion(name: string, version: string): Promise<ModelVersion> {
+      return (await call<{ model_version: ModelVersion }>('GET', 'model-versions/get', { name, version }))
+        .model_version;
+    },
+
+    async setModelVersionTag(name: string, version: string, key: string, value: string) {
+      await call('POST', 'model-versions/set-tag', { name, version, key, value });
+    },
+
+    async setAlias(name: string, alias: string, version: string) {
+      await call('POST', 'registered-models/alias', { name, alias, version });
+    },
+
+    async versionByAlias(name: string, alias: string): Promise<ModelVersion> {
+      return (await call<{ model_version: ModelVersion }>('GET', 'registered-models/alias', { name, alias }))
+        .model_version;
+    },
+
+    async versionDownloadUri(name: string, version: string): Promise<string> {
+      return (await call<{ artifact_uri: string }>('GET', 'model-versions/get-download-uri', { name, version }))
+        .artifact_uri;
     },
 
     /** A metric's whole history, every page read. */

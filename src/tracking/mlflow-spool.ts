@@ -4,12 +4,14 @@
 // is found by its run-exp id before one is created, metrics carry their
 // original timestamps (MLflow drops exact repeats), params and tags are set to
 // the same values, artifacts overwrite themselves, dataset inputs are kept once
-// per name and digest by the server, and status is a plain update.
+// per name and digest by the server, the logged model is found by its tag
+// before one is made, and status is a plain update.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { DatasetInput } from './datasets.ts';
 import type { Metric, MlflowClient, Param, RunStatus, Tag } from './mlflow-client.ts';
 import { MlflowError } from './mlflow-client.ts';
+import { type ModelEvent, sendModel } from './mlflow-model.ts';
 import { parentRun, type SweepRef } from './mlflow-parent.ts';
 import { recordError } from './record-errors.ts';
 import { appendLine, replaceFile } from './run-store.ts';
@@ -31,6 +33,7 @@ export type MlflowEvent =
   | { type: 'metrics'; metrics: Metric[] }
   /** Files of the run folder, relative to it, uploaded as they are when the event is sent. */
   | { type: 'artifacts'; files: string[] }
+  | ModelEvent
   | { type: 'status'; status: RunStatus; endTime: number | null };
 
 export type SpooledEvent = MlflowEvent & { seq: number };
@@ -42,6 +45,10 @@ export interface SpoolState {
   artifact_uri?: string;
   /** The highest event seq the server has acknowledged. */
   sent: number;
+  /** The run's MLflow logged model, once created. */
+  logged_model_id?: string;
+  /** Set when the server turned out to have no logged models (MLflow 2.x). */
+  logged_models?: 'unsupported';
 }
 
 /** The tag that ties an MLflow run to its run folder, so a replay finds the run instead of making another. */
@@ -144,7 +151,11 @@ async function ensureRun(client: MlflowClient, spool: Spool, start: Extract<Mlfl
  * Sends every pending event in order and records each acknowledgement; consecutive metrics,
  * params and tags go as one batch. Throws on the first failure, leaving the rest pending.
  */
-export async function drain(client: MlflowClient, spool: Spool): Promise<void> {
+export async function drain(
+  client: MlflowClient,
+  spool: Spool,
+  notice: (message: string) => void = () => {},
+): Promise<void> {
   for (;;) {
     const pending = spool.pending();
     if (pending.length === 0) return;
@@ -171,6 +182,8 @@ export async function drain(client: MlflowClient, spool: Spool): Promise<void> {
         if (batch.metrics.length >= 10_000) break;
       }
       await client.logBatch(runId, batch);
+    } else if (first.type === 'model') {
+      await sendModel(client, spool, first, notice);
     } else if (first.type === 'inputs') {
       await client.logInputs(runId, first.datasets);
     } else if (first.type === 'artifacts') {

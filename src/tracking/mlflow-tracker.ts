@@ -2,7 +2,10 @@
 // and then sent in the background, so training never waits on the network;
 // while the server is unreachable events stay spooled (another try every
 // RUN_EXP_MLFLOW_RETRY_INTERVAL_MS) and `run-exp sync` replays what is left.
+import { existsSync } from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
+import { MLMODEL } from '../model/model-folder.ts';
 import type { TrialInfo } from '../sweep/trial.ts';
 import type { DatasetInput } from './datasets.ts';
 import { flatten } from './flatten.ts';
@@ -20,6 +23,8 @@ export interface MlflowReport {
   pending: number;
   /** The last send error, when events are left pending. */
   error?: string;
+  /** What the server could not take and where it went instead (a model on MLflow 2.x). */
+  notices: string[];
 }
 
 export interface MlflowTracker {
@@ -126,12 +131,13 @@ export function startMlflowTracker(
   let busy: Promise<void> | null = null;
   let failedAt = 0;
   let lastError: string | undefined;
+  const notices: string[] = [];
   // Once the run folder's files are queued for upload, failures are only reported, not logged
   // into those files: what MLflow receives must stay the run's final record.
   let finishing = false;
 
   const send = (): Promise<void> => {
-    busy ??= drain(client, spool)
+    busy ??= drain(client, spool, (n) => notices.push(n))
       .then(() => {
         lastError = undefined;
       })
@@ -186,13 +192,29 @@ export function startMlflowTracker(
   const stamps = new Map<number, number>();
   for (const e of spool.events) if (e.type === 'metrics') for (const m of e.metrics) stamps.set(m.step, m.timestamp);
 
+  let last: Metric[] = facts.history.length
+    ? epochMetrics(facts.history.at(-1) as Record<string, unknown>, stamps.get(facts.history.length) ?? Date.now())
+    : [];
   return {
     epoch(m) {
-      emit({ type: 'metrics', metrics: epochMetrics(m, stamps.get(Number(m.epoch)) ?? Date.now()) });
+      last = epochMetrics(m, stamps.get(Number(m.epoch)) ?? Date.now());
+      emit({ type: 'metrics', metrics: last });
     },
     async finish(status) {
       finishing = true;
       spool.append({ type: 'artifacts', files: listRunFiles(facts.runDir, ['mlflow']) });
+      if (status === 'FINISHED' && existsSync(path.join(facts.runDir, 'model', MLMODEL))) {
+        spool.append({
+          type: 'model',
+          folder: 'model',
+          files: listRunFiles(path.join(facts.runDir, 'model')).map((f) => path.join('model', f)),
+          params: Object.entries(flatten(facts.config))
+            .filter(([k, v]) => v !== undefined && (k.startsWith('model.') || k.startsWith('data.preprocessing.')))
+            .map(([key, v]) => ({ key, value: String(v) })),
+          metrics: last,
+          step: last[0]?.step ?? 0,
+        });
+      }
       spool.append({ type: 'status', status, endTime: Date.now() });
       await busy;
       // One last try, whatever the retry interval: the process is about to end.
@@ -204,6 +226,7 @@ export function startMlflowTracker(
         sent: spool.state.sent,
         pending: spool.pending().length,
         error: lastError,
+        notices,
       };
     },
   };

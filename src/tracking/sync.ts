@@ -13,6 +13,7 @@ export interface SyncResult {
   pending: number;
   url?: string;
   error?: string;
+  notices: string[];
 }
 
 /** The run folders under a runs root that hold an MLflow spool. */
@@ -28,14 +29,15 @@ export function spooledRuns(root: string): string[] {
 /** Sends what a run's spool still holds, to `uri` if given, else to the server the run was tracked on. */
 export async function syncRun(dir: string, uri?: string, env: NodeJS.ProcessEnv = process.env): Promise<SyncResult> {
   if (!hasSpool(dir)) {
-    return { dir, replayed: 0, pending: 0, error: 'not tracked in MLflow (no mlflow/outbox.jsonl)' };
+    return { dir, replayed: 0, pending: 0, error: 'not tracked in MLflow (no mlflow/outbox.jsonl)', notices: [] };
   }
   const spool = openSpool(dir, uri ?? '');
   const client = mlflowClient(clientOptionsFromEnv(spool.state.uri, env));
   const before = spool.state.sent;
   let error: string | undefined;
+  const notices: string[] = [];
   try {
-    await drain(client, spool);
+    await drain(client, spool, (n) => notices.push(n));
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
   }
@@ -45,5 +47,6 @@ export async function syncRun(dir: string, uri?: string, env: NodeJS.ProcessEnv 
     pending: spool.pending().length,
     url: runUrl(spool.state.uri, spool.state.experiment_id, spool.state.run_id),
     error,
+    notices,
   };
 }

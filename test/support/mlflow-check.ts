@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { parse } from 'yaml';
 import { CONTEXT_TAG } from '../../src/tracking/datasets.ts';
 import { flatten } from '../../src/tracking/flatten.ts';
-import { LIMITS, type MlflowClient, type MlflowRun } from '../../src/tracking/mlflow-client.ts';
+import { LIMITS, type LoggedModel, type MlflowClient, type MlflowRun } from '../../src/tracking/mlflow-client.ts';
 import { openSpool, RUN_ID_TAG } from '../../src/tracking/mlflow-spool.ts';
 import { epochMetrics } from '../../src/tracking/mlflow-tracker.ts';
 import { listRunFiles, readMetrics } from '../../src/tracking/run-store.ts';
@@ -20,6 +20,8 @@ export interface RecordCheck {
   lost: number;
   /** Metric points the server holds more than once for one key and step, and dataset inputs held twice. */
   doubled: number;
+  /** The run's logged models (one at most). */
+  models: LoggedModel[];
   /** The local records as MLflow should show them, and what it shows. */
   local: { params: Record<string, string>; metrics: Record<string, [number, number][]>; artifacts: string[] };
   remote: { params: Record<string, string>; metrics: Record<string, [number, number][]>; artifacts: string[] };
@@ -38,6 +40,8 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
   for (const m of run.data.metrics ?? []) history[m.key] = await client.metricHistory(run.info.run_id, m.key);
   const artifacts = await client.listArtifacts(run.info.artifact_uri);
   const sizes = Object.fromEntries(artifacts.map((a) => [a.path, a.file_size]));
+  // The run's logged model, found as a replay would: by the run-exp tag.
+  const models = await client.searchLoggedModels([experimentId], `tags.\`${RUN_ID_TAG}\` = '${runExpId}'`);
   const inputs = (run.inputs?.dataset_inputs ?? []).map((i) => ({
     key: `${i.dataset.name}@${i.dataset.digest}`,
     context: i.tags?.find((t) => t.key === CONTEXT_TAG)?.value,
@@ -65,6 +69,8 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
               i.context === d.tags.find((t) => t.key === CONTEXT_TAG)?.value,
           ),
         );
+      case 'model':
+        return models.length === 1 && models[0]?.info.status === 'LOGGED_MODEL_READY';
       case 'status':
         return true;
     }
@@ -76,6 +82,7 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
   let doubled = 0;
   for (const points of Object.values(history)) doubled += points.length - new Set(points.map((p) => p.step)).size;
   doubled += inputs.length - new Set(inputs.map((i) => i.key)).size;
+  doubled += Math.max(0, models.length - 1);
 
   const series = (points: { key: string; step: number; value: number }[]) => {
     const out: Record<string, [number, number][]> = {};
@@ -88,6 +95,7 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
   return {
     runs: found.length,
     run,
+    models,
     logged: spool.events.length,
     lost,
     doubled,

@@ -166,20 +166,20 @@ export async function s3Store(bucket: string) {
   };
 }
 
-export type Fault = 'pass' | '500' | '429' | 'drop' | 'drop-after';
+export type Fault = 'pass' | '500' | '429' | '404' | 'drop' | 'drop-after';
 
 /**
- * A loopback proxy in front of a server that answers each request as `plan(n)` says: forward it,
- * answer 500 or 429 itself, drop the connection before forwarding, or forward and then drop the
+ * A loopback proxy in front of a server that answers each request as `plan(n, url)` says: forward it,
+ * answer 500 or 429 itself, answer 404 as a server without that endpoint does (an HTML page), drop the connection before forwarding, or forward and then drop the
  * connection so the client never sees the answer the server acted on.
  */
-export async function faultProxy(target: string, plan: (n: number) => Fault) {
-  const counts: Record<Fault, number> = { pass: 0, '500': 0, '429': 0, drop: 0, 'drop-after': 0 };
+export async function faultProxy(target: string, plan: (n: number, url: string) => Fault) {
+  const counts: Record<Fault, number> = { pass: 0, '500': 0, '429': 0, '404': 0, drop: 0, 'drop-after': 0 };
   const headers: http.IncomingHttpHeaders[] = [];
   const urls: string[] = [];
   let n = 0;
   const server = http.createServer((req, res) => {
-    const fault = plan(n++);
+    const fault = plan(n++, req.url ?? '');
     counts[fault]++;
     headers.push(req.headers);
     urls.push(`${req.method} ${req.url}`);
@@ -187,6 +187,12 @@ export async function faultProxy(target: string, plan: (n: number) => Fault) {
       req.resume();
       res.writeHead(Number(fault), { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error_code: 'INTERNAL_ERROR', message: `injected ${fault}` }));
+      return;
+    }
+    if (fault === '404') {
+      req.resume();
+      res.writeHead(404, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>404 Not Found</title><h1>Not Found</h1>');
       return;
     }
     if (fault === 'drop') {

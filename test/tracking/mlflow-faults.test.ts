@@ -152,6 +152,29 @@ describe('MLflow faults', () => {
     }
   }, 180_000);
 
+  it('a server without logged models (MLflow 2.x answers 404): the model stays among the run artifacts, with a warning, once', async () => {
+    const server = await shared();
+    const proxy = await faultProxy(server.uri, (_, url) => (url.includes('/logged-models') ? '404' : 'pass'));
+    try {
+      const { result } = await toyRun(proxy.uri, 'mlflow-2');
+      expect(result.status).toBe('FINISHED');
+      expect(result.mlflow).toMatchObject({ pending: 0 });
+      expect(result.mlflow?.notices).toEqual([
+        expect.stringMatching(/has no logged models \(MLflow 2\.x\).*under model\//),
+      ]);
+      const check = await checkRecord(mlflowClient({ uri: server.uri }), result.run.dir, 'mlflow-2');
+      expect(check.models).toEqual([]);
+      expect(check.remote.artifacts).toEqual(expect.arrayContaining(['model/MLmodel', 'model/model.json']));
+      expect(check.run.info.status).toBe('FINISHED');
+      // Replaying the spool does not ask again.
+      const asked = proxy.counts['404'];
+      expect((await syncRun(result.run.dir, proxy.uri)).pending).toBe(0);
+      expect(proxy.counts['404']).toBe(asked);
+    } finally {
+      await proxy.close();
+    }
+  }, 180_000);
+
   it('a resumed run continues the same MLflow run', async () => {
     const server = await shared();
     let epochs = 0;

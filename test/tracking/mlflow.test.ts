@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { CONTEXT_TAG } from '../../src/tracking/datasets.ts';
-import { artifactRoot, mlflowClient, splitBatch } from '../../src/tracking/mlflow-client.ts';
+import { artifactRoot, type LoggedModel, mlflowClient, splitBatch } from '../../src/tracking/mlflow-client.ts';
 import { findParent, parentRun } from '../../src/tracking/mlflow-parent.ts';
 import { syncRun } from '../../src/tracking/sync.ts';
 import { tempDir } from '../data/fixtures.ts';
@@ -194,6 +194,29 @@ describe('a run tracked in MLflow', () => {
     ]);
     expect(byContext('evaluation').map((i) => i.dataset)).toEqual([
       expect.objectContaining({ name: 'other', digest: data.evaluation_sets.other.hash.slice(0, 32) }),
+    ]);
+    // The model as a logged model: READY, its files those of the run's model/ folder, the final metrics linked.
+    expect(check.models).toHaveLength(1);
+    const model = check.models[0] as LoggedModel;
+    expect(model.info).toMatchObject({
+      status: 'LOGGED_MODEL_READY',
+      model_type: 'tfjs',
+      source_run_id: check.run.info.run_id,
+    });
+    const files = await client.listArtifacts(model.info.artifact_uri);
+    expect(files.map((f) => f.path)).toEqual(['MLmodel', 'model.json', 'weights.bin']);
+    for (const f of files)
+      expect(await client.downloadArtifact(model.info.artifact_uri, f.path)).toEqual(
+        readFileSync(path.join(result.run.dir, 'model', f.path)),
+      );
+    const linked = (await client.getLoggedModel(model.info.model_id)).data;
+    expect(linked?.metrics?.find((m) => m.key === 'val_accuracy')).toMatchObject({
+      step: 4,
+      value: check.remote.metrics.val_accuracy?.[3]?.[1],
+    });
+    expect(linked?.params?.find((p) => p.key === 'model.layers.0.filters')?.value).toBe('4');
+    expect((check.run as { outputs?: { model_outputs?: { model_id: string }[] } }).outputs?.model_outputs).toEqual([
+      expect.objectContaining({ model_id: model.info.model_id }),
     ]);
     const training = byContext('training')[0]?.dataset;
     expect(JSON.parse(training?.source ?? '{}').uri).toBe(pathToFileURL(path.join(dir, 'images')).href);
