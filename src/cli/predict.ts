@@ -1,6 +1,7 @@
 // `run-exp predict --run <run> <image|folder>...`: label and class probabilities per file.
 import { loadTensorflow } from '../backend/tensorflow.ts';
 import { expandInputs, type FacesMode, loadRun, type Prediction, predictFiles } from '../report/predict.ts';
+import { downloadModel, RegistryError } from '../tracking/registry.ts';
 
 /** "x,y wxh" of a face, "no face" when none was found, "" without a face crop. */
 function faceText(p: Prediction): string {
@@ -12,11 +13,20 @@ function faceText(p: Prediction): string {
 
 export async function predictCommand(
   inputs: string[],
-  options: { run: string; json?: boolean; faces?: FacesMode },
+  options: { run?: string; model?: string; json?: boolean; faces?: FacesMode; env?: NodeJS.ProcessEnv },
   out: (s: string) => void,
+  err: (s: string) => void = () => {},
 ): Promise<number> {
+  if (!options.run && !options.model)
+    throw new RegistryError('say which model: --run <run folder> or --model models:/<name>@<alias>');
   const { tf } = await loadTensorflow();
-  const run = await loadRun(tf, options.run);
+  let folder = options.run as string;
+  if (options.model) {
+    const got = await downloadModel(options.model, options.env);
+    if (got.downloaded) err(`${options.model}: version ${got.version} downloaded to ${got.dir}\n`);
+    folder = got.dir;
+  }
+  const run = await loadRun(tf, folder);
   const predictions = await predictFiles(tf, run, expandInputs(inputs), { faces: options.faces });
   if (options.json) {
     out(`${JSON.stringify(predictions, null, 2)}\n`);

@@ -4,7 +4,9 @@ import { BackendError } from '../backend/tensorflow.ts';
 import { ConfigErrors, formatError } from '../config/errors.ts';
 import { experimentSchema } from '../config/schema.ts';
 import { DataError } from '../data/sources.ts';
+import { MlflowError } from '../tracking/mlflow-client.ts';
 import { RecordError } from '../tracking/record-errors.ts';
+import { RegistryError } from '../tracking/registry.ts';
 import { RunLockedError } from '../tracking/run-store.ts';
 
 export interface Io {
@@ -84,7 +86,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
   program
     .command('predict')
     .description("label new images with a run's model and its recorded preprocessing")
-    .requiredOption('--run <run>', 'run folder, e.g. runs/baseline/<run-id>')
+    .addOption(
+      new Option('--run <run>', 'run folder, e.g. runs/baseline/<run-id>, or a model folder').conflicts('model'),
+    )
+    .option('--model <uri>', 'a registered model in MLflow: models:/<name>@<alias> or models:/<name>/<version>')
     .argument('<inputs...>', 'image files or folders')
     .option('--json', 'print JSON')
     .addOption(
@@ -92,8 +97,22 @@ export async function main(argv: string[], io: Io): Promise<number> {
         .choices(['largest', 'all'])
         .default('largest'),
     )
-    .action(async (inputs: string[], opts: { run: string; json?: boolean; faces: 'largest' | 'all' }) => {
-      code = await (await import('./predict.ts')).predictCommand(inputs, opts, io.out);
+    .action(
+      async (inputs: string[], opts: { run?: string; model?: string; json?: boolean; faces: 'largest' | 'all' }) => {
+        code = await (await import('./predict.ts')).predictCommand(inputs, { ...opts, env: io.env }, io.out, io.err);
+      },
+    );
+
+  program
+    .command('register')
+    .description("register a finished run's model in MLflow's model registry (a new version, or the same one again)")
+    .requiredOption('--run <run>', 'run folder of a FINISHED run tracked in MLflow')
+    .requiredOption('--name <name>', 'registered model name (created when missing)')
+    .option('--alias <alias>', 'point this alias at the version, e.g. champion')
+    .option('--tag <key=value>', 'a tag on the version (repeatable)', collect, [])
+    .option('--json', 'print JSON')
+    .action(async (opts: { run: string; name: string; alias?: string; tag: string[]; json?: boolean }) => {
+      code = await (await import('./register.ts')).registerCommand({ ...opts, env: io.env }, io.out);
     });
 
   program
@@ -124,6 +143,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--matrix', 'print the trials as a GitHub Actions strategy.matrix (JSON)')
     .option('--parallel <n>', 'trials at once, in worker processes sharing the CPU threads', index, 1)
     .option('--summarize', 'the best trial and a table of all (to the parent run in MLflow, and here)')
+    .option('--register <name>', "with --summarize: register the best trial's model in MLflow under this name")
     .option('--set <key.path=value>', 'override a key of the experiment (repeatable)', collect, [])
     .option('--json', 'print JSON')
     .action(
@@ -134,6 +154,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
           matrix?: boolean;
           parallel: number;
           summarize?: boolean;
+          register?: string;
           set: string[];
           json?: boolean;
         },
@@ -199,6 +220,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return 2;
     }
     if (err instanceof RecordError) {
+      io.err(`run-exp: ${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof RegistryError) {
+      io.err(`run-exp: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof MlflowError) {
       io.err(`run-exp: ${err.message}\n`);
       return 1;
     }

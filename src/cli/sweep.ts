@@ -13,12 +13,15 @@ import { runSweepLocally } from '../runner/sweep.ts';
 import { type Planned, planSweep } from '../sweep/trial.ts';
 import { clientOptionsFromEnv, mlflowClient } from '../tracking/mlflow-client.ts';
 import { trackingUri } from '../tracking/mlflow-tracker.ts';
+import { RegistryError, registerMlflowRun, registerRun } from '../tracking/registry.ts';
 
 export interface SweepCliOptions extends ResolveOptions {
   list?: boolean;
   matrix?: boolean;
   parallel: number;
   summarize?: boolean;
+  /** With --summarize: register the best trial's model under this name. */
+  register?: string;
   json?: boolean;
 }
 
@@ -58,6 +61,21 @@ async function summarize(plan: Planned, out: (s: string) => void, json?: boolean
   return s;
 }
 
+/** The best trial's model as a version of `name`: from MLflow (wherever the trial ran) or from its run folder. */
+async function registerBest(plan: Planned, s: SweepSummary, name: string) {
+  const best = s.best as NonNullable<SweepSummary['best']>;
+  const uri = trackingUri(plan.base.experiment.tracking.mlflow_uri);
+  if (!uri) {
+    throw new RegistryError(
+      '--register needs the sweep tracked in MLflow: set MLFLOW_TRACKING_URI (or tracking.mlflow_uri)',
+    );
+  }
+  const tags = { 'run_exp.sweep_id': s.sweep_id, 'run_exp.trial': String(best.index) };
+  return s.source === 'mlflow'
+    ? registerMlflowRun(mlflowClient(clientOptionsFromEnv(uri)), best.run as string, { name, tags })
+    : registerRun(best.run as string, { name, tags });
+}
+
 export async function sweepCommand(
   file: string,
   options: SweepCliOptions,
@@ -77,8 +95,14 @@ export async function sweepCommand(
     }
     return 0;
   }
+  if (options.register && !options.summarize) throw new RegistryError('--register goes with --summarize');
   if (options.summarize) {
     const s = await summarize(plan, out, options.json);
+    if (s.best && options.register) {
+      const r = await registerBest(plan, s, options.register);
+      if (!options.json)
+        out(`best trial ${s.best.index} registered: ${r.name} version ${r.version}${r.created ? '' : ' (already)'}\n`);
+    }
     return s.best ? 0 : 1;
   }
   const outcomes = await runSweepLocally({

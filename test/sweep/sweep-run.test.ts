@@ -92,6 +92,17 @@ describe('sweeps', () => {
     expect(ptags['mlflow.note.content']).toContain('| trial |');
     expect(summarized.info.status).toBe('FINISHED');
     expect((await client.metricHistory(parent as string, 'trial_val_accuracy')).length).toBe(8);
+
+    // The best trial's model, registered from MLflow (as a CI job that ran none of the trials would).
+    for (const round of [1, 2]) {
+      const reg = capture();
+      expect(await main(['sweep', file, '--summarize', '--register', 'toy-best'], reg.io), reg.err.join('')).toBe(0);
+      expect(reg.out.join('')).toContain(
+        `best trial ${ptags['run_exp.best_trial']} registered: toy-best version 1${round === 2 ? ' (already)' : ''}`,
+      );
+    }
+    const versions = await client.searchModelVersions("name='toy-best'");
+    expect(versions.map((v) => [v.version, v.run_id])).toEqual([['1', ptags['run_exp.best_run_id']]]);
   }, 300_000);
 
   it('a sweep started again runs only the trials that did not finish, resuming the interrupted one', async () => {

@@ -1,0 +1,124 @@
+// The model registry against a real MLflow server: a finished run registered
+// (twice: one version), an alias, `predict --model models:/...` equal to
+// `predict --run`, and bad input that stops with exit 2 having created nothing.
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/program.ts';
+import { resolveExperiment } from '../../src/config/resolve.ts';
+import { runExperiment } from '../../src/runner/run.ts';
+import { mlflowClient } from '../../src/tracking/mlflow-client.ts';
+import { tempDir } from '../data/fixtures.ts';
+import { serverPerFile } from '../support/mlflow-server.ts';
+import { dataset, experimentFile } from '../support/toy.ts';
+
+const server = serverPerFile();
+
+async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (s) => out.push(s), err: (s) => err.push(s), env });
+  return { code, out: out.join(''), err: err.join('') };
+}
+
+async function trackedRun(experiment: string, hooks: Parameters<typeof runExperiment>[1] = {}) {
+  const dir = tempDir();
+  await dataset(path.join(dir, 'images'), 8);
+  const resolved = resolveExperiment(
+    experimentFile(dir, `  mlflow_uri: ${server.uri}\n  experiment_name: ${experiment}\n`),
+    {
+      env: {},
+    },
+  );
+  const result = await runExperiment(resolved, hooks, path.join(dir, 'cache'));
+  return { dir, run: result.run.dir, result };
+}
+
+describe('the model registry', () => {
+  it('registers a run once, sets an alias, and predicts from models:/ as from the run folder', async () => {
+    const { dir, run, result } = await trackedRun('registry');
+    expect(result.status).toBe('FINISHED');
+    const env = { MLFLOW_TRACKING_URI: server.uri, RUN_EXP_CACHE_DIR: path.join(dir, 'cache') };
+
+    const first = await cli([
+      'register',
+      '--run',
+      run,
+      '--name',
+      'toy',
+      '--alias',
+      'champion',
+      '--tag',
+      'team=vision',
+      '--json',
+    ]);
+    expect(first.code, first.err).toBe(0);
+    expect(JSON.parse(first.out)).toMatchObject({ name: 'toy', version: '1', alias: 'champion', created: true });
+    const again = await cli(['register', '--run', run, '--name', 'toy', '--alias', 'champion']);
+    expect(again.code, again.err).toBe(0);
+    expect(again.out).toContain('already registered: toy version 1 (alias champion)');
+
+    const client = mlflowClient({ uri: server.uri });
+    const versions = await client.searchModelVersions("name='toy'");
+    expect(versions).toHaveLength(1);
+    const state = JSON.parse(readFileSync(path.join(run, 'mlflow', 'state.json'), 'utf8'));
+    expect(versions[0]).toMatchObject({ source: `models:/${state.logged_model_id}`, run_id: state.run_id });
+    expect((await client.versionByAlias('toy', 'champion')).version).toBe('1');
+    expect((await client.getModelVersion('toy', '1')).tags).toEqual(
+      expect.arrayContaining([{ key: 'team', value: 'vision' }]),
+    );
+
+    const images = path.join(dir, 'images');
+    const byRun = await cli(['predict', '--run', run, images, '--json']);
+    expect(byRun.code, byRun.err).toBe(0);
+    const byAlias = await cli(['predict', '--model', 'models:/toy@champion', images, '--json'], env);
+    expect(byAlias.code, byAlias.err).toBe(0);
+    expect(byAlias.err).toMatch(/version 1 downloaded to /);
+    expect(JSON.parse(byAlias.out)).toEqual(JSON.parse(byRun.out));
+    // By version number, from the cache this time.
+    const byVersion = await cli(['predict', '--model', 'models:/toy/1', images, '--json'], env);
+    expect(byVersion.code, byVersion.err).toBe(0);
+    expect(byVersion.err).toBe('');
+    expect(JSON.parse(byVersion.out)).toEqual(JSON.parse(byRun.out));
+  }, 180_000);
+
+  it('bad input: exit 2, one clear line, nothing created in MLflow', async () => {
+    let epochs = 0;
+    const killed = await trackedRun('registry-bad', { onEpoch: () => void epochs++, shouldStop: () => epochs >= 1 });
+    expect(killed.result.status).toBe('KILLED');
+    const client = mlflowClient({ uri: server.uri });
+    const nothing = async (name: string) =>
+      expect(await client.getRegisteredModel(name).catch((e: { code?: string }) => e.code)).toBe(
+        'RESOURCE_DOES_NOT_EXIST',
+      );
+
+    const unfinished = await cli(['register', '--run', killed.run, '--name', 'never']);
+    expect(unfinished.code).toBe(2);
+    expect(unfinished.err).toBe(
+      `run-exp: ${killed.run}: the run is KILLED; only a FINISHED run's model can be registered\n`,
+    );
+    await nothing('never');
+
+    const { run } = await trackedRun('registry-bad');
+    const badAlias = await cli(['register', '--run', run, '--name', 'never', '--alias', 'v2']);
+    expect(badAlias.code).toBe(2);
+    expect(badAlias.err).toMatch(/^run-exp: --alias 'v2': .*MLflow keeps those\)\n$/);
+    await nothing('never');
+
+    expect((await cli(['register', '--run', run, '--name', 'known'])).code).toBe(0);
+    const env = { MLFLOW_TRACKING_URI: server.uri };
+    const alias = await cli(['predict', '--model', 'models:/known@nope', run], env);
+    expect(alias.code).toBe(2);
+    expect(alias.err).toBe("run-exp: registered model 'known' has no alias 'nope' (its aliases: none)\n");
+    const missing = await cli(['predict', '--model', 'models:/ghost@champion', run], env);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toBe(`run-exp: MLflow at ${server.uri} has no registered model named 'ghost'\n`);
+    await nothing('ghost');
+    const version = await cli(['predict', '--model', 'models:/known/7', run], env);
+    expect(version.code).toBe(2);
+    expect(version.err).toBe("run-exp: registered model 'known' has no version 7\n");
+    const malformed = await cli(['predict', '--model', 'runs:/abc/model', run], env);
+    expect(malformed.code).toBe(2);
+    expect(malformed.err).toMatch(/expected models:\/<name>@<alias> or models:\/<name>\/<version>/);
+  }, 180_000);
+});
