@@ -211,7 +211,8 @@ export function startMlflowTracker(
           params: Object.entries(flatten(facts.config))
             .filter(([k, v]) => v !== undefined && (k.startsWith('model.') || k.startsWith('data.preprocessing.')))
             .map(([key, v]) => ({ key, value: String(v) })),
-          metrics: last,
+          // What the model scores; not the process's (system/, seconds, images/s) nor the learning rate.
+          metrics: last.filter((m) => !/^(system\/|lr$|seconds$|images_per_s$)/.test(m.key)),
           step: last[0]?.step ?? 0,
         });
       }

@@ -5,6 +5,32 @@ import { chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.RUN_EXP_CHROMIUM ?? '/usr/bin/chromium';
 
+/** Opens a page of the UI (`route`: the part after `#`), waits for `ready`, lets `check` inspect it, screenshots it. */
+export async function screenshotPage(
+  uri: string,
+  route: string,
+  ready: string | RegExp,
+  screenshot: string,
+  check: (page: Page) => Promise<void> = async () => {},
+): Promise<void> {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no chromium at ${CHROMIUM}: apt-get install chromium (or set RUN_EXP_CHROMIUM)`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(`${uri}/#${route}`);
+    await page.getByText(ready).first().waitFor({ timeout: 30_000 });
+    await page
+      .getByRole('button', { name: 'Close' })
+      .click({ timeout: 3000 })
+      .catch(() => {}); // the assistant pane
+    await check(page);
+    await page.screenshot({ path: screenshot });
+  } finally {
+    await browser.close();
+  }
+}
+
 /**
  * Compares runs of the experiment: by `names`, through the UI (the runs list, select all,
  * Compare); by `runIds`, straight at the comparison page (a sweep's children sit folded

@@ -1,15 +1,17 @@
 // The MLflow UI in a real browser (playwright-core driving Debian's chromium):
 // two run-exp runs of one experiment, compared side by side.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { mlflowClient } from '../../src/tracking/mlflow-client.ts';
+import { registerRun } from '../../src/tracking/registry.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { serverPerFile } from '../support/mlflow-server.ts';
-import { screenshotComparison } from '../support/mlflow-ui.ts';
+import { screenshotComparison, screenshotPage } from '../support/mlflow-ui.ts';
 import { dataset, experimentFile } from '../support/toy.ts';
 
 // The README's screenshot is this test's: RUN_EXP_UPDATE_SCREENSHOTS=1 writes it into docs/.
@@ -52,6 +54,54 @@ describe('MLflow UI', () => {
         expect(body).toMatch(/training\.optimizer\.lr\s+0\.01\s+0\.03|training\.optimizer\.lr\s+0\.03\s+0\.01/);
         expect(body).not.toMatch(/training\.batch_size\s+8\s+8/); // same in both: hidden by "diff only"
         expect(await page.locator('.js-plotly-plot').first().textContent()).toContain('training.optimizer.lr');
+      },
+    );
+  }, 180_000);
+
+  it("shows a run's dataset and logged model, and the registered model's alias", async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 8);
+    await dataset(path.join(dir, 'portraits'), 4);
+    const resolved = resolveExperiment(
+      experimentFile(dir, `  mlflow_uri: ${server.uri}\n  experiment_name: ui-model\n`),
+      {
+        env: {},
+        set: [`data.evaluation_sets.portraits=${path.join(dir, 'portraits')}`, 'training.epochs=2'],
+      },
+    );
+    const result = await runExperiment(resolved, {}, path.join(dir, 'cache'));
+    expect(result.mlflow?.pending).toBe(0);
+    const registered = await registerRun(result.run.dir, { name: 'toy-faces', alias: 'champion' }, {});
+    const client = mlflowClient({ uri: server.uri });
+    const experimentId = await client.getExperimentByName('ui-model');
+    const { run_id: runId } = JSON.parse(readFileSync(path.join(result.run.dir, 'mlflow', 'state.json'), 'utf8'));
+
+    mkdirSync(shots, { recursive: true });
+    // biome-ignore lint/performance/useDomNodeTextContent: the rendered text keeps table cells apart
+    const text = (page: Page) => page.innerText('body');
+    await screenshotPage(
+      server.uri,
+      `/experiments/${experimentId}/runs/${runId}`,
+      result.run.id,
+      path.join(shots, 'mlflow-run-model.png'),
+      async (page) => {
+        await page.getByText('images').first().waitFor({ timeout: 30_000 });
+        const body = await text(page);
+        expect(body).toContain('images'); // the training data, by its folder's name
+        expect(body).toContain('portraits'); // the evaluation set
+        expect(body).toMatch(/Logged models[\s\S]*model/);
+      },
+    );
+    await screenshotPage(
+      server.uri,
+      `/models/toy-faces`,
+      'toy-faces',
+      path.join(shots, 'mlflow-registered-model.png'),
+      async (page) => {
+        await page.getByText('champion').first().waitFor({ timeout: 30_000 });
+        const body = await text(page);
+        expect(body).toMatch(new RegExp(`Version ${registered.version}`));
+        expect(body).toMatch(/@\s*champion/);
       },
     );
   }, 180_000);
