@@ -1,9 +1,21 @@
-// MLflow's UI in Debian's chromium through playwright-core: open an
+// MLflow's UI in Debian's chromium through playwright-core: open a page, or an
 // experiment's runs, select them all, open the comparison and screenshot it.
 import { existsSync } from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.RUN_EXP_CHROMIUM ?? '/usr/bin/chromium';
+
+/** A page of Debian's chromium, 1400 pixels wide, closed after `work`. */
+async function withPage(height: number, work: (page: Page) => Promise<void>): Promise<void> {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no chromium at ${CHROMIUM}: apt-get install chromium (or set RUN_EXP_CHROMIUM)`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    await work(await browser.newPage({ viewport: { width: 1400, height } }));
+  } finally {
+    await browser.close();
+  }
+}
 
 /** Opens a page of the UI (`route`: the part after `#`), waits for `ready`, lets `check` inspect it, screenshots it. */
 export async function screenshotPage(
@@ -13,11 +25,7 @@ export async function screenshotPage(
   screenshot: string,
   check: (page: Page) => Promise<void> = async () => {},
 ): Promise<void> {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`no chromium at ${CHROMIUM}: apt-get install chromium (or set RUN_EXP_CHROMIUM)`);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  await withPage(1000, async (page) => {
     await page.goto(`${uri}/#${route}`);
     await page.getByText(ready).first().waitFor({ timeout: 30_000 });
     await page
@@ -26,9 +34,7 @@ export async function screenshotPage(
       .catch(() => {}); // the assistant pane
     await check(page);
     await page.screenshot({ path: screenshot });
-  } finally {
-    await browser.close();
-  }
+  });
 }
 
 /**
@@ -43,11 +49,7 @@ export async function screenshotComparison(
   screenshot: string,
   check: (page: Page) => Promise<void> = async () => {},
 ): Promise<void> {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`no chromium at ${CHROMIUM}: apt-get install chromium (or set RUN_EXP_CHROMIUM)`);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1500 } });
+  await withPage(1500, async (page) => {
     if ('names' in runs) {
       await page.goto(`${uri}/#/experiments/${experimentId}/runs?workflowType=machine_learning`);
       for (const name of runs.names) await page.getByText(name).first().waitFor({ timeout: 30_000 });
@@ -76,7 +78,5 @@ export async function screenshotComparison(
     await page.locator('.js-plotly-plot').first().getByText('val_accuracy').first().waitFor();
     await check(page);
     await page.screenshot({ path: screenshot });
-  } finally {
-    await browser.close();
-  }
+  });
 }
