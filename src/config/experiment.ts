@@ -34,6 +34,8 @@ export interface Experiment {
       std?: number[];
     };
     augmentation: RegistryChoice[];
+    /** Score by the mean of the probabilities on the image and on its mirror image. */
+    test_time_flip: boolean;
     /** Name -> absolute folder or manifest path. */
     evaluation_sets: Record<string, string>;
     evaluation_every: number;

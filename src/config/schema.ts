@@ -164,6 +164,12 @@ export function experimentSchema(): JsonSchema {
         description: 'random changes applied to training images, per epoch',
         items: registrySchema(AUGMENTATIONS),
       },
+      test_time_flip: {
+        type: 'boolean',
+        default: false,
+        description:
+          "score each image by the mean of the model's class probabilities on it and on its mirror image: validation, evaluation sets, evaluate and predict (recorded with the model)",
+      },
       evaluation_sets: {
         type: 'object',
         default: {},

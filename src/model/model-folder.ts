@@ -13,6 +13,8 @@ export const MLMODEL = 'MLmodel';
 export interface ModelMeta {
   classes: string[];
   preprocessing: Experiment['data']['preprocessing'];
+  /** Scored by the mean over the image and its mirror image. */
+  test_time_flip?: boolean;
 }
 
 /** MLmodel's text: a `tfjs` flavor (a TF.js layers model) and run-exp's metadata. */
@@ -29,7 +31,7 @@ export function mlmodelText(meta: ModelMeta, info: { runId: string; tfjsVersion:
     },
     run_exp_run_id: info.runId,
     utc_time_created: info.created.toISOString().replace('T', ' ').replace('Z', ''),
-    metadata: { run_exp: { classes: meta.classes, preprocessing: meta.preprocessing } },
+    metadata: { run_exp: meta },
   });
 }
 

@@ -1,10 +1,10 @@
 // A recorded run's model on another data set: the full evaluation report.
-import type { Tensor } from '@tensorflow/tfjs-node';
 import type { Tf } from '../backend/tensorflow.ts';
 import { type FaceStats, type LoadOptions, loadPixels } from '../data/cache.ts';
 import { channelsOf } from '../data/decode.ts';
 import { toFloat } from '../data/normalize.ts';
 import { type DataSpec, listData } from '../data/sources.ts';
+import { mirrorImages, predictProbs } from '../model/predict-probs.ts';
 import { type Evaluation, evaluate } from './metrics.ts';
 import type { LoadedRun } from './predict.ts';
 
@@ -43,7 +43,7 @@ export async function evaluateOn(
         w,
         c,
       ]);
-      probs.set((run.model.predict(x) as Tensor).dataSync(), b * k);
+      probs.set(predictProbs(tf, run.model, x, run.testTimeFlip ? mirrorImages(tf, x) : undefined).dataSync(), b * k);
     });
   }
   return {

@@ -4,7 +4,7 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
+import type { LayersModel } from '@tensorflow/tfjs-node';
 import { parse } from 'yaml';
 import type { Tf } from '../backend/tensorflow.ts';
 import type { Experiment } from '../config/experiment.ts';
@@ -17,6 +17,7 @@ import { DataError } from '../data/sources.ts';
 import { registerCustomLayers } from '../layers/spatial-dropout.ts';
 import { loadModel } from '../model/backbones/graph-layer.ts';
 import { readModelMeta } from '../model/model-folder.ts';
+import { mirrorImages, predictProbs } from '../model/predict-probs.ts';
 
 export interface Prediction {
   file: string;
@@ -34,6 +35,8 @@ export type FacesMode = 'largest' | 'all';
 export interface LoadedRun {
   dir: string;
   preprocessing: Experiment['data']['preprocessing'];
+  /** Score by the mean over the image and its mirror image (the experiment's data.test_time_flip). */
+  testTimeFlip: boolean;
   classes: string[];
   model: LayersModel;
 }
@@ -47,7 +50,11 @@ export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
   const dir = path.resolve(run);
   registerCustomLayers(tf);
   const own = readModelMeta(dir);
-  if (own) return { dir, ...own, model: await loadModel(tf, path.join(dir, 'model.json')) };
+  if (own) {
+    const { classes, preprocessing, test_time_flip } = own;
+    const model = await loadModel(tf, path.join(dir, 'model.json'));
+    return { dir, classes, preprocessing, testTimeFlip: test_time_flip === true, model };
+  }
   const modelJson = ['model', 'checkpoints/best', 'checkpoints/latest']
     .map((d) => path.join(dir, d, 'model.json'))
     .find((f) => existsSync(f));
@@ -58,7 +65,13 @@ export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
   }
   const experiment = parse(readFileSync(path.join(dir, 'config.yaml'), 'utf8')) as Experiment;
   const { classes } = JSON.parse(readFileSync(path.join(dir, 'data.json'), 'utf8')) as { classes: string[] };
-  return { dir, preprocessing: experiment.data.preprocessing, classes, model: await loadModel(tf, modelJson) };
+  return {
+    dir,
+    preprocessing: experiment.data.preprocessing,
+    testTimeFlip: experiment.data.test_time_flip === true,
+    classes,
+    model: await loadModel(tf, modelJson),
+  };
 }
 
 const IMAGE = /\.(jpe?g|png|webp|gif|tiff?|avif)$/i;
@@ -154,7 +167,7 @@ export async function predictFiles(
             ),
             [good.length, h, w, c],
           );
-          return run.model.predict(x) as Tensor;
+          return predictProbs(tf, run.model, x, run.testTimeFlip ? mirrorImages(tf, x) : undefined);
         })
       : null;
     const probs = output ? (output.dataSync() as Float32Array) : new Float32Array();

@@ -100,11 +100,22 @@ export async function cachedFeatures(
   const images = [...train.files, ...validation.files, ...test.files];
   const all = await features(pixels.data, images, data.hash);
   const flip = flipOnly(exp);
+  // Mirror images' rows serve the flip augmentation and test_time_flip's scoring alike.
+  const tta = exp.data.test_time_flip;
   const mirrored =
-    flip === null ? undefined : { rows: await features(pixels.data, images, data.hash, true), probability: flip };
+    flip === null && !tta
+      ? undefined
+      : { rows: await features(pixels.data, images, data.hash, true), probability: flip ?? 0 };
   const sets: Record<string, InputSource> = {};
   for (const [setName, set] of Object.entries(data.evaluationSets)) {
-    sets[setName] = rowSource(tf, await features(pixels.sets[setName] as InputSource, set.files, set.hash), shape);
+    const source = pixels.sets[setName] as InputSource;
+    const rows = await features(source, set.files, set.hash);
+    sets[setName] = rowSource(
+      tf,
+      rows,
+      shape,
+      tta ? { rows: await features(source, set.files, set.hash, true), probability: 0 } : undefined,
+    );
   }
   return { head: modelAfter(tf, model, cut), sources: { data: rowSource(tf, all, shape, mirrored), sets }, stats };
 }

@@ -404,7 +404,7 @@ async function runInFolder(
     writeMlmodel(
       path.join(run.dir, 'model'),
       mlmodelText(
-        { classes: data.classes, preprocessing: exp.data.preprocessing },
+        { classes: data.classes, preprocessing: exp.data.preprocessing, test_time_flip: exp.data.test_time_flip },
         { runId: run.id, tfjsVersion: tf.version.tfjs, created: new Date() },
       ),
     ),

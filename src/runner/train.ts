@@ -10,6 +10,7 @@ import { toFloat } from '../data/normalize.ts';
 import type { PreparedData } from '../data/prepare.ts';
 import { rng, shuffle } from '../data/random.ts';
 import { setBackboneTrainable } from '../model/backbone.ts';
+import { predictProbs } from '../model/predict-probs.ts';
 import { evaluate } from '../report/metrics.ts';
 import { makeLoss } from '../training/make-loss.ts';
 import { makeSchedule } from '../training/make-schedule.ts';
@@ -89,8 +90,10 @@ export function batchTensor(
   });
 }
 
-/** Model input for a batch of image indexes. */
-export type InputSource = (indices: Int32Array | number[], random?: () => number) => Tensor;
+/** Model input for a batch of image indexes; `mirrored` gives the mirror images' (for test_time_flip). */
+export type InputSource = ((indices: Int32Array | number[], random?: () => number) => Tensor) & {
+  mirrored?: (indices: Int32Array | number[]) => Tensor;
+};
 
 /** Where batches come from: the training data's images, and each evaluation set's. */
 export interface Sources {
@@ -100,10 +103,14 @@ export interface Sources {
 
 /** Batches made from the uint8 pixels: normalized, and augmented when training. */
 export function pixelSources(tf: Tf, exp: Experiment, data: PreparedData): Sources {
-  const from =
-    (images: Images): InputSource =>
-    (indices, random) =>
-      batchTensor(tf, exp, images, indices, random);
+  const from = (images: Images): InputSource =>
+    Object.assign(
+      (indices: Int32Array | number[], random?: () => number) => batchTensor(tf, exp, images, indices, random),
+      {
+        mirrored: (indices: Int32Array | number[]) =>
+          tf.tidy(() => tf.reverse(batchTensor(tf, exp, images, indices), 2)),
+      },
+    );
   return {
     data: from(data),
     sets: Object.fromEntries(
@@ -127,15 +134,19 @@ export function rowSource(
   mirrored?: { rows: Float32Array; probability: number },
 ): InputSource {
   const dim = shape.reduce((a, b) => a * b, 1);
-  return (indices, random) => {
+  const pick = (indices: Int32Array | number[], which: (k: number) => Float32Array) => {
     const out = new Float32Array(indices.length * dim);
     for (let k = 0; k < indices.length; k++) {
       const i = indices[k] as number;
-      const from = mirrored && random && random() < mirrored.probability ? mirrored.rows : rows;
-      out.set(from.subarray(i * dim, (i + 1) * dim), k * dim);
+      out.set(which(k).subarray(i * dim, (i + 1) * dim), k * dim);
     }
     return tf.tensor(out, [indices.length, ...shape]);
   };
+  const source = (indices: Int32Array | number[], random?: () => number) =>
+    pick(indices, () => (mirrored && random && random() < mirrored.probability ? mirrored.rows : rows));
+  return mirrored
+    ? Object.assign(source, { mirrored: (indices: Int32Array | number[]) => pick(indices, () => mirrored.rows) })
+    : source;
 }
 
 /**
@@ -237,7 +248,13 @@ function score(
   for (let b = 0; b < index.length; b += bs) {
     const idx = index.subarray(b, b + bs);
     tf.tidy(() => {
-      const p = model.predict(source(idx)) as Tensor;
+      const mirrored = source.mirrored;
+      const p = predictProbs(
+        tf,
+        model,
+        source(idx),
+        exp.data.test_time_flip && mirrored ? () => mirrored(idx) : undefined,
+      );
       probs.set(p.dataSync(), b * k);
       const y = tf.oneHot(tf.tensor1d(labels.subarray(b, b + bs), 'int32'), k).toFloat();
       lossSum += (lossFn(y, p).dataSync()[0] as number) * idx.length;

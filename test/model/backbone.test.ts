@@ -195,6 +195,28 @@ describe('backbones', () => {
     ).toBe(false);
   });
 
+  it('test_time_flip caches the mirror images too and scores on both rows', async () => {
+    const { tf } = await loadTensorflow();
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 4);
+    const { experiment: exp } = resolveExperiment(toyExperiment(dir), { env: {}, set: ['data.test_time_flip=true'] });
+    const cache = path.join(dir, 'cache');
+    const data = await prepareData(exp, { cacheDir: cache });
+    const model = await buildExperimentModel(tf, exp, data.shape, 2);
+    const cached = await cachedFeatures(tf, exp, data, model, cache);
+    expect(cached?.stats.computed).toBe(16);
+    const all = Array.from({ length: 8 }, (_, i) => i);
+    const images = pixelSources(tf, exp, data).data(all);
+    const head = cached?.head as LayersModel;
+    const mirrored = cached?.sources.data.mirrored?.(all) as Tensor;
+    const near = (a: Tensor, b: Tensor) => a.sub(b).abs().max().dataSync()[0] as number;
+    expect(near(head.predict(mirrored) as Tensor, model.predict(tf.reverse(images, 2)) as Tensor)).toBeLessThan(1e-5);
+    // Training batches still take the images as they are: no flip augmentation was asked for.
+    expect(
+      near(head.predict(cached?.sources.data(all, () => 0) as Tensor) as Tensor, model.predict(images) as Tensor),
+    ).toBeLessThan(1e-5);
+  });
+
   it('fine-tuning the last blocks caches the frozen part: the cut is the one tensor before them', async () => {
     const { tf } = await loadTensorflow();
     const cutOf = async (trainable: boolean | { from: string }) =>
