@@ -170,7 +170,10 @@ export function referenceDoc(): string {
       'Evaluation',
       'Keys of `data` that say how models are scored: data from elsewhere, scored with the final model of every run, and test-time flipping.',
       Object.fromEntries(
-        ['evaluation_sets', 'evaluation_every', 'test_time_flip'].map((k) => [k, (dataSchema.properties as Properties)[k] ?? {}]),
+        ['evaluation_sets', 'evaluation_every', 'test_time_flip'].map((k) => [
+          k,
+          (dataSchema.properties as Properties)[k] ?? {},
+        ]),
       ),
     ),
     ...keysTable('Sweep', `\`sweep\`: ${sweep.description}.`, sweep.properties),
