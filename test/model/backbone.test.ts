@@ -163,23 +163,29 @@ describe('backbones', () => {
     expect(viaFeatures.sub(viaImages).abs().max().dataSync()[0]).toBeLessThan(1e-5);
   });
 
-  it('a horizontal flip as the only augmentation is cached too: training batches take the mirrored rows', async () => {
+  /** The toy backbone experiment with `set`, its cached features, the 8 images as pixels and a distance. */
+  async function cachedToy(set: string[]) {
     const { tf } = await loadTensorflow();
     const dir = tempDir();
     await dataset(path.join(dir, 'images'), 4);
-    const set = ['data.augmentation=[{type: flip_horizontal, probability: 1}]'];
     const { experiment: exp } = resolveExperiment(toyExperiment(dir), { env: {}, set });
-    expect(featuresCacheable(exp)).toBe(true);
     const cache = path.join(dir, 'cache');
     const data = await prepareData(exp, { cacheDir: cache });
     const model = await buildExperimentModel(tf, exp, data.shape, 2);
     const cached = await cachedFeatures(tf, exp, data, model, cache);
-    // Every training image twice (as it is and mirrored), the evaluation sets once.
-    expect(cached?.stats.computed).toBe(16);
     const all = Array.from({ length: 8 }, (_, i) => i);
     const images = pixelSources(tf, exp, data).data(all);
-    const head = cached?.head as LayersModel;
     const near = (a: Tensor, b: Tensor) => a.sub(b).abs().max().dataSync()[0] as number;
+    return { tf, dir, exp, model, cached, head: cached?.head as LayersModel, all, images, near };
+  }
+
+  it('a horizontal flip as the only augmentation is cached too: training batches take the mirrored rows', async () => {
+    const { tf, dir, exp, model, cached, head, all, images, near } = await cachedToy([
+      'data.augmentation=[{type: flip_horizontal, probability: 1}]',
+    ]);
+    expect(featuresCacheable(exp)).toBe(true);
+    // Every training image twice (as it is and mirrored), the evaluation sets once.
+    expect(cached?.stats.computed).toBe(16);
     // With a random (training), the mirrored image's features; without (validation), the image's own.
     const trained = head.predict(cached?.sources.data(all, () => 0) as Tensor) as Tensor;
     expect(near(trained, model.predict(tf.reverse(images, 2)) as Tensor)).toBeLessThan(1e-5);
@@ -196,20 +202,9 @@ describe('backbones', () => {
   });
 
   it('test_time_flip caches the mirror images too and scores on both rows', async () => {
-    const { tf } = await loadTensorflow();
-    const dir = tempDir();
-    await dataset(path.join(dir, 'images'), 4);
-    const { experiment: exp } = resolveExperiment(toyExperiment(dir), { env: {}, set: ['data.test_time_flip=true'] });
-    const cache = path.join(dir, 'cache');
-    const data = await prepareData(exp, { cacheDir: cache });
-    const model = await buildExperimentModel(tf, exp, data.shape, 2);
-    const cached = await cachedFeatures(tf, exp, data, model, cache);
+    const { tf, model, cached, head, all, images, near } = await cachedToy(['data.test_time_flip=true']);
     expect(cached?.stats.computed).toBe(16);
-    const all = Array.from({ length: 8 }, (_, i) => i);
-    const images = pixelSources(tf, exp, data).data(all);
-    const head = cached?.head as LayersModel;
     const mirrored = cached?.sources.data.mirrored?.(all) as Tensor;
-    const near = (a: Tensor, b: Tensor) => a.sub(b).abs().max().dataSync()[0] as number;
     expect(near(head.predict(mirrored) as Tensor, model.predict(tf.reverse(images, 2)) as Tensor)).toBeLessThan(1e-5);
     // Training batches still take the images as they are: no flip augmentation was asked for.
     expect(
