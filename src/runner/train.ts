@@ -142,8 +142,10 @@ export function rowSource(
     }
     return tf.tensor(out, [indices.length, ...shape]);
   };
+  // No draw without a flip to draw for: test_time_flip alone leaves training's random stream as it was.
+  const flip = mirrored && mirrored.probability > 0 ? mirrored : undefined;
   const source = (indices: Int32Array | number[], random?: () => number) =>
-    pick(indices, () => (mirrored && random && random() < mirrored.probability ? mirrored.rows : rows));
+    pick(indices, () => (flip && random && random() < flip.probability ? flip.rows : rows));
   return mirrored
     ? Object.assign(source, { mirrored: (indices: Int32Array | number[]) => pick(indices, () => mirrored.rows) })
     : source;
