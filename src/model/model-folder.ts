@@ -3,7 +3,7 @@
 // resolved preprocessing, so `predict` and `evaluate` need nothing else. The
 // run's `model/` folder is one; so is an MLflow logged model downloaded by
 // `predict --model models:/...`.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { Experiment } from '../config/experiment.ts';
@@ -33,10 +33,6 @@ export function mlmodelText(meta: ModelMeta, info: { runId: string; tfjsVersion:
     utc_time_created: info.created.toISOString().replace('T', ' ').replace('Z', ''),
     metadata: { run_exp: meta },
   });
-}
-
-export function writeMlmodel(dir: string, text: string): void {
-  writeFileSync(path.join(dir, MLMODEL), text);
 }
 
 /** The metadata of a model folder, or null when it has no MLmodel (a run saved before there was one). */

@@ -17,7 +17,7 @@ import { type BackboneName, backboneIdentity } from '../model/backbones/catalog.
 import { pathIdentity } from '../model/backbones/from-path.ts';
 import { buildExperimentModel } from '../model/build.ts';
 import { initFrom, initSource } from '../model/init-from.ts';
-import { mlmodelText, writeMlmodel } from '../model/model-folder.ts';
+import { MLMODEL, mlmodelText } from '../model/model-folder.ts';
 import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
 import type { TrialInfo } from '../sweep/trial.ts';
 import { datasetInputs } from '../tracking/datasets.ts';
@@ -400,13 +400,11 @@ async function runInFolder(
   }
   await save('model');
   // The model folder alone is enough to predict: its MLmodel carries the classes and the preprocessing.
-  await recording('model/MLmodel', run.dir, () =>
-    writeMlmodel(
-      path.join(run.dir, 'model'),
-      mlmodelText(
-        { classes: data.classes, preprocessing: exp.data.preprocessing, test_time_flip: exp.data.test_time_flip },
-        { runId: run.id, tfjsVersion: tf.version.tfjs, created: new Date() },
-      ),
+  run.writeText(
+    path.join('model', MLMODEL),
+    mlmodelText(
+      { classes: data.classes, preprocessing: exp.data.preprocessing, test_time_flip: exp.data.test_time_flip },
+      { runId: run.id, tfjsVersion: tf.version.tfjs, created: new Date() },
     ),
   );
   const val = validate(tf, exp, data, net, 'validation', sources);

@@ -168,6 +168,23 @@ export function splitBatch(batch: {
 
 export type MlflowClient = ReturnType<typeof mlflowClient>;
 
+/**
+ * Finds a thing or creates it, never creating blindly twice: a create whose
+ * answer was lost may have acted, so after a retryable failure it looks again
+ * before another try (at most 5). For runs, logged models and versions.
+ */
+export async function findOrCreate<T>(find: () => Promise<T | undefined>, create: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const found = await find();
+    if (found !== undefined) return found;
+    try {
+      return await create();
+    } catch (err) {
+      if (!(err instanceof MlflowError && err.retryable && attempt < 5)) throw err;
+    }
+  }
+}
+
 /** Client settings from the environment: RUN_EXP_MLFLOW_TIMEOUT_MS, _ATTEMPTS, _BACKOFF_MS. */
 export function clientOptionsFromEnv(uri: string, env: NodeJS.ProcessEnv = process.env): ClientOptions {
   const num = (name: string) => (env[name] ? Number(env[name]) : undefined);

@@ -5,7 +5,7 @@
 // (MLflow 2.x) answers 404: the files are among the run's artifacts under
 // model/ already, so that is said once and nothing else is tried.
 import * as path from 'node:path';
-import { type Metric, type MlflowClient, MlflowError, type Param } from './mlflow-client.ts';
+import { findOrCreate, type Metric, type MlflowClient, MlflowError, type Param } from './mlflow-client.ts';
 import { RUN_ID_TAG, type Spool, saveState } from './mlflow-spool.ts';
 
 export interface ModelEvent {
@@ -25,17 +25,17 @@ export const LOGGED_MODEL_NAME = 'model';
 const unsupported = (err: unknown) =>
   err instanceof MlflowError && err.status === 404 && err.code !== 'RESOURCE_DOES_NOT_EXIST';
 
-async function findOrCreate(client: MlflowClient, spool: Spool, runExpId: string): Promise<string | null> {
+async function loggedModelId(client: MlflowClient, spool: Spool, runExpId: string): Promise<string | null> {
   const { state } = spool;
   if (state.logged_model_id) return state.logged_model_id;
   const experimentId = state.experiment_id as string;
-  const find = async () =>
-    (await client.searchLoggedModels([experimentId], `tags.\`${RUN_ID_TAG}\` = '${runExpId}'`)).at(0)?.info.model_id;
-  for (let attempt = 1; ; attempt++) {
-    let id: string | undefined;
-    try {
-      id =
-        (await find()) ??
+  let id: string;
+  try {
+    id = await findOrCreate(
+      async () =>
+        (await client.searchLoggedModels([experimentId], `tags.\`${RUN_ID_TAG}\` = '${runExpId}'`)).at(0)?.info
+          .model_id,
+      async () =>
         (
           await client.createLoggedModel({
             experimentId,
@@ -44,16 +44,15 @@ async function findOrCreate(client: MlflowClient, spool: Spool, runExpId: string
             sourceRunId: state.run_id as string,
             tags: [{ key: RUN_ID_TAG, value: runExpId }],
           })
-        ).info.model_id;
-    } catch (err) {
-      if (unsupported(err)) return null;
-      if (err instanceof MlflowError && err.retryable && attempt < 5) continue;
-      throw err;
-    }
-    state.logged_model_id = id;
-    saveState(spool);
-    return id;
+        ).info.model_id,
+    );
+  } catch (err) {
+    if (unsupported(err)) return null;
+    throw err;
   }
+  state.logged_model_id = id;
+  saveState(spool);
+  return id;
 }
 
 /** Sends a model event; `notice` hears of a server that has no logged models. */
@@ -67,7 +66,7 @@ export async function sendModel(
   if (state.logged_models === 'unsupported') return;
   const start = spool.events.find((e) => e.type === 'start');
   const runExpId = start?.type === 'start' ? (start.tags.find((t) => t.key === RUN_ID_TAG)?.value ?? '') : '';
-  const id = await findOrCreate(client, spool, runExpId);
+  const id = await loggedModelId(client, spool, runExpId);
   if (!id) {
     state.logged_models = 'unsupported';
     saveState(spool);

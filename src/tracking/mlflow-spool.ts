@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { DatasetInput } from './datasets.ts';
 import type { Metric, MlflowClient, Param, RunStatus, Tag } from './mlflow-client.ts';
-import { MlflowError } from './mlflow-client.ts';
+import { findOrCreate, MlflowError } from './mlflow-client.ts';
 import { type ModelEvent, sendModel } from './mlflow-model.ts';
 import { parentRun, type SweepRef } from './mlflow-parent.ts';
 import { recordError } from './record-errors.ts';
@@ -126,25 +126,14 @@ async function ensureRun(client: MlflowClient, spool: Spool, start: Extract<Mlfl
         { key: 'mlflow.parentRunId', value: await parentRun(client, experimentId, start.experiment, start.sweep) },
       ]
     : start.tags;
-  const find = async () =>
-    (await client.searchRuns([experimentId], `tags.\`${RUN_ID_TAG}\` = '${runExpId}'`)).at(0)?.info;
   // createRun is never retried blindly (a lost response would leave two runs): look first, every time.
-  for (let attempt = 1; ; attempt++) {
-    const info =
-      (await find()) ??
-      (await client.createRun({ experimentId, runName: start.runName, startTime: start.startTime, tags }).then(
-        (r) => r.info,
-        (err: unknown) => {
-          if (err instanceof MlflowError && err.retryable && attempt < 5) return null;
-          throw err;
-        },
-      ));
-    if (info) {
-      Object.assign(state, { experiment_id: experimentId, run_id: info.run_id, artifact_uri: info.artifact_uri });
-      saveState(spool);
-      return;
-    }
-  }
+  const info = await findOrCreate(
+    async () => (await client.searchRuns([experimentId], `tags.\`${RUN_ID_TAG}\` = '${runExpId}'`)).at(0)?.info,
+    async () =>
+      (await client.createRun({ experimentId, runName: start.runName, startTime: start.startTime, tags })).info,
+  );
+  Object.assign(state, { experiment_id: experimentId, run_id: info.run_id, artifact_uri: info.artifact_uri });
+  saveState(spool);
 }
 
 /**

@@ -10,6 +10,7 @@ import { cacheRoot } from '../../native/install.mjs';
 import { MLMODEL } from '../model/model-folder.ts';
 import {
   clientOptionsFromEnv,
+  findOrCreate,
   type MlflowClient,
   MlflowError,
   type ModelVersion,
@@ -67,28 +68,21 @@ async function registerTarget(
     (await client.searchModelVersions(`name='${quote(options.name)}' and run_id='${t.runId}'`)).find(
       (v) => v.source === t.source,
     );
-  let version = await find();
-  const created = !version;
-  if (!version) {
-    await client.ensureRegisteredModel(options.name);
-    // Never retried blindly (a lost answer would leave two versions): look again first.
-    for (let attempt = 1; !version; attempt++) {
-      version =
-        (await find()) ??
-        (await client
-          .createModelVersion({
-            name: options.name,
-            source: t.source,
-            runId: t.runId,
-            modelId: t.modelId,
-            tags: [{ key: RUN_ID_TAG, value: t.runExpId }],
-          })
-          .catch((err: unknown) => {
-            if (err instanceof MlflowError && err.retryable && attempt < 5) return undefined;
-            throw err;
-          }));
-    }
-  }
+  const existing = await find();
+  if (!existing) await client.ensureRegisteredModel(options.name);
+  // Never created twice on a lost answer: findOrCreate looks again first.
+  const version =
+    existing ??
+    (await findOrCreate(find, () =>
+      client.createModelVersion({
+        name: options.name,
+        source: t.source,
+        runId: t.runId,
+        modelId: t.modelId,
+        tags: [{ key: RUN_ID_TAG, value: t.runExpId }],
+      }),
+    ));
+  const created = !existing;
   for (const [k, v] of Object.entries(options.tags ?? {}))
     await client.setModelVersionTag(options.name, version.version, k, v);
   if (options.alias) await client.setAlias(options.name, options.alias, version.version);
