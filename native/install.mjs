@@ -271,7 +271,7 @@ export async function stage(cached, tfjsDir) {
  * node-gyp downloads Node's headers unless told where they are. When this Node
  * ships its headers, register them in node-gyp's cache so the build stays offline.
  */
-async function ensureNodeHeaders() {
+export async function ensureNodeHeaders() {
   if (setting('NODEDIR') || process.env.npm_config_nodedir) return;
   const headers = path.resolve(path.dirname(process.execPath), '..', 'include', 'node');
   if (!existsSync(path.join(headers, 'common.gypi'))) {

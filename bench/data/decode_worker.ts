@@ -2,6 +2,7 @@
 // process so that its peak RSS is its own. Usage: decode_worker.ts FILELIST.json CACHE_DIR
 import { readFileSync } from 'node:fs';
 import { loadPixels } from '../../src/data/cache.ts';
+import { jpegFastPath } from '../../src/data/jpeg-fast.ts';
 import type { Item } from '../../src/data/sources.ts';
 
 const [listFile, cacheDir] = process.argv.slice(2) as [string, string];
@@ -17,5 +18,7 @@ process.stdout.write(
     bad: px.bad.length,
     seconds,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    fastPath: jpegFastPath().available,
+    why: jpegFastPath().why,
   })}\n`,
 );

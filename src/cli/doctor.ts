@@ -1,11 +1,14 @@
 // `run-exp doctor`: is the native TensorFlow backend installed and in use?
 import { backendReport } from '../backend/tensorflow.ts';
+import { jpegFastPath } from '../data/jpeg-fast.ts';
 
 export async function doctor(options: { json?: boolean }, out: (s: string) => void): Promise<number> {
   const r = await backendReport();
   const ok = r.checks.every((c) => c.ok);
+  // Optional: without it sharp decodes every image, correctly but slower for small JPEGs.
+  const jpeg = jpegFastPath();
   if (options.json) {
-    out(`${JSON.stringify({ ok, ...r }, null, 2)}\n`);
+    out(`${JSON.stringify({ ok, ...r, jpegFastPath: jpeg }, null, 2)}\n`);
     return ok ? 0 : 1;
   }
   const lines = [
@@ -14,6 +17,7 @@ export async function doctor(options: { json?: boolean }, out: (s: string) => vo
     `tfjs             ${r.tfjs}`,
     `node             ${r.node}`,
     `threads          intra-op ${r.intraOpThreads}, inter-op ${r.interOpThreads ?? 'default'}, cores ${r.cores}`,
+    `jpeg fast path   ${jpeg.available ? 'on (libjpeg-turbo inside libtensorflow, DCT scaling; sharp for other formats)' : `off, sharp decodes everything: ${jpeg.why}`}`,
     '',
     ...r.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}`),
     '',

@@ -3,6 +3,7 @@
 // crop, each face found is one prediction (the largest, or all of them).
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import { parse } from 'yaml';
@@ -12,6 +13,7 @@ import { stampFiles } from '../data/cache-files.ts';
 import { channelsOf, decodeImage, type Preprocessing } from '../data/decode.ts';
 import { centerRegion, faceCropOf, faceRegion, type Region, rankFaces } from '../data/faces/crop.ts';
 import { locateFaces } from '../data/faces/locate.ts';
+import { decodeJpegs } from '../data/jpeg-fast.ts';
 import { toFloat } from '../data/normalize.ts';
 import { DataError } from '../data/sources.ts';
 import { registerCustomLayers } from '../layers/spatial-dropout.ts';
@@ -147,12 +149,28 @@ export async function predictFiles(
   const todo = await jobs(files, p, options.faces ?? 'largest', options.cacheDir);
   for (let b = 0; b < todo.length; b += batchSize) {
     const chunk = todo.slice(b, b + batchSize);
+    // Without a face crop, images through the JPEG fast path as training decoded them; the rest (and what it declines) through sharp.
+    const whole = faceCropOf(p) ? [] : chunk.flatMap((j, i) => (j.skip ? [] : [i]));
+    const fast = new Uint8Array(whole.length * bytes);
+    const declined = await decodeJpegs(
+      whole.map((i) => (chunk[i] as (typeof chunk)[number]).file),
+      whole.map((_, k) => k * bytes),
+      fast,
+      p,
+      os.availableParallelism(),
+      () => {},
+    );
+    const fastAt = new Map(whole.flatMap((i, k) => (declined.includes(k) ? [] : [[i, k] as const])));
     const decoded = await Promise.all(
-      chunk.map((j) => (j.skip ? new Error(j.skip) : decodeImage(j.file, p, j.region).catch((err: Error) => err))),
+      chunk.map((j, i) => {
+        const k = fastAt.get(i);
+        if (k !== undefined) return fast.subarray(k * bytes, (k + 1) * bytes);
+        return j.skip ? new Error(j.skip) : decodeImage(j.file, p, j.region).catch((err: Error) => err);
+      }),
     );
     const good = decoded.flatMap((d, i) => (d instanceof Error ? [] : [i]));
     const pixels = new Uint8Array(good.length * bytes);
-    for (const [k, i] of good.entries()) pixels.set(decoded[i] as Buffer, k * bytes);
+    for (const [k, i] of good.entries()) pixels.set(decoded[i] as Uint8Array, k * bytes);
     // The tensor, not its data, leaves tidy: tidy walks a returned typed array element by element.
     const output = good.length
       ? tf.tidy(() => {
