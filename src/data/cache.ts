@@ -223,7 +223,10 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
           pixels,
           p,
           os.availableParallelism(),
-          (n) => options.onProgress?.((done += n), items.length),
+          (n) => {
+            done += n;
+            options.onProgress?.(done, items.length);
+          },
         )
       ).map((k) => todo[k] as number);
   const concurrency = options.concurrency ?? Math.max(2, os.availableParallelism() * 2);

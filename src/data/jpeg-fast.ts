@@ -3,8 +3,7 @@
 // straight into the pixel buffer, on libuv's thread pool. Used for whole-image
 // loads (no face crop); every file it declines or fails goes to sharp, so bad
 // files are judged and reported exactly as before.
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
+import { openAddon } from '../backend/native-addon.ts';
 import type { Preprocessing } from './decode.ts';
 
 interface Addon {
@@ -22,17 +21,9 @@ const FIT = { fill: 0, cover: 1, contain: 2 } as const;
 /** Files per call to the addon: enough to amortise the call, few enough to keep every core busy. */
 const CHUNK = 64;
 
-const require = createRequire(import.meta.url);
-let state: { addon: Addon | null; why: string } | undefined;
-
 function open(): { addon: Addon | null; why: string } {
-  if (state) return state;
-  if (process.env.RUN_EXP_JPEG === 'sharp') return (state = { addon: null, why: 'RUN_EXP_JPEG=sharp' });
-  const addon = require('@run-exp/jpeg') as Addon | null;
-  if (!addon) return (state = { addon: null, why: 'the addon was not built at install (npm rebuild @run-exp/jpeg)' });
-  const lib = path.join(path.dirname(require.resolve('@tensorflow/tfjs-node/package.json')), 'deps', 'lib');
-  const why = addon.open(path.join(lib, 'libtensorflow.so'));
-  return (state = why === null ? { addon, why: '' } : { addon: null, why });
+  if (process.env.RUN_EXP_JPEG === 'sharp') return { addon: null, why: 'RUN_EXP_JPEG=sharp' };
+  return openAddon<Addon>('@run-exp/jpeg');
 }
 
 /** Whether the fast path is available here, and if not, why (for `run-exp doctor`). */
