@@ -6,6 +6,11 @@ import * as path from 'node:path';
 const require = createRequire(import.meta.url);
 const opened = new Map<string, { addon: unknown; why: string }>();
 
+/** Whether the addon of package `name` was built (cheap: libtensorflow is not loaded for this). */
+export function addonBuilt(name: string): boolean {
+  return require(name) !== null;
+}
+
 /**
  * The addon of package `name` with its `open(libtensorflow)` done, or null and
  * why it is unavailable (not built, or the library lacks what it needs).

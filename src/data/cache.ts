@@ -24,7 +24,7 @@ import {
   type Region,
 } from './faces/crop.ts';
 import { detectorKey, type ImageFaces, locateFaces } from './faces/locate.ts';
-import { decodeJpegs, jpegFastPath } from './jpeg-fast.ts';
+import { decodeJpegs, jpegDecoder } from './jpeg-fast.ts';
 import type { Item } from './sources.ts';
 
 export interface BadFile {
@@ -89,7 +89,11 @@ function optionsKey(p: Preprocessing): string {
     color: p.color,
     // Only a face crop enters the key: caches made without one stay valid.
     // Whole images name their decoder: the JPEG fast path's pixels differ from sharp's by under 1 (of 255) on average.
-    ...(face ? { crop: { ...face, detector: detectorKey(face) } } : jpegFastPath().available ? { jpeg: 'fast-1' } : {}),
+    ...(face
+      ? { crop: { ...face, detector: detectorKey(face) } }
+      : jpegDecoder() === 'fast-1'
+        ? { jpeg: 'fast-1' }
+        : {}),
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }

@@ -3,7 +3,7 @@
 // straight into the pixel buffer, on libuv's thread pool. Used for whole-image
 // loads (no face crop); every file it declines or fails goes to sharp, so bad
 // files are judged and reported exactly as before.
-import { openAddon } from '../backend/native-addon.ts';
+import { addonBuilt, openAddon } from '../backend/native-addon.ts';
 import type { Preprocessing } from './decode.ts';
 
 interface Addon {
@@ -24,6 +24,14 @@ const CHUNK = 64;
 function open(): { addon: Addon | null; why: string } {
   if (process.env.RUN_EXP_JPEG === 'sharp') return { addon: null, why: 'RUN_EXP_JPEG=sharp' };
   return openAddon<Addon>('@run-exp/jpeg');
+}
+
+/**
+ * Names the decoder whole JPEGs will go through, for the pixel cache's key;
+ * without loading libtensorflow, so that a cached load stays quick.
+ */
+export function jpegDecoder(): 'fast-1' | 'sharp' {
+  return process.env.RUN_EXP_JPEG !== 'sharp' && addonBuilt('@run-exp/jpeg') ? 'fast-1' : 'sharp';
 }
 
 /** Whether the fast path is available here, and if not, why (for `run-exp doctor`). */
