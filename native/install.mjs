@@ -13,6 +13,7 @@
 //   RUN_EXP_TF_WHEEL    a wheel file already on disk (skips the download)
 //   RUN_EXP_PYPI_URL    PyPI-compatible JSON API base (default https://pypi.org)
 //   RUN_EXP_CACHE_DIR   cache root (default $XDG_CACHE_HOME/run-exp or ~/.cache/run-exp)
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -288,6 +289,21 @@ export async function ensureNodeHeaders() {
   // node-gyp re-fetches when this number is below its own (11 in node-gyp 9 to 12).
   await fs.writeFile(path.join(target, 'installVersion'), '11\n');
   say(`registered Node headers ${headers} for node-gyp`);
+}
+
+/**
+ * Builds the node-gyp addon in `dir` (one of run-exp's own: native/jpeg,
+ * native/graph), offline with Node's own headers. A failed build is not a
+ * failed install: `without` says what runs instead, and `run-exp doctor` too.
+ * @param {string} dir @param {string} what @param {string} without
+ */
+export async function buildAddon(dir, what, without) {
+  await ensureNodeHeaders();
+  const gyp = process.env.npm_config_node_gyp;
+  const r = gyp
+    ? spawnSync(process.execPath, [gyp, 'rebuild'], { cwd: dir, stdio: 'inherit' })
+    : spawnSync('node-gyp', ['rebuild'], { cwd: dir, stdio: 'inherit' });
+  if (r.status !== 0) process.stderr.write(`run-exp: ${what} did not build; ${without}\n`);
 }
 
 function tfjsNodeDir() {

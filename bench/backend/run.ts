@@ -90,17 +90,37 @@ function throughput(r: Result): number {
   return r.images / (steady.reduce((a, b) => a + b, 0) / steady.length);
 }
 
+/** A Python with torch: BENCH_PYTORCH_PYTHON, or Debian's python3-torch, installed when missing (as root or via sudo). */
+function torchPython(): string | null {
+  const python = process.env.BENCH_PYTORCH_PYTHON ?? '/usr/bin/python3';
+  const hasTorch = () => spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+  if (hasTorch() || process.env.BENCH_PYTORCH_PYTHON) return hasTorch() ? python : null;
+  process.stderr.write("installing Debian's python3-torch for the PyTorch rows\n");
+  const apt = (args: string[]) =>
+    process.getuid?.() === 0
+      ? spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+      : spawnSync('sudo', ['apt-get', ...args], { stdio: 'inherit' });
+  apt(['update', '-qq']);
+  apt(['install', '-y', '-qq', 'python3-torch']);
+  return hasTorch() ? python : null;
+}
+
 const { data, labels } = await prepare();
-const torchPython = process.env.BENCH_PYTORCH_PYTHON ?? '/usr/bin/python3';
+const torch = torchPython();
+if (!torch)
+  process.stderr.write(
+    '\n*** NO PYTORCH: python3-torch could not be installed; the PyTorch rows are MISSING from this run ***\n\n',
+  );
 const keras = kerasPython();
 const results: Result[] = [];
 for (const threads of [1, 2]) {
   const args = [data, labels, String(threads), String(epochs)];
   const tsx = ['--import', 'tsx', path.join(here, 'tfjs_cnn.ts'), ...args];
   for (const r of [
+    run(process.execPath, tsx, { BENCH_ENGINE: 'graph' }),
     run(process.execPath, tsx),
     run(process.execPath, tsx, { RUN_EXP_KERNEL_OVERRIDES: '0' }),
-    run(torchPython, [path.join(here, 'torch_cnn.py'), ...args]),
+    torch ? run(torch, [path.join(here, 'torch_cnn.py'), ...args]) : null,
     keras ? run(keras, [path.join(here, 'keras_cnn.py'), ...args]) : null,
   ]) {
     if (r) {

@@ -1,8 +1,10 @@
-// The seed-like CNN on run-exp's TensorFlow.js backend, over full epochs of the
-// prepared faces. Usage: tfjs_cnn.ts DATA.u8 LABELS.u8 THREADS EPOCHS -> one JSON line.
+// The seed-like CNN on run-exp's TensorFlow.js backend (eager, or the graph
+// engine with BENCH_ENGINE=graph), over full epochs of the prepared faces. Usage: tfjs_cnn.ts DATA.u8 LABELS.u8 THREADS EPOCHS -> one JSON line.
 import { readFileSync } from 'node:fs';
 import { loadTensorflow } from '../../src/backend/tensorflow.ts';
+import type { Experiment } from '../../src/config/experiment.ts';
 import { toFloat } from '../../src/data/normalize.ts';
+import { GraphTrainer } from '../../src/training/graph/graph-trainer.ts';
 
 const [data, labelsFile, threadsArg, epochsArg] = process.argv.slice(2) as [string, string, string, string];
 const threads = Number(threadsArg);
@@ -29,6 +31,24 @@ const model = tf.sequential({
   ],
 });
 model.compile({ optimizer: tf.train.momentum(0.01, 0.9), loss: 'categoricalCrossentropy' });
+// BENCH_ENGINE=graph: the same model, loss and optimizer through run-exp's graph engine (one session run a step).
+const graph =
+  process.env.BENCH_ENGINE === 'graph'
+    ? new GraphTrainer(
+        tf,
+        {
+          seed: 1,
+          data: { augmentation: [] },
+          training: {
+            optimizer: { type: 'sgd', lr: 0.01, momentum: 0.9, nesterov: false },
+            loss: { type: 'categorical_crossentropy', label_smoothing: 0 },
+            class_weights: null,
+          },
+        } as unknown as Experiment,
+        model,
+        threads,
+      )
+    : null;
 
 // Pixels stay uint8 in memory (as in run-exp's cache); each batch is gathered
 // and scaled to float32 on the fly, so memory never holds the set as float32.
@@ -46,6 +66,10 @@ for (let epoch = 0; epoch < epochs; epoch++) {
     const idx = order.subarray(b, b + size);
     toFloat(pixels, px, 3, idx, { normalize: 'unit' }, xb);
     for (const [i, k] of idx.entries()) yb[i * 2 + (labels[k] as number)] = 1;
+    if (graph) {
+      total += graph.step(xb.subarray(0, size * px), size, yb.subarray(0, size * 2), 0.01, [1, b]).loss * size;
+      continue;
+    }
     const x = tf.tensor4d(xb.subarray(0, size * px), [size, 64, 64, 3]);
     const y = tf.tensor2d(yb.subarray(0, size * 2), [size, 2]);
     total += ((await model.trainOnBatch(x, y)) as number) * size;
@@ -59,7 +83,11 @@ for (let epoch = 0; epoch < epochs; epoch++) {
 const libtf = (tf.backend() as any).binding.TF_Version as string;
 process.stdout.write(
   `${JSON.stringify({
-    framework: process.env.RUN_EXP_KERNEL_OVERRIDES === '0' ? 'tfjs-node (stock kernels)' : 'run-exp (tfjs-node)',
+    framework: graph
+      ? 'run-exp graph engine'
+      : process.env.RUN_EXP_KERNEL_OVERRIDES === '0'
+        ? 'tfjs-node (stock kernels)'
+        : 'run-exp eager (tfjs-node)',
     version: `tfjs ${tf.version.tfjs}, libtensorflow ${libtf}`,
     threads,
     images: n,

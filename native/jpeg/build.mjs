@@ -1,19 +1,13 @@
-// Builds the JPEG fast path with node-gyp (offline: Node's own headers are
-// registered first, as for tfjs-node's binding). A failed build is not a failed
-// install: sharp then decodes every image, and `run-exp doctor` says so.
-import { spawnSync } from 'node:child_process';
+// Builds this addon at install; the libtensorflow installer (a sibling
+// package) holds the one build routine run-exp's addons share.
 import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-// The libtensorflow installer (a sibling package) knows where Node's headers are.
 const installer = createRequire(import.meta.url).resolve('@run-exp/libtensorflow');
-const { ensureNodeHeaders } = await import(installer);
-await ensureNodeHeaders();
-const gyp = process.env.npm_config_node_gyp;
-const r = gyp
-  ? spawnSync(process.execPath, [gyp, 'rebuild'], { stdio: 'inherit' })
-  : spawnSync('node-gyp', ['rebuild'], { stdio: 'inherit' });
-if (r.status !== 0) {
-  process.stderr.write(
-    'run-exp jpeg: the JPEG fast path did not build; sharp decodes every image (slower for small JPEGs)\n',
-  );
-}
+const { buildAddon } = await import(installer);
+await buildAddon(
+  path.dirname(fileURLToPath(import.meta.url)),
+  'the JPEG fast path',
+  'sharp decodes every image (slower for small JPEGs)',
+);

@@ -1,5 +1,6 @@
 // `run-exp doctor`: is the native TensorFlow backend installed and in use?
 import { backendReport } from '../backend/tensorflow.ts';
+import { graphMode } from '../backend/tf-graph.ts';
 import { jpegFastPath } from '../data/jpeg-fast.ts';
 
 export async function doctor(options: { json?: boolean }, out: (s: string) => void): Promise<number> {
@@ -7,8 +8,9 @@ export async function doctor(options: { json?: boolean }, out: (s: string) => vo
   const ok = r.checks.every((c) => c.ok);
   // Optional: without it sharp decodes every image, correctly but slower for small JPEGs.
   const jpeg = jpegFastPath();
+  const graph = graphMode();
   if (options.json) {
-    out(`${JSON.stringify({ ok, ...r, jpegFastPath: jpeg }, null, 2)}\n`);
+    out(`${JSON.stringify({ ok, ...r, jpegFastPath: jpeg, graphEngine: graph }, null, 2)}\n`);
     return ok ? 0 : 1;
   }
   const lines = [
@@ -17,6 +19,7 @@ export async function doctor(options: { json?: boolean }, out: (s: string) => vo
     `tfjs             ${r.tfjs}`,
     `node             ${r.node}`,
     `threads          intra-op ${r.intraOpThreads}, inter-op ${r.interOpThreads ?? 'default'}, cores ${r.cores}`,
+    `graph engine     ${graph.available ? 'on (TensorFlow graph mode through the C API)' : `off, training runs eagerly: ${graph.why}`}`,
     `jpeg fast path   ${jpeg.available ? 'on (libjpeg-turbo inside libtensorflow, DCT scaling; sharp for other formats)' : `off, sharp decodes everything: ${jpeg.why}`}`,
     '',
     ...r.checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}`),

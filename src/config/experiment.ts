@@ -74,6 +74,7 @@ export interface Experiment {
     class_weights: null | 'balanced' | Record<string, number>;
     checkpoints: { every: number; best: boolean; monitor: string };
     threads?: number;
+    engine?: 'graph' | 'eager';
     allow_non_native_backend: boolean;
   };
   tracking: { dir: string; mlflow_uri: string | null; experiment_name?: string; tags: Record<string, string> };

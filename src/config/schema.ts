@@ -260,6 +260,11 @@ export function experimentSchema(): JsonSchema {
       best: { type: 'boolean', default: true, description: 'also keep the best weights' },
       monitor: { enum: MONITORED, default: 'val_loss', description: 'metric that decides the best epoch' },
     }),
+    engine: {
+      enum: ['graph', 'eager'],
+      description:
+        'graph: each training step is one TensorFlow graph run (forward, loss, gradients, update), which TensorFlow optimizes as a whole; an experiment without a graph form (the log says what) trains eagerly. eager (the default): op by op from JavaScript',
+    },
     threads: {
       type: 'integer',
       minimum: 1,

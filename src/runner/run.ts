@@ -26,6 +26,7 @@ import { RecordError, recordError, recording } from '../tracking/record-errors.t
 import { runLogger, type TerminalLog } from '../tracking/run-log.ts';
 import { createRun, environment, openRun, type RunStore, readMetrics, writeConfig } from '../tracking/run-store.ts';
 import { systemSampler } from '../tracking/system-metrics.ts';
+import { chooseEngine } from '../training/graph/graph-trainer.ts';
 import { makeTrainingOptimizer } from '../training/optimizer-groups.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoints.ts';
 import { cachedFeatures, featuresCacheable } from './features.ts';
@@ -292,6 +293,11 @@ async function runInFolder(
     // Epochs after the checkpoint are trained again: drop their records.
     run.writeText('metrics.jsonl', history.map((m) => `${JSON.stringify(m)}\n`).join(''));
   }
+  const engine = chooseEngine(tf, exp, net);
+  log.info(
+    { event: 'engine', engine: engine.trainer ? 'graph' : 'eager', reason: engine.reason },
+    engine.trainer ? 'training engine: graph' : `training engine: eager (${engine.reason})`,
+  );
   const uri = trackingUri(exp.tracking.mlflow_uri);
   const mlflow = uri
     ? startMlflowTracker(
@@ -377,6 +383,7 @@ async function runInFolder(
       },
       history,
       sources,
+      engine.trainer ?? undefined,
     );
   } catch (err) {
     // The disk failed under the records: handled where the run started, after the partial checkpoint is gone.

@@ -12,6 +12,7 @@ import { rng, shuffle } from '../data/random.ts';
 import { setBackboneTrainable } from '../model/backbone.ts';
 import { predictProbs } from '../model/predict-probs.ts';
 import { evaluate } from '../report/metrics.ts';
+import type { GraphTrainer } from '../training/graph/graph-trainer.ts';
 import { makeLoss } from '../training/make-loss.ts';
 import { makeSchedule } from '../training/make-schedule.ts';
 import { setLearningRate } from '../training/optimizer-groups.ts';
@@ -265,6 +266,30 @@ function score(
   return { loss: lossSum / index.length, probs, evaluation: evaluate(labels, probs, classes) };
 }
 
+/** One graph-engine step on a batch; returns its loss (NaN when the output or loss was not finite). */
+function graphStep(
+  graph: GraphTrainer,
+  source: InputSource,
+  idx: number[],
+  batchLabels: number[],
+  k: number,
+  random: () => number,
+  lr: number,
+  seed: [number, number],
+  predicted: Int32Array,
+  at: number,
+): number {
+  const xt = source(idx, random);
+  const x = xt.dataSync() as Float32Array;
+  xt.dispose();
+  const y = new Float32Array(idx.length * k);
+  for (const [i, label] of batchLabels.entries()) y[i * k + label] = 1;
+  const r = graph.step(x, idx.length, y, lr, seed);
+  if (!r.finite) return Number.NaN;
+  predicted.set(r.predicted, at);
+  return r.loss;
+}
+
 /**
  * Trains `model` from the epoch after `history` (the epochs a resumed run had
  * completed) to the last. Everything random is drawn from generators seeded by
@@ -279,6 +304,7 @@ export async function train(
   hooks: TrainHooks = {},
   history: EpochMetrics[] = [],
   sources: Sources = pixelSources(tf, exp, data),
+  graph?: GraphTrainer,
 ): Promise<TrainOutcome> {
   const t = exp.training;
   const k = data.classes.length;
@@ -308,6 +334,19 @@ export async function train(
   };
   for (const m of history) track(m);
   const variables = learningOrder(exp, model);
+  // Graph engine: the graph holds weights and optimizer state while an epoch runs; the tfjs model and
+  // optimizer get them back before anything reads them (validation, checkpoints, a stop or a failure).
+  await graph?.loadOptimizerState(
+    optimizer,
+    variables.map((v) => v.name),
+  );
+  const syncBack = async () => {
+    graph?.saveWeights();
+    await graph?.saveOptimizerState(
+      optimizer,
+      variables.map((v) => v.name),
+    );
+  };
   // tfjs draws dropout masks (and other unseeded randomness) from Math.random.
   const mathRandom = Math.random;
   try {
@@ -330,41 +369,55 @@ export async function train(
         const positions = order.slice(b, b + t.batch_size);
         const idx = positions.map((p) => index[p] as number);
         const batchLabels = positions.map((p) => labels[p] as number);
-        const lossValue = tf.tidy(() => {
-          const yIdx = tf.tensor1d(batchLabels, 'int32');
-          // Mixing augmentations (mixup, cutmix) turn the one-hot labels into soft ones.
-          const { x, y } = mixBatch(
-            tf,
-            sources.data(idx, random) as Tensor4D,
-            tf.oneHot(yIdx, k).toFloat() as Tensor2D,
-            exp.data.augmentation,
-            random,
-          );
-          const w = weights ? tf.gather(tf.tensor1d(weights), yIdx) : undefined;
-          let predictions: Tensor | null = null;
-          let finite: Tensor | null = null;
-          const { value, grads } = tf.variableGrads(
-            () => {
-              const p = model.apply(x, { training: true }) as Tensor;
-              predictions = tf.keep(p.argMax(-1));
-              // Losses clip probabilities, which can hide NaN outputs: check them directly.
-              finite = tf.keep(p.isFinite().all());
-              return lossFn(y, p, w) as Scalar;
-            },
-            variables.filter((v) => v.trainable),
-          );
-          // Kept to leave the gradient scope, so disposed here (tidy leaves kept tensors alone).
-          const kept = [finite as unknown as Tensor, predictions as unknown as Tensor];
-          try {
-            if (!kept[0]?.dataSync()[0]) return Number.NaN;
-            optimizer.applyGradients(grads);
-            predicted.set(kept[1]?.dataSync() as Int32Array, b);
-            return value.dataSync()[0] as number;
-          } finally {
-            tf.dispose(kept);
-          }
-        });
+        const lossValue = graph
+          ? graphStep(
+              graph,
+              sources.data,
+              idx,
+              batchLabels,
+              k,
+              random,
+              lr,
+              [exp.seed, epoch * 65536 + b / t.batch_size],
+              predicted,
+              b,
+            )
+          : tf.tidy(() => {
+              const yIdx = tf.tensor1d(batchLabels, 'int32');
+              // Mixing augmentations (mixup, cutmix) turn the one-hot labels into soft ones.
+              const { x, y } = mixBatch(
+                tf,
+                sources.data(idx, random) as Tensor4D,
+                tf.oneHot(yIdx, k).toFloat() as Tensor2D,
+                exp.data.augmentation,
+                random,
+              );
+              const w = weights ? tf.gather(tf.tensor1d(weights), yIdx) : undefined;
+              let predictions: Tensor | null = null;
+              let finite: Tensor | null = null;
+              const { value, grads } = tf.variableGrads(
+                () => {
+                  const p = model.apply(x, { training: true }) as Tensor;
+                  predictions = tf.keep(p.argMax(-1));
+                  // Losses clip probabilities, which can hide NaN outputs: check them directly.
+                  finite = tf.keep(p.isFinite().all());
+                  return lossFn(y, p, w) as Scalar;
+                },
+                variables.filter((v) => v.trainable),
+              );
+              // Kept to leave the gradient scope, so disposed here (tidy leaves kept tensors alone).
+              const kept = [finite as unknown as Tensor, predictions as unknown as Tensor];
+              try {
+                if (!kept[0]?.dataSync()[0]) return Number.NaN;
+                optimizer.applyGradients(grads);
+                predicted.set(kept[1]?.dataSync() as Int32Array, b);
+                return value.dataSync()[0] as number;
+              } finally {
+                tf.dispose(kept);
+              }
+            });
         if (!Number.isFinite(lossValue)) {
+          await syncBack();
           return {
             status: 'FAILED',
             error: `the training loss (or the model output) became ${lossValue} at epoch ${epoch + 1}, batch ${b / t.batch_size + 1}; lower training.optimizer.lr (now ${lr}) or check the data`,
@@ -375,9 +428,13 @@ export async function train(
         hooks.onBatch?.(b + idx.length, order.length, lossValue);
         // Let signal handlers run between batches: otherwise Ctrl-C would wait for the epoch's end.
         await new Promise((resolve) => setImmediate(resolve));
-        if (hooks.shouldStop?.()) return { status: 'KILLED', epochs, stoppedEarly: false };
+        if (hooks.shouldStop?.()) {
+          await syncBack();
+          return { status: 'KILLED', epochs, stoppedEarly: false };
+        }
       }
       const seconds = (performance.now() - started) / 1000;
+      await syncBack();
       const val = validate(tf, exp, data, model, 'validation', sources);
       const trainEval = evaluate(
         Int32Array.from(order, (p) => labels[p] as number),

@@ -25,6 +25,11 @@ export function setLearningRate(optimizer: Optimizer, lr: number): void {
   else o.learningRate = lr;
 }
 
+/** The most specific of `scopes` that holds `variable`, or null (the group of every other weight). */
+export function ownerScope(variable: string, scopes: string[]): string | null {
+  return scopes.filter((s) => inScope(variable, s)).sort((a, b) => b.length - a.length)[0] ?? null;
+}
+
 class GroupedOptimizer {
   constructor(readonly groups: Group[]) {}
 
@@ -32,12 +37,10 @@ class GroupedOptimizer {
   applyGradients(grads: NamedTensorMap | { name: string; tensor: Tensor }[]): void {
     const list = Array.isArray(grads) ? grads : Object.entries(grads).map(([name, tensor]) => ({ name, tensor }));
     const byGroup = new Map<Group, NamedTensorMap>();
+    const scopes = this.groups.flatMap((grp) => (grp.scope === null ? [] : [grp.scope]));
     for (const g of list) {
-      const owner =
-        this.groups
-          .filter((grp) => grp.scope !== null && inScope(g.name, grp.scope))
-          .sort((a, b) => (b.scope as string).length - (a.scope as string).length)[0] ??
-        (this.groups.find((grp) => grp.scope === null) as Group);
+      const scope = ownerScope(g.name, scopes);
+      const owner = this.groups.find((grp) => grp.scope === scope) as Group;
       const map = byGroup.get(owner) ?? {};
       map[g.name] = g.tensor;
       byGroup.set(owner, map);
@@ -70,8 +73,14 @@ export function makeTrainingOptimizer(tf: Tf, choice: RegistryChoice): Optimizer
   return new GroupedOptimizer(groups) as unknown as Optimizer;
 }
 
-const partsOf = (optimizer: Optimizer): Optimizer[] =>
-  optimizer instanceof GroupedOptimizer ? optimizer.groups.map((g) => g.optimizer) : [optimizer];
+/** The optimizers behind `optimizer`, each with its group's scope (null: every other weight) and multiplier. */
+export function optimizerParts(
+  optimizer: Optimizer,
+): { scope: string | null; multiplier: number; optimizer: Optimizer }[] {
+  return optimizer instanceof GroupedOptimizer ? optimizer.groups : [{ scope: null, multiplier: 1, optimizer }];
+}
+
+const partsOf = (optimizer: Optimizer): Optimizer[] => optimizerParts(optimizer).map((p) => p.optimizer);
 
 export interface SavedTensor {
   name: string;

@@ -1,10 +1,43 @@
-// Child process of the backend stress test: runs cases from argv[2] on, one
-// line per event, so the parent can tell which case a native crash killed.
-import type { layers, Scalar, Tensor } from '@tensorflow/tfjs-node';
+// Child process of the backend stress test: runs cases from argv[2] on, eagerly
+// or (argv[3] = graph) as graph-engine training steps, one line per event, so
+// the parent can tell which case a native crash killed.
+import type { layers, Scalar, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
 import { loadTensorflow } from '../../src/backend/tensorflow.ts';
-import { stressCases } from './stress-cases.ts';
+import type { Experiment } from '../../src/config/experiment.ts';
+import { GraphTrainer } from '../../src/training/graph/graph-trainer.ts';
+import { type StressCase, stressCases } from './stress-cases.ts';
 
 const { tf } = await loadTensorflow();
+
+/** The case's layer in a small model (then flatten, if needed, and a softmax head), trained two steps by the graph engine. */
+function graphSteps(c: StressCase): void {
+  const input = tf.input({ shape: c.input.slice(1) });
+  // biome-ignore lint/suspicious/noExplicitAny: layer factories are looked up by name
+  const layer = (tf.layers as any)[c.layer](c.config) as layers.Layer;
+  const features = layer.apply(input) as SymbolicTensor;
+  const flat = features.shape.length > 2 ? (tf.layers.flatten().apply(features) as SymbolicTensor) : features;
+  const out = tf.layers.dense({ units: 2, activation: 'softmax' }).apply(flat) as SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  const exp = {
+    seed: 1,
+    data: { augmentation: [] },
+    training: {
+      optimizer: { type: 'sgd', lr: 0.01, momentum: 0.9, nesterov: false },
+      loss: { type: 'categorical_crossentropy', label_smoothing: 0 },
+      class_weights: null,
+    },
+  } as unknown as Experiment;
+  const trainer = new GraphTrainer(tf, exp, model, 2);
+  const n = c.input[0] as number;
+  const x = tf.randomNormal(c.input);
+  const pixels = x.dataSync() as Float32Array;
+  x.dispose();
+  const y = Float32Array.from({ length: n * 2 }, (_, i) => (i % 2 === 0 ? 1 : 0));
+  for (let step = 0; step < 2; step++) {
+    if (!trainer.step(pixels, n, y, 0.01, [1, step]).finite) throw new Error('NaN in the output or the loss');
+  }
+  model.dispose();
+}
 const cases = stressCases();
 const say = (event: object) => process.stdout.write(`${JSON.stringify(event)}\n`);
 
@@ -13,6 +46,10 @@ for (const [i, c] of cases.entries()) {
   say({ event: 'start', i });
   try {
     for (let r = 0; r < (c.repeat ?? 1); r++) {
+      if (process.argv[3] === 'graph') {
+        graphSteps(c);
+        continue;
+      }
       tf.tidy(() => {
         // biome-ignore lint/suspicious/noExplicitAny: layer factories are looked up by name
         const layer = (tf.layers as any)[c.layer](c.config) as layers.Layer;

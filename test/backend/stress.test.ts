@@ -1,5 +1,5 @@
 // Forward and backward passes of every layer kind over a range of shapes on the
-// chosen libtensorflow. Cases run in a child process: a native crash (SIGFPE,
+// chosen libtensorflow, eagerly and as graph-engine training steps. Cases run in a child process: a native crash (SIGFPE,
 // SIGSEGV) fails that case and the child restarts at the next one.
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
@@ -15,10 +15,10 @@ interface Outcome {
   detail?: string;
 }
 
-function runFrom(start: number, outcomes: Outcome[]): Promise<number> {
+function runFrom(start: number, outcomes: Outcome[], engine: 'eager' | 'graph'): Promise<number> {
   const cases = stressCases();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', worker, String(start)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', worker, String(start), engine], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let current = -1;
@@ -58,11 +58,13 @@ function runFrom(start: number, outcomes: Outcome[]): Promise<number> {
   });
 }
 
-it('every layer kind runs forward and backward without crashing', { timeout: 600_000 }, async () => {
-  const total = stressCases().length;
-  const outcomes: Outcome[] = [];
-  for (let next = 0; next < total; ) next = await runFrom(next, outcomes);
-  const bad = outcomes.filter((o) => o.result !== 'ok');
-  expect(outcomes).toHaveLength(total);
-  expect(bad.map((o) => `${o.result}: ${o.id}: ${o.detail}`)).toEqual([]);
-});
+for (const engine of ['eager', 'graph'] as const) {
+  it(`every layer kind runs forward and backward without crashing (${engine})`, { timeout: 600_000 }, async () => {
+    const total = stressCases().length;
+    const outcomes: Outcome[] = [];
+    for (let next = 0; next < total; ) next = await runFrom(next, outcomes, engine);
+    const bad = outcomes.filter((o) => o.result !== 'ok');
+    expect(outcomes).toHaveLength(total);
+    expect(bad.map((o) => `${o.result}: ${o.id}: ${o.detail}`)).toEqual([]);
+  });
+}

@@ -5,17 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { loadPixels } from '../../src/data/cache.ts';
 import { decodeImage, type Preprocessing } from '../../src/data/decode.ts';
 import { toFloat } from '../../src/data/normalize.ts';
-import { classFolders, halves, tempDir, writeImage } from './fixtures.ts';
+import { classFolders, halves, preprocessing, tempDir, writeImage } from './fixtures.ts';
 
 const RED = [255, 0, 0];
 const BLUE = [0, 0, 255];
-const pre = (over: Partial<Preprocessing> = {}): Preprocessing => ({
-  size: [4, 4],
-  fit: 'fill',
-  center_crop: 1,
-  color: 'rgb',
-  ...over,
-});
+const pre = preprocessing;
 const pixel = (buf: Buffer, width: number, x: number, y: number, channels = 3) =>
   [...buf.subarray((y * width + x) * channels, (y * width + x + 1) * channels)] as [number, number, number];
 

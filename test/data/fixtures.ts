@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import type { Preprocessing } from '../../src/data/decode.ts';
 
 export function tempDir(prefix = 'run-exp-data-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -66,4 +67,9 @@ export async function classFolders(
     }
     shade += 100;
   }
+}
+
+/** Preprocessing options for the decoder: 4x4 RGB, stretched, uncropped, unless `over` says otherwise. */
+export function preprocessing(over: Partial<Preprocessing> = {}): Preprocessing {
+  return { size: [4, 4], fit: 'fill', center_crop: 1, color: 'rgb', ...over };
 }

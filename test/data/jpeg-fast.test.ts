@@ -6,15 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { loadPixels } from '../../src/data/cache.ts';
 import { decodeImage, type Preprocessing } from '../../src/data/decode.ts';
 import { decodeJpegs, jpegFastPath } from '../../src/data/jpeg-fast.ts';
-import { tempDir, writeImage } from './fixtures.ts';
+import { preprocessing, tempDir, writeImage } from './fixtures.ts';
 
-const pre = (over: Partial<Preprocessing> = {}): Preprocessing => ({
-  size: [64, 64],
-  fit: 'fill',
-  center_crop: 1,
-  color: 'rgb',
-  ...over,
-});
+const pre = (over: Partial<Preprocessing> = {}) => preprocessing({ size: [64, 64], ...over });
 
 /** A textured width x height RGB image: gradients, a ring and stripes, so that resampling differences show. */
 function texture(width: number, height: number): Buffer {

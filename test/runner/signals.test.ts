@@ -5,42 +5,43 @@ import { expect, it } from 'vitest';
 import { classFolders, tempDir } from '../data/fixtures.ts';
 import { spawnCli } from '../support/cli.ts';
 
-/** A folder with 80 tiny images and an experiment `name` of `epochs` epochs that trains on them. */
-async function longRun(name: string, epochs: number): Promise<string> {
+/** A folder with 80 tiny images and an experiment `name` of `epochs` epochs that trains on them with `engine`. */
+async function longRun(name: string, epochs: number, engine = 'eager'): Promise<string> {
   const dir = tempDir();
   await classFolders(path.join(dir, 'images'), { a: 40, b: 40 });
   writeFileSync(
     path.join(dir, 'exp.yaml'),
-    `name: ${name}\ndata:\n  path: ./images\n  preprocessing: { size: [8, 8] }\nmodel:\n  layers:\n    - { type: flatten }\n    - { type: dense, units: 2, activation: softmax }\ntraining: { epochs: ${epochs}, batch_size: 4 }\ntracking: { dir: ./runs }\n`,
+    `name: ${name}\ndata:\n  path: ./images\n  preprocessing: { size: [8, 8] }\nmodel:\n  layers:\n    - { type: flatten }\n    - { type: dense, units: 2, activation: softmax }\ntraining: { epochs: ${epochs}, batch_size: 4, engine: ${engine} }\ntracking: { dir: ./runs }\n`,
   );
   return dir;
 }
 
-it('SIGINT finishes the batch, records KILLED and exits 130; --resume completes the run', {
-  timeout: 120_000,
-}, async () => {
-  const dir = await longRun('sig', 200);
-  let sent = false;
-  const first = await spawnCli(['exp.yaml'], dir, (line, kill) => {
-    if (!sent && /^epoch +2\/200/.test(line)) {
-      sent = true;
-      kill();
-    }
+for (const engine of ['eager', 'graph'])
+  it(`SIGINT finishes the batch, records KILLED and exits 130; --resume completes the run (${engine})`, {
+    timeout: 120_000,
+  }, async () => {
+    const dir = await longRun('sig', 200, engine);
+    let sent = false;
+    const first = await spawnCli(['exp.yaml'], dir, (line, kill) => {
+      if (!sent && /^epoch +2\/200/.test(line)) {
+        sent = true;
+        kill();
+      }
+    });
+    expect(first.code).toBe(130);
+    expect(first.out).toMatch(/SIGINT: stopping after this batch/);
+    const [id] = readdirSync(path.join(dir, 'runs', 'sig'));
+    const runDir = path.join(dir, 'runs', 'sig', id as string);
+    expect(JSON.parse(readFileSync(path.join(runDir, 'status.json'), 'utf8')).status).toBe('KILLED');
+    const resumed = await spawnCli(['exp.yaml', '--resume', runDir, '--quiet', '--set', 'training.epochs=200'], dir);
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(runDir, 'status.json'), 'utf8')).status).toBe('FINISHED');
+    const epochs = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).epoch);
+    expect(epochs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   });
-  expect(first.code).toBe(130);
-  expect(first.out).toMatch(/SIGINT: stopping after this batch/);
-  const [id] = readdirSync(path.join(dir, 'runs', 'sig'));
-  const runDir = path.join(dir, 'runs', 'sig', id as string);
-  expect(JSON.parse(readFileSync(path.join(runDir, 'status.json'), 'utf8')).status).toBe('KILLED');
-  const resumed = await spawnCli(['exp.yaml', '--resume', runDir, '--quiet', '--set', 'training.epochs=200'], dir);
-  expect(resumed.code).toBe(0);
-  expect(JSON.parse(readFileSync(path.join(runDir, 'status.json'), 'utf8')).status).toBe('FINISHED');
-  const epochs = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l).epoch);
-  expect(epochs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
-});
 
 it('kill -9 mid-run: runs shows CRASHED, --reap records it, a second resume is refused while one runs, and --resume finishes', {
   timeout: 120_000,

@@ -1,0 +1,96 @@
+// TensorFlow graph mode through native/graph: build a graph op by op, add
+// symbolic gradients, run whole training steps as one session call on the
+// libtensorflow that tfjs-node loads.
+import { openAddon } from './native-addon.ts';
+
+export const DT = { float32: 1, int32: 3, uint8: 4, int64: 9, bool: 10 } as const;
+
+/** An operation's output: [operation name, index]. */
+export type Output = readonly [string, number];
+
+export type Attr =
+  | { kind: 'type'; value: number }
+  | { kind: 'int'; value: number }
+  | { kind: 'ints'; value: number[] }
+  | { kind: 'float'; value: number }
+  | { kind: 'bool'; value: boolean }
+  | { kind: 'string'; value: string }
+  | { kind: 'shape'; value: number[] }
+  | { kind: 'tensor'; value: HostTensor };
+
+export interface HostTensor {
+  dtype: number;
+  shape: number[];
+  data: Float32Array | Int32Array | Uint8Array;
+}
+
+interface Addon {
+  open(libraryPath: string): string | null;
+  newGraph(): unknown;
+  addOp(
+    graph: unknown,
+    type: string,
+    name: string,
+    inputs: (Output | Output[])[],
+    attrs: Record<string, Attr>,
+    control: string[],
+  ): void;
+  gradients(graph: unknown, ys: Output[], xs: Output[]): Output[];
+  startSession(graph: unknown, config: Uint8Array): void;
+  run(
+    graph: unknown,
+    feeds: [Output, HostTensor][],
+    fetches: Output[],
+    targets: string[],
+  ): { data: Float32Array | Int32Array | Uint8Array; shape: number[] }[];
+}
+
+/** Whether graph mode is available here, and if not, why. */
+export function graphMode(): { available: boolean; why: string } {
+  const s = openAddon<Addon>('@run-exp/graph');
+  return { available: s.addon !== null, why: s.why };
+}
+
+/** A serialized ConfigProto with the thread counts (fields 2 and 5, varints). */
+function sessionConfig(intraOp: number, interOp: number): Uint8Array {
+  return new Uint8Array([0x10, intraOp, 0x28, interOp]);
+}
+
+export class TfGraph {
+  private readonly addon: Addon;
+  private readonly handle: unknown;
+  private count = 0;
+
+  constructor() {
+    const { addon, why } = openAddon<Addon>('@run-exp/graph');
+    if (!addon) throw new Error(`TensorFlow graph mode is unavailable: ${why}`);
+    this.addon = addon;
+    this.handle = addon.newGraph();
+  }
+
+  /** Adds an operation; returns its first output (others by index through `out`). */
+  op(
+    type: string,
+    inputs: (Output | Output[])[],
+    attrs: Record<string, Attr> = {},
+    name = `${type}_${++this.count}`,
+    control: string[] = [],
+  ): Output {
+    this.addon.addOp(this.handle, type, name, inputs, attrs, control);
+    return [name, 0] as const;
+  }
+
+  gradients(ys: Output[], xs: Output[]): Output[] {
+    return this.addon.gradients(this.handle, ys, xs);
+  }
+
+  startSession(intraOp: number, interOp: number): void {
+    this.addon.startSession(this.handle, sessionConfig(intraOp, interOp));
+  }
+
+  run(feeds: [Output, HostTensor][], fetches: Output[], targets: string[] = []) {
+    // TensorFlow refuses a run with nothing to do (plain SGD has no optimizer state to read).
+    if (fetches.length === 0 && targets.length === 0) return [];
+    return this.addon.run(this.handle, feeds, fetches, targets);
+  }
+}

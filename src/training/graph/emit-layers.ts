@@ -1,0 +1,269 @@
+// Each tfjs layer class as TensorFlow graph operations: the forward pass of
+// the graph engine, built from the compiled LayersModel (its configs and
+// weights), so the graph computes exactly what model.apply does. A class
+// without an emitter keeps the run on the eager engine.
+import { type Attr, DT, type Output, type TfGraph } from '../../backend/tf-graph.ts';
+
+const f32: Attr = { kind: 'type', value: DT.float32 };
+const i32: Attr = { kind: 'type', value: DT.int32 };
+const str = (value: string): Attr => ({ kind: 'string', value });
+const ints = (value: number[]): Attr => ({ kind: 'ints', value });
+
+/** What an emitter gets: the graph, the layer's config, its inputs, its weights' reads, the step's state. */
+export interface EmitContext {
+  g: TfGraph;
+  config: Record<string, unknown>;
+  inputs: Output[];
+  /** The layer's weights (by their short name: kernel, bias, gamma, ...) as read in the graph. */
+  weights: Record<string, Output>;
+  /** The input's static shape (batch axis -1). */
+  inputShapes: number[][];
+  /** True in the training graph: dropout drops, batch norm uses the batch's statistics. */
+  training: boolean;
+  /** A fresh per-step seed for stateless random ops ([2] int32). */
+  seed: () => Output;
+  /** Side effects the training step must run (batch norm's moving statistics), as op names. */
+  updates: string[];
+  /** The layer's weights as variable handles, for side effects that write them. */
+  handles: Record<string, Output>;
+  constant: (data: number[], shape: number[], dtype?: number) => Output;
+}
+
+type Emitter = (c: EmitContext) => Output;
+
+const pair = (v: unknown): [number, number] =>
+  Array.isArray(v) ? [v[0] as number, v[1] as number] : [v as number, v as number];
+
+export function activation(g: TfGraph, x: Output, name: unknown, constant: EmitContext['constant']): Output {
+  switch (name ?? 'linear') {
+    case 'linear':
+      return x;
+    case 'relu':
+      return g.op('Relu', [x], { T: f32 });
+    case 'relu6':
+      return g.op('Relu6', [x], { T: f32 });
+    case 'elu':
+      return g.op('Elu', [x], { T: f32 });
+    case 'selu':
+      return g.op('Selu', [x], { T: f32 });
+    case 'sigmoid':
+      return g.op('Sigmoid', [x], { T: f32 });
+    case 'tanh':
+      return g.op('Tanh', [x], { T: f32 });
+    case 'softplus':
+      return g.op('Softplus', [x], { T: f32 });
+    case 'softsign':
+      return g.op('Softsign', [x], { T: f32 });
+    case 'softmax':
+      return g.op('Softmax', [x], { T: f32 });
+    case 'swish':
+      return g.op('Mul', [x, g.op('Sigmoid', [x], { T: f32 })], { T: f32 });
+    case 'hard_sigmoid': {
+      // tfjs: clip(0.2 x + 0.5, 0, 1)
+      const y = g.op('AddV2', [g.op('Mul', [x, constant([0.2], [])], { T: f32 }), constant([0.5], [])], { T: f32 });
+      return g.op('Minimum', [g.op('Maximum', [y, constant([0], [])], { T: f32 }), constant([1], [])], { T: f32 });
+    }
+    case 'mish':
+      return g.op('Mul', [x, g.op('Tanh', [g.op('Softplus', [x], { T: f32 })], { T: f32 })], { T: f32 });
+    default:
+      throw new UnsupportedInGraph(`activation ${String(name)}`);
+  }
+}
+
+export class UnsupportedInGraph extends Error {
+  override name = 'UnsupportedInGraph';
+}
+
+function biasAndActivation(c: EmitContext, x: Output): Output {
+  const y = c.weights.bias ? c.g.op('BiasAdd', [x, c.weights.bias], { T: f32 }) : x;
+  return activation(c.g, y, c.config.activation, c.constant);
+}
+
+const padding = (c: EmitContext) => str(String(c.config.padding ?? 'valid').toUpperCase());
+
+function pool(type: 'MaxPool' | 'AvgPool'): Emitter {
+  return (c) => {
+    const [ph, pw] = pair(c.config.poolSize ?? 2);
+    const [sh, sw] = pair(c.config.strides ?? c.config.poolSize ?? 2);
+    return c.g.op(type, [c.inputs[0] as Output], {
+      T: f32,
+      ksize: ints([1, ph, pw, 1]),
+      strides: ints([1, sh, sw, 1]),
+      padding: padding(c),
+      data_format: str('NHWC'),
+    });
+  };
+}
+
+/**
+ * Zeroes a fraction `rate` of `x` (one draw per element of the noise `shape`,
+ * broadcast) and scales the rest by 1 / (1 - rate). Stateless and seeded per
+ * step: the same seed drops the same units, so a resumed run repeats them.
+ */
+function dropWith(c: EmitContext, x: Output, shape: Output, rate: number): Output {
+  const u = c.g.op('StatelessRandomUniform', [shape, c.seed()], { dtype: f32, T: i32, Tseed: i32 });
+  const keep = c.g.op('Cast', [c.g.op('GreaterEqual', [u, c.constant([rate], [])], { T: f32 })], {
+    SrcT: { kind: 'type', value: DT.bool },
+    DstT: f32,
+  });
+  return c.g.op('Mul', [c.g.op('Mul', [x, keep], { T: f32 }), c.constant([1 / (1 - rate)], [])], { T: f32 });
+}
+
+function merge(type: 'AddV2' | 'Mul'): Emitter {
+  return (c) => c.inputs.slice(1).reduce((acc, x) => c.g.op(type, [acc, x], { T: f32 }), c.inputs[0] as Output);
+}
+
+/** Mean and (biased) variance over `axes`, kept as dims: tf.moments. */
+function moments(c: EmitContext, x: Output, axes: number[]): [Output, Output] {
+  const ax = c.constant(axes, [axes.length], DT.int32);
+  const keep: Record<string, Attr> = { T: f32, Tidx: i32, keep_dims: { kind: 'bool', value: true } };
+  const mean = c.g.op('Mean', [x, ax], keep);
+  const variance = c.g.op('Mean', [c.g.op('SquaredDifference', [x, mean], { T: f32 }), ax], keep);
+  return [mean, variance];
+}
+
+/** tf.batchNorm: (x - mean) / sqrt(variance + epsilon) * gamma + beta. */
+function normalize(c: EmitContext, x: Output, mean: Output, variance: Output): Output {
+  const g = c.g;
+  const eps = c.constant([Number(c.config.epsilon ?? 1e-3)], []);
+  let y = g.op(
+    'Mul',
+    [g.op('Sub', [x, mean], { T: f32 }), g.op('Rsqrt', [g.op('AddV2', [variance, eps], { T: f32 })], { T: f32 })],
+    { T: f32 },
+  );
+  if (c.weights.gamma) y = g.op('Mul', [y, c.weights.gamma], { T: f32 });
+  if (c.weights.beta) y = g.op('AddV2', [y, c.weights.beta], { T: f32 });
+  return y;
+}
+
+function depthwise(c: EmitContext, x: Output): Output {
+  const [sh, sw] = pair(c.config.strides ?? 1);
+  const [dh, dw] = pair(c.config.dilationRate ?? 1);
+  return c.g.op('DepthwiseConv2dNative', [x, c.weights.depthwise_kernel as Output], {
+    T: f32,
+    strides: ints([1, sh, sw, 1]),
+    padding: padding(c),
+    data_format: str('NHWC'),
+    dilations: ints([1, dh, dw, 1]),
+  });
+}
+
+export const EMITTERS: Record<string, Emitter> = {
+  InputLayer: (c) => c.inputs[0] as Output,
+  Conv2D: (c) => {
+    const [sh, sw] = pair(c.config.strides ?? 1);
+    const [dh, dw] = pair(c.config.dilationRate ?? 1);
+    const y = c.g.op('Conv2D', [c.inputs[0] as Output, c.weights.kernel as Output], {
+      T: f32,
+      strides: ints([1, sh, sw, 1]),
+      padding: padding(c),
+      data_format: str('NHWC'),
+      dilations: ints([1, dh, dw, 1]),
+    });
+    return biasAndActivation(c, y);
+  },
+  Dense: (c) => {
+    if ((c.inputShapes[0]?.length ?? 2) !== 2) throw new UnsupportedInGraph('dense on a non-flat input');
+    return biasAndActivation(c, c.g.op('MatMul', [c.inputs[0] as Output, c.weights.kernel as Output], { T: f32 }));
+  },
+  MaxPooling2D: pool('MaxPool'),
+  AveragePooling2D: pool('AvgPool'),
+  GlobalAveragePooling2D: (c) =>
+    c.g.op('Mean', [c.inputs[0] as Output, c.constant([1, 2], [2], DT.int32)], { T: f32, Tidx: i32 }),
+  GlobalMaxPooling2D: (c) =>
+    c.g.op('Max', [c.inputs[0] as Output, c.constant([1, 2], [2], DT.int32)], { T: f32, Tidx: i32 }),
+  Flatten: (c) => {
+    const features = (c.inputShapes[0] ?? []).slice(1).reduce((a, b) => a * b, 1);
+    return c.g.op('Reshape', [c.inputs[0] as Output, c.constant([-1, features], [2], DT.int32)], {
+      T: f32,
+      Tshape: i32,
+    });
+  },
+  Activation: (c) => activation(c.g, c.inputs[0] as Output, c.config.activation, c.constant),
+  Dropout: (c) => {
+    const rate = Number(c.config.rate ?? 0);
+    const x = c.inputs[0] as Output;
+    if (!c.training || rate === 0) return x;
+    return dropWith(c, x, c.g.op('Shape', [x], { T: f32, out_type: i32 }), rate);
+  },
+  Add: merge('AddV2'),
+  Multiply: merge('Mul'),
+  Average: (c) => c.g.op('Mul', [merge('AddV2')(c), c.constant([1 / c.inputs.length], [])], { T: f32 }),
+  Concatenate: (c) => {
+    const rank = c.inputShapes[0]?.length ?? 4;
+    const axis = Number(c.config.axis ?? -1);
+    return c.g.op('ConcatV2', [c.inputs, c.constant([axis < 0 ? rank + axis : axis], [], DT.int32)], {
+      N: { kind: 'int', value: c.inputs.length },
+      T: f32,
+      Tidx: i32,
+    });
+  },
+  Reshape: (c) => {
+    const target = (c.config.targetShape as (number | null)[]).map((d) => d ?? -1);
+    return c.g.op('Reshape', [c.inputs[0] as Output, c.constant([-1, ...target], [target.length + 1], DT.int32)], {
+      T: f32,
+      Tshape: i32,
+    });
+  },
+  ZeroPadding2D: (c) => {
+    const [[t, b], [l, r]] = c.config.padding as [[number, number], [number, number]];
+    return c.g.op('Pad', [c.inputs[0] as Output, c.constant([0, 0, t, b, l, r, 0, 0], [4, 2], DT.int32)], {
+      T: f32,
+      Tpaddings: i32,
+    });
+  },
+  DepthwiseConv2D: (c) => biasAndActivation(c, depthwise(c, c.inputs[0] as Output)),
+  SeparableConv2D: (c) => {
+    const pointwise = c.g.op('Conv2D', [depthwise(c, c.inputs[0] as Output), c.weights.pointwise_kernel as Output], {
+      T: f32,
+      strides: ints([1, 1, 1, 1]),
+      padding: str('VALID'),
+      data_format: str('NHWC'),
+      dilations: ints([1, 1, 1, 1]),
+    });
+    return biasAndActivation(c, pointwise);
+  },
+  LayerNormalization: (c) => {
+    const x = c.inputs[0] as Output;
+    const [mean, variance] = moments(c, x, [(c.inputShapes[0]?.length ?? 2) - 1]);
+    return normalize(c, x, mean, variance);
+  },
+  BatchNormalization: (c) => {
+    const x = c.inputs[0] as Output;
+    const rank = c.inputShapes[0]?.length ?? 2;
+    const [mean, variance] = moments(
+      c,
+      x,
+      Array.from({ length: rank - 1 }, (_, i) => i),
+    );
+    // tfjs' moving averages: moving -= (moving - batch) * (1 - momentum), from the batch's biased variance.
+    const decay = c.constant([1 - Number(c.config.momentum ?? 0.99)], []);
+    const flat = (t: Output) => c.g.op('Reshape', [t, c.constant([-1], [1], DT.int32)], { T: f32, Tshape: i32 });
+    for (const [name, batch] of [
+      ['moving_mean', mean],
+      ['moving_variance', variance],
+    ] as const) {
+      const moving = c.weights[name] as Output;
+      const delta = c.g.op('Mul', [c.g.op('Sub', [moving, flat(batch)], { T: f32 }), decay], { T: f32 });
+      c.updates.push(c.g.op('AssignSubVariableOp', [c.handles[name] as Output, delta], { dtype: f32 })[0]);
+    }
+    return normalize(c, x, mean, variance);
+  },
+  SpatialDropout2D: (c) => {
+    const rate = Number(c.config.rate ?? 0);
+    const x = c.inputs[0] as Output;
+    if (!c.training || rate === 0) return x;
+    // One draw per example and channel: the noise shape [n, 1, 1, c].
+    const shape = c.g.op(
+      'AddV2',
+      [
+        c.g.op('Mul', [c.g.op('Shape', [x], { T: f32, out_type: i32 }), c.constant([1, 0, 0, 1], [4], DT.int32)], {
+          T: i32,
+        }),
+        c.constant([0, 1, 1, 0], [4], DT.int32),
+      ],
+      { T: i32 },
+    );
+    return dropWith(c, x, shape, rate);
+  },
+};

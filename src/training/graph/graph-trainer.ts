@@ -1,0 +1,506 @@
+// The graph engine: the experiment's model, loss and optimizer update as one
+// TensorFlow graph, run one session call per training step. The tfjs model
+// stays the source of truth between epochs: weights go into the graph at the
+// start and come back before validation, checkpoints and the end, so
+// validation, predict, evaluate and the saved model.json are the eager path's.
+
+import * as os from 'node:os';
+import type { LayersModel, LayerVariable, Optimizer, Variable } from '@tensorflow/tfjs-node';
+import type { Tf } from '../../backend/tensorflow.ts';
+import { type Attr, DT, graphMode, type HostTensor, type Output, TfGraph } from '../../backend/tf-graph.ts';
+import type { Experiment } from '../../config/experiment.ts';
+import { optimizerParts, ownerScope } from '../optimizer-groups.ts';
+import { EMITTERS, type EmitContext, UnsupportedInGraph } from './emit-layers.ts';
+
+const f32: Attr = { kind: 'type', value: DT.float32 };
+const i32: Attr = { kind: 'type', value: DT.int32 };
+const EPS = 1e-7;
+const NON_FINITE = 'run-exp non-finite';
+/** The per-variable state each optimizer keeps, named as tfjs names it (`<variable>/<suffix>`). */
+const SLOTS = { sgd: ['momentum'], adam: ['m', 'v'] } as const;
+
+interface GraphVariable {
+  variable: LayerVariable;
+  handle: Output;
+  read: Output;
+  shape: number[];
+  /** Placeholder and assign op that load a value into it. */
+  value: Output;
+  assign: string;
+}
+
+interface Slot {
+  name: string;
+  handle: Output;
+  read: Output;
+  shape: number[];
+  value: Output;
+  assign: string;
+  /** Holds a value: zeros once its update exists, or what a checkpoint restored. */
+  ready: boolean;
+}
+
+/** Why an experiment cannot train in graph mode, or null when it can. */
+export function graphUnsupported(exp: Experiment, model: LayersModel): string | null {
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    if (!EMITTERS[cls]) return `layer ${layer.name} (${cls})`;
+    // A frozen batch norm runs in inference mode in tfjs; the graph's only runs in training mode.
+    if (cls === 'BatchNormalization' && !layer.trainable) return `frozen batch norm ${layer.name}`;
+  }
+  const t = exp.training;
+  if (t.optimizer.type !== 'sgd' && t.optimizer.type !== 'adam') return `optimizer ${t.optimizer.type}`;
+  if (t.class_weights !== null) return 'class_weights';
+  if (exp.data.augmentation.some((a) => a.type === 'mixup' || a.type === 'cutmix')) return 'mixup/cutmix';
+  return null;
+}
+
+/**
+ * The experiment's training engine: graph when `training.engine: graph` asks
+ * for it and the experiment has a graph form; eager otherwise, with why.
+ * Eager stays the default until a whole 25-epoch baseline has been compared.
+ */
+export function chooseEngine(
+  tf: Tf,
+  exp: Experiment,
+  model: LayersModel,
+): { trainer: GraphTrainer | null; reason: string | null } {
+  if (exp.training.engine !== 'graph')
+    return { trainer: null, reason: exp.training.engine === 'eager' ? 'training.engine: eager' : 'the default' };
+  const mode = graphMode();
+  if (!mode.available) return { trainer: null, reason: `graph mode unavailable: ${mode.why}` };
+  const unsupported = graphUnsupported(exp, model);
+  if (unsupported) return { trainer: null, reason: `no graph form for ${unsupported}` };
+  const threads = exp.training.threads ?? os.availableParallelism();
+  return { trainer: new GraphTrainer(tf, exp, model, threads), reason: null };
+}
+
+const prod = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+export class GraphTrainer {
+  private readonly g = new TfGraph();
+  private readonly vars: GraphVariable[] = [];
+  private readonly slots: Slot[] = [];
+  private readonly x: Output;
+  private readonly y: Output;
+  private readonly lr: Output;
+  private readonly seed: Output;
+  private readonly loss: Output;
+  private readonly predicted: Output;
+  private readonly checks: string[];
+  /** Ops every training step runs besides the updates: batch norm's moving statistics. */
+  private readonly sideEffects: string[] = [];
+  private seedCount = 0;
+  /** Per trainable set: the update op and the optimizer parts it steps. */
+  private readonly trainOps = new Map<string, { op: string; parts: number[] }>();
+  /** Steps taken per optimizer part (tfjs counts them per part). */
+  private readonly iterations: number[] = [];
+  /** Adam: per optimizer part, the fed bias corrections and beta1^t, beta2^t as tfjs keeps them (float32). */
+  private readonly corrections = new Map<number, [Output, Output]>();
+  private readonly betaPowers: [number, number][] = [];
+  private readonly inputShape: number[];
+
+  constructor(
+    private readonly tf: Tf,
+    private readonly exp: Experiment,
+    private readonly model: LayersModel,
+    threads: number,
+  ) {
+    const g = this.g;
+    const inputShape = (model.inputs[0]?.shape ?? []).slice(1) as number[];
+    this.inputShape = inputShape;
+    const k = (model.outputs[0]?.shape.at(-1) as number) ?? 2;
+    this.x = g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [-1, ...inputShape] } }, 'x');
+    this.y = g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [-1, k] } }, 'y');
+    this.lr = g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [] } }, 'lr');
+    this.seed = g.op('Placeholder', [], { dtype: i32, shape: { kind: 'shape', value: [2] } }, 'seed');
+    const probs = this.forward();
+    this.loss = this.lossOf(probs);
+    this.predicted = g.op('ArgMax', [probs, this.constant([1], [], DT.int32)], {
+      T: f32,
+      Tidx: i32,
+      output_type: { kind: 'type', value: DT.int32 },
+    });
+    // Updates wait for these: a non-finite output or loss fails the step before any weight changes, as in eager.
+    const check = (x: Output, what: string) =>
+      g.op('CheckNumerics', [x], { T: f32, message: { kind: 'string', value: `${NON_FINITE}: ${what}` } })[0];
+    this.checks = [check(probs, 'model output'), check(this.loss, 'loss')];
+    g.startSession(threads, threads > 1 ? 2 : 1);
+    this.loadWeights();
+  }
+
+  private constant(data: number[], shape: number[], dtype: number = DT.float32): Output {
+    const value: HostTensor = {
+      dtype,
+      shape,
+      data: dtype === DT.int32 ? Int32Array.from(data) : Float32Array.from(data),
+    };
+    return this.g.op('Const', [], { dtype: { kind: 'type', value: dtype }, value: { kind: 'tensor', value } });
+  }
+
+  private variable(name: string, shape: number[]) {
+    const g = this.g;
+    const shapeAttr: Attr = { kind: 'shape', value: shape };
+    const handle = g.op('VarHandleOp', [], {
+      dtype: f32,
+      shape: shapeAttr,
+      shared_name: { kind: 'string', value: name },
+    });
+    const value = g.op('Placeholder', [], { dtype: f32, shape: shapeAttr });
+    const assign = g.op('AssignVariableOp', [handle, value], { dtype: f32 })[0];
+    const read = g.op('ReadVariableOp', [handle], { dtype: f32 });
+    return { handle, read, shape, value, assign };
+  }
+
+  /** The model's layers as graph operations, in the model's (topological) order. */
+  private forward(): Output {
+    const outputs = new Map<string, Output>();
+    const shapes = new Map<string, number[]>();
+    for (const layer of this.model.layers) {
+      const cls = layer.getClassName();
+      const emit = EMITTERS[cls];
+      if (!emit) throw new UnsupportedInGraph(`layer ${layer.name} (${cls})`);
+      const inbound = this.inboundOf(layer);
+      // A Sequential model does not list its input layer: whatever is not a layer here is the input.
+      const inputs = cls === 'InputLayer' ? [this.x] : inbound.map((l) => outputs.get(l.name) ?? this.x);
+      const inputShapes =
+        cls === 'InputLayer'
+          ? [[-1, ...this.inputShape]]
+          : inbound.map((l) => shapes.get(l.name) ?? [-1, ...this.inputShape]);
+      const weights: Record<string, Output> = {};
+      const handles: Record<string, Output> = {};
+      for (const w of layer.weights) {
+        const v = { variable: w, ...this.variable(w.name, w.shape as number[]) };
+        this.vars.push(v);
+        const short = w.originalName.split('/').at(-1) as string;
+        weights[short] = v.read;
+        handles[short] = v.handle;
+      }
+      const context: EmitContext = {
+        g: this.g,
+        config: layer.getConfig() as Record<string, unknown>,
+        inputs,
+        weights,
+        inputShapes,
+        training: true,
+        updates: this.sideEffects,
+        handles,
+        // Each random layer its own stream: the step's seed moved by a per-layer offset.
+        seed: () =>
+          this.g.op('AddV2', [this.seed, this.constant([++this.seedCount * 1_000_003, 0], [2], DT.int32)], { T: i32 }),
+        constant: (d, s, t) => this.constant(d, s, t),
+      };
+      outputs.set(layer.name, emit(context));
+      const out = layer.outputShape as number[];
+      shapes.set(
+        layer.name,
+        out.map((d) => d ?? -1),
+      );
+    }
+    const last = this.model.outputLayers[0]?.name ?? this.model.layers.at(-1)?.name;
+    return outputs.get(last as string) as Output;
+  }
+
+  /**
+   * The layers feeding `layer` in this model. A layer shared with another
+   * model (a cached backbone's head is cut from the whole model) has one
+   * inbound node per model; tfjs marks this model's as `<layer>_ib-<index>`.
+   */
+  private inboundOf(layer: LayersModel['layers'][number]) {
+    const mine = (this.model as unknown as { containerNodes: Set<string> }).containerNodes;
+    const index = layer.inboundNodes.findIndex((_, i) => mine.has(`${layer.name}_ib-${i}`));
+    return layer.inboundNodes[Math.max(0, index)]?.inboundLayers ?? [];
+  }
+
+  /** makeLoss's losses, op for op: (smoothed) targets against the clipped probabilities, as a batch mean. */
+  private lossOf(p: Output): Output {
+    const g = this.g;
+    const c = (v: number) => this.constant([v], []);
+    const op = (type: string, ...inputs: Output[]) => g.op(type, inputs, { T: f32 });
+    const reduce = (type: 'Sum' | 'Mean', x: Output, axis: number) =>
+      g.op(type, [x, this.constant([axis], [1], DT.int32)], { T: f32, Tidx: i32 });
+    const loss = this.exp.training.loss;
+    const s = Number(loss.label_smoothing ?? 0);
+    const k = (this.model.outputs[0]?.shape.at(-1) as number) ?? 2;
+    const clip = (x: Output) => op('Minimum', op('Maximum', x, c(EPS)), c(1 - EPS));
+    let perElement: Output;
+    switch (loss.type) {
+      case 'categorical_crossentropy': {
+        const target = s > 0 ? op('AddV2', op('Mul', this.y, c(1 - s)), c(s / k)) : this.y;
+        return reduce('Mean', op('Neg', reduce('Sum', op('Mul', target, op('Log', clip(p))), 1)), 0);
+      }
+      case 'binary_crossentropy': {
+        const target = s > 0 ? op('AddV2', op('Mul', this.y, c(1 - s)), c(s / 2)) : this.y;
+        const q = clip(p);
+        perElement = op(
+          'Neg',
+          op(
+            'AddV2',
+            op('Mul', target, op('Log', q)),
+            op('Mul', op('Sub', c(1), target), op('Log', op('Sub', c(1), q))),
+          ),
+        );
+        break;
+      }
+      case 'mean_squared_error':
+        perElement = op('Square', op('Sub', this.y, p));
+        break;
+      case 'hinge':
+        perElement = op('Relu', op('Sub', c(1), op('Mul', op('Sub', op('Mul', this.y, c(2)), c(1)), p)));
+        break;
+      default:
+        throw new UnsupportedInGraph(`loss ${loss.type}`);
+    }
+    // The mean over every element, as tfjs' mean() without an axis.
+    return g.op('Mean', [perElement, this.constant([0, 1], [2], DT.int32)], { T: f32, Tidx: i32 });
+  }
+
+  /** The update op for the variables trainable now (built once per distinct set: a backbone may unfreeze). */
+  private trainOp(): { op: string; parts: number[] } {
+    const trainable = this.vars.filter((v) => v.variable.trainable);
+    const key = trainable.map((v) => v.variable.name).join('\n');
+    const known = this.trainOps.get(key);
+    if (known) return known;
+    const g = this.g;
+    const grads = g.gradients(
+      [this.loss],
+      trainable.map((v) => v.read),
+    );
+    const o = this.exp.training.optimizer as { momentum?: number; nesterov?: boolean };
+    const multipliers = this.multipliers();
+    const scopes = Object.keys(multipliers);
+    const updates: string[] = [];
+    const parts = new Set<number>();
+    for (const [i, v] of trainable.entries()) {
+      const scope = ownerScope(v.variable.name, scopes);
+      const m = scope === null ? 1 : (multipliers[scope] as number);
+      if (m === 0) continue;
+      // Parts in optimizerParts' order: the multiplier scopes, then every other weight.
+      parts.add(scope === null ? scopes.length : scopes.indexOf(scope));
+      const lr = m === 1 ? this.lr : g.op('Mul', [this.lr, this.constant([m], [])], { T: f32 });
+      const grad = grads[i] as Output;
+      if ((o.momentum ?? 0) > 0) {
+        const slot = this.slot(`${v.variable.name}/momentum`, v.shape);
+        updates.push(
+          g.op(
+            'ResourceApplyMomentum',
+            [v.handle, slot.handle, lr, grad, this.constant([o.momentum as number], [])],
+            {
+              T: f32,
+              use_locking: { kind: 'bool', value: false },
+              use_nesterov: { kind: 'bool', value: Boolean(o.nesterov) },
+            },
+            undefined,
+            this.checks,
+          )[0],
+        );
+      } else if (this.exp.training.optimizer.type === 'adam') {
+        updates.push(...this.adamUpdate(v, grad, lr, scope === null ? scopes.length : scopes.indexOf(scope)));
+      } else {
+        updates.push(g.op('ResourceApplyGradientDescent', [v.handle, lr, grad], { T: f32 }, undefined, this.checks)[0]);
+      }
+    }
+    const train = {
+      op: g.op('NoOp', [], {}, `train_${this.trainOps.size}`, [...updates, ...this.sideEffects])[0],
+      parts: [...parts],
+    };
+    this.trainOps.set(key, train);
+    // New slots start at zero, as tfjs optimizers' accumulators do.
+    for (const slot of this.slots.filter((x) => !x.ready)) this.setSlot(slot, new Float32Array(prod(slot.shape)));
+    return train;
+  }
+
+  /**
+   * tfjs' Adam, op for op (TensorFlow's ApplyAdam adds epsilon before the bias
+   * correction, tfjs after): m and v move, then the weight by the bias-corrected
+   * ratio. The bias corrections (1 - beta^t, per optimizer part) are fed each step.
+   */
+  private adamUpdate(v: GraphVariable, grad: Output, lr: Output, part: number): string[] {
+    const g = this.g;
+    const o = this.exp.training.optimizer as unknown as { beta1: number; beta2: number; epsilon: number };
+    const [c1, c2] = this.biasCorrection(part);
+    const mul = (a: Output, b: Output) => g.op('Mul', [a, b], { T: f32 });
+    const add = (a: Output, b: Output) => g.op('AddV2', [a, b], { T: f32 });
+    const m = this.slot(`${v.variable.name}/m`, v.shape);
+    const s2 = this.slot(`${v.variable.name}/v`, v.shape);
+    const m1 = add(mul(m.read, this.constant([o.beta1], [])), mul(grad, this.constant([1 - o.beta1], [])));
+    const v1 = add(
+      mul(s2.read, this.constant([o.beta2], [])),
+      mul(g.op('Square', [grad], { T: f32 }), this.constant([1 - o.beta2], [])),
+    );
+    const corrected = g.op('RealDiv', [m1, c1], { T: f32 });
+    const denominator = add(
+      g.op('Sqrt', [g.op('RealDiv', [v1, c2], { T: f32 })], { T: f32 }),
+      this.constant([o.epsilon], []),
+    );
+    const step = mul(g.op('RealDiv', [corrected, denominator], { T: f32 }), g.op('Neg', [lr], { T: f32 }));
+    const assign = (handle: Output, value: Output, type = 'AssignVariableOp') =>
+      g.op(type, [handle, value], { dtype: f32 }, undefined, this.checks)[0];
+    return [assign(m.handle, m1), assign(s2.handle, v1), assign(v.handle, step, 'AssignAddVariableOp')];
+  }
+
+  /** The fed 1 - beta1^t and 1 - beta2^t of optimizer part `part`. */
+  private biasCorrection(part: number): [Output, Output] {
+    let known = this.corrections.get(part);
+    if (!known) {
+      const scalar = () => this.g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [] } });
+      known = [scalar(), scalar()];
+      this.corrections.set(part, known);
+    }
+    return known;
+  }
+
+  private setSlot(slot: Slot, data: Float32Array): void {
+    this.g.run([[slot.value, { dtype: DT.float32, shape: slot.shape, data }]], [], [slot.assign]);
+    slot.ready = true;
+  }
+
+  private multipliers(): Record<string, number> {
+    return (this.exp.training.optimizer.lr_multipliers ?? {}) as Record<string, number>;
+  }
+
+  private slot(name: string, shape: number[]): Slot {
+    const known = this.slots.find((s) => s.name === name);
+    if (known) return known;
+    const s = { name, ...this.variable(name, shape), ready: false };
+    this.slots.push(s);
+    return s;
+  }
+
+  /**
+   * The tfjs optimizer's state (as a checkpoint restored it) into the graph's
+   * slots. tfjs keeps it by position (the i-th accumulator of a part belongs to
+   * the part's i-th trained variable in `order`), not by name: names carry
+   * the suffixes tfjs adds to keep them unique in a process.
+   */
+  async loadOptimizerState(optimizer: Optimizer, order: string[]): Promise<void> {
+    const scopes = Object.keys(this.multipliers());
+    const suffixes = this.slotSuffixes();
+    for (const [p, part] of optimizerParts(optimizer).entries()) {
+      const mine = order.filter((name) => ownerScope(name, scopes) === part.scope);
+      const named = await part.optimizer.getWeights();
+      const iter = named.find((w) => w.name === 'iter');
+      this.iterations[p] = (iter?.tensor.dataSync()[0] as number) ?? 0;
+      iter?.tensor.dispose();
+      const state = named.filter((w) => w.name !== 'iter');
+      const count = state.length / suffixes.length;
+      for (const [j, suffix] of suffixes.entries())
+        for (let i = 0; i < count; i++) {
+          const w = state[j * count + i] as (typeof state)[number];
+          this.setSlot(this.slot(`${mine[i]}/${suffix}`, w.tensor.shape), w.tensor.dataSync() as Float32Array);
+        }
+      const adam = part.optimizer as unknown as Partial<Record<'accBeta1' | 'accBeta2', Variable>>;
+      if (adam.accBeta1 && adam.accBeta2 && (this.iterations[p] ?? 0) > 0)
+        this.betaPowers[p] = [adam.accBeta1.dataSync()[0] as number, adam.accBeta2.dataSync()[0] as number];
+    }
+  }
+
+  /** The per-variable state of the optimizer, in tfjs' order: Adam every first moment then every second. */
+  private slotSuffixes(): readonly string[] {
+    return SLOTS[this.exp.training.optimizer.type === 'adam' ? 'adam' : 'sgd'];
+  }
+
+  /**
+   * The graph's slots into the tfjs optimizer, as its own updates would have
+   * left it (per part, one accumulator per trained variable in `order`), so
+   * that a checkpoint holds the same optimizer state in either engine.
+   */
+  async saveOptimizerState(optimizer: Optimizer, order: string[]): Promise<void> {
+    const scopes = Object.keys(this.multipliers());
+    for (const [p, part] of optimizerParts(optimizer).entries()) {
+      const mine = order.filter((name) => ownerScope(name, scopes) === part.scope);
+      // tfjs' order: Adam keeps every first moment, then every second; momentum one accumulator each.
+      const names = this.slotSuffixes()
+        .flatMap((suffix) => mine.map((name) => `${name}/${suffix}`))
+        .filter((name) => this.slots.some((s) => s.name === name));
+      const slots = names.map((name) => this.slots.find((s) => s.name === name) as Slot);
+      const values = this.g.run(
+        [],
+        slots.map((s) => s.read),
+      );
+      const old = await part.optimizer.getWeights();
+      // tfjs makes variables of these (copies): they, and the state they replace, are disposed here.
+      const fresh = [
+        { name: 'iter', tensor: this.tf.scalar(this.iterations[p] ?? 0, 'int32') },
+        ...slots.map((s, i) => ({
+          name: s.name,
+          tensor: this.tf.tensor((values[i] as { data: Float32Array }).data, s.shape, 'float32'),
+        })),
+      ];
+      await part.optimizer.setWeights(fresh);
+      this.tf.dispose([...old, ...fresh].map((w) => w.tensor));
+      // setWeights recomputes Adam's beta powers from the step count; tfjs' own are products, a few bits apart.
+      const powers = this.betaPowers[p];
+      const adam = part.optimizer as unknown as Partial<Record<'accBeta1' | 'accBeta2', Variable>>;
+      if (powers && adam.accBeta1 && adam.accBeta2) {
+        const [b1, b2] = [this.tf.scalar(powers[0]), this.tf.scalar(powers[1])];
+        adam.accBeta1.assign(b1);
+        adam.accBeta2.assign(b2);
+        this.tf.dispose([b1, b2]);
+      }
+    }
+  }
+
+  /** The tfjs model's weights into the graph. */
+  loadWeights(): void {
+    this.g.run(
+      this.vars.map((v) => [
+        v.value,
+        { dtype: DT.float32, shape: v.shape, data: v.variable.read().dataSync() as Float32Array },
+      ]),
+      [],
+      this.vars.map((v) => v.assign),
+    );
+  }
+
+  /** The graph's weights back into the tfjs model. */
+  saveWeights(): void {
+    const values = this.g.run(
+      [],
+      this.vars.map((v) => v.read),
+    );
+    for (const [i, v] of this.vars.entries()) {
+      const t = this.tf.tensor((values[i] as { data: Float32Array }).data, v.shape, 'float32');
+      v.variable.write(t);
+      t.dispose();
+    }
+  }
+
+  /** One training step; returns the mean loss, the predicted classes and whether the outputs were finite. */
+  step(x: Float32Array, batch: number, y: Float32Array, lr: number, seed: [number, number]) {
+    const train = this.trainOp();
+    const k = y.length / batch;
+    const feeds: [Output, HostTensor][] = [];
+    const o = this.exp.training.optimizer as { beta1?: number; beta2?: number };
+    for (const [p, [c1, c2]] of this.corrections) {
+      const [a1, a2] = this.betaPowers[p] ?? [Math.fround(o.beta1 ?? 0), Math.fround(o.beta2 ?? 0)];
+      feeds.push([c1, { dtype: DT.float32, shape: [], data: Float32Array.of(1 - a1) }]);
+      feeds.push([c2, { dtype: DT.float32, shape: [], data: Float32Array.of(1 - a2) }]);
+    }
+    try {
+      const [loss, predicted] = this.g.run(
+        [
+          [this.x, { dtype: DT.float32, shape: [batch, ...this.inputShape], data: x }],
+          [this.y, { dtype: DT.float32, shape: [batch, k], data: y }],
+          [this.lr, { dtype: DT.float32, shape: [], data: Float32Array.of(lr) }],
+          [this.seed, { dtype: DT.int32, shape: [2], data: Int32Array.from(seed) }],
+          ...feeds,
+        ],
+        [this.loss, this.predicted],
+        [train.op],
+      );
+      for (const p of train.parts) {
+        this.iterations[p] = (this.iterations[p] ?? 0) + 1;
+        if (!this.corrections.has(p)) continue;
+        const [a1, a2] = this.betaPowers[p] ?? [Math.fround(o.beta1 ?? 0), Math.fround(o.beta2 ?? 0)];
+        this.betaPowers[p] = [Math.fround(a1 * Math.fround(o.beta1 ?? 0)), Math.fround(a2 * Math.fround(o.beta2 ?? 0))];
+      }
+      return { loss: (loss?.data[0] as number) ?? Number.NaN, predicted: predicted?.data as Int32Array, finite: true };
+    } catch (err) {
+      if (err instanceof Error && err.message.includes(NON_FINITE)) {
+        return { loss: Number.NaN, predicted: new Int32Array(batch), finite: false };
+      }
+      throw err;
+    }
+  }
+}

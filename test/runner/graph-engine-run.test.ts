@@ -1,0 +1,124 @@
+// The runner on the graph engine (`training.engine: graph`): what the eager
+// path guarantees holds there too: repeatable runs, NaN detection, a stop and
+// --resume ending as an uninterrupted run, no tensor growth; and an experiment
+// without a graph form trains eagerly, the log saying why.
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadTensorflow } from '../../src/backend/tensorflow.ts';
+import { resolveExperiment } from '../../src/config/resolve.ts';
+import { runExperiment } from '../../src/runner/run.ts';
+import { tempDir } from '../data/fixtures.ts';
+import { dataset, deterministic, experimentFile } from '../support/toy.ts';
+
+const GRAPH = 'training.engine=graph';
+
+/** The run log's engine line. */
+const engineOf = (runDir: string) =>
+  readFileSync(path.join(runDir, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .find((e) => e.event === 'engine');
+
+describe('graph engine in the runner', () => {
+  it('trains the toy task like the eager path, and repeats itself exactly', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 12);
+    const run = (set: string[]) =>
+      runExperiment(
+        resolveExperiment(experimentFile(dir), { env: {}, set: ['training.epochs=3', ...set] }),
+        {},
+        path.join(dir, 'cache'),
+      );
+    const a = await run([GRAPH]);
+    const b = await run([GRAPH]);
+    const eager = await run([]);
+    expect(engineOf(a.run.dir)).toMatchObject({ engine: 'graph', reason: null });
+    expect(engineOf(eager.run.dir)).toMatchObject({ engine: 'eager', reason: 'the default' });
+    expect(deterministic(b.epochs)).toEqual(deterministic(a.epochs));
+    // The same steps in another order of float operations: the losses agree closely, not bit for bit.
+    for (const [i, m] of a.epochs.entries())
+      expect(Math.abs(m.loss - (eager.epochs[i]?.loss as number))).toBeLessThan(1e-3);
+    expect(a.epochs.at(-1)?.val_accuracy).toBe(1);
+  });
+
+  it('stops with FAILED and the NaN message', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 8);
+    const resolved = resolveExperiment(experimentFile(dir), {
+      env: {},
+      set: [
+        GRAPH,
+        'data.preprocessing.normalize=standard',
+        'data.preprocessing.mean=[0]',
+        'data.preprocessing.std=[1e-37]',
+        'model.layers[3].activation=linear',
+        'training.loss=mean_squared_error',
+      ],
+    });
+    const result = await runExperiment(resolved, {}, path.join(dir, 'cache'));
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toMatch(
+      /the training loss \(or the model output\) became NaN at epoch 1, batch \d+; lower training.optimizer.lr/,
+    );
+  });
+
+  it('stopped mid-epoch and resumed (dropout, augmentation, momentum), a run ends as an uninterrupted one', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 16);
+    const set = [
+      GRAPH,
+      'training.epochs=4',
+      'model.layers[1]={type: dropout, rate: 0.3}',
+      'data.augmentation=[{type: flip_horizontal}]',
+      'training.optimizer={type: sgd, lr: 0.01, momentum: 0.9}',
+    ];
+    const resolved = () => resolveExperiment(experimentFile(dir), { env: {}, set });
+    const whole = await runExperiment(resolved(), {}, path.join(dir, 'cache'));
+    let batches = 0;
+    const killed = await runExperiment(
+      resolved(),
+      { onBatch: () => batches++, shouldStop: () => batches === 7 },
+      path.join(dir, 'cache'),
+    );
+    expect(killed.status).toBe('KILLED');
+    const resumed = await runExperiment(resolved(), {}, path.join(dir, 'cache'), killed.run.dir);
+    expect(resumed.status).toBe('FINISHED');
+    expect(deterministic(resumed.epochs)).toEqual(deterministic(whole.epochs));
+    const weights = (r: typeof whole) => r.model?.getWeights().map((w) => Array.from(w.dataSync()));
+    expect(weights(resumed)).toEqual(weights(whole));
+  });
+
+  it('keeps the tensor count flat from epoch 2 on', async () => {
+    const { tf } = await loadTensorflow();
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 8);
+    const counts: number[] = [];
+    const result = await runExperiment(
+      resolveExperiment(experimentFile(dir), {
+        env: {},
+        set: [GRAPH, 'training.epochs=5', 'data.augmentation=[{type: flip_horizontal}]'],
+      }),
+      { onEpoch: () => void counts.push(tf.memory().numTensors) },
+      path.join(dir, 'cache'),
+    );
+    expect(result.status).toBe('FINISHED');
+    expect(counts.at(-1)).toBe(counts[1]);
+  });
+
+  it('an experiment without a graph form trains eagerly, and the log names what forced it', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 8);
+    const result = await runExperiment(
+      resolveExperiment(experimentFile(dir), {
+        env: {},
+        set: [GRAPH, 'training.epochs=1', 'training.optimizer=rmsprop'],
+      }),
+      {},
+      path.join(dir, 'cache'),
+    );
+    expect(result.status).toBe('FINISHED');
+    expect(engineOf(result.run.dir)).toMatchObject({ engine: 'eager', reason: 'no graph form for optimizer rmsprop' });
+  });
+});

@@ -1,0 +1,265 @@
+// The graph engine against the eager path, entry by entry of the registries:
+// every layer type, loss and optimizer either trains the same in one graph run
+// (loss, and the weights after a step, within float tolerance) or is listed
+// here as eager-only, so a new entry cannot silently miss its graph form.
+import type { LayersModel, Scalar, Tensor } from '@tensorflow/tfjs-node';
+import { describe, expect, it } from 'vitest';
+import { loadTensorflow, type Tf } from '../../src/backend/tensorflow.ts';
+import type { Experiment, RegistryChoice } from '../../src/config/experiment.ts';
+import { LAYERS, type LayerTypeName } from '../../src/layers/registry.ts';
+import { buildModel } from '../../src/model/build.ts';
+import { GraphTrainer, graphUnsupported } from '../../src/training/graph/graph-trainer.ts';
+import { LOSSES } from '../../src/training/losses.ts';
+import { makeLoss } from '../../src/training/make-loss.ts';
+import { makeTrainingOptimizer } from '../../src/training/optimizer-groups.ts';
+import { OPTIMIZERS } from '../../src/training/optimizers.ts';
+
+/** Registry entries that train eagerly only (the log names them when they force it). */
+const EAGER_ONLY = { layers: [] as string[], optimizers: ['adamax', 'rmsprop', 'adagrad', 'adadelta'], losses: [] };
+
+/** A small model around each layer type: [input shape, layers before the softmax head]. */
+const SAMPLES: Record<LayerTypeName, [[number, number, number], RegistryChoice[]]> = {
+  conv2d: [
+    [6, 6, 3],
+    [{ type: 'conv2d', filters: 4, kernel_size: 3, strides: 2, padding: 'same', activation: 'relu' }],
+  ],
+  separableConv2d: [[6, 6, 3], [{ type: 'separableConv2d', filters: 4, kernel_size: 3, activation: 'elu' }]],
+  depthwiseConv2d: [[6, 6, 3], [{ type: 'depthwiseConv2d', kernel_size: 3, activation: 'tanh' }]],
+  maxPooling2d: [
+    [6, 6, 3],
+    [{ type: 'conv2d', filters: 4, kernel_size: 1 }, { type: 'maxPooling2d' }],
+  ],
+  averagePooling2d: [
+    [6, 6, 3],
+    [{ type: 'conv2d', filters: 4, kernel_size: 1 }, { type: 'averagePooling2d' }],
+  ],
+  globalAveragePooling2d: [
+    [6, 6, 3],
+    [{ type: 'conv2d', filters: 4, kernel_size: 3 }, { type: 'globalAveragePooling2d' }],
+  ],
+  globalMaxPooling2d: [
+    [6, 6, 3],
+    [{ type: 'conv2d', filters: 4, kernel_size: 3 }, { type: 'globalMaxPooling2d' }],
+  ],
+  batchNormalization: [
+    [6, 6, 3],
+    [{ type: 'conv2d', filters: 4, kernel_size: 3 }, { type: 'batchNormalization' }],
+  ],
+  layerNormalization: [
+    [6, 6, 3],
+    [{ type: 'flatten' }, { type: 'dense', units: 8 }, { type: 'layerNormalization' }],
+  ],
+  dropout: [
+    [6, 6, 3],
+    [{ type: 'flatten' }, { type: 'dropout', rate: 0 }],
+  ],
+  spatialDropout2d: [[6, 6, 3], [{ type: 'spatialDropout2d', rate: 0 }]],
+  flatten: [[6, 6, 3], [{ type: 'flatten' }]],
+  dense: [
+    [6, 6, 3],
+    [{ type: 'flatten' }, { type: 'dense', units: 5, activation: 'swish' }],
+  ],
+  activation: [[6, 6, 3], [{ type: 'activation', activation: 'selu' }]],
+  zeroPadding2d: [
+    [6, 6, 3],
+    [
+      { type: 'zeroPadding2d', padding: [1, 2] },
+      { type: 'conv2d', filters: 2, kernel_size: 3 },
+    ],
+  ],
+  add: [
+    [6, 6, 3],
+    [
+      { type: 'conv2d', filters: 3, kernel_size: 1, name: 'c' },
+      { type: 'add', inputs: ['input', 'c'] },
+    ],
+  ],
+  multiply: [
+    [6, 6, 3],
+    [
+      { type: 'conv2d', filters: 3, kernel_size: 1, name: 'c' },
+      { type: 'multiply', inputs: ['input', 'c'] },
+    ],
+  ],
+  average: [
+    [6, 6, 3],
+    [
+      { type: 'conv2d', filters: 3, kernel_size: 1, name: 'c' },
+      { type: 'average', inputs: ['input', 'c'] },
+    ],
+  ],
+  concatenate: [
+    [6, 6, 3],
+    [
+      { type: 'conv2d', filters: 2, kernel_size: 1, name: 'c' },
+      { type: 'concatenate', inputs: ['input', 'c'] },
+    ],
+  ],
+  reshape: [
+    [6, 6, 3],
+    [{ type: 'reshape', target_shape: [12, 9] }, { type: 'flatten' }],
+  ],
+};
+
+const HEAD: RegistryChoice[] = [{ type: 'flatten' }, { type: 'dense', units: 2, activation: 'softmax' }];
+
+/** The experiment keys the graph engine reads. */
+function experiment(optimizer: Record<string, unknown>, loss: Record<string, unknown> = {}): Experiment {
+  return {
+    seed: 3,
+    data: { augmentation: [] },
+    training: {
+      optimizer: { type: 'sgd', lr: 0.1, momentum: 0, nesterov: false, ...optimizer },
+      loss: { type: 'categorical_crossentropy', label_smoothing: 0, ...loss },
+      class_weights: null,
+    },
+  } as unknown as Experiment;
+}
+
+/** Fills in a layer's registry defaults, as validation does, so that buildModel gets complete specs. */
+function complete(spec: RegistryChoice): RegistryChoice {
+  const params = LAYERS[spec.type as LayerTypeName].params as Record<string, { default?: unknown }>;
+  const defaults = Object.fromEntries(
+    Object.entries(params).flatMap(([k, p]) => (p.default === undefined ? [] : [[k, p.default]])),
+  );
+  return { ...defaults, ...spec } as RegistryChoice;
+}
+
+function model(tf: Tf, input: [number, number, number], layers: RegistryChoice[]): LayersModel {
+  const flat = layers.some((l) => l.type === 'flatten' || l.type.startsWith('global'));
+  const head = flat ? HEAD.slice(1) : HEAD;
+  return buildModel(tf, [...layers, ...head].map(complete), { inputShape: input, seed: 11, numClasses: 2 });
+}
+
+function batch(tf: Tf, input: [number, number, number], n = 6) {
+  let s = 7;
+  const x = Float32Array.from({ length: n * input[0] * input[1] * input[2] }, () => {
+    s = (s * 16807) % 2147483647;
+    return (s % 1000) / 500 - 1;
+  });
+  const y = Float32Array.from({ length: n * 2 }, (_, i) => ((i >> 1) % 2 === i % 2 ? 1 : 0));
+  return { x, y, n, xt: tf.tensor4d(x, [n, ...input]), yt: tf.tensor2d(y, [n, 2]) };
+}
+
+const weightsOf = (m: LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+
+function maxDiff(a: number[][], b: number[][]): number {
+  let d = 0;
+  for (const [i, row] of a.entries())
+    for (const [j, v] of row.entries()) d = Math.max(d, Math.abs(v - (b[i]?.[j] ?? 0)));
+  return d;
+}
+
+/** `steps` eager steps and `steps` graph steps from the same weights: losses and weights after. */
+async function compare(
+  tf: Tf,
+  input: [number, number, number],
+  layers: RegistryChoice[],
+  exp: Experiment,
+  steps = 1,
+  lr = 0.1,
+) {
+  const eagerModel = model(tf, input, layers);
+  const graphModel = model(tf, input, layers);
+  graphModel.setWeights(eagerModel.getWeights());
+  const { x, y, n, xt, yt } = batch(tf, input);
+  const optimizer = makeTrainingOptimizer(tf, { ...exp.training.optimizer, lr });
+  const lossFn = makeLoss(tf, exp.training.loss);
+  const eager: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const { value, grads } = tf.variableGrads(
+      () => lossFn(yt, eagerModel.apply(xt, { training: true }) as Tensor) as Scalar,
+    );
+    eager.push(value.dataSync()[0] as number);
+    optimizer.applyGradients(grads);
+    tf.dispose([value, ...Object.values(grads)]);
+  }
+  const trainer = new GraphTrainer(tf, exp, graphModel, 1);
+  const graph: number[] = [];
+  for (let s = 0; s < steps; s++) graph.push(trainer.step(x, n, y, lr, [1, s]).loss);
+  trainer.saveWeights();
+  return { eager, graph, weights: maxDiff(weightsOf(eagerModel), weightsOf(graphModel)) };
+}
+
+describe('graph engine against eager', () => {
+  it('every layer type trains the same in the graph (loss, and weights after an SGD step), or is listed eager-only', async () => {
+    const { tf } = await loadTensorflow({ threads: 1 });
+    expect(Object.keys(SAMPLES).sort()).toEqual(Object.keys(LAYERS).sort());
+    for (const [type, [input, layers]] of Object.entries(SAMPLES)) {
+      const m = model(tf, input, layers);
+      const why = graphUnsupported(experiment({}), m);
+      if (EAGER_ONLY.layers.includes(type)) {
+        expect(why, type).toMatch(new RegExp(LAYERS[type as LayerTypeName].className));
+        continue;
+      }
+      expect(why, type).toBeNull();
+      const r = await compare(tf, input, layers, experiment({}));
+      expect(Math.abs((r.graph[0] as number) - (r.eager[0] as number)), `${type} loss`).toBeLessThan(1e-5);
+      expect(r.weights, `${type} weights after a step`).toBeLessThan(1e-5);
+    }
+  });
+
+  it('dropout draws its mask from the step seed: the same seed drops the same units, another seed others, at the rate', async () => {
+    const { tf } = await loadTensorflow({ threads: 1 });
+    const input: [number, number, number] = [6, 6, 3];
+    const layers: RegistryChoice[] = [{ type: 'flatten' }, { type: 'dropout', rate: 0.5 }];
+    const losses = (seed: number) => {
+      const trainer = new GraphTrainer(tf, experiment({}), model(tf, input, layers), 1);
+      const { x, y, n } = batch(tf, input);
+      return trainer.step(x, n, y, 0, [seed, 0]).loss;
+    };
+    expect(losses(1)).toBe(losses(1));
+    const seeds = Array.from({ length: 40 }, (_, i) => losses(i + 2));
+    expect(new Set(seeds).size).toBeGreaterThan(30);
+    // Inverted dropout keeps the expected activation: the mean loss over masks is near the no-dropout loss's scale.
+    const mean = seeds.reduce((a, b) => a + b, 0) / seeds.length;
+    const plain = await compare(tf, input, [{ type: 'flatten' }], experiment({}), 1, 0);
+    expect(mean).toBeGreaterThan((plain.eager[0] as number) * 0.8);
+    expect(mean).toBeLessThan((plain.eager[0] as number) * 1.5);
+  });
+
+  it('each loss gives the eager loss and step, label smoothing included; the rest are listed', async () => {
+    const { tf } = await loadTensorflow({ threads: 1 });
+    const input: [number, number, number] = [4, 4, 2];
+    const layers: RegistryChoice[] = [{ type: 'conv2d', filters: 3, kernel_size: 3, activation: 'relu' }];
+    for (const type of Object.keys(LOSSES)) {
+      if (EAGER_ONLY.losses.includes(type as never)) continue;
+      for (const smoothing of type.endsWith('crossentropy') ? [0, 0.1] : [0]) {
+        const r = await compare(tf, input, layers, experiment({}, { type, label_smoothing: smoothing }), 2);
+        for (const s of [0, 1])
+          expect(Math.abs((r.graph[s] as number) - (r.eager[s] as number)), `${type} ${smoothing}`).toBeLessThan(1e-5);
+        expect(r.weights, type).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it('sgd (plain, momentum, Nesterov) and adam step as tfjs does over several steps, lr_multipliers included; the rest are listed', async () => {
+    const { tf } = await loadTensorflow({ threads: 1 });
+    const input: [number, number, number] = [5, 5, 3];
+    const layers: RegistryChoice[] = [
+      { type: 'conv2d', filters: 4, kernel_size: 3, activation: 'relu', name: 'features' },
+      { type: 'flatten' },
+    ];
+    const cases: Record<string, unknown>[] = [
+      {},
+      { momentum: 0.9 },
+      { momentum: 0.9, nesterov: true },
+      { type: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 },
+      { momentum: 0.9, lr_multipliers: { features: 0.1 } },
+      { type: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, lr_multipliers: { features: 0 } },
+    ];
+    for (const c of cases) {
+      const r = await compare(tf, input, layers, experiment(c), 4, (c.lr as number | undefined) ?? 0.1);
+      expect(
+        r.graph.map((v, i) => Math.abs(v - (r.eager[i] as number))).every((d) => d < 1e-5),
+        JSON.stringify(c),
+      ).toBe(true);
+      expect(r.weights, JSON.stringify(c)).toBeLessThan(1e-5);
+    }
+    for (const type of Object.keys(OPTIMIZERS)) {
+      const why = graphUnsupported(experiment({ type }), model(tf, input, layers));
+      expect(why !== null, type).toBe(EAGER_ONLY.optimizers.includes(type));
+      if (why) expect(why).toContain(type);
+    }
+  });
+});
