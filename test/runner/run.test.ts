@@ -114,27 +114,29 @@ describe('runner', () => {
     expect(compareRuns([a.run.dir, c.run.dir]).params).toEqual({ seed: [5, 9], 'training.epochs': [2, 1] });
   });
 
-  it('stops with FAILED and a clear message when the loss becomes NaN', async () => {
-    const dir = tempDir();
-    await dataset(path.join(dir, 'images'), 8);
-    // Inputs near float32's limit into a linear output: the squared error overflows.
-    const resolved = resolveExperiment(experimentFile(dir), {
-      env: {},
-      set: [
-        'data.preprocessing.normalize=standard',
-        'data.preprocessing.mean=[0]',
-        'data.preprocessing.std=[1e-37]',
-        'model.layers[3].activation=linear',
-        'training.loss=mean_squared_error',
-      ],
+  for (const engine of ['eager', 'graph'])
+    it(`stops with FAILED and a clear message when the loss becomes NaN (${engine})`, async () => {
+      const dir = tempDir();
+      await dataset(path.join(dir, 'images'), 8);
+      // Inputs near float32's limit into a linear output: the squared error overflows.
+      const resolved = resolveExperiment(experimentFile(dir), {
+        env: {},
+        set: [
+          `training.engine=${engine}`,
+          'data.preprocessing.normalize=standard',
+          'data.preprocessing.mean=[0]',
+          'data.preprocessing.std=[1e-37]',
+          'model.layers[3].activation=linear',
+          'training.loss=mean_squared_error',
+        ],
+      });
+      const result = await runExperiment(resolved, {}, path.join(dir, 'cache'));
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toMatch(
+        /the training loss \(or the model output\) became (NaN|Infinity|-Infinity) at epoch \d+, batch \d+; lower training.optimizer.lr/,
+      );
+      expect(JSON.parse(readFileSync(path.join(result.run.dir, 'status.json'), 'utf8')).status).toBe('FAILED');
     });
-    const result = await runExperiment(resolved, {}, path.join(dir, 'cache'));
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toMatch(
-      /the training loss \(or the model output\) became (NaN|Infinity|-Infinity) at epoch \d+, batch \d+; lower training.optimizer.lr/,
-    );
-    expect(JSON.parse(readFileSync(path.join(result.run.dir, 'status.json'), 'utf8')).status).toBe('FAILED');
-  });
 
   it('signal handlers run between batches: a stop asked for during an epoch ends it at the next batch', async () => {
     const dir = tempDir();
@@ -150,36 +152,38 @@ describe('runner', () => {
     expect(result.epochs).toHaveLength(0);
   });
 
-  it('stopped mid-epoch and resumed, a run ends with the same weights and metrics as an uninterrupted one', async () => {
-    const dir = tempDir();
-    await dataset(path.join(dir, 'images'), 16);
-    // Dropout and augmentation too: their randomness must repeat as well.
-    const set = [
-      'training.epochs=4',
-      'model.layers[1]={type: dropout, rate: 0.3}',
-      'data.augmentation=[{type: flip_horizontal}]',
-    ];
-    const resolved = () => resolveExperiment(experimentFile(dir), { env: {}, set });
-    const whole = await runExperiment(resolved(), {}, path.join(dir, 'cache'));
-    let batches = 0;
-    // 24 training images, batch 8: 3 batches an epoch; stop in the middle of epoch 3.
-    const killed = await runExperiment(
-      resolved(),
-      { onBatch: () => batches++, shouldStop: () => batches === 7 },
-      path.join(dir, 'cache'),
-    );
-    expect(killed.status).toBe('KILLED');
-    expect(killed.epochs).toHaveLength(2);
-    const resumed = await runExperiment(resolved(), {}, path.join(dir, 'cache'), killed.run.dir);
-    expect(resumed.status).toBe('FINISHED');
-    expect(resumed.run.dir).toBe(killed.run.dir);
-    expect(deterministic(resumed.epochs)).toEqual(deterministic(whole.epochs));
-    const lines = readFileSync(path.join(resumed.run.dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
-    expect(lines.map((l) => JSON.parse(l).epoch)).toEqual([1, 2, 3, 4]);
-    const a = whole.model?.getWeights().map((w) => Array.from(w.dataSync()));
-    const b = resumed.model?.getWeights().map((w) => Array.from(w.dataSync()));
-    expect(b).toEqual(a);
-  });
+  for (const engine of ['eager', 'graph'])
+    it(`stopped mid-epoch and resumed, a run ends with the same weights and metrics as an uninterrupted one (${engine})`, async () => {
+      const dir = tempDir();
+      await dataset(path.join(dir, 'images'), 16);
+      // Dropout and augmentation too: their randomness must repeat as well.
+      const set = [
+        `training.engine=${engine}`,
+        'training.epochs=4',
+        'model.layers[1]={type: dropout, rate: 0.3}',
+        'data.augmentation=[{type: flip_horizontal}]',
+      ];
+      const resolved = () => resolveExperiment(experimentFile(dir), { env: {}, set });
+      const whole = await runExperiment(resolved(), {}, path.join(dir, 'cache'));
+      let batches = 0;
+      // 24 training images, batch 8: 3 batches an epoch; stop in the middle of epoch 3.
+      const killed = await runExperiment(
+        resolved(),
+        { onBatch: () => batches++, shouldStop: () => batches === 7 },
+        path.join(dir, 'cache'),
+      );
+      expect(killed.status).toBe('KILLED');
+      expect(killed.epochs).toHaveLength(2);
+      const resumed = await runExperiment(resolved(), {}, path.join(dir, 'cache'), killed.run.dir);
+      expect(resumed.status).toBe('FINISHED');
+      expect(resumed.run.dir).toBe(killed.run.dir);
+      expect(deterministic(resumed.epochs)).toEqual(deterministic(whole.epochs));
+      const lines = readFileSync(path.join(resumed.run.dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+      expect(lines.map((l) => JSON.parse(l).epoch)).toEqual([1, 2, 3, 4]);
+      const a = whole.model?.getWeights().map((w) => Array.from(w.dataSync()));
+      const b = resumed.model?.getWeights().map((w) => Array.from(w.dataSync()));
+      expect(b).toEqual(a);
+    });
 
   it('a crash during training marks the run FAILED with the error, keeping what was recorded', async () => {
     const dir = tempDir();
