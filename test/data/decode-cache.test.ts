@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadPixels } from '../../src/data/cache.ts';
-import { decodeImage, type Preprocessing } from '../../src/data/decode.ts';
+import { decodeImage } from '../../src/data/decode.ts';
 import { toFloat } from '../../src/data/normalize.ts';
 import { classFolders, halves, preprocessing, tempDir, writeImage } from './fixtures.ts';
 
