@@ -152,15 +152,17 @@ export async function predictFiles(
     // Without a face crop, images through the JPEG fast path as training decoded them; the rest (and what it declines) through sharp.
     const whole = faceCropOf(p) ? [] : chunk.flatMap((j, i) => (j.skip ? [] : [i]));
     const fast = new Uint8Array(whole.length * bytes);
-    const declined = await decodeJpegs(
-      whole.map((i) => (chunk[i] as (typeof chunk)[number]).file),
-      whole.map((_, k) => k * bytes),
-      fast,
-      p,
-      os.availableParallelism(),
-      () => {},
+    const declined = new Set(
+      await decodeJpegs(
+        whole.map((i) => (chunk[i] as (typeof chunk)[number]).file),
+        whole.map((_, k) => k * bytes),
+        fast,
+        p,
+        os.availableParallelism(),
+        () => {},
+      ),
     );
-    const fastAt = new Map(whole.flatMap((i, k) => (declined.includes(k) ? [] : [[i, k] as const])));
+    const fastAt = new Map(whole.flatMap((i, k) => (declined.has(k) ? [] : [[i, k] as const])));
     const decoded = await Promise.all(
       chunk.map((j, i) => {
         const k = fastAt.get(i);

@@ -19,23 +19,23 @@ const NON_FINITE = 'run-exp non-finite';
 /** The per-variable state each optimizer keeps, named as tfjs names it (`<variable>/<suffix>`). */
 const SLOTS = { sgd: ['momentum'], adam: ['m', 'v'] } as const;
 
-interface GraphVariable {
-  variable: LayerVariable;
+/** A resource variable in the graph: its handle, its read, and the placeholder and assign op that load it. */
+interface Held {
   handle: Output;
   read: Output;
   shape: number[];
-  /** Placeholder and assign op that load a value into it. */
   value: Output;
   assign: string;
 }
 
-interface Slot {
+/** A model weight held in the graph. */
+interface GraphVariable extends Held {
+  variable: LayerVariable;
+}
+
+/** Optimizer state held in the graph, named `<variable>/<suffix>` as tfjs names it. */
+interface Slot extends Held {
   name: string;
-  handle: Output;
-  read: Output;
-  shape: number[];
-  value: Output;
-  assign: string;
   /** Holds a value: zeros once its update exists, or what a checkpoint restored. */
   ready: boolean;
 }
@@ -138,7 +138,7 @@ export class GraphTrainer {
     return this.g.op('Const', [], { dtype: { kind: 'type', value: dtype }, value: { kind: 'tensor', value } });
   }
 
-  private variable(name: string, shape: number[]) {
+  private variable(name: string, shape: number[]): Held {
     const g = this.g;
     const shapeAttr: Attr = { kind: 'shape', value: shape };
     const handle = g.op('VarHandleOp', [], {
@@ -339,6 +339,17 @@ export class GraphTrainer {
     return [assign(m.handle, m1), assign(s2.handle, v1), assign(v.handle, step, 'AssignAddVariableOp')];
   }
 
+  /** Adam's beta1 and beta2 as float32, as tfjs multiplies by them. */
+  private betas(): [number, number] {
+    const o = this.exp.training.optimizer as { beta1?: number; beta2?: number };
+    return [Math.fround(o.beta1 ?? 0), Math.fround(o.beta2 ?? 0)];
+  }
+
+  /** beta1^t and beta2^t of optimizer part `part`: tfjs starts them at beta^1. */
+  private powers(part: number): [number, number] {
+    return this.betaPowers[part] ?? this.betas();
+  }
+
   /** The fed 1 - beta1^t and 1 - beta2^t of optimizer part `part`. */
   private biasCorrection(part: number): [Output, Output] {
     let known = this.corrections.get(part);
@@ -471,9 +482,8 @@ export class GraphTrainer {
     const train = this.trainOp();
     const k = y.length / batch;
     const feeds: [Output, HostTensor][] = [];
-    const o = this.exp.training.optimizer as { beta1?: number; beta2?: number };
     for (const [p, [c1, c2]] of this.corrections) {
-      const [a1, a2] = this.betaPowers[p] ?? [Math.fround(o.beta1 ?? 0), Math.fround(o.beta2 ?? 0)];
+      const [a1, a2] = this.powers(p);
       feeds.push([c1, { dtype: DT.float32, shape: [], data: Float32Array.of(1 - a1) }]);
       feeds.push([c2, { dtype: DT.float32, shape: [], data: Float32Array.of(1 - a2) }]);
     }
@@ -492,8 +502,8 @@ export class GraphTrainer {
       for (const p of train.parts) {
         this.iterations[p] = (this.iterations[p] ?? 0) + 1;
         if (!this.corrections.has(p)) continue;
-        const [a1, a2] = this.betaPowers[p] ?? [Math.fround(o.beta1 ?? 0), Math.fround(o.beta2 ?? 0)];
-        this.betaPowers[p] = [Math.fround(a1 * Math.fround(o.beta1 ?? 0)), Math.fround(a2 * Math.fround(o.beta2 ?? 0))];
+        const [[a1, a2], [b1, b2]] = [this.powers(p), this.betas()];
+        this.betaPowers[p] = [Math.fround(a1 * b1), Math.fround(a2 * b2)];
       }
       return { loss: (loss?.data[0] as number) ?? Number.NaN, predicted: predicted?.data as Int32Array, finite: true };
     } catch (err) {
