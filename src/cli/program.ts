@@ -140,9 +140,15 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .description("run a sweep's trials here, list them for CI, or summarize them")
     .argument('<file>', 'experiment YAML file with a sweep section')
     .option('--list', 'print the trials: index and overrides')
-    .option('--matrix', 'print the trials as a GitHub Actions strategy.matrix (JSON)')
+    .option('--matrix', 'print the trials (a tpe sweep: its workers) as a GitHub Actions strategy.matrix (JSON)')
+    .option('--workers <n>', 'with --matrix: that many --next workers instead of one job per trial', index)
     .option('--parallel <n>', 'trials at once, in worker processes sharing the CPU threads', index, 1)
+    .option(
+      '--next',
+      'claim trials one after another through MLflow and run them, until none is left (CI jobs sharing one sweep)',
+    )
     .option('--summarize', 'the best trial and a table of all (to the parent run in MLflow, and here)')
+    .option('--report [png]', "a PNG of every trial's metric by epoch and against each parameter")
     .option('--register <name>', "with --summarize: register the best trial's model in MLflow under this name")
     .option('--set <key.path=value>', 'override a key of the experiment (repeatable)', collect, [])
     .option('--json', 'print JSON')
@@ -152,8 +158,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
         opts: {
           list?: boolean;
           matrix?: boolean;
+          workers?: number;
           parallel: number;
           summarize?: boolean;
+          next?: boolean;
+          report?: string | boolean;
           register?: string;
           set: string[];
           json?: boolean;

@@ -1,25 +1,32 @@
 // `run-exp sweep <file>`: list the trials (or a CI matrix), run them here in
 // parallel workers, and summarize them (to MLflow's parent run when tracked).
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
 import type { Json } from '../config/compose.ts';
+import type { Sweep } from '../config/experiment.ts';
 import type { ResolveOptions } from '../config/resolve.ts';
-import {
-  type SweepSummary,
-  summarizeFolders,
-  summarizeMlflow,
-  summaryTable,
-  writeSummaryToParent,
-} from '../report/sweep-summary.ts';
+import { sweepReport } from '../report/sweep-report.ts';
+import { rungTable, type SweepSummary, summaryTable, writeSummaryToParent } from '../report/sweep-summary.ts';
 import { runSweepLocally } from '../runner/sweep.ts';
+import { sweepResults, trackedIn } from '../sweep/results.ts';
+import { startupTrials } from '../sweep/tpe.ts';
 import { type Planned, planSweep } from '../sweep/trial.ts';
 import { clientOptionsFromEnv, mlflowClient } from '../tracking/mlflow-client.ts';
+import { claimTrial } from '../tracking/mlflow-parent.ts';
 import { trackingUri } from '../tracking/mlflow-tracker.ts';
 import { RegistryError, registerMlflowRun, registerRun } from '../tracking/registry.ts';
 
 export interface SweepCliOptions extends ResolveOptions {
   list?: boolean;
   matrix?: boolean;
+  /** With --matrix: that many --next workers instead of one job per trial. */
+  workers?: number;
   parallel: number;
   summarize?: boolean;
+  /** Claim trials one after another through MLflow and run them (CI jobs sharing a sweep). */
+  next?: boolean;
+  /** Write the sweep's report PNG (to this file, or beside the runs). */
+  report?: string | boolean;
   /** With --summarize: register the best trial's model under this name. */
   register?: string;
   json?: boolean;
@@ -31,27 +38,19 @@ const show = (o: Record<string, Json>) =>
     .join('  ');
 
 async function summarize(plan: Planned, out: (s: string) => void, json?: boolean): Promise<SweepSummary> {
-  const exp = plan.base.experiment;
-  const sweep = exp.sweep as NonNullable<typeof exp.sweep>;
-  const uri = trackingUri(exp.tracking.mlflow_uri);
-  let s: SweepSummary;
-  let parent: string | null = null;
-  if (uri) {
-    const client = mlflowClient(clientOptionsFromEnv(uri));
-    const experimentId = await client.getExperimentByName(exp.tracking.experiment_name ?? exp.name);
-    if (!experimentId)
-      throw new Error(`MLflow at ${uri} has no experiment ${exp.tracking.experiment_name ?? exp.name}`);
-    s = await summarizeMlflow(client, experimentId, plan.sweepId, sweep, plan.trials);
-    parent = await writeSummaryToParent(client, experimentId, s);
-  } else {
-    s = summarizeFolders(exp.tracking.dir, plan.sweepId, sweep, plan.trials);
-  }
+  const tracked = trackedIn(plan);
+  const { summary: s, experimentId } = await sweepResults(plan);
+  if (tracked && !experimentId) throw new Error(`MLflow at ${tracked.uri} has no experiment ${tracked.experiment}`);
+  const parent = tracked && experimentId ? await writeSummaryToParent(tracked.client, experimentId, s) : null;
   if (json) {
     out(`${JSON.stringify({ ...s, parent_run_id: parent }, null, 2)}\n`);
     return s;
   }
-  out(`sweep ${s.sweep_id}: ${s.finished} of ${s.rows.length} trials finished (from ${s.source})\n\n`);
+  out(
+    `sweep ${s.sweep_id}: ${s.finished} of ${s.rows.length} trials finished${s.rungs ? `, ${s.pruned} pruned` : ''} (from ${s.source})\n\n`,
+  );
   out(`${summaryTable(s)}\n\n`);
+  if (s.rungs) out(`${rungTable(s)}\n\n`);
   out(
     s.best
       ? `best: trial ${s.best.index}  ${s.metric} ${s.best.value?.toFixed(4)}  ${show(s.best.overrides)}  ${s.best.run}\n`
@@ -83,15 +82,35 @@ export async function sweepCommand(
   err: (s: string) => void,
 ): Promise<number> {
   const plan = planSweep(file, options);
+  const sweep = plan.base.experiment.sweep as Sweep;
   if (options.matrix) {
-    out(`${JSON.stringify({ trial: plan.trials.map((t) => t.index) })}\n`);
+    // A tpe trial is proposed from the results before it: a few workers each running trials in
+    // turn (--next), not every trial at once, which would make every proposal a random draw.
+    const workers = options.workers ?? (sweep.method === 'tpe' ? startupTrials(plan.trials.length) : undefined);
+    const matrix = workers
+      ? { worker: Array.from({ length: workers }, (_, i) => i + 1) }
+      : { trial: plan.trials.map((t) => t.index) };
+    out(`${JSON.stringify(matrix)}\n`);
+    return 0;
+  }
+  if (options.report) {
+    const { summary } = await sweepResults(plan);
+    const target =
+      typeof options.report === 'string'
+        ? options.report
+        : path.join(plan.base.experiment.tracking.dir, plan.base.experiment.name, `sweep-${plan.sweepId}.png`);
+    mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
+    await sweepReport(summary, sweep, `sweep ${plan.sweepId}: ${summary.metric}`, target);
+    out(`report: ${target}\n`);
     return 0;
   }
   if (options.list) {
     if (options.json) out(`${JSON.stringify({ sweep_id: plan.sweepId, trials: plan.trials }, null, 2)}\n`);
     else {
       out(`sweep ${plan.sweepId}: ${plan.trials.length} trials\n`);
-      for (const t of plan.trials) out(`${String(t.index).padStart(4)}  ${show(t.overrides)}\n`);
+      if (sweep.method === 'tpe') {
+        out('tpe: each trial is proposed when it starts, from the results before it (see --summarize)\n');
+      } else for (const t of plan.trials) out(`${String(t.index).padStart(4)}  ${show(t.overrides)}\n`);
     }
     return 0;
   }
@@ -105,10 +124,24 @@ export async function sweepCommand(
     }
     return s.best ? 0 : 1;
   }
+  let claim: (() => Promise<number | null>) | undefined;
+  if (options.next) {
+    const tracked = trackedIn(plan);
+    if (!tracked) {
+      err('--next claims trials through MLflow: set MLFLOW_TRACKING_URI (or tracking.mlflow_uri)\n');
+      return 2;
+    }
+    claim = async () => {
+      const { summary } = await sweepResults(plan);
+      const started = new Set(summary.rows.filter((r) => r.status !== 'NOT STARTED').map((r) => r.index));
+      return claimTrial(tracked.client, tracked.experiment, plan.sweepId, plan.trials.length, started);
+    };
+  }
   const outcomes = await runSweepLocally({
     plan,
     file,
     options,
+    claim,
     parallel: options.parallel,
     onTrial: (o, running) => {
       if (options.json) return;

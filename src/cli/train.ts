@@ -3,7 +3,8 @@ import { ConfigErrors } from '../config/errors.ts';
 import { type Resolved, type ResolveOptions, resolveExperiment } from '../config/resolve.ts';
 import { runExperiment } from '../runner/run.ts';
 import type { EpochMetrics } from '../runner/train.ts';
-import { resolveTrial, type TrialInfo } from '../sweep/trial.ts';
+import { trialToRun } from '../sweep/results.ts';
+import type { TrialInfo } from '../sweep/trial.ts';
 import { trackingUri } from '../tracking/mlflow-tracker.ts';
 import { facesLine } from './faces-line.ts';
 import { locatingDataErrors } from './located.ts';
@@ -51,7 +52,7 @@ export async function trainCommand(
     }
     delete resolved.experiment.sweep;
   } else {
-    ({ resolved, trial } = resolveTrial(file, options, options.trial));
+    ({ resolved, trial } = await trialToRun(file, options, options.trial, options.resume));
   }
   // A model that cannot be built is a config error, found before any data is read or run recorded.
   const model = await checkModel(resolved);
@@ -100,6 +101,9 @@ export async function trainCommand(
             if (options.json) out(`${JSON.stringify(m)}\n`);
             else if (!options.quiet) out(`${epochLine(m, total, sets)}\n`);
           },
+          onRung: (_, message) => {
+            if (!options.json && !options.quiet) out(`${message}\n`);
+          },
           shouldStop: () => stop,
           allowDataChange: options.allowDataChange,
         },
@@ -135,7 +139,7 @@ export async function trainCommand(
         );
       } else if (mlflow && !options.quiet) out(`MLflow: ${mlflow.url}\n`);
     }
-    return result.status === 'FINISHED' ? 0 : result.status === 'KILLED' ? 130 : 1;
+    return result.status === 'FINISHED' || result.status === 'PRUNED' ? 0 : result.status === 'KILLED' ? 130 : 1;
   } finally {
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);

@@ -87,12 +87,21 @@ export type SweepParameter =
   | { values: Json[] }
   | { min: number; max: number; scale?: 'linear' | 'log'; type?: 'float' | 'int' };
 
+/** Stops losing trials early: asynchronous successive halving over the experiment's epochs. */
+export interface Scheduler {
+  type: 'asha';
+  reduction_factor: number;
+  min_epochs: number;
+}
+
 export interface Sweep {
-  method: 'grid' | 'random';
+  method: 'grid' | 'random' | 'tpe';
   trials?: number;
   seed: number;
   metric: string;
   goal: 'maximize' | 'minimize';
   seeds?: number[];
+  /** null: none (as a --set can say). */
+  scheduler?: Scheduler | null;
   parameters: Record<string, SweepParameter>;
 }

@@ -3,7 +3,7 @@
 // method fits the parameters. Errors point at the sweep's own keys.
 import type { Json, Locator } from './compose.ts';
 import { type ConfigError, ConfigErrors, didYouMean, formatPath } from './errors.ts';
-import type { Sweep, SweepParameter } from './experiment.ts';
+import type { Scheduler, Sweep, SweepParameter } from './experiment.ts';
 import { applyOverrides, parsePath } from './overrides.ts';
 import { EVALUATION_SET_METRICS, RANKING_METRICS } from './sweep-schema.ts';
 import { validateExperiment } from './validate.ts';
@@ -39,12 +39,19 @@ export function checkSweep(value: Record<string, Json>, schema: Schema, locator:
       'value',
     );
   }
-  if (sweep.method === 'random' && sweep.trials === undefined) {
-    at('sweep.method', "method 'random' needs trials: how many draws (e.g. trials: 8)", 'value');
+  if (sweep.method !== 'grid' && sweep.trials === undefined) {
+    at('sweep.method', `method '${sweep.method}' needs trials: how many to run (e.g. trials: 16)`, 'value');
   }
   if (sweep.method === 'grid' && sweep.trials !== undefined) {
     at('sweep.trials', 'trials counts random draws; a grid runs every combination (use method: random)');
   }
+  if (sweep.method === 'tpe' && sweep.seeds) {
+    at(
+      'sweep.seeds',
+      "seeds repeats fixed trials; tpe proposes each trial from the others' results (sweep seed as a parameter instead)",
+    );
+  }
+  if (sweep.scheduler) checkScheduler(value, sweep, at);
   let grid = 1;
   const { sweep: _, ...base } = value;
   for (const [key, param] of Object.entries(sweep.parameters)) {
@@ -59,7 +66,8 @@ export function checkSweep(value: Record<string, Json>, schema: Schema, locator:
       continue;
     }
     if (isRange(param)) {
-      if (sweep.method === 'grid') at(here, 'a range {min, max} needs method: random; a grid needs a list of values');
+      if (sweep.method === 'grid')
+        at(here, 'a range {min, max} needs method: random or tpe; a grid needs a list of values');
       if (param.min > param.max) at(here, `min ${param.min} is above max ${param.max}`, 'value');
       if (param.scale === 'log' && param.min <= 0) at(here, 'a log scale needs min > 0', 'value');
     } else {
@@ -81,7 +89,35 @@ export function checkSweep(value: Record<string, Json>, schema: Schema, locator:
       }
     }
   }
-  const total = (sweep.method === 'random' ? (sweep.trials ?? 1) : grid) * (sweep.seeds?.length ?? 1);
+  const total = (sweep.method === 'grid' ? grid : (sweep.trials ?? 1)) * (sweep.seeds?.length ?? 1);
   if (total > MAX_TRIALS) at('sweep', `${total} trials is more than ${MAX_TRIALS}; narrow the sweep`);
   return errors;
+}
+
+/** ASHA judges trials by the metric at its rungs: the metric must be there at every epoch, and the epochs fixed. */
+function checkScheduler(
+  value: Record<string, Json>,
+  sweep: Sweep,
+  at: (p: string, message: string, what?: 'key' | 'value') => void,
+): void {
+  const scheduler = sweep.scheduler as Scheduler;
+  const training = value.training as { epochs?: number } | undefined;
+  const data = value.data as { evaluation_every?: number } | undefined;
+  const epochs = training?.epochs ?? 1;
+  if (scheduler.min_epochs >= epochs) {
+    at(
+      'sweep.scheduler.min_epochs',
+      `${scheduler.min_epochs} is not below training.epochs (${epochs}): no trial would be judged before its end`,
+      'value',
+    );
+  }
+  if (Object.keys(sweep.parameters).some((k) => k === 'training.epochs')) {
+    at('sweep.scheduler', 'ASHA stops trials by epochs; it cannot be combined with sweeping training.epochs');
+  }
+  if (!(RANKING_METRICS as readonly string[]).includes(sweep.metric) && (data?.evaluation_every ?? 0) !== 1) {
+    at(
+      'sweep.scheduler',
+      `ASHA compares trials at every rung, but ${sweep.metric} is scored only at the end; set data.evaluation_every: 1 or rank by a validation metric`,
+    );
+  }
 }

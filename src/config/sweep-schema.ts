@@ -29,11 +29,17 @@ export function sweepSchema(): Schema {
       'hyperparameter sweep: each trial overrides some keys of this experiment (run-exp sweep; run-exp <file> --trial i)',
     properties: {
       method: {
-        enum: ['grid', 'random'],
+        enum: ['grid', 'random', 'tpe'],
         default: 'grid',
-        description: 'grid: every combination of the values; random: `trials` draws',
+        description:
+          'grid: every combination of the values; random: `trials` draws; tpe: `trials` proposals, each from the trials finished before it (tree-structured Parzen estimator)',
       },
-      trials: { type: 'integer', minimum: 1, maximum: 10000, description: 'how many random draws (method: random)' },
+      trials: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 10000,
+        description: 'how many trials to draw (method: random) or propose (method: tpe)',
+      },
       seed: { type: 'integer', minimum: 0, default: 0, description: 'seed of the random draws' },
       metric: {
         type: 'string',
@@ -48,6 +54,29 @@ export function sweepSchema(): Schema {
         uniqueItems: true,
         items: { type: 'integer', minimum: 0 },
         description: "repeat every trial with each of these experiment seeds (default: the experiment's own seed)",
+      },
+      scheduler: {
+        // null: none (a --set sweep.scheduler=null runs the same trials in full, to compare)
+        type: ['object', 'null'],
+        additionalProperties: false,
+        required: ['type'],
+        description:
+          "stops losing trials early: asynchronous successive halving (ASHA); rungs at min_epochs * reduction_factor^k below the experiment's epochs; null for none",
+        properties: {
+          type: { enum: ['asha'], description: 'asha: asynchronous successive halving' },
+          reduction_factor: {
+            type: 'integer',
+            minimum: 2,
+            default: 3,
+            description: 'at each rung only the top 1/reduction_factor of the trials that reached it go on',
+          },
+          min_epochs: {
+            type: 'integer',
+            minimum: 1,
+            default: 1,
+            description: 'the first rung: epochs before any trial is judged',
+          },
+        },
       },
       parameters: {
         type: 'object',

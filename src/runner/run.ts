@@ -19,8 +19,11 @@ import { buildExperimentModel } from '../model/build.ts';
 import { initFrom, initSource } from '../model/init-from.ts';
 import { MLMODEL, mlmodelText } from '../model/model-folder.ts';
 import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
+import { makePruner, type Verdict } from '../sweep/pruner.ts';
 import type { TrialInfo } from '../sweep/trial.ts';
 import { datasetInputs } from '../tracking/datasets.ts';
+import { clientOptionsFromEnv, mlflowClient } from '../tracking/mlflow-client.ts';
+import { PRUNED_TAG } from '../tracking/mlflow-parent.ts';
 import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/mlflow-tracker.ts';
 import { RecordError, recordError, recording } from '../tracking/record-errors.ts';
 import { runLogger, type TerminalLog } from '../tracking/run-log.ts';
@@ -50,6 +53,8 @@ export interface RunHooks {
   terminalLog?: TerminalLog;
   onBatch?: (done: number, total: number, loss: number) => void;
   onEpoch?: (m: EpochMetrics, total: number) => void | Promise<void>;
+  /** A sweep trial's verdict at a rung of its scheduler, as the run log words it. */
+  onRung?: (verdict: Verdict, message: string) => void;
   shouldStop?: () => boolean;
   /** On --resume, go on although the data's files differ from those the run started with. */
   allowDataChange?: boolean;
@@ -58,7 +63,8 @@ export interface RunHooks {
 export interface RunResult {
   run: RunStore;
   model?: LayersModel;
-  status: 'FINISHED' | 'FAILED' | 'KILLED';
+  /** PRUNED: a sweep trial its scheduler stopped at a rung; its records are complete up to there. */
+  status: 'FINISHED' | 'FAILED' | 'KILLED' | 'PRUNED';
   epochs: EpochMetrics[];
   error?: string;
   /** What reached MLflow, when the run is tracked there. */
@@ -325,9 +331,30 @@ async function runInFolder(
     // Its state (moments, step counts) would outlive the run in a process that runs several.
     optimizer.dispose();
     // Nothing is logged after this: the files MLflow receives are the run's final records.
-    const report = await mlflow?.finish(result.status);
+    // MLflow has no PRUNED status: a pruned trial finished, with the rung it stopped at as a tag.
+    const report = await mlflow?.finish(
+      result.status === 'PRUNED' ? 'FINISHED' : result.status,
+      pruning.pruned ? [{ key: PRUNED_TAG, value: String(pruning.pruned.rung) }] : [],
+    );
     return { run, ...result, mlflow: report };
   };
+  const pruner = trial?.scheduler
+    ? makePruner({
+        sweepId: trial.sweep_id,
+        index: trial.index,
+        scheduler: trial.scheduler,
+        metric: trial.metric,
+        goal: trial.goal,
+        epochs: exp.training.epochs,
+        root: exp.tracking.dir,
+        mlflow: uri
+          ? { client: mlflowClient(clientOptionsFromEnv(uri)), experiment: exp.tracking.experiment_name ?? exp.name }
+          : undefined,
+        onWarning: (message) => log.warn({ event: 'pruner' }, message),
+      })
+    : null;
+  // Set by the epoch hook when the sweep's scheduler stops this trial (an object: a closure sets it).
+  const pruning: { pruned: Verdict | null } = { pruned: null };
   const monitor = exp.training.checkpoints.monitor;
   const lowerIsBetter = monitor.endsWith('loss');
   let best = history.reduce(
@@ -379,7 +406,14 @@ async function runInFolder(
             await save('checkpoints/best');
           }
           await hooks.onEpoch?.(m, exp.training.epochs);
+          const verdict = await pruner?.(m.epoch, m as unknown as Record<string, unknown>);
+          if (!verdict) return;
+          const message = `rung ${verdict.rung}: ${trial?.metric} ${verdict.value.toFixed(4)} ranks ${verdict.rank} of ${verdict.of}, the top ${verdict.keep} go on${verdict.goOn ? '' : ': pruned'}`;
+          log.info({ event: 'rung', ...verdict }, message);
+          hooks.onRung?.(verdict, message);
+          if (!verdict.goOn) pruning.pruned = verdict;
         },
+        stopAfterEpoch: () => pruning.pruned !== null,
       },
       history,
       sources,
@@ -450,7 +484,12 @@ async function runInFolder(
       path.join(run.dir, 'plots', `confusion-${name}.png`),
     ).catch((err: Error) => run.appendJsonl('warnings.jsonl', { what: 'plots', error: err.message }));
   }
-  log.info({ event: 'run ended', status: 'FINISHED', stopped_early: outcome.stoppedEarly }, 'finished');
+  const { pruned } = pruning;
+  const status = pruned ? 'PRUNED' : 'FINISHED';
+  log.info(
+    { event: 'run ended', status, stopped_early: outcome.stoppedEarly },
+    pruned ? `pruned at epoch ${pruned.rung}` : 'finished',
+  );
   const evaluationSets = Object.fromEntries(
     Object.entries(sets).flatMap(([name, s]) =>
       s
@@ -469,7 +508,11 @@ async function runInFolder(
     ),
   );
   return end(
-    { status: 'FINISHED', epochs: outcome.epochs, model, evaluationSets },
-    { epochs_completed: outcome.epochs.length, stopped_early: outcome.stoppedEarly },
+    { status, epochs: outcome.epochs, model, evaluationSets },
+    {
+      epochs_completed: outcome.epochs.length,
+      stopped_early: outcome.stoppedEarly,
+      ...(pruned ? { pruned_at: pruned.rung } : {}),
+    },
   );
 }

@@ -1,6 +1,6 @@
 // Runs a sweep's trials on this machine: N worker processes (`run-exp <file>
-// --trial i`), the CPU threads divided between them. Trials that finished (or
-// failed) in an earlier start are skipped; interrupted ones resume.
+// --trial i`), the CPU threads divided between them. Trials that finished,
+// failed or were pruned in an earlier start are skipped; interrupted ones resume.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as os from 'node:os';
@@ -14,7 +14,7 @@ const BIN = path.resolve(import.meta.dirname, '..', '..', 'bin', 'run-exp.js');
 
 export interface TrialOutcome {
   index: number;
-  status: 'FINISHED' | 'FAILED' | 'KILLED' | 'SKIPPED';
+  status: 'FINISHED' | 'PRUNED' | 'FAILED' | 'KILLED' | 'SKIPPED';
   /** Why it was skipped, or the run it resumed. */
   note?: string;
 }
@@ -25,6 +25,8 @@ export interface LocalSweep {
   options: ResolveOptions;
   parallel: number;
   onTrial?: (o: TrialOutcome, running: number[]) => void;
+  /** Where the trials come from when not from the plan here: the next one claimed (--next), null when none is left. */
+  claim?: () => Promise<number | null>;
 }
 
 /** Runs every unfinished trial; resolves when all have ended or a signal stopped the sweep. */
@@ -34,9 +36,9 @@ export async function runSweepLocally(s: LocalSweep): Promise<TrialOutcome[]> {
   const threads = Math.max(1, Math.floor(os.availableParallelism() / s.parallel));
   const outcomes: TrialOutcome[] = [];
   const queue: { index: number; resume?: string }[] = [];
-  for (const t of s.plan.trials) {
+  for (const t of s.claim ? [] : s.plan.trials) {
     const prev = earlier.get(t.index);
-    if (prev && (prev.status === 'FINISHED' || prev.status === 'FAILED')) {
+    if (prev && ['FINISHED', 'FAILED', 'PRUNED'].includes(prev.status)) {
       const o: TrialOutcome = { index: t.index, status: 'SKIPPED', note: `${prev.status} earlier in ${prev.run}` };
       outcomes.push(o);
       s.onTrial?.(o, []);
@@ -55,8 +57,13 @@ export async function runSweepLocally(s: LocalSweep): Promise<TrialOutcome[]> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const take = async () => {
+    if (!s.claim) return queue.shift();
+    const index = stopping ? null : await s.claim();
+    return index === null ? undefined : { index, resume: undefined };
+  };
   const worker = async () => {
-    for (let next = queue.shift(); next && !stopping; next = queue.shift()) {
+    for (let next = await take(); next && !stopping; next = await take()) {
       const { index, resume } = next;
       const args = [BIN, s.file, '--trial', String(index), '--quiet', '--set', `training.threads=${threads}`];
       for (const set of s.options.set ?? []) args.push('--set', set);
@@ -65,9 +72,11 @@ export async function runSweepLocally(s: LocalSweep): Promise<TrialOutcome[]> {
       running.set(index, child);
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
       running.delete(index);
+      // A pruned trial ends well too (exit 0): its run folder tells.
+      const pruned = code === 0 && trialFolders(root, s.plan.sweepId).get(index)?.status === 'PRUNED';
       const o: TrialOutcome = {
         index,
-        status: code === 0 ? 'FINISHED' : code === 130 ? 'KILLED' : 'FAILED',
+        status: pruned ? 'PRUNED' : code === 0 ? 'FINISHED' : code === 130 ? 'KILLED' : 'FAILED',
         note: resume ? `resumed ${resume}` : undefined,
       };
       outcomes.push(o);
@@ -75,7 +84,9 @@ export async function runSweepLocally(s: LocalSweep): Promise<TrialOutcome[]> {
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(s.parallel, Math.max(1, queue.length)) }, worker));
+    await Promise.all(
+      Array.from({ length: s.claim ? s.parallel : Math.min(s.parallel, Math.max(1, queue.length)) }, worker),
+    );
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -53,6 +53,8 @@ export type Images = Pick<PreparedData, 'pixels' | 'imageBytes' | 'shape'>;
 
 export interface TrainHooks {
   onEpoch?: (m: EpochMetrics) => void | Promise<void>;
+  /** Checked after onEpoch; true ends training after that epoch (a sweep trial its scheduler pruned). */
+  stopAfterEpoch?: () => boolean;
   onBatch?: (done: number, total: number, loss: number) => void;
   /** Checked after every batch; true stops training after that batch. */
   shouldStop?: () => boolean;
@@ -482,6 +484,7 @@ export async function train(
         bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
       }
       await hooks.onEpoch?.(m);
+      if (hooks.stopAfterEpoch?.()) return { status: 'FINISHED', epochs, stoppedEarly: true };
       if (es && waited > es.patience) {
         if (bestWeights) model.setWeights(bestWeights);
         return { status: 'FINISHED', epochs, stoppedEarly: true };

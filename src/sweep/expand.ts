@@ -1,6 +1,7 @@
 // A sweep's trials: grid (every combination, the last parameter varying
 // fastest) or seeded random draws, each repeated over `seeds`. A trial is a
-// list of --set overrides on the experiment it was declared in.
+// list of --set overrides on the experiment it was declared in. A tpe sweep's
+// trials are numbered here but get their overrides when they start (tpe.ts).
 import { createHash } from 'node:crypto';
 import type { Json } from '../config/compose.ts';
 import type { Experiment, Sweep } from '../config/experiment.ts';
@@ -13,7 +14,8 @@ export interface Trial {
   overrides: Record<string, Json>;
 }
 
-function draw(param: Sweep['parameters'][string], random: () => number): Json {
+/** One random value of a parameter: a list's item, or a draw from a range (log-uniform on a log scale). */
+export function drawValue(param: Sweep['parameters'][string], random: () => number): Json {
   if (Array.isArray(param) || 'values' in param) {
     const values = parameterValues(param);
     return values[Math.floor(random() * values.length)] as Json;
@@ -30,10 +32,12 @@ function draw(param: Sweep['parameters'][string], random: () => number): Json {
 export function expandSweep(sweep: Sweep): Trial[] {
   const keys = Object.keys(sweep.parameters);
   let combos: Record<string, Json>[];
-  if (sweep.method === 'random') {
+  if (sweep.method === 'tpe') {
+    combos = Array.from({ length: sweep.trials ?? 1 }, () => ({}));
+  } else if (sweep.method === 'random') {
     const random = rng(sweep.seed);
     combos = Array.from({ length: sweep.trials ?? 1 }, () =>
-      Object.fromEntries(keys.map((k) => [k, draw(sweep.parameters[k] as Sweep['parameters'][string], random)])),
+      Object.fromEntries(keys.map((k) => [k, drawValue(sweep.parameters[k] as Sweep['parameters'][string], random)])),
     );
   } else {
     combos = [{}];

@@ -2,6 +2,7 @@
 // the trial's overrides applied and validated like any --set.
 import type { Json } from '../config/compose.ts';
 import { ConfigErrors } from '../config/errors.ts';
+import type { Scheduler, Sweep } from '../config/experiment.ts';
 import { type Resolved, type ResolveOptions, resolveExperiment } from '../config/resolve.ts';
 import { expandSweep, sweepId, type Trial, trialSets } from './expand.ts';
 
@@ -11,6 +12,10 @@ export interface TrialInfo {
   index: number;
   trials: number;
   overrides: Record<string, Json>;
+  /** What ranks the trials, and the scheduler that stops losing ones early (ASHA). */
+  metric: string;
+  goal: 'maximize' | 'minimize';
+  scheduler?: Scheduler;
 }
 
 export interface Planned {
@@ -37,10 +42,14 @@ export function planSweep(file: string, options: ResolveOptions): Planned {
   return { base, sweepId: sweepId(base.experiment), trials: expandSweep(sweep) };
 }
 
-/** Trial `index` of the file's sweep, resolved (without its sweep section) and ready to run. */
-export function resolveTrial(file: string, options: ResolveOptions, index: number) {
+/**
+ * Trial `index` of the file's sweep, resolved (without its sweep section) and ready to run;
+ * `proposed`: a tpe trial's overrides, which the sweep's own list cannot know.
+ */
+export function resolveTrial(file: string, options: ResolveOptions, index: number, proposed?: Record<string, Json>) {
   const plan = planSweep(file, options);
-  const trial = plan.trials[index];
+  const listed = plan.trials[index];
+  const trial = listed && proposed ? { ...listed, overrides: proposed } : listed;
   if (!trial) {
     throw new ConfigErrors([
       {
@@ -54,11 +63,15 @@ export function resolveTrial(file: string, options: ResolveOptions, index: numbe
   }
   const resolved = resolveExperiment(file, { ...options, set: [...(options.set ?? []), ...trialSets(trial)] });
   delete resolved.experiment.sweep;
+  const sweep = plan.base.experiment.sweep as Sweep;
   const info: TrialInfo = {
     sweep_id: plan.sweepId,
     index,
     trials: plan.trials.length,
     overrides: trial.overrides,
+    metric: sweep.metric,
+    goal: sweep.goal,
+    scheduler: sweep.scheduler ?? undefined,
   };
   return { resolved, trial: info };
 }

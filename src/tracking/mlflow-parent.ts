@@ -8,6 +8,12 @@ import { type MlflowClient, MlflowError, type Tag } from './mlflow-client.ts';
 
 export const SWEEP_TAG = 'run_exp.sweep_id';
 export const ROLE_TAG = 'run_exp.role';
+/** A trial run's index in its sweep. */
+export const TRIAL_TAG = 'run_exp.trial';
+/** A trial run's overrides, as JSON (a tpe trial's are proposed when it starts). */
+export const OVERRIDES_TAG = 'run_exp.overrides';
+/** Set on a trial ASHA stopped: the rung (epoch) it stopped at. */
+export const PRUNED_TAG = 'run_exp.pruned_at';
 const PARENT_TAG = 'run_exp.parent_run_id';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,4 +90,28 @@ export async function parentRun(
     if (Date.now() > deadline + 4 * waitMs) throw new MlflowError(`no parent run for sweep ${sweep.id} appeared`);
     await sleep(250 + Math.random() * 250);
   }
+}
+
+/**
+ * Claims the lowest trial index of a sweep that no process has claimed, skipping `done`:
+ * creating the lock experiment `<experiment>/.sweep-<id>/trial-<i>` succeeds for one process
+ * only. Null when every trial is claimed.
+ */
+export async function claimTrial(
+  client: MlflowClient,
+  experimentName: string,
+  sweepId: string,
+  trials: number,
+  done: Set<number>,
+): Promise<number | null> {
+  for (let i = 0; i < trials; i++) {
+    if (done.has(i)) continue;
+    try {
+      await client.deleteExperiment(await client.createExperiment(`${experimentName}/.sweep-${sweepId}/trial-${i}`));
+      return i;
+    } catch (err) {
+      if (!(err instanceof MlflowError && err.code === 'RESOURCE_ALREADY_EXISTS')) throw err;
+    }
+  }
+  return null;
 }

@@ -10,7 +10,7 @@ import type { TrialInfo } from '../sweep/trial.ts';
 import type { DatasetInput } from './datasets.ts';
 import { flatten } from './flatten.ts';
 import { clientOptionsFromEnv, type Metric, mlflowClient, type RunStatus, type Tag } from './mlflow-client.ts';
-import { ROLE_TAG, SWEEP_TAG } from './mlflow-parent.ts';
+import { OVERRIDES_TAG, ROLE_TAG, SWEEP_TAG, TRIAL_TAG } from './mlflow-parent.ts';
 import { drain, type MlflowEvent, openSpool, RUN_ID_TAG, type Spool } from './mlflow-spool.ts';
 import { listRunFiles } from './run-store.ts';
 
@@ -29,8 +29,8 @@ export interface MlflowReport {
 
 export interface MlflowTracker {
   epoch(metrics: Record<string, unknown>): void;
-  /** Sends the run folder's files and the final status, waits for the sends, and reports. */
-  finish(status: Exclude<RunStatus, 'RUNNING' | 'SCHEDULED'>): Promise<MlflowReport>;
+  /** Sends the run folder's files, `tags` and the final status, waits for the sends, and reports. */
+  finish(status: Exclude<RunStatus, 'RUNNING' | 'SCHEDULED'>, tags?: Tag[]): Promise<MlflowReport>;
 }
 
 export interface RunFacts {
@@ -93,7 +93,8 @@ function sourceTags(facts: RunFacts): Tag[] {
     ...weightTags('run_exp.backbone', env.backbone),
     [SWEEP_TAG]: facts.trial?.sweep_id,
     [ROLE_TAG]: facts.trial ? 'trial' : undefined,
-    'run_exp.trial': facts.trial?.index,
+    [TRIAL_TAG]: facts.trial?.index,
+    [OVERRIDES_TAG]: facts.trial && JSON.stringify(facts.trial.overrides),
     ...facts.tags,
   };
   return Object.entries(tags)
@@ -200,8 +201,9 @@ export function startMlflowTracker(
       last = epochMetrics(m, stamps.get(Number(m.epoch)) ?? Date.now());
       emit({ type: 'metrics', metrics: last });
     },
-    async finish(status) {
+    async finish(status, tags = []) {
       finishing = true;
+      if (tags.length) spool.append({ type: 'tags', tags });
       spool.append({ type: 'artifacts', files: listRunFiles(facts.runDir, ['mlflow']) });
       if (status === 'FINISHED' && existsSync(path.join(facts.runDir, 'model', MLMODEL))) {
         spool.append({

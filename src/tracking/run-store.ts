@@ -21,7 +21,7 @@ import { stringify } from 'yaml';
 import { currentOwner, liveness, type Owner } from './liveness.ts';
 import { recordError } from './record-errors.ts';
 
-export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED' | 'CRASHED';
+export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED' | 'CRASHED' | 'PRUNED';
 
 /** The lock a running (or resuming) process holds in its run folder. */
 export const LOCK_FILE = 'run.lock';

@@ -98,7 +98,7 @@ const CASES: Case[] = [
     file: 'sweep-range-in-grid.yaml',
     at: 'sweep-range-in-grid.yaml:11:5',
     path: 'sweep.parameters.training.batch_size',
-    message: 'a range {min, max} needs method: random; a grid needs a list of values',
+    message: 'a range {min, max} needs method: random or tpe; a grid needs a list of values',
   },
   {
     file: 'sweep-bad-value.yaml',
@@ -110,7 +110,27 @@ const CASES: Case[] = [
     file: 'sweep-random-no-trials.yaml',
     at: 'sweep-random-no-trials.yaml:10:11',
     path: 'sweep.method',
-    message: "method 'random' needs trials: how many draws (e.g. trials: 8)",
+    message: "method 'random' needs trials: how many to run (e.g. trials: 16)",
+  },
+  {
+    file: 'sweep-asha-min-epochs.yaml',
+    at: 'sweep-asha-min-epochs.yaml:12:40',
+    path: 'sweep.scheduler.min_epochs',
+    message: '5 is not below training.epochs (5): no trial would be judged before its end',
+  },
+  {
+    file: 'sweep-asha-end-metric.yaml',
+    at: 'sweep-asha-end-metric.yaml:14:3',
+    path: 'sweep.scheduler',
+    message:
+      'ASHA compares trials at every rung, but portraits_accuracy is scored only at the end; set data.evaluation_every: 1 or rank by a validation metric',
+  },
+  {
+    file: 'sweep-tpe-seeds.yaml',
+    at: 'sweep-tpe-seeds.yaml:13:3',
+    path: 'sweep.seeds',
+    message:
+      "seeds repeats fixed trials; tpe proposes each trial from the others' results (sweep seed as a parameter instead)",
   },
   {
     file: 'mlflow-uri-not-http.yaml',
