@@ -394,7 +394,20 @@ export function mlflowClient(options: ClientOptions) {
 
     /** Dataset inputs of a run; the server keeps one input per dataset name and digest, so a repeat adds nothing. */
     async logInputs(runId: string, datasets: DatasetInput[]) {
-      await call('POST', 'runs/log-inputs', { run_id: runId, datasets });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await call('POST', 'runs/log-inputs', { run_id: runId, datasets });
+          return;
+        } catch (err) {
+          // The server looks a dataset up, then inserts it: two runs logging the same dataset at
+          // once (a sweep's trials starting together) race, and the loser gets a 400 from the
+          // database's unique constraint. Once the winner's row is there, another try finds it.
+          const race =
+            err instanceof MlflowError && err.status === 400 && /unique|integrity|duplicate/i.test(err.message);
+          if (!race || attempt >= 4) throw err;
+          await sleep(100 * attempt + Math.random() * 200);
+        }
+      }
     },
 
     /** MLflow 3's logged model. One attempt only, as createRun: callers search before trying again. */
