@@ -101,8 +101,9 @@ export async function trainCommand(
             if (options.json) out(`${JSON.stringify(m)}\n`);
             else if (!options.quiet) out(`${epochLine(m, total, sets)}\n`);
           },
-          onRung: (_, message) => {
-            if (!options.json && !options.quiet) out(`${message}\n`);
+          onRung: (verdict, message) => {
+            if (options.json) out(`${JSON.stringify({ rung: verdict })}\n`);
+            else if (!options.quiet) out(`${message}\n`);
           },
           shouldStop: () => stop,
           allowDataChange: options.allowDataChange,
