@@ -169,6 +169,7 @@ describe('example experiments', () => {
     'quick.yaml': 136_354,
     'deep.yaml': 129_378,
     'sweep.yaml': 136_354,
+    'sweep-asha.yaml': 136_354,
     'faces.yaml': 5_667_266,
     'faces-scratch.yaml': 1_570_370,
     'resnet.yaml': 313_586,
