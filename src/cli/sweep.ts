@@ -94,7 +94,7 @@ export async function sweepCommand(
     return 0;
   }
   if (options.report) {
-    const { summary } = await sweepResults(plan);
+    const { summary } = await sweepResults(plan, true);
     const target =
       typeof options.report === 'string'
         ? options.report

@@ -179,6 +179,7 @@ async function foundInMlflow(
   experimentId: string,
   sweepId: string,
   sweep: Sweep,
+  curves: boolean,
 ): Promise<Map<number, Found>> {
   const children = await client.searchRuns(
     [experimentId],
@@ -200,7 +201,11 @@ async function foundInMlflow(
       run: r.info.run_id,
       epochs: metric === undefined ? null : Number(metric.step),
       overrides: overrides === undefined ? undefined : (JSON.parse(overrides) as Record<string, Json>),
-      history: new Map((await client.metricHistory(r.info.run_id, sweep.metric)).map((m) => [Number(m.step), m.value])),
+      // A request per trial: only for rungs (a scheduler) or the report's curves.
+      history:
+        sweep.scheduler || curves
+          ? new Map((await client.metricHistory(r.info.run_id, sweep.metric)).map((m) => [Number(m.step), m.value]))
+          : new Map(),
     });
   }
   return found;
@@ -228,8 +233,9 @@ export async function summarizeMlflow(
   epochs: number,
   trials: Trial[],
   root: string,
+  curves = false,
 ): Promise<SweepSummary> {
-  const found = await foundInMlflow(client, experimentId, sweepId, sweep);
+  const found = await foundInMlflow(client, experimentId, sweepId, sweep, curves);
   for (const [index, f] of foundInFolders(root, sweepId, sweep.metric)) {
     const there = found.get(index);
     if (!there || rank(f.status) > rank(there.status)) found.set(index, f);

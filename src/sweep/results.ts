@@ -26,7 +26,11 @@ export function trackedIn(plan: Planned): Tracked | null {
     : null;
 }
 
-export async function sweepResults(plan: Planned): Promise<{ summary: SweepSummary; experimentId: string | null }> {
+/** `curves`: every trial's metric by epoch from MLflow too (a request per trial; the run folders always give them). */
+export async function sweepResults(
+  plan: Planned,
+  curves = false,
+): Promise<{ summary: SweepSummary; experimentId: string | null }> {
   const exp = plan.base.experiment;
   const sweep = exp.sweep as Sweep;
   const tracked = trackedIn(plan);
@@ -41,6 +45,7 @@ export async function sweepResults(plan: Planned): Promise<{ summary: SweepSumma
           exp.training.epochs,
           plan.trials,
           exp.tracking.dir,
+          curves,
         )
       : summarizeFolders(exp.tracking.dir, plan.sweepId, sweep, exp.training.epochs, plan.trials);
   return { summary, experimentId };
