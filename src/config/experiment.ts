@@ -72,6 +72,8 @@ export interface Experiment {
       restore_best_weights: boolean;
     };
     class_weights: null | 'balanced' | Record<string, number>;
+    /** An exponential moving average of the weights, used for evaluation and saving. */
+    ema: null | { decay: number };
     checkpoints: { every: number; best: boolean; monitor: string };
     threads?: number;
     engine?: 'graph' | 'eager';

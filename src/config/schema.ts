@@ -246,6 +246,23 @@ export function experimentSchema(): JsonSchema {
       type: ['object', 'null'],
       default: null,
     },
+    ema: {
+      ...obj(
+        'keep an exponential moving average of the weights, updated after every step; validation, the evaluation sets, checkpoints/best and the saved model use the averaged weights (as Keras use_ema and timm ModelEma)',
+        {
+          decay: {
+            type: 'number',
+            exclusiveMinimum: 0,
+            exclusiveMaximum: 1,
+            default: 0.999,
+            description:
+              'the average keeps this share of itself each step, warmed up as TensorFlow ExponentialMovingAverage does: min(decay, (1 + step) / (10 + step)); 0.999 averages over about the last 1,000 steps',
+          },
+        },
+      ),
+      type: ['object', 'null'],
+      default: null,
+    },
     class_weights: {
       description: 'balanced: weights inversely proportional to class counts; or class name -> weight',
       default: null,

@@ -12,11 +12,13 @@ import { DataError } from '../data/sources.ts';
 import { loadModel } from '../model/backbones/graph-layer.ts';
 import { recording } from '../tracking/record-errors.ts';
 import { optimizerState, restoreOptimizerState } from '../training/optimizer-groups.ts';
+import type { WeightAverage, WeightAverageState } from '../training/weight-average.ts';
 
 /** The newest checkpoint, and the one before it. */
 export const CHECKPOINTS = ['latest', 'previous'] as const;
 const PARTIAL = '.partial';
 const MANIFEST = 'manifest.json';
+const AVERAGE = 'weight-average.json';
 
 interface Manifest {
   epoch: number;
@@ -32,6 +34,8 @@ export async function saveCheckpoint(
   model: LayersModel,
   optimizer: Optimizer,
   epoch: number,
+  /** With `training.ema`: in the model now, so the raw weights are saved beside it. */
+  average?: WeightAverage | null,
 ): Promise<void> {
   const partial = path.join(root, PARTIAL);
   await recording('checkpoints', partial, async () => {
@@ -40,6 +44,7 @@ export async function saveCheckpoint(
     await model.save(`file://${partial}`);
     writeFileSync(path.join(partial, 'optimizer.json'), JSON.stringify(await optimizerState(tf, optimizer)));
     writeFileSync(path.join(partial, 'state.json'), JSON.stringify({ epoch }));
+    if (average) writeFileSync(path.join(partial, AVERAGE), JSON.stringify(average.state()));
     const files = Object.fromEntries(
       readdirSync(partial)
         .sort()
@@ -84,6 +89,7 @@ export async function loadCheckpoint(
   root: string,
   model: LayersModel,
   optimizer: Optimizer,
+  average?: WeightAverage | null,
 ): Promise<{ epoch: number; used: string; skipped: string[] }> {
   const skipped: string[] = [];
   for (const name of CHECKPOINTS) {
@@ -97,6 +103,14 @@ export async function loadCheckpoint(
     model.setWeights(saved.getWeights());
     saved.dispose();
     await restoreOptimizerState(tf, optimizer, JSON.parse(readFileSync(path.join(dir, 'optimizer.json'), 'utf8')));
+    if (average) {
+      const file = path.join(dir, AVERAGE);
+      if (!existsSync(file))
+        throw new DataError(
+          `${dir} was written without training.ema, which the run now has: resume it with the config it started with`,
+        );
+      average.restore(JSON.parse(readFileSync(file, 'utf8')) as WeightAverageState);
+    }
     const { epoch } = JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as { epoch: number };
     return { epoch, used: name, skipped };
   }

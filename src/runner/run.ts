@@ -31,9 +31,10 @@ import { createRun, environment, openRun, type RunStore, readMetrics, writeConfi
 import { systemSampler } from '../tracking/system-metrics.ts';
 import { chooseEngine } from '../training/graph/graph-trainer.ts';
 import { makeTrainingOptimizer } from '../training/optimizer-groups.ts';
+import { WeightAverage } from '../training/weight-average.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoints.ts';
 import { cachedFeatures, featuresCacheable } from './features.ts';
-import { type EpochMetrics, evaluateSets, pixelSources, setMetrics, train, validate } from './train.ts';
+import { type EpochMetrics, evaluateSets, learningOrder, pixelSources, setMetrics, train, validate } from './train.ts';
 
 export interface RunHooks {
   /** Progress of decoding images into the cache. */
@@ -286,9 +287,11 @@ async function runInFolder(
     ? { net: cached.head, sources: cached.sources }
     : { net: model, sources: pixelSources(tf, exp, data) };
   const optimizer = makeTrainingOptimizer(tf, exp.training.optimizer);
+  const ema = exp.training.ema;
+  const average = ema ? new WeightAverage(tf, learningOrder(exp, net), ema.decay) : null;
   let history: EpochMetrics[] = [];
   if (resume) {
-    const checkpoint = await loadCheckpoint(tf, path.join(run.dir, 'checkpoints'), model, optimizer);
+    const checkpoint = await loadCheckpoint(tf, path.join(run.dir, 'checkpoints'), model, optimizer, average);
     const done = checkpoint.epoch;
     if (checkpoint.skipped.length)
       log.warn(
@@ -330,6 +333,7 @@ async function runInFolder(
     run.release();
     // Its state (moments, step counts) would outlive the run in a process that runs several.
     optimizer.dispose();
+    average?.dispose();
     // Nothing is logged after this: the files MLflow receives are the run's final records.
     // MLflow has no PRUNED status: a pruned trial finished, with the rung it stopped at as a tag.
     const report = await mlflow?.finish(
@@ -398,7 +402,7 @@ async function runInFolder(
           log.info({ event: 'epoch', ...m }, `epoch ${m.epoch}`);
           mlflow?.epoch(m as unknown as Record<string, unknown>);
           if (m.epoch % exp.training.checkpoints.every === 0 || m.epoch === exp.training.epochs) {
-            await saveCheckpoint(tf, path.join(run.dir, 'checkpoints'), model, optimizer, m.epoch);
+            await saveCheckpoint(tf, path.join(run.dir, 'checkpoints'), model, optimizer, m.epoch, average);
           }
           const v = (m as unknown as Record<string, number | null>)[monitor];
           if (exp.training.checkpoints.best && v !== null && v !== undefined && (lowerIsBetter ? v < best : v > best)) {
@@ -418,6 +422,7 @@ async function runInFolder(
       history,
       sources,
       engine.trainer ?? undefined,
+      average ?? undefined,
     );
   } catch (err) {
     // The disk failed under the records: handled where the run started, after the partial checkpoint is gone.

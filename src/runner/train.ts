@@ -16,6 +16,7 @@ import type { GraphTrainer } from '../training/graph/graph-trainer.ts';
 import { makeLoss } from '../training/make-loss.ts';
 import { makeSchedule } from '../training/make-schedule.ts';
 import { setLearningRate } from '../training/optimizer-groups.ts';
+import type { WeightAverage } from '../training/weight-average.ts';
 
 export interface EpochMetrics {
   epoch: number;
@@ -160,7 +161,7 @@ export function rowSource(
  * start learning later (a backbone unfrozen at an epoch) come after the
  * others, and positions stay the same whether the run was resumed or not.
  */
-function learningOrder(exp: Experiment, model: LayersModel): Variable[] {
+export function learningOrder(exp: Experiment, model: LayersModel): Variable[] {
   const spec = exp.model.backbone;
   if (spec) setBackboneTrainable(model, spec, 0);
   const first = model.trainableWeights.map((w) => w.read() as Variable);
@@ -307,6 +308,8 @@ export async function train(
   history: EpochMetrics[] = [],
   sources: Sources = pixelSources(tf, exp, data),
   graph?: GraphTrainer,
+  /** `training.ema`: updated after every step, in the model from each epoch's validation to the next epoch. */
+  average?: WeightAverage,
 ): Promise<TrainOutcome> {
   const t = exp.training;
   const k = data.classes.length;
@@ -354,6 +357,7 @@ export async function train(
   try {
     for (let epoch = history.length; epoch < t.epochs; epoch++) {
       Math.random = rng(exp.seed * 15485863 + epoch);
+      average?.useRaw();
       if (exp.model.backbone) setBackboneTrainable(model, exp.model.backbone, epoch);
       const lr = schedule.lr(epoch);
       setLearningRate(optimizer, lr);
@@ -412,6 +416,7 @@ export async function train(
               try {
                 if (!kept[0]?.dataSync()[0]) return Number.NaN;
                 optimizer.applyGradients(grads);
+                average?.update();
                 predicted.set(kept[1]?.dataSync() as Int32Array, b);
                 return value.dataSync()[0] as number;
               } finally {
@@ -437,6 +442,8 @@ export async function train(
       }
       const seconds = (performance.now() - started) / 1000;
       await syncBack();
+      // Scored, checkpointed and (after the last epoch) saved: the averaged weights.
+      average?.useAverage();
       const val = validate(tf, exp, data, model, 'validation', sources);
       const trainEval = evaluate(
         Int32Array.from(order, (p) => labels[p] as number),

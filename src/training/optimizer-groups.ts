@@ -89,6 +89,21 @@ export interface SavedTensor {
   data: string;
 }
 
+/** A tensor as JSON: its bytes in base64. */
+export const savedTensor = (name: string, tensor: Tensor): SavedTensor => ({
+  name,
+  shape: tensor.shape,
+  dtype: tensor.dtype as 'float32' | 'int32',
+  data: Buffer.from((tensor.dataSync() as Float32Array | Int32Array).buffer).toString('base64'),
+});
+
+/** The tensor savedTensor wrote. */
+export function tensorFromSaved(tf: Tf, w: SavedTensor): Tensor {
+  // Copied out of Buffer's shared pool so that the typed array is aligned.
+  const bytes = new Uint8Array(Buffer.from(w.data, 'base64')).buffer;
+  return tf.tensor(w.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes), w.shape, w.dtype);
+}
+
 /** Everything an optimizer keeps between steps, per part, as JSON. */
 export async function optimizerState(
   tf: Tf,
@@ -97,12 +112,7 @@ export async function optimizerState(
   const out = [];
   for (const part of partsOf(optimizer)) {
     const named = await part.getWeights();
-    const weights: SavedTensor[] = named.map((w) => ({
-      name: w.name,
-      shape: w.tensor.shape,
-      dtype: w.tensor.dtype as 'float32' | 'int32',
-      data: Buffer.from((w.tensor.dataSync() as Float32Array | Int32Array).buffer).toString('base64'),
-    }));
+    const weights = named.map((w) => savedTensor(w.name, w.tensor));
     // getWeights() makes the step count a new tensor each time (the rest are the optimizer's own variables).
     tf.dispose(named.filter((w) => w.name === 'iter').map((w) => w.tensor));
     // Scalars some optimizers keep outside getWeights() (Adam's running beta powers):
@@ -127,16 +137,7 @@ export async function restoreOptimizerState(
   for (const [i, part] of partsOf(optimizer).entries()) {
     const state = states[i];
     if (!state) continue;
-    await part.setWeights(
-      state.weights.map((w) => {
-        // Copied out of Buffer's shared pool so that the typed array is aligned.
-        const bytes = new Uint8Array(Buffer.from(w.data, 'base64')).buffer;
-        return {
-          name: w.name,
-          tensor: tf.tensor(w.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes), w.shape, w.dtype),
-        };
-      }),
-    );
+    await part.setWeights(state.weights.map((w) => ({ name: w.name, tensor: tensorFromSaved(tf, w) })));
     for (const [k, v] of Object.entries(state.extras)) {
       const variable = (
         part as unknown as Record<string, { assign(t: Tensor): void; dtype: 'float32' | 'int32' } | undefined>

@@ -51,6 +51,7 @@ export function graphUnsupported(exp: Experiment, model: LayersModel): string | 
   const t = exp.training;
   if (t.optimizer.type !== 'sgd' && t.optimizer.type !== 'adam') return `optimizer ${t.optimizer.type}`;
   if (t.class_weights !== null) return 'class_weights';
+  if (t.ema !== null) return 'training.ema';
   if (exp.data.augmentation.some((a) => a.type === 'mixup' || a.type === 'cutmix')) return 'mixup/cutmix';
   return null;
 }

@@ -1,0 +1,94 @@
+// training.ema: the average follows the documented formula, swaps in and out
+// of the model exactly, survives a checkpoint, and is what a run evaluates and saves.
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadTensorflow } from '../../src/backend/tensorflow.ts';
+import { resolveExperiment } from '../../src/config/resolve.ts';
+import { loadRun } from '../../src/report/predict.ts';
+import { runExperiment } from '../../src/runner/run.ts';
+import { tensorFromSaved } from '../../src/training/optimizer-groups.ts';
+import { WeightAverage, type WeightAverageState } from '../../src/training/weight-average.ts';
+import { tempDir } from '../data/fixtures.ts';
+import { dataset, experimentFile } from '../support/toy.ts';
+
+const values = (t: { dataSync(): ArrayLike<number> }) => Array.from(t.dataSync());
+
+describe('weight average (training.ema)', () => {
+  it('averages with the warm-up min(decay, (1 + n) / (10 + n)), leaving frozen weights alone', async () => {
+    const { tf } = await loadTensorflow();
+    const w = tf.variable(tf.tensor1d([0, 0]), true);
+    const frozen = tf.variable(tf.tensor1d([5]), false);
+    const average = new WeightAverage(tf, [w, frozen], 0.5);
+    let expected = [0, 0];
+    for (const [n, next] of [
+      [1, [10, -10]],
+      [2, [20, 0]],
+      [3, [0, 4]],
+      [4, [8, 8]],
+    ] as const) {
+      w.assign(tf.tensor1d([...next]));
+      frozen.assign(tf.tensor1d([n]));
+      average.update();
+      const d = Math.min(0.5, (1 + n) / (10 + n));
+      expected = expected.map((e, i) => d * e + (1 - d) * (next[i] as number));
+    }
+    average.useAverage();
+    for (const [i, v] of values(w).entries()) expect(v).toBeCloseTo(expected[i] as number, 5);
+    // A weight that does not learn is not averaged: its average is its value.
+    expect(values(frozen)).toEqual([4]);
+    average.useAverage();
+    for (const [i, v] of values(w).entries()) expect(v).toBeCloseTo(expected[i] as number, 5);
+    average.useRaw();
+    expect(values(w)).toEqual([8, 8]);
+    average.dispose();
+  });
+
+  it('restores from its state as written with the average in the model', async () => {
+    const { tf } = await loadTensorflow();
+    const w = tf.variable(tf.tensor1d([1, 2]), true);
+    const a = new WeightAverage(tf, [w], 0.9);
+    w.assign(tf.tensor1d([3, 6]));
+    a.update();
+    a.useAverage();
+    const averaged = values(w);
+    const state = a.state();
+    // A fresh process: the model loaded from the checkpoint holds the average.
+    const w2 = tf.variable(tf.tensor1d(averaged), true);
+    const b = new WeightAverage(tf, [w2], 0.9);
+    b.restore(JSON.parse(JSON.stringify(state)));
+    expect(values(w2)).toEqual([3, 6]);
+    b.useAverage();
+    expect(values(w2)).toEqual(averaged);
+    expect(() => b.restore({ steps: 1, held: [] })).toThrow(/holds 0 weights, the model trains 1/);
+    for (const x of [a, b]) x.dispose();
+  });
+
+  it('a run scores and saves the averaged weights, keeps the raw ones to resume from, and trains eagerly, saying why', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 16);
+    const run = (set: string[]) =>
+      runExperiment(resolveExperiment(experimentFile(dir), { env: {}, set }), {}, path.join(dir, 'cache'));
+    const plain = await run([]);
+    const averaged = await run(['training.ema={decay: 0.9}', 'training.engine=graph']);
+    expect(averaged.status).toBe('FINISHED');
+    // The same raw training (same seed, same batches): only the weights scored and saved differ.
+    expect(averaged.epochs.map((m) => m.loss)).toEqual(plain.epochs.map((m) => m.loss));
+    const weights = (r: typeof plain) => r.model?.getWeights().map(values) ?? [];
+    expect(weights(averaged)).not.toEqual(weights(plain));
+    // The last checkpoint keeps the raw weights beside the average: the plain run's final weights.
+    const state = JSON.parse(
+      readFileSync(path.join(averaged.run.dir, 'checkpoints', 'latest', 'weight-average.json'), 'utf8'),
+    ) as WeightAverageState;
+    const { tf } = await loadTensorflow();
+    expect(state.held.map((t) => values(tensorFromSaved(tf, t)))).toEqual(weights(plain));
+    expect(state.steps).toBe(4 * 3);
+    // What the last epoch's validation scored is what was saved.
+    const evaluation = JSON.parse(readFileSync(path.join(averaged.run.dir, 'evaluation.json'), 'utf8'));
+    expect(evaluation.validation.accuracy).toBeCloseTo(averaged.epochs.at(-1)?.val_accuracy as number, 6);
+    const saved = await loadRun(tf, averaged.run.dir);
+    expect(saved.model.getWeights().map(values)).toEqual(weights(averaged));
+    const log = readFileSync(path.join(averaged.run.dir, 'log.jsonl'), 'utf8');
+    expect(log).toContain('no graph form for training.ema');
+  });
+});
