@@ -1,5 +1,8 @@
 // The optimizer registry's factory: an optimizer entry of a resolved experiment -> tf.train optimizer.
-import type { Optimizer } from '@tensorflow/tfjs-node';
+import type { Optimizer, Tensor, Variable } from '@tensorflow/tfjs-node';
+
+type NamedTensor = { name: string; tensor: Tensor };
+
 import type { Tf } from '../backend/tensorflow.ts';
 import type { RegistryChoice } from '../config/experiment.ts';
 import type { OPTIMIZERS } from './optimizers.ts';
@@ -9,6 +12,42 @@ type Spec<K extends keyof typeof OPTIMIZERS> = { type: K } & {
     ? boolean
     : number;
 };
+
+interface Slot {
+  originalName: string;
+  variable: Variable;
+}
+
+/**
+ * tfjs' Adamax has no getWeights/setWeights (it throws), so a checkpoint could
+ * not hold it: these give its moments in Adam's layout (step count, every
+ * first moment, every infinity norm). Its step and beta1 power are scalar
+ * variables, which the checkpoint keeps as they are.
+ */
+function checkpointable(optimizer: Optimizer): Optimizer {
+  const o = optimizer as unknown as {
+    accumulatedFirstMoment: Slot[];
+    accumulatedWeightedInfNorm: Slot[];
+    saveIterations(): Promise<NamedTensor>;
+    extractIterations(w: NamedTensor[]): Promise<NamedTensor[]>;
+  };
+  const named = (slots: Slot[]) => slots.map((v) => ({ name: v.originalName, tensor: v.variable as Tensor }));
+  const slots = (weights: NamedTensor[]) =>
+    weights.map((w) => ({ originalName: w.name, variable: w.tensor.variable(false) }));
+  return Object.assign(optimizer, {
+    getWeights: async () => [
+      await o.saveIterations(),
+      ...named(o.accumulatedFirstMoment),
+      ...named(o.accumulatedWeightedInfNorm),
+    ],
+    setWeights: async (weights: NamedTensor[]) => {
+      const rest = await o.extractIterations(weights);
+      const n = rest.length / 2;
+      o.accumulatedFirstMoment = slots(rest.slice(0, n));
+      o.accumulatedWeightedInfNorm = slots(rest.slice(n));
+    },
+  });
+}
 
 /** `lr` overrides the entry's rate (the LR schedule's value for this epoch). */
 export function makeOptimizer(tf: Tf, choice: RegistryChoice, lr = choice.lr as number): Optimizer {
@@ -23,7 +62,7 @@ export function makeOptimizer(tf: Tf, choice: RegistryChoice, lr = choice.lr as 
     }
     case 'adamax': {
       const o = choice as unknown as Spec<'adamax'>;
-      return tf.train.adamax(lr, o.beta1, o.beta2, o.epsilon);
+      return checkpointable(tf.train.adamax(lr, o.beta1, o.beta2, o.epsilon));
     }
     case 'rmsprop': {
       const o = choice as unknown as Spec<'rmsprop'>;

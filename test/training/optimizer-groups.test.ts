@@ -9,6 +9,7 @@ import {
   restoreOptimizerState,
   setLearningRate,
 } from '../../src/training/optimizer-groups.ts';
+import { OPTIMIZERS } from '../../src/training/optimizers.ts';
 
 async function setup() {
   const { tf } = await loadTensorflow();
@@ -83,6 +84,33 @@ describe('lr_multipliers', () => {
       const wa = weights(a, n);
       const wb = weights(b, n);
       expect(Math.max(...wa.map((v, i) => Math.abs(v - (wb[i] as number)))), n).toBeLessThan(1e-6);
+    }
+  });
+
+  it('every optimizer in the registry goes through a checkpoint and steps on identically', async () => {
+    const { tf, model, step, weights } = await setup();
+    for (const [type, entry] of Object.entries(OPTIMIZERS)) {
+      const defaults = Object.fromEntries(Object.entries(entry.params).map(([k, p]) => [k, p.default]));
+      // Steps that grow with this model's large gradients (SGD's; tfjs' Adadelta's first) need a small rate.
+      const choice = { type, ...defaults, lr: type === 'sgd' || type === 'adadelta' ? 1e-6 : 0.01 };
+      const a = model();
+      const oa = makeTrainingOptimizer(tf, choice);
+      step(a, oa);
+      step(a, oa);
+      const saved = JSON.parse(JSON.stringify(await optimizerState(tf, oa)));
+      const b = model();
+      const ob = makeTrainingOptimizer(tf, choice);
+      step(b, ob);
+      b.setWeights(a.getWeights());
+      await restoreOptimizerState(tf, ob, saved);
+      const before = weights(a, 'head');
+      step(a, oa);
+      step(b, ob);
+      expect(weights(a, 'head'), type).not.toEqual(before);
+      for (const n of ['backbone/a', 'head']) {
+        const [wa, wb] = [weights(a, n), weights(b, n)];
+        expect(Math.max(...wa.map((v, i) => Math.abs(v - (wb[i] as number)))), `${type} ${n}`).toBeLessThan(1e-6);
+      }
     }
   });
 });
