@@ -85,13 +85,15 @@ export function batchTensor(
   toFloat(data.pixels, data.imageBytes, c, indices, augs.length ? { normalize: 'unit' } : p, out);
   const x = tf.tensor4d(out, [indices.length, h, w, c]);
   if (!augs.length || !random) return x;
-  return tf.tidy(() => {
+  const result = tf.tidy(() => {
     const a = augmentBatch(tf, x, augs, random);
-    x.dispose();
     if (p.normalize === 'unit') return a;
     if (p.normalize === 'symmetric') return a.mul(2).sub(1) as Tensor4D;
     return a.sub(tf.tensor1d(p.mean ?? [0])).div(tf.tensor1d(p.std ?? [1])) as Tensor4D;
   });
+  // With only mixing augmentations (mixup, cutmix: applied to the batch later) the images come back as they were.
+  if (result !== x) x.dispose();
+  return result;
 }
 
 /** Model input for a batch of image indexes; `mirrored` gives the mirror images' (for test_time_flip). */
@@ -281,13 +283,15 @@ function graphStep(
   seed: [number, number],
   predicted: Int32Array,
   at: number,
+  classWeights: Float32Array | null,
 ): number {
   const xt = source(idx, random);
   const x = xt.dataSync() as Float32Array;
   xt.dispose();
   const y = new Float32Array(idx.length * k);
   for (const [i, label] of batchLabels.entries()) y[i * k + label] = 1;
-  const r = graph.step(x, idx.length, y, lr, seed);
+  const w = classWeights ? Float32Array.from(batchLabels, (label) => classWeights[label] as number) : undefined;
+  const r = graph.step(x, idx.length, y, lr, seed, w);
   if (!r.finite) return Number.NaN;
   predicted.set(r.predicted, at);
   return r.loss;
@@ -387,6 +391,7 @@ export async function train(
               [exp.seed, epoch * 65536 + b / t.batch_size],
               predicted,
               b,
+              weights,
             )
           : tf.tidy(() => {
               const yIdx = tf.tensor1d(batchLabels, 'int32');

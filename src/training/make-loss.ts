@@ -4,41 +4,57 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs-node';
 import type { Tf } from '../backend/tensorflow.ts';
 import type { RegistryChoice } from '../config/experiment.ts';
 
-/** Mean loss over the batch; with `weights` (one per example), the weighted mean. */
+/** Mean loss over the batch; with `weights` (one per example), the mean of each example's loss times its weight. */
 export type LossFn = (labels: Tensor, predictions: Tensor, weights?: Tensor) => Scalar;
 
 const EPS = 1e-7;
 
-export function makeLoss(tf: Tf, choice: RegistryChoice): LossFn {
+/**
+ * Each example's loss: its (smoothed) targets against its clipped
+ * probabilities, summed over classes for categorical cross-entropy and
+ * averaged over them for the others.
+ */
+function perExample(tf: Tf, choice: RegistryChoice): ((y: Tensor, p: Tensor) => Tensor) & { perClass: boolean } {
   const smoothing = typeof choice.label_smoothing === 'number' ? choice.label_smoothing : 0;
+  const perClass = (f: (y: Tensor, p: Tensor) => Tensor) => Object.assign(f, { perClass: true });
   switch (choice.type) {
     case 'categorical_crossentropy':
-      return (y, p) =>
-        tf.tidy(() => {
+      return Object.assign(
+        (y: Tensor, p: Tensor) => {
           const k = y.shape.at(-1) as number;
           const target = smoothing > 0 ? y.mul(1 - smoothing).add(smoothing / k) : y;
           return target
             .mul(p.clipByValue(EPS, 1 - EPS).log())
             .sum(-1)
-            .neg()
-            .mean() as Scalar;
-        });
+            .neg();
+        },
+        { perClass: false },
+      );
     case 'binary_crossentropy':
-      return (y, p) =>
-        tf.tidy(() => {
-          const target = smoothing > 0 ? y.mul(1 - smoothing).add(smoothing / 2) : y;
-          const q = p.clipByValue(EPS, 1 - EPS);
-          return target
-            .mul(q.log())
-            .add(tf.scalar(1).sub(target).mul(tf.scalar(1).sub(q).log()))
-            .neg()
-            .mean() as Scalar;
-        });
+      return perClass((y, p) => {
+        const target = smoothing > 0 ? y.mul(1 - smoothing).add(smoothing / 2) : y;
+        const q = p.clipByValue(EPS, 1 - EPS);
+        return target
+          .mul(q.log())
+          .add(tf.scalar(1).sub(target).mul(tf.scalar(1).sub(q).log()))
+          .neg();
+      });
     case 'mean_squared_error':
-      return (y, p) => tf.tidy(() => y.sub(p).square().mean() as Scalar);
+      return perClass((y, p) => y.sub(p).square());
     case 'hinge':
-      return (y, p) => tf.tidy(() => tf.relu(tf.scalar(1).sub(y.mul(2).sub(1).mul(p))).mean() as Scalar);
+      return perClass((y, p) => tf.relu(tf.scalar(1).sub(y.mul(2).sub(1).mul(p))));
     default:
       throw new Error(`no loss factory for type '${choice.type}'`);
   }
+}
+
+export function makeLoss(tf: Tf, choice: RegistryChoice): LossFn {
+  const loss = perExample(tf, choice);
+  return (y, p, weights) =>
+    tf.tidy(() => {
+      const l = loss(y, p);
+      if (!weights) return l.mean() as Scalar;
+      // As Keras weighs by class_weight: each example's loss times its weight, over the batch size.
+      return (loss.perClass ? l.mean(-1) : l).mul(weights).mean() as Scalar;
+    });
 }

@@ -1,5 +1,5 @@
 // The optimizer registry's factory: an optimizer entry of a resolved experiment -> tf.train optimizer.
-import type { Optimizer, Tensor, Variable } from '@tensorflow/tfjs-node';
+import type { NamedTensorMap, Optimizer, Tensor, Variable } from '@tensorflow/tfjs-node';
 
 type NamedTensor = { name: string; tensor: Tensor };
 
@@ -49,6 +49,55 @@ function checkpointable(optimizer: Optimizer): Optimizer {
   });
 }
 
+/**
+ * Centred RMSProp as TensorFlow and Keras compute it, sqrt(ms - mg^2 + eps):
+ * tfjs subtracts epsilon instead (sqrt(ms - (mg^2 + eps))), which is NaN
+ * wherever the gradients are small, a dead ReLU's zeros among them.
+ */
+function centred(tf: Tf, optimizer: Optimizer): Optimizer {
+  const o = optimizer as unknown as {
+    accumulatedMeanSquares: Slot[];
+    accumulatedMoments: Slot[];
+    accumulatedMeanGrads: Slot[];
+    learningRate: number;
+    decay: number;
+    momentum: number;
+    epsilon: number;
+    incrementIterations(): void;
+  };
+  const registered = tf.engine().registeredVariables;
+  return Object.assign(optimizer, {
+    applyGradients: (grads: NamedTensorMap | NamedTensor[]) => {
+      const list = Array.isArray(grads) ? grads : Object.entries(grads).map(([name, tensor]) => ({ name, tensor }));
+      for (const [i, { name, tensor: g }] of list.entries()) {
+        const value = registered[name] as Variable;
+        // Slots by position and named as tfjs' own, so checkpoints hold the same state.
+        const slot = (slots: Slot[], suffix: string) => {
+          slots[i] ??= {
+            originalName: `${name}/${suffix}`,
+            variable: tf.tidy(() => tf.zerosLike(value).variable(false)),
+          };
+          return (slots[i] as Slot).variable;
+        };
+        const ms = slot(o.accumulatedMeanSquares, 'rms');
+        const mom = slot(o.accumulatedMoments, 'momentum');
+        const mg = slot(o.accumulatedMeanGrads, 'mg');
+        if (!g) continue;
+        tf.tidy(() => {
+          const ms1 = ms.mul(o.decay).add(g.square().mul(1 - o.decay));
+          const mg1 = mg.mul(o.decay).add(g.mul(1 - o.decay));
+          const mom1 = mom.mul(o.momentum).add(g.mul(o.learningRate).div(ms1.sub(mg1.square()).add(o.epsilon).sqrt()));
+          ms.assign(ms1);
+          mg.assign(mg1);
+          mom.assign(mom1);
+          value.assign(value.sub(mom1));
+        });
+      }
+      o.incrementIterations();
+    },
+  });
+}
+
 /** `lr` overrides the entry's rate (the LR schedule's value for this epoch). */
 export function makeOptimizer(tf: Tf, choice: RegistryChoice, lr = choice.lr as number): Optimizer {
   switch (choice.type) {
@@ -66,7 +115,8 @@ export function makeOptimizer(tf: Tf, choice: RegistryChoice, lr = choice.lr as 
     }
     case 'rmsprop': {
       const o = choice as unknown as Spec<'rmsprop'>;
-      return tf.train.rmsprop(lr, o.rho, o.momentum, o.epsilon, o.centered);
+      const rmsprop = tf.train.rmsprop(lr, o.rho, o.momentum, o.epsilon, o.centered);
+      return o.centered ? centred(tf, rmsprop) : rmsprop;
     }
     case 'adagrad': {
       const o = choice as unknown as Spec<'adagrad'>;

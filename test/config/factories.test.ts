@@ -7,7 +7,7 @@ import { makeSchedule } from '../../src/training/make-schedule.ts';
 import { SCHEDULES } from '../../src/training/schedules.ts';
 
 describe('losses', () => {
-  it('every registry entry has a factory, with values computed by hand', async () => {
+  it('every registry entry has a factory, with values computed by hand, weighted per example too', async () => {
     const { tf } = await loadTensorflow();
     const y = tf.tensor2d([
       [1, 0],
@@ -32,6 +32,16 @@ describe('losses', () => {
       smoothed,
       5,
     );
+    // Per-example weights (class_weights): each example's loss times its weight, over the batch size.
+    const w = tf.tensor1d([0.5, 3]);
+    const weighted: Record<keyof typeof LOSSES, number> = {
+      categorical_crossentropy: -(0.5 * Math.log(0.8) + 3 * Math.log(0.6)) / 2,
+      binary_crossentropy: -(0.5 * Math.log(0.8) + 3 * Math.log(0.6)) / 2,
+      mean_squared_error: (0.5 * 0.04 + 3 * 0.16) / 2,
+      hinge: ((0.5 * (0.2 + 1.2)) / 2 + (3 * (1.4 + 0.4)) / 2) / 2,
+    };
+    for (const [type, value] of Object.entries(weighted))
+      expect(makeLoss(tf, { type, label_smoothing: 0 })(y, p, w).dataSync()[0], type).toBeCloseTo(value, 5);
   });
 });
 

@@ -2,7 +2,7 @@
 // every layer type, loss and optimizer either trains the same in one graph run
 // (loss, and the weights after a step, within float tolerance) or is listed
 // here as eager-only, so a new entry cannot silently miss its graph form.
-import type { LayersModel, Scalar, Tensor } from '@tensorflow/tfjs-node';
+import type { LayersModel, Scalar, Tensor, Variable } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
 import { loadTensorflow, type Tf } from '../../src/backend/tensorflow.ts';
 import type { Experiment, RegistryChoice } from '../../src/config/experiment.ts';
@@ -11,11 +11,11 @@ import { buildModel } from '../../src/model/build.ts';
 import { GraphTrainer, graphUnsupported } from '../../src/training/graph/graph-trainer.ts';
 import { LOSSES } from '../../src/training/losses.ts';
 import { makeLoss } from '../../src/training/make-loss.ts';
-import { makeTrainingOptimizer } from '../../src/training/optimizer-groups.ts';
+import { makeTrainingOptimizer, optimizerState, tensorFromSaved } from '../../src/training/optimizer-groups.ts';
 import { OPTIMIZERS } from '../../src/training/optimizers.ts';
 
 /** Registry entries that train eagerly only (the log names them when they force it). */
-const EAGER_ONLY = { layers: [] as string[], optimizers: ['adamax', 'rmsprop', 'adagrad', 'adadelta'], losses: [] };
+const EAGER_ONLY = { layers: [] as string[], optimizers: [] as string[], losses: [] };
 
 /** A small model around each layer type: [input shape, layers before the softmax head]. */
 const SAMPLES: Record<LayerTypeName, [[number, number, number], RegistryChoice[]]> = {
@@ -104,14 +104,21 @@ const SAMPLES: Record<LayerTypeName, [[number, number, number], RegistryChoice[]
 const HEAD: RegistryChoice[] = [{ type: 'flatten' }, { type: 'dense', units: 2, activation: 'softmax' }];
 
 /** The experiment keys the graph engine reads. */
-function experiment(optimizer: Record<string, unknown>, loss: Record<string, unknown> = {}): Experiment {
+function experiment(
+  optimizer: Record<string, unknown>,
+  loss: Record<string, unknown> = {},
+  classWeights: Record<string, number> | null = null,
+): Experiment {
+  const type = (optimizer.type as keyof typeof OPTIMIZERS | undefined) ?? 'sgd';
+  const defaults = Object.fromEntries(Object.entries(OPTIMIZERS[type].params).map(([k, p]) => [k, p.default]));
   return {
     seed: 3,
     data: { augmentation: [] },
     training: {
-      optimizer: { type: 'sgd', lr: 0.1, momentum: 0, nesterov: false, ...optimizer },
+      optimizer: { ...defaults, type, lr: 0.1, ...optimizer },
       loss: { type: 'categorical_crossentropy', label_smoothing: 0, ...loss },
-      class_weights: null,
+      class_weights: classWeights,
+      ema: null,
     },
   } as unknown as Experiment;
 }
@@ -165,20 +172,55 @@ async function compare(
   const { x, y, n, xt, yt } = batch(tf, input);
   const optimizer = makeTrainingOptimizer(tf, { ...exp.training.optimizer, lr });
   const lossFn = makeLoss(tf, exp.training.loss);
+  // class_weights: each example weighs by its class (column 1 of the one-hot labels is the second class).
+  const cw = exp.training.class_weights as Record<string, number> | null;
+  const w = cw ? Float32Array.from({ length: n }, (_, i) => (y[i * 2 + 1] ? (cw.b ?? 1) : (cw.a ?? 1))) : undefined;
+  const wt = w ? tf.tensor1d(w) : undefined;
   const eager: number[] = [];
-  for (let s = 0; s < steps; s++) {
+  const eagerStep = () => {
     const { value, grads } = tf.variableGrads(
-      () => lossFn(yt, eagerModel.apply(xt, { training: true }) as Tensor) as Scalar,
+      () => lossFn(yt, eagerModel.apply(xt, { training: true }) as Tensor, wt) as Scalar,
     );
     eager.push(value.dataSync()[0] as number);
     optimizer.applyGradients(grads);
     tf.dispose([value, ...Object.values(grads)]);
-  }
+  };
+  for (let s = 0; s < steps; s++) eagerStep();
   const trainer = new GraphTrainer(tf, exp, graphModel, 1);
   const graph: number[] = [];
-  for (let s = 0; s < steps; s++) graph.push(trainer.step(x, n, y, lr, [1, s]).loss);
+  for (let s = 0; s < steps; s++) graph.push(trainer.step(x, n, y, lr, [1, s], w).loss);
   trainer.saveWeights();
-  return { eager, graph, weights: maxDiff(weightsOf(eagerModel), weightsOf(graphModel)) };
+  return {
+    eager,
+    graph,
+    weights: maxDiff(weightsOf(eagerModel), weightsOf(graphModel)),
+    /**
+     * The optimizer state through a checkpoint between engines: the graph's
+     * into a fresh tfjs optimizer (compared with the eager one's), then into a
+     * new graph that takes one more step beside one more eager step.
+     */
+    handOver: async () => {
+      const order = graphModel.trainableWeights.map((v) => (v.read() as Variable).name);
+      const handed = makeTrainingOptimizer(tf, { ...exp.training.optimizer, lr });
+      await trainer.saveOptimizerState(handed, order);
+      const [a, b] = [await optimizerState(tf, optimizer), await optimizerState(tf, handed)];
+      const slots = (st: typeof a) =>
+        st.flatMap((part) => part.weights.map((t) => Array.from(tensorFromSaved(tf, t).dataSync())));
+      const extras = (st: typeof a) => st.map((part) => part.extras);
+      const next = new GraphTrainer(tf, exp, graphModel, 1);
+      await next.loadOptimizerState(handed, order);
+      const loss = next.step(x, n, y, lr, [1, steps], w).loss;
+      next.saveWeights();
+      eagerStep();
+      return {
+        slots: maxDiff(slots(a), slots(b)),
+        slotCounts: [slots(a).length, slots(b).length],
+        extras: [extras(a), extras(b)],
+        loss: Math.abs(loss - (eager.at(-1) as number)),
+        weights: maxDiff(weightsOf(eagerModel), weightsOf(graphModel)),
+      };
+    },
+  };
 }
 
 describe('graph engine against eager', () => {
@@ -233,28 +275,46 @@ describe('graph engine against eager', () => {
     }
   });
 
-  it('sgd (plain, momentum, Nesterov) and adam step as tfjs does over several steps, lr_multipliers included; the rest are listed', async () => {
+  it('every optimizer steps as tfjs does over several steps (lr_multipliers, class_weights too), and its state crosses between engines', async () => {
     const { tf } = await loadTensorflow({ threads: 1 });
     const input: [number, number, number] = [5, 5, 3];
     const layers: RegistryChoice[] = [
       { type: 'conv2d', filters: 4, kernel_size: 3, activation: 'relu', name: 'features' },
       { type: 'flatten' },
     ];
-    const cases: Record<string, unknown>[] = [
-      {},
-      { momentum: 0.9 },
-      { momentum: 0.9, nesterov: true },
-      { type: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 },
-      { momentum: 0.9, lr_multipliers: { features: 0.1 } },
-      { type: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, lr_multipliers: { features: 0 } },
+    const cases: [Record<string, unknown>, Record<string, number> | null][] = [
+      [{}, null],
+      [{ momentum: 0.9 }, null],
+      [{ momentum: 0.9, nesterov: true }, null],
+      [{ type: 'adam', lr: 0.01 }, null],
+      [{ momentum: 0.9, lr_multipliers: { features: 0.1 } }, null],
+      [{ type: 'adam', lr: 0.01, lr_multipliers: { features: 0 } }, null],
+      [{ type: 'adamax', lr: 0.01 }, null],
+      [{ type: 'rmsprop', lr: 0.01 }, null],
+      [{ type: 'rmsprop', lr: 0.01, momentum: 0.9, centered: true }, null],
+      [{ type: 'adagrad', lr: 0.05, initial_accumulator: 0.2 }, null],
+      [{ type: 'adadelta', lr: 0.5, rho: 0.9 }, null],
+      [
+        { type: 'adam', lr: 0.01 },
+        { a: 0.5, b: 3 },
+      ],
+      [{ momentum: 0.9 }, { a: 2, b: 1 }],
     ];
-    for (const c of cases) {
-      const r = await compare(tf, input, layers, experiment(c), 4, (c.lr as number | undefined) ?? 0.1);
+    for (const [c, cw] of cases) {
+      const what = JSON.stringify([c, cw]);
+      const exp = experiment(c, {}, cw);
+      const r = await compare(tf, input, layers, exp, 4, exp.training.optimizer.lr as number);
       expect(
         r.graph.map((v, i) => Math.abs(v - (r.eager[i] as number))).every((d) => d < 1e-5),
-        JSON.stringify(c),
+        `${what} graph ${r.graph} eager ${r.eager}`,
       ).toBe(true);
-      expect(r.weights, JSON.stringify(c)).toBeLessThan(1e-5);
+      expect(r.weights, what).toBeLessThan(1e-5);
+      const h = await r.handOver();
+      expect(h.slotCounts[1], what).toBe(h.slotCounts[0]);
+      expect(h.slots, what).toBeLessThan(1e-5);
+      expect(h.extras[1], what).toEqual(h.extras[0]);
+      expect(h.loss, what).toBeLessThan(1e-5);
+      expect(h.weights, what).toBeLessThan(1e-5);
     }
     for (const type of Object.keys(OPTIMIZERS)) {
       const why = graphUnsupported(experiment({ type }), model(tf, input, layers));

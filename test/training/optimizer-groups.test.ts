@@ -113,4 +113,22 @@ describe('lr_multipliers', () => {
       }
     }
   });
+
+  it("centred RMSProp divides by sqrt(ms - mg^2 + eps), as TensorFlow: a zero gradient leaves its weight as it is (tfjs' own gives NaN)", async () => {
+    const { tf } = await loadTensorflow();
+    const w = tf.variable(tf.tensor1d([1, 2]));
+    const o = makeTrainingOptimizer(tf, {
+      type: 'rmsprop',
+      lr: 0.01,
+      rho: 0.9,
+      momentum: 0,
+      epsilon: 1e-7,
+      centered: true,
+    });
+    const { grads } = tf.variableGrads(() => w.mul(tf.tensor1d([0, 0.5])).sum() as Scalar, [w]);
+    o.applyGradients(grads);
+    const [a, b] = Array.from(w.dataSync());
+    expect(a).toBe(1);
+    expect(b).toBeCloseTo(2 - (0.01 * 0.5) / Math.sqrt(0.1 * 0.25 - 0.01 * 0.25 + 1e-7), 6);
+  });
 });

@@ -16,8 +16,19 @@ const f32: Attr = { kind: 'type', value: DT.float32 };
 const i32: Attr = { kind: 'type', value: DT.int32 };
 const EPS = 1e-7;
 const NON_FINITE = 'run-exp non-finite';
-/** The per-variable state each optimizer keeps, named as tfjs names it (`<variable>/<suffix>`). */
-const SLOTS = { sgd: ['momentum'], adam: ['m', 'v'] } as const;
+/**
+ * The per-variable state each optimizer keeps, named as tfjs names it
+ * (`<variable>/<suffix>`), in the order its getWeights lists them (every
+ * variable's first slot, then every variable's second, ...).
+ */
+const SLOTS: Record<string, readonly string[]> = {
+  sgd: ['momentum'],
+  adam: ['m', 'v'],
+  adamax: ['m', 'v'],
+  rmsprop: ['rms', 'momentum', 'mg'],
+  adagrad: ['accumulator'],
+  adadelta: ['accum_grad', 'accum_var'],
+};
 
 /** A resource variable in the graph: its handle, its read, and the placeholder and assign op that load it. */
 interface Held {
@@ -36,9 +47,13 @@ interface GraphVariable extends Held {
 /** Optimizer state held in the graph, named `<variable>/<suffix>` as tfjs names it. */
 interface Slot extends Held {
   name: string;
-  /** Holds a value: zeros once its update exists, or what a checkpoint restored. */
+  /** Holds a value: `initial` once its update exists, or what a checkpoint restored. */
   ready: boolean;
+  initial: number;
 }
+
+/** Scalars tfjs optimizers keep as variables: Adam's and Adamax's beta powers, Adamax's step count. */
+type OptimizerScalars = Partial<Record<'accBeta1' | 'accBeta2' | 'iteration', Variable>>;
 
 /** Why an experiment cannot train in graph mode, or null when it can. */
 export function graphUnsupported(exp: Experiment, model: LayersModel): string | null {
@@ -49,8 +64,7 @@ export function graphUnsupported(exp: Experiment, model: LayersModel): string | 
     if (cls === 'BatchNormalization' && !layer.trainable) return `frozen batch norm ${layer.name}`;
   }
   const t = exp.training;
-  if (t.optimizer.type !== 'sgd' && t.optimizer.type !== 'adam') return `optimizer ${t.optimizer.type}`;
-  if (t.class_weights !== null) return 'class_weights';
+  if (!SLOTS[t.optimizer.type]) return `optimizer ${t.optimizer.type}`;
   if (t.ema !== null) return 'training.ema';
   if (exp.data.augmentation.some((a) => a.type === 'mixup' || a.type === 'cutmix')) return 'mixup/cutmix';
   return null;
@@ -84,6 +98,8 @@ export class GraphTrainer {
   private readonly slots: Slot[] = [];
   private readonly x: Output;
   private readonly y: Output;
+  /** Each example's loss weight (class_weights), or null when the loss is a plain mean. */
+  private readonly w: Output | null;
   private readonly lr: Output;
   private readonly seed: Output;
   private readonly loss: Output;
@@ -115,6 +131,10 @@ export class GraphTrainer {
     this.y = g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [-1, k] } }, 'y');
     this.lr = g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [] } }, 'lr');
     this.seed = g.op('Placeholder', [], { dtype: i32, shape: { kind: 'shape', value: [2] } }, 'seed');
+    this.w =
+      exp.training.class_weights === null
+        ? null
+        : g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [-1] } }, 'w');
     const probs = this.forward();
     this.loss = this.lossOf(probs);
     this.predicted = g.op('ArgMax', [probs, this.constant([1], [], DT.int32)], {
@@ -228,7 +248,8 @@ export class GraphTrainer {
     switch (loss.type) {
       case 'categorical_crossentropy': {
         const target = s > 0 ? op('AddV2', op('Mul', this.y, c(1 - s)), c(s / k)) : this.y;
-        return reduce('Mean', op('Neg', reduce('Sum', op('Mul', target, op('Log', clip(p))), 1)), 0);
+        const each = op('Neg', reduce('Sum', op('Mul', target, op('Log', clip(p))), 1));
+        return reduce('Mean', this.w ? op('Mul', each, this.w) : each, 0);
       }
       case 'binary_crossentropy': {
         const target = s > 0 ? op('AddV2', op('Mul', this.y, c(1 - s)), c(s / 2)) : this.y;
@@ -252,7 +273,8 @@ export class GraphTrainer {
       default:
         throw new UnsupportedInGraph(`loss ${loss.type}`);
     }
-    // The mean over every element, as tfjs' mean() without an axis.
+    // As makeLoss: weighted, each example's mean times its weight over the batch; else the mean over every element.
+    if (this.w) return reduce('Mean', op('Mul', reduce('Mean', perElement, 1), this.w), 0);
     return g.op('Mean', [perElement, this.constant([0, 1], [2], DT.int32)], { T: f32, Tidx: i32 });
   }
 
@@ -267,7 +289,6 @@ export class GraphTrainer {
       [this.loss],
       trainable.map((v) => v.read),
     );
-    const o = this.exp.training.optimizer as { momentum?: number; nesterov?: boolean };
     const multipliers = this.multipliers();
     const scopes = Object.keys(multipliers);
     const updates: string[] = [];
@@ -277,15 +298,54 @@ export class GraphTrainer {
       const m = scope === null ? 1 : (multipliers[scope] as number);
       if (m === 0) continue;
       // Parts in optimizerParts' order: the multiplier scopes, then every other weight.
-      parts.add(scope === null ? scopes.length : scopes.indexOf(scope));
+      const part = scope === null ? scopes.length : scopes.indexOf(scope);
+      parts.add(part);
       const lr = m === 1 ? this.lr : g.op('Mul', [this.lr, this.constant([m], [])], { T: f32 });
-      const grad = grads[i] as Output;
-      if ((o.momentum ?? 0) > 0) {
-        const slot = this.slot(`${v.variable.name}/momentum`, v.shape);
-        updates.push(
+      updates.push(...this.update(v, grads[i] as Output, lr, part));
+    }
+    const train = {
+      op: g.op('NoOp', [], {}, `train_${this.trainOps.size}`, [...updates, ...this.sideEffects])[0],
+      parts: [...parts],
+    };
+    this.trainOps.set(key, train);
+    // New slots start as tfjs optimizers' accumulators do: at zero, Adagrad's at its initial value.
+    for (const slot of this.slots.filter((x) => !x.ready))
+      this.setSlot(slot, new Float32Array(prod(slot.shape)).fill(slot.initial));
+    return train;
+  }
+
+  /**
+   * The experiment optimizer's update of one variable, op for op as tfjs
+   * computes it (float32, same order), so that both engines take the same
+   * step. Returns the ops that write the variable and its slots.
+   */
+  private update(v: GraphVariable, grad: Output, lr: Output, part: number): string[] {
+    const g = this.g;
+    const o = this.exp.training.optimizer as unknown as Record<string, number | boolean>;
+    const num = (key: string) => Number(o[key] ?? 0);
+    const c = (value: number) => this.constant([value], []);
+    const op = (type: string, ...inputs: Output[]) => g.op(type, inputs, { T: f32 });
+    const mul = (a: Output, b: Output) => op('Mul', a, b);
+    const add = (a: Output, b: Output) => op('AddV2', a, b);
+    const div = (a: Output, b: Output) => op('RealDiv', a, b);
+    const sqrt = (a: Output) => op('Sqrt', a);
+    const square = (a: Output) => op('Square', a);
+    /** x * rate + y * (1 - rate): the moving averages every adaptive optimizer keeps. */
+    const decay = (x: Output, rate: number, y: Output) => add(mul(x, c(rate)), mul(y, c(1 - rate)));
+    const slot = (suffix: string, initial = 0) => this.slot(`${v.variable.name}/${suffix}`, v.shape, initial);
+    const assign = (handle: Output, value: Output, type = 'AssignVariableOp') =>
+      g.op(type, [handle, value], { dtype: f32 }, undefined, this.checks)[0] as string;
+    /** The variable moved by `step` (already signed). */
+    const move = (step: Output) => assign(v.handle, step, 'AssignAddVariableOp');
+    switch (this.exp.training.optimizer.type) {
+      case 'sgd': {
+        if (num('momentum') === 0)
+          return [g.op('ResourceApplyGradientDescent', [v.handle, lr, grad], { T: f32 }, undefined, this.checks)[0]];
+        const slotM = slot('momentum');
+        return [
           g.op(
             'ResourceApplyMomentum',
-            [v.handle, slot.handle, lr, grad, this.constant([o.momentum as number], [])],
+            [v.handle, slotM.handle, lr, grad, c(num('momentum'))],
             {
               T: f32,
               use_locking: { kind: 'bool', value: false },
@@ -294,50 +354,57 @@ export class GraphTrainer {
             undefined,
             this.checks,
           )[0],
-        );
-      } else if (this.exp.training.optimizer.type === 'adam') {
-        updates.push(...this.adamUpdate(v, grad, lr, scope === null ? scopes.length : scopes.indexOf(scope)));
-      } else {
-        updates.push(g.op('ResourceApplyGradientDescent', [v.handle, lr, grad], { T: f32 }, undefined, this.checks)[0]);
+        ];
       }
+      case 'adam': {
+        // TensorFlow's ApplyAdam adds epsilon before the bias correction, tfjs after: tfjs' form, built here.
+        const [c1, c2] = this.biasCorrection(part);
+        const [m, s2] = [slot('m'), slot('v')];
+        const m1 = decay(m.read, num('beta1'), grad);
+        const v1 = decay(s2.read, num('beta2'), square(grad));
+        const step = mul(div(div(m1, c1), add(sqrt(div(v1, c2)), c(num('epsilon')))), op('Neg', lr));
+        return [assign(m.handle, m1), assign(s2.handle, v1), move(step)];
+      }
+      case 'adamax': {
+        // tfjs divides the rate by 1 + iteration * decay, with decay 0: the rate itself.
+        const [c1] = this.biasCorrection(part);
+        const [m, u] = [slot('m'), slot('v')];
+        const m1 = decay(m.read, num('beta1'), grad);
+        const u1 = op('Maximum', mul(u.read, c(num('beta2'))), op('Abs', grad));
+        const step = mul(div(op('Neg', lr), c1), div(m1, add(u1, c(num('epsilon')))));
+        return [assign(m.handle, m1), assign(u.handle, u1), move(step)];
+      }
+      case 'rmsprop': {
+        const [ms, mom] = [slot('rms'), slot('momentum')];
+        const ms1 = decay(ms.read, num('rho'), square(grad));
+        const out = [assign(ms.handle, ms1)];
+        let denominator: Output;
+        if (o.centered) {
+          const mg = slot('mg');
+          const mg1 = decay(mg.read, num('rho'), grad);
+          out.push(assign(mg.handle, mg1));
+          denominator = sqrt(add(op('Sub', ms1, square(mg1)), c(num('epsilon'))));
+        } else denominator = sqrt(add(ms1, c(num('epsilon'))));
+        const mom1 = add(mul(mom.read, c(num('momentum'))), div(mul(grad, lr), denominator));
+        return [...out, assign(mom.handle, mom1), move(op('Neg', mom1))];
+      }
+      case 'adagrad': {
+        const acc = slot('accumulator', num('initial_accumulator'));
+        const acc1 = add(acc.read, square(grad));
+        return [assign(acc.handle, acc1), move(mul(div(grad, sqrt(add(acc1, c(EPS)))), op('Neg', lr)))];
+      }
+      case 'adadelta': {
+        const [accG, accU] = [slot('accum_grad'), slot('accum_var')];
+        const eps = c(num('epsilon'));
+        const accG1 = decay(accG.read, num('rho'), square(grad));
+        // tfjs divides by the accumulated gradient from before this step's: kept, for the same steps.
+        const updates = mul(div(sqrt(add(accU.read, eps)), sqrt(add(accG.read, eps))), grad);
+        const accU1 = decay(accU.read, num('rho'), square(updates));
+        return [assign(accG.handle, accG1), assign(accU.handle, accU1), move(mul(updates, op('Neg', lr)))];
+      }
+      default:
+        throw new UnsupportedInGraph(`optimizer ${this.exp.training.optimizer.type}`);
     }
-    const train = {
-      op: g.op('NoOp', [], {}, `train_${this.trainOps.size}`, [...updates, ...this.sideEffects])[0],
-      parts: [...parts],
-    };
-    this.trainOps.set(key, train);
-    // New slots start at zero, as tfjs optimizers' accumulators do.
-    for (const slot of this.slots.filter((x) => !x.ready)) this.setSlot(slot, new Float32Array(prod(slot.shape)));
-    return train;
-  }
-
-  /**
-   * tfjs' Adam, op for op (TensorFlow's ApplyAdam adds epsilon before the bias
-   * correction, tfjs after): m and v move, then the weight by the bias-corrected
-   * ratio. The bias corrections (1 - beta^t, per optimizer part) are fed each step.
-   */
-  private adamUpdate(v: GraphVariable, grad: Output, lr: Output, part: number): string[] {
-    const g = this.g;
-    const o = this.exp.training.optimizer as unknown as { beta1: number; beta2: number; epsilon: number };
-    const [c1, c2] = this.biasCorrection(part);
-    const mul = (a: Output, b: Output) => g.op('Mul', [a, b], { T: f32 });
-    const add = (a: Output, b: Output) => g.op('AddV2', [a, b], { T: f32 });
-    const m = this.slot(`${v.variable.name}/m`, v.shape);
-    const s2 = this.slot(`${v.variable.name}/v`, v.shape);
-    const m1 = add(mul(m.read, this.constant([o.beta1], [])), mul(grad, this.constant([1 - o.beta1], [])));
-    const v1 = add(
-      mul(s2.read, this.constant([o.beta2], [])),
-      mul(g.op('Square', [grad], { T: f32 }), this.constant([1 - o.beta2], [])),
-    );
-    const corrected = g.op('RealDiv', [m1, c1], { T: f32 });
-    const denominator = add(
-      g.op('Sqrt', [g.op('RealDiv', [v1, c2], { T: f32 })], { T: f32 }),
-      this.constant([o.epsilon], []),
-    );
-    const step = mul(g.op('RealDiv', [corrected, denominator], { T: f32 }), g.op('Neg', [lr], { T: f32 }));
-    const assign = (handle: Output, value: Output, type = 'AssignVariableOp') =>
-      g.op(type, [handle, value], { dtype: f32 }, undefined, this.checks)[0];
-    return [assign(m.handle, m1), assign(s2.handle, v1), assign(v.handle, step, 'AssignAddVariableOp')];
   }
 
   /** Adam's beta1 and beta2 as float32, as tfjs multiplies by them. */
@@ -371,10 +438,10 @@ export class GraphTrainer {
     return (this.exp.training.optimizer.lr_multipliers ?? {}) as Record<string, number>;
   }
 
-  private slot(name: string, shape: number[]): Slot {
+  private slot(name: string, shape: number[], initial = 0): Slot {
     const known = this.slots.find((s) => s.name === name);
     if (known) return known;
-    const s = { name, ...this.variable(name, shape), ready: false };
+    const s = { name, ...this.variable(name, shape), ready: false, initial };
     this.slots.push(s);
     return s;
   }
@@ -401,15 +468,22 @@ export class GraphTrainer {
           const w = state[j * count + i] as (typeof state)[number];
           this.setSlot(this.slot(`${mine[i]}/${suffix}`, w.tensor.shape), w.tensor.dataSync() as Float32Array);
         }
-      const adam = part.optimizer as unknown as Partial<Record<'accBeta1' | 'accBeta2', Variable>>;
-      if (adam.accBeta1 && adam.accBeta2 && (this.iterations[p] ?? 0) > 0)
-        this.betaPowers[p] = [adam.accBeta1.dataSync()[0] as number, adam.accBeta2.dataSync()[0] as number];
+      const scalars = part.optimizer as unknown as OptimizerScalars;
+      if (scalars.accBeta1 && (this.iterations[p] ?? 0) > 0)
+        this.betaPowers[p] = [
+          scalars.accBeta1.dataSync()[0] as number,
+          (scalars.accBeta2?.dataSync()[0] as number | undefined) ?? (this.powers(p)[1] as number),
+        ];
     }
   }
 
-  /** The per-variable state of the optimizer, in tfjs' order: Adam every first moment then every second. */
+  /** The per-variable state of the optimizer, in tfjs' order: (Adam) every first moment, then every second. */
   private slotSuffixes(): readonly string[] {
-    return SLOTS[this.exp.training.optimizer.type === 'adam' ? 'adam' : 'sgd'];
+    const o = this.exp.training.optimizer;
+    const all = SLOTS[o.type] ?? [];
+    // Plain SGD keeps nothing, and RMSProp its mean gradients only when centred.
+    if (o.type === 'sgd' && !Number(o.momentum ?? 0)) return [];
+    return o.type === 'rmsprop' && !o.centered ? all.filter((x) => x !== 'mg') : all;
   }
 
   /**
@@ -443,13 +517,18 @@ export class GraphTrainer {
       this.tf.dispose([...old, ...fresh].map((w) => w.tensor));
       // setWeights recomputes Adam's beta powers from the step count; tfjs' own are products, a few bits apart.
       const powers = this.betaPowers[p];
-      const adam = part.optimizer as unknown as Partial<Record<'accBeta1' | 'accBeta2', Variable>>;
-      if (powers && adam.accBeta1 && adam.accBeta2) {
-        const [b1, b2] = [this.tf.scalar(powers[0]), this.tf.scalar(powers[1])];
-        adam.accBeta1.assign(b1);
-        adam.accBeta2.assign(b2);
-        this.tf.dispose([b1, b2]);
+      const scalars = part.optimizer as unknown as OptimizerScalars;
+      const set = (variable: Variable | undefined, value: number) => {
+        const t = this.tf.scalar(value);
+        variable?.assign(t);
+        t.dispose();
+      };
+      if (powers) {
+        set(scalars.accBeta1, powers[0]);
+        set(scalars.accBeta2, powers[1]);
       }
+      // Adamax counts its steps in a variable of its own too.
+      set(scalars.iteration, this.iterations[p] ?? 0);
     }
   }
 
@@ -479,10 +558,14 @@ export class GraphTrainer {
   }
 
   /** One training step; returns the mean loss, the predicted classes and whether the outputs were finite. */
-  step(x: Float32Array, batch: number, y: Float32Array, lr: number, seed: [number, number]) {
+  step(x: Float32Array, batch: number, y: Float32Array, lr: number, seed: [number, number], weights?: Float32Array) {
     const train = this.trainOp();
     const k = y.length / batch;
     const feeds: [Output, HostTensor][] = [];
+    if (this.w) {
+      if (!weights) throw new Error('class_weights: every step needs the weight of each example');
+      feeds.push([this.w, { dtype: DT.float32, shape: [batch], data: weights }]);
+    }
     for (const [p, [c1, c2]] of this.corrections) {
       const [a1, a2] = this.powers(p);
       feeds.push([c1, { dtype: DT.float32, shape: [], data: Float32Array.of(1 - a1) }]);
