@@ -265,5 +265,17 @@ describe('training options', () => {
     expect(Array.from(classWeights(experiment, counts) ?? [])).toEqual([Math.fround(12 / 18), 12 / 6]);
     const fixed = { ...experiment, training: { ...experiment.training, class_weights: { top: 3 } } };
     expect(Array.from(classWeights(fixed, counts) ?? [])).toEqual([1, 3]);
+    // And they weigh the loss training follows, in both engines alike.
+    const run = (set: string[]) =>
+      runExperiment(
+        resolveExperiment(experimentFile(dir), { env: {}, set: ['training.epochs=1', ...set] }),
+        {},
+        path.join(dir, 'cache'),
+      );
+    const plain = await run([]);
+    const weighted = await run(['training.class_weights={top: 3}']);
+    const graph = await run(['training.class_weights={top: 3}', 'training.engine=graph']);
+    expect(weighted.epochs[0]?.loss).not.toBeCloseTo(plain.epochs[0]?.loss as number, 3);
+    expect(graph.epochs[0]?.loss).toBeCloseTo(weighted.epochs[0]?.loss as number, 4);
   });
 });
