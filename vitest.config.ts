@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     // Native TensorFlow and sharp are safest in child processes, not worker threads.
     pool: 'forks',
+    globalSetup: ['./test/support/temp-root.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
     testTimeout: 60_000,
     projects: [
