@@ -1,6 +1,6 @@
 // A sweep's outcome: every trial's status and ranking metric, and the best
 // trial, read from MLflow's child runs or, without MLflow, from run folders.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Json } from '../config/compose.ts';
@@ -316,10 +316,14 @@ export async function writeSummaryToParent(
     ],
   });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'run-exp-sweep-'));
-  writeFileSync(path.join(dir, 'sweep-summary.json'), `${JSON.stringify(s, null, 2)}\n`);
-  writeFileSync(path.join(dir, 'sweep-summary.md'), `${table}\n`);
-  for (const f of ['sweep-summary.json', 'sweep-summary.md'])
-    await client.uploadArtifact(parent.artifact_uri, f, path.join(dir, f));
+  try {
+    writeFileSync(path.join(dir, 'sweep-summary.json'), `${JSON.stringify(s, null, 2)}\n`);
+    writeFileSync(path.join(dir, 'sweep-summary.md'), `${table}\n`);
+    for (const f of ['sweep-summary.json', 'sweep-summary.md'])
+      await client.uploadArtifact(parent.artifact_uri, f, path.join(dir, f));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   if (s.finished + s.pruned === s.rows.length)
     await client.updateRun(parent.run_id, { status: 'FINISHED', endTime: now });
   return parent.run_id;
