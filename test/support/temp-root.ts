@@ -5,8 +5,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+const MARK = 'RUN_EXP_TEST_TMP';
+
 export default function setup(): () => void {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'run-exp-tests-'));
+  // Each vitest project runs its global setup: the first makes the root, the others share it.
+  if (process.env[MARK]) return () => {};
+  // Short: Chromium's socket under it must fit a Unix socket path (108 bytes).
+  const root = mkdtempSync(path.join(os.tmpdir(), 'rxt-'));
+  process.env[MARK] = root;
   // Read by os.tmpdir() and Python's tempfile in this process and every test process it starts.
   process.env.TMPDIR = root;
   return () => rmSync(root, { recursive: true, force: true });
