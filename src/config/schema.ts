@@ -264,7 +264,8 @@ export function experimentSchema(): JsonSchema {
       default: null,
     },
     class_weights: {
-      description: 'balanced: weights inversely proportional to class counts; or class name -> weight',
+      description:
+        "each training example's loss times its class's weight (as Keras class_weight): balanced, weights inversely proportional to the training split's class counts; or class name -> weight (1 for classes not named)",
       default: null,
       oneOf: [
         { type: 'null' },
