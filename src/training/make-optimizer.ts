@@ -1,11 +1,10 @@
 // The optimizer registry's factory: an optimizer entry of a resolved experiment -> tf.train optimizer.
 import type { NamedTensorMap, Optimizer, Tensor, Variable } from '@tensorflow/tfjs-node';
-
-type NamedTensor = { name: string; tensor: Tensor };
-
 import type { Tf } from '../backend/tensorflow.ts';
 import type { RegistryChoice } from '../config/experiment.ts';
 import type { OPTIMIZERS } from './optimizers.ts';
+
+type NamedTensor = { name: string; tensor: Tensor };
 
 type Spec<K extends keyof typeof OPTIMIZERS> = { type: K } & {
   [P in keyof (typeof OPTIMIZERS)[K]['params']]: (typeof OPTIMIZERS)[K]['params'][P] extends { type: 'boolean' }
