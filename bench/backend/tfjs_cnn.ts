@@ -1,6 +1,7 @@
 // The seed-like CNN on run-exp's TensorFlow.js backend (eager, or the graph
 // engine with BENCH_ENGINE=graph), over full epochs of the prepared faces. Usage: tfjs_cnn.ts DATA.u8 LABELS.u8 THREADS EPOCHS -> one JSON line.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import type { Experiment } from '../../src/config/experiment.ts';
 import { toFloat } from '../../src/data/normalize.ts';
@@ -56,18 +57,27 @@ const xb = new Float32Array(batch * px);
 const yb = new Float32Array(batch * 2);
 const times: number[] = [];
 const losses: number[] = [];
+/** Batch `b` of `order` into xb / yb; returns its size. */
+const fill = (order: Uint32Array, b: number) => {
+  const size = Math.min(batch, n - b);
+  yb.fill(0);
+  const idx = order.subarray(b, b + size);
+  toFloat(pixels, px, 3, idx, { normalize: 'unit' }, xb);
+  for (const [i, k] of idx.entries()) yb[i * 2 + (labels[k] as number)] = 1;
+  return size;
+};
 for (let epoch = 0; epoch < epochs; epoch++) {
   const order = tf.util.createShuffledIndices(n);
   const start = performance.now();
   let total = 0;
+  let size = fill(order, 0);
   for (let b = 0; b < n; b += batch) {
-    const size = Math.min(batch, n - b);
-    yb.fill(0);
-    const idx = order.subarray(b, b + size);
-    toFloat(pixels, px, 3, idx, { normalize: 'unit' }, xb);
-    for (const [i, k] of idx.entries()) yb[i * 2 + (labels[k] as number)] = 1;
     if (graph) {
-      total += graph.step(xb.subarray(0, size * px), size, yb.subarray(0, size * 2), 0.01, [1, b]).loss * size;
+      // As run-exp's runner does: the step copies its inputs, then the next batch is made while it runs.
+      const running = graph.step(xb.subarray(0, size * px), size, yb.subarray(0, size * 2), 0.01, [1, b]);
+      const next = b + batch < n ? fill(order, b + batch) : 0;
+      total += (await running).loss * size;
+      size = next;
       continue;
     }
     const x = tf.tensor4d(xb.subarray(0, size * px), [size, 64, 64, 3]);
@@ -75,9 +85,25 @@ for (let epoch = 0; epoch < epochs; epoch++) {
     total += ((await model.trainOnBatch(x, y)) as number) * size;
     x.dispose();
     y.dispose();
+    if (b + batch < n) size = fill(order, b + batch);
   }
   times.push((performance.now() - start) / 1000);
   losses.push(total / n);
+}
+// BENCH_TRACE=<dir> (graph engine): after the timed epochs, 10 more steps with a software trace,
+// each step's RunMetadata (step stats) written to <dir>/step-<i>.pb for bench/backend/profile_ops.py.
+if (graph && process.env.BENCH_TRACE) {
+  mkdirSync(process.env.BENCH_TRACE, { recursive: true });
+  graph.runOptions = Uint8Array.of(0x08, 0x01); // RunOptions { trace_level: SOFTWARE_TRACE }
+  const order = tf.util.createShuffledIndices(n);
+  for (let i = 0; i < 10; i++) {
+    const idx = order.subarray(i * batch, (i + 1) * batch);
+    toFloat(pixels, px, 3, idx, { normalize: 'unit' }, xb);
+    yb.fill(0);
+    for (const [j, k] of idx.entries()) yb[j * 2 + (labels[k] as number)] = 1;
+    await graph.step(xb, batch, yb, 0.01, [2, i]);
+    writeFileSync(path.join(process.env.BENCH_TRACE, `step-${i}.pb`), graph.metadata ?? new Uint8Array());
+  }
 }
 // biome-ignore lint/suspicious/noExplicitAny: the binding is untyped
 const libtf = (tf.backend() as any).binding.TF_Version as string;

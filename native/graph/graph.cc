@@ -25,8 +25,16 @@ struct TF_Operation;
 struct TF_Tensor;
 struct TF_Session;
 struct TF_SessionOptions;
-struct TF_Buffer;
+struct TF_Buffer {
+  const void* data;
+  size_t length;
+  void (*data_deallocator)(void* data, size_t length);
+};
 struct TF_Output {
+  TF_Operation* oper;
+  int index;
+};
+struct TF_Input {
   TF_Operation* oper;
   int index;
 };
@@ -53,6 +61,12 @@ struct TF_Output {
   X(TF_Operation*, TF_FinishOperation, (TF_OperationDescription*, TF_Status*))                                \
   X(TF_Operation*, TF_GraphOperationByName, (TF_Graph*, const char*))                                         \
   X(const char*, TF_OperationName, (TF_Operation*))                                                           \
+  X(const char*, TF_OperationOpType, (TF_Operation*))                                                         \
+  X(TF_Operation*, TF_GraphNextOperation, (TF_Graph*, size_t*))                                               \
+  X(TF_Output, TF_OperationInput, (TF_Input))                                                                 \
+  X(int, TF_OperationOutputNumConsumers, (TF_Output))                                                         \
+  X(int, TF_OperationOutputConsumers, (TF_Output, TF_Input*, int))                                            \
+  X(void, TF_UpdateEdge, (TF_Graph*, TF_Output, TF_Input, TF_Status*))                                        \
   X(void, TF_AddGradients, (TF_Graph*, TF_Output*, int, TF_Output*, int, TF_Output*, TF_Status*, TF_Output*)) \
   X(TF_SessionOptions*, TF_NewSessionOptions, ())                                                             \
   X(void, TF_SetConfig, (TF_SessionOptions*, const void*, size_t, TF_Status*))                                \
@@ -63,6 +77,9 @@ struct TF_Output {
   X(void, TF_SessionRun,                                                                                      \
     (TF_Session*, const TF_Buffer*, const TF_Output*, TF_Tensor* const*, int, const TF_Output*, TF_Tensor**,  \
      int, const TF_Operation* const*, int, TF_Buffer*, TF_Status*))                                           \
+  X(TF_Buffer*, TF_NewBufferFromString, (const void*, size_t))                                                \
+  X(TF_Buffer*, TF_NewBuffer, ())                                                                             \
+  X(void, TF_DeleteBuffer, (TF_Buffer*))                                                                      \
   X(TF_Tensor*, TF_AllocateTensor, (int, const int64_t*, int, size_t))                                        \
   X(void*, TF_TensorData, (const TF_Tensor*))                                                                 \
   X(size_t, TF_TensorByteSize, (const TF_Tensor*))                                                            \
@@ -382,6 +399,31 @@ napi_value add_op(napi_env env, napi_callback_info info) {
 }
 
 // gradients(graph, ys: output[], xs: output[], prefix) -> output[] (the d(sum ys)/dx, as [name, index])
+// The C++ gradient registry's ReluGrad and Relu6Grad read the activation's input, Python's its output; both
+// give the same values (relu(x) > 0 exactly where x > 0, likewise for relu6's open interval). Reading the
+// output, as Keras does, leaves the BiasAdd before it one consumer, so Grappler's remapper can fuse
+// Conv2D/MatMul + BiasAdd + Relu into one kernel; reading the input would keep a separate Relu pass over
+// every activation. Rewires the gradient ops added since operation position `from`.
+void read_activation_outputs(TF_Graph* graph, size_t from, TF_Status* status) {
+  size_t pos = from;
+  while (TF_Operation* op = TF_GraphNextOperation(graph, &pos)) {
+    std::string type = TF_OperationOpType(op);
+    if (type != "ReluGrad" && type != "Relu6Grad") continue;
+    const std::string forward = type.substr(0, type.size() - 4);
+    TF_Input features{op, 1};
+    TF_Output x = TF_OperationInput(features);
+    int n = TF_OperationOutputNumConsumers(x);
+    std::vector<TF_Input> consumers(static_cast<size_t>(n));
+    TF_OperationOutputConsumers(x, consumers.data(), n);
+    for (const TF_Input& c : consumers) {
+      if (c.index != 0 || forward != TF_OperationOpType(c.oper)) continue;
+      TF_UpdateEdge(graph, TF_Output{c.oper, 0}, features, status);
+      if (TF_GetCode(status) != 0) return;
+      break;
+    }
+  }
+}
+
 napi_value gradients(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -404,9 +446,14 @@ napi_value gradients(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   std::vector<TF_Output> dx(xs.size());
+  size_t first_new = 0;
+  while (TF_GraphNextOperation(g->graph, &first_new)) {
+  }
   StatusGuard s;
   TF_AddGradients(g->graph, ys.data(), static_cast<int>(ys.size()), xs.data(), static_cast<int>(xs.size()), nullptr,
                   s.s, dx.data());
+  if (!s.ok()) return throw_status(env, "graph: gradients", s.s);
+  read_activation_outputs(g->graph, first_new, s.s);
   if (!s.ok()) return throw_status(env, "graph: gradients", s.s);
   napi_value result;
   CHECK(napi_create_array_with_length(env, dx.size(), &result));
@@ -442,73 +489,158 @@ napi_value start_session(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// run(graph, feeds: [output, tensor][], fetches: output[], targets: string[]) -> tensor[]
-napi_value run(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  Graph* g = unwrap(env, argv[0]);
-  if (!g->session) {
-    napi_throw_error(env, nullptr, "graph: run before startSession");
-    return nullptr;
-  }
-  uint32_t n_feeds = 0, n_fetches = 0, n_targets = 0;
-  napi_get_array_length(env, argv[1], &n_feeds);
-  napi_get_array_length(env, argv[2], &n_fetches);
-  napi_get_array_length(env, argv[3], &n_targets);
-  std::vector<TF_Output> feeds(n_feeds), fetches(n_fetches);
-  std::vector<TF_Tensor*> values(n_feeds, nullptr), results(n_fetches, nullptr);
-  std::vector<const TF_Operation*> targets(n_targets);
-  auto cleanup = [&]() {
+// One TF_SessionRun: its inputs taken from JS (the feeds copied into TF tensors, so the caller's buffers are
+// free once the call returns), run on whichever thread calls execute(), its outputs handed back to JS.
+struct SessionCall {
+  Graph* g = nullptr;
+  std::vector<TF_Output> feeds, fetches;
+  std::vector<TF_Tensor*> values, results;
+  std::vector<const TF_Operation*> targets;
+  TF_Buffer* options = nullptr;
+  TF_Buffer* metadata = nullptr;
+  TF_Status* status = TF_NewStatus();
+  napi_deferred deferred = nullptr;
+  napi_async_work work = nullptr;
+
+  ~SessionCall() {
     for (TF_Tensor* t : values)
       if (t) TF_DeleteTensor(t);
     for (TF_Tensor* t : results)
       if (t) TF_DeleteTensor(t);
-  };
-  for (uint32_t i = 0; i < n_feeds; i++) {
-    napi_value pair, out, tensor;
-    napi_get_element(env, argv[1], i, &pair);
-    napi_get_element(env, pair, 0, &out);
-    napi_get_element(env, pair, 1, &tensor);
-    values[i] = to_tensor(env, tensor);
-    if (!get_output(env, g, out, &feeds[i]) || !values[i]) {
-      cleanup();
-      napi_throw_error(env, nullptr, "graph: run: bad feed");
-      return nullptr;
-    }
+    if (options) TF_DeleteBuffer(options);
+    if (metadata) TF_DeleteBuffer(metadata);
+    TF_DeleteStatus(status);
   }
-  for (uint32_t i = 0; i < n_fetches; i++) {
+
+  // Reads (graph, feeds, fetches, targets, runOptions?); on a bad argument returns the error to throw.
+  const char* parse(napi_env env, napi_value* argv, size_t argc) {
+    g = unwrap(env, argv[0]);
+    if (!g->session) return "graph: run before startSession";
+    uint32_t n_feeds = 0, n_fetches = 0, n_targets = 0;
+    napi_get_array_length(env, argv[1], &n_feeds);
+    napi_get_array_length(env, argv[2], &n_fetches);
+    napi_get_array_length(env, argv[3], &n_targets);
+    feeds.resize(n_feeds);
+    values.assign(n_feeds, nullptr);
+    fetches.resize(n_fetches);
+    results.assign(n_fetches, nullptr);
+    targets.resize(n_targets);
+    for (uint32_t i = 0; i < n_feeds; i++) {
+      napi_value pair, out, tensor;
+      napi_get_element(env, argv[1], i, &pair);
+      napi_get_element(env, pair, 0, &out);
+      napi_get_element(env, pair, 1, &tensor);
+      values[i] = to_tensor(env, tensor);
+      if (!get_output(env, g, out, &feeds[i]) || !values[i]) return "graph: run: bad feed";
+    }
+    for (uint32_t i = 0; i < n_fetches; i++) {
+      napi_value out;
+      napi_get_element(env, argv[2], i, &out);
+      if (!get_output(env, g, out, &fetches[i])) return "graph: run: unknown fetch";
+    }
+    for (uint32_t i = 0; i < n_targets; i++) {
+      napi_value t;
+      napi_get_element(env, argv[3], i, &t);
+      targets[i] = TF_GraphOperationByName(g->graph, get_string(env, t).c_str());
+      if (!targets[i]) return "graph: run: unknown target";
+    }
+    napi_valuetype kind = napi_undefined;
+    if (argc > 4) napi_typeof(env, argv[4], &kind);
+    if (kind == napi_object) {
+      napi_typedarray_type type;
+      size_t length, offset;
+      void* data;
+      napi_value ab;
+      if (napi_get_typedarray_info(env, argv[4], &type, &length, &data, &ab, &offset) != napi_ok)
+        return "graph: run: runOptions must be a Uint8Array";
+      options = TF_NewBufferFromString(data, length);
+      metadata = TF_NewBuffer();
+    }
+    return nullptr;
+  }
+
+  void execute() {
+    TF_SessionRun(g->session, options, feeds.data(), values.data(), static_cast<int>(feeds.size()), fetches.data(),
+                  results.data(), static_cast<int>(fetches.size()), targets.data(), static_cast<int>(targets.size()),
+                  metadata, status);
+  }
+
+  bool ok() const { return TF_GetCode(status) == 0; }
+
+  // The fetched tensors (and `metadata` when traced), or the error of a failed run.
+  napi_value result(napi_env env) {
+    if (!ok()) {
+      std::string msg = std::string("graph: run: ") + TF_Message(status);
+      napi_value text, error;
+      napi_create_string_utf8(env, msg.c_str(), msg.size(), &text);
+      napi_create_error(env, nullptr, text, &error);
+      return error;
+    }
     napi_value out;
-    napi_get_element(env, argv[2], i, &out);
-    if (!get_output(env, g, out, &fetches[i])) {
-      cleanup();
-      napi_throw_error(env, nullptr, "graph: run: unknown fetch");
-      return nullptr;
+    napi_create_array_with_length(env, results.size(), &out);
+    for (size_t i = 0; i < results.size(); i++) napi_set_element(env, out, i, from_tensor(env, results[i]));
+    if (metadata) {
+      napi_value ab, bytes;
+      void* data;
+      napi_create_arraybuffer(env, metadata->length, &data, &ab);
+      if (metadata->length) std::memcpy(data, metadata->data, metadata->length);
+      napi_create_typedarray(env, napi_uint8_array, metadata->length, ab, 0, &bytes);
+      napi_set_named_property(env, out, "metadata", bytes);
     }
+    return out;
   }
-  for (uint32_t i = 0; i < n_targets; i++) {
-    napi_value t;
-    napi_get_element(env, argv[3], i, &t);
-    targets[i] = TF_GraphOperationByName(g->graph, get_string(env, t).c_str());
-    if (!targets[i]) {
-      cleanup();
-      napi_throw_error(env, nullptr, "graph: run: unknown target");
-      return nullptr;
-    }
+};
+
+// run(graph, feeds: [output, tensor][], fetches: output[], targets: string[], runOptions?: Uint8Array)
+//   -> tensor[]; with runOptions (a serialized RunOptions, e.g. a trace level) the array also carries
+//   `metadata`, the serialized RunMetadata (step stats for a profile).
+napi_value run(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  SessionCall call;
+  if (const char* bad = call.parse(env, argv, argc)) {
+    napi_throw_error(env, nullptr, bad);
+    return nullptr;
   }
-  StatusGuard s;
-  TF_SessionRun(g->session, nullptr, feeds.data(), values.data(), static_cast<int>(n_feeds), fetches.data(),
-                results.data(), static_cast<int>(n_fetches), targets.data(), static_cast<int>(n_targets), nullptr,
-                s.s);
-  if (!s.ok()) {
-    cleanup();
-    return throw_status(env, "graph: run", s.s);
+  call.execute();
+  napi_value out = call.result(env);
+  if (!call.ok()) {
+    napi_throw(env, out);
+    return nullptr;
   }
-  napi_value out;
-  CHECK(napi_create_array_with_length(env, n_fetches, &out));
-  for (uint32_t i = 0; i < n_fetches; i++) napi_set_element(env, out, i, from_tensor(env, results[i]));
-  cleanup();
   return out;
+}
+
+// runAsync(same arguments as run) -> Promise of run's result: the session runs on a libuv worker thread, so
+// JavaScript can prepare the next batch meanwhile. One call at a time per graph: the caller awaits each.
+napi_value run_async(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], promise, name;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  auto* call = new SessionCall();
+  if (const char* bad = call->parse(env, argv, argc)) {
+    delete call;
+    napi_throw_error(env, nullptr, bad);
+    return nullptr;
+  }
+  CHECK(napi_create_promise(env, &call->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "run-exp graph step", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(
+      env, nullptr, name, [](napi_env, void* data) { static_cast<SessionCall*>(data)->execute(); },
+      [](napi_env env, napi_status, void* data) {
+        auto* call = static_cast<SessionCall*>(data);
+        napi_value out = call->result(env);
+        if (call->ok())
+          napi_resolve_deferred(env, call->deferred, out);
+        else
+          napi_reject_deferred(env, call->deferred, out);
+        napi_delete_async_work(env, call->work);
+        delete call;
+      },
+      call, &call->work));
+  CHECK(napi_queue_async_work(env, call->work));
+  return promise;
 }
 
 napi_value init(napi_env env, napi_value exports) {
@@ -519,6 +651,7 @@ napi_value init(napi_env env, napi_value exports) {
       {"gradients", nullptr, gradients, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"startSession", nullptr, start_session, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"run", nullptr, run, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"runAsync", nullptr, run_async, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -42,8 +42,12 @@ interface Addon {
     feeds: [Output, HostTensor][],
     fetches: Output[],
     targets: string[],
-  ): { data: Float32Array | Int32Array | Uint8Array; shape: number[] }[];
+    runOptions?: Uint8Array,
+  ): RunResult;
+  runAsync(...args: Parameters<Addon['run']>): Promise<RunResult>;
 }
+
+type RunResult = { data: Float32Array | Int32Array | Uint8Array; shape: number[] }[] & { metadata?: Uint8Array };
 
 /** Whether graph mode is available here, and if not, why. */
 export function graphMode(): { available: boolean; why: string } {
@@ -88,9 +92,15 @@ export class TfGraph {
     this.addon.startSession(this.handle, sessionConfig(intraOp, interOp));
   }
 
-  run(feeds: [Output, HostTensor][], fetches: Output[], targets: string[] = []) {
+  /** With `runOptions` (a serialized RunOptions), the result carries the run's serialized RunMetadata. */
+  run(feeds: [Output, HostTensor][], fetches: Output[], targets: string[] = [], runOptions?: Uint8Array) {
     // TensorFlow refuses a run with nothing to do (plain SGD has no optimizer state to read).
     if (fetches.length === 0 && targets.length === 0) return [];
-    return this.addon.run(this.handle, feeds, fetches, targets);
+    return this.addon.run(this.handle, feeds, fetches, targets, runOptions);
+  }
+
+  /** As `run`, on a worker thread: JavaScript goes on meanwhile. The feeds are copied before it returns. */
+  runAsync(feeds: [Output, HostTensor][], fetches: Output[], targets: string[] = [], runOptions?: Uint8Array) {
+    return this.addon.runAsync(this.handle, feeds, fetches, targets, runOptions);
   }
 }

@@ -271,30 +271,39 @@ function score(
   return { loss: lossSum / index.length, probs, evaluation: evaluate(labels, probs, classes) };
 }
 
-/** One graph-engine step on a batch; returns its loss (NaN when the output or loss was not finite). */
-function graphStep(
-  graph: GraphTrainer,
+/** Runs `work` while `running` is in flight; `running` settles before anything `work` throws goes on. */
+async function meanwhile<T, U>(running: Promise<T>, work: () => U): Promise<[T, U]> {
+  try {
+    const u = work();
+    return [await running, u];
+  } catch (err) {
+    await running.catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A graph-engine batch as its step feeds it: float inputs, one-hot labels, each example's loss weight. */
+interface GraphBatch {
+  x: Float32Array;
+  y: Float32Array;
+  w: Float32Array | undefined;
+}
+
+function graphBatch(
   source: InputSource,
   idx: number[],
   batchLabels: number[],
   k: number,
   random: () => number,
-  lr: number,
-  seed: [number, number],
-  predicted: Int32Array,
-  at: number,
   classWeights: Float32Array | null,
-): number {
+): GraphBatch {
   const xt = source(idx, random);
   const x = xt.dataSync() as Float32Array;
   xt.dispose();
   const y = new Float32Array(idx.length * k);
   for (const [i, label] of batchLabels.entries()) y[i * k + label] = 1;
   const w = classWeights ? Float32Array.from(batchLabels, (label) => classWeights[label] as number) : undefined;
-  const r = graph.step(x, idx.length, y, lr, seed, w);
-  if (!r.finite) return Number.NaN;
-  predicted.set(r.predicted, at);
-  return r.loss;
+  return { x, y, w };
 }
 
 /**
@@ -375,59 +384,68 @@ export async function train(
       let lossSum = 0;
       // Predicted class of every training example, in `order`: the epoch's training metrics.
       const predicted = new Int32Array(order.length);
-      for (let b = 0; b < order.length; b += t.batch_size) {
+      const batchAt = (b: number) => {
         const positions = order.slice(b, b + t.batch_size);
-        const idx = positions.map((p) => index[p] as number);
-        const batchLabels = positions.map((p) => labels[p] as number);
-        const lossValue = graph
-          ? graphStep(
-              graph,
-              sources.data,
-              idx,
-              batchLabels,
-              k,
+        return {
+          idx: positions.map((p) => index[p] as number),
+          batchLabels: positions.map((p) => labels[p] as number),
+        };
+      };
+      const prepare = (b: number) => {
+        const { idx, batchLabels } = batchAt(b);
+        return graphBatch(sources.data, idx, batchLabels, k, random, weights);
+      };
+      // Graph engine: the next batch, made while the session runs this one on its worker thread (the same
+      // draws from `random` in the same order as one batch at a time, so runs repeat exactly).
+      let prepared = graph && order.length ? prepare(0) : null;
+      for (let b = 0; b < order.length; b += t.batch_size) {
+        const { idx, batchLabels } = batchAt(b);
+        let lossValue: number;
+        if (graph && prepared) {
+          const { x, y, w } = prepared;
+          const running = graph.step(x, idx.length, y, lr, [exp.seed, epoch * 65536 + b / t.batch_size], w);
+          const [r, next] = await meanwhile(running, () =>
+            b + t.batch_size < order.length ? prepare(b + t.batch_size) : null,
+          );
+          prepared = next;
+          if (r.finite) predicted.set(r.predicted, b);
+          lossValue = r.finite ? r.loss : Number.NaN;
+        } else
+          lossValue = tf.tidy(() => {
+            const yIdx = tf.tensor1d(batchLabels, 'int32');
+            // Mixing augmentations (mixup, cutmix) turn the one-hot labels into soft ones.
+            const { x, y } = mixBatch(
+              tf,
+              sources.data(idx, random) as Tensor4D,
+              tf.oneHot(yIdx, k).toFloat() as Tensor2D,
+              exp.data.augmentation,
               random,
-              lr,
-              [exp.seed, epoch * 65536 + b / t.batch_size],
-              predicted,
-              b,
-              weights,
-            )
-          : tf.tidy(() => {
-              const yIdx = tf.tensor1d(batchLabels, 'int32');
-              // Mixing augmentations (mixup, cutmix) turn the one-hot labels into soft ones.
-              const { x, y } = mixBatch(
-                tf,
-                sources.data(idx, random) as Tensor4D,
-                tf.oneHot(yIdx, k).toFloat() as Tensor2D,
-                exp.data.augmentation,
-                random,
-              );
-              const w = weights ? tf.gather(tf.tensor1d(weights), yIdx) : undefined;
-              let predictions: Tensor | null = null;
-              let finite: Tensor | null = null;
-              const { value, grads } = tf.variableGrads(
-                () => {
-                  const p = model.apply(x, { training: true }) as Tensor;
-                  predictions = tf.keep(p.argMax(-1));
-                  // Losses clip probabilities, which can hide NaN outputs: check them directly.
-                  finite = tf.keep(p.isFinite().all());
-                  return lossFn(y, p, w) as Scalar;
-                },
-                variables.filter((v) => v.trainable),
-              );
-              // Kept to leave the gradient scope, so disposed here (tidy leaves kept tensors alone).
-              const kept = [finite as unknown as Tensor, predictions as unknown as Tensor];
-              try {
-                if (!kept[0]?.dataSync()[0]) return Number.NaN;
-                optimizer.applyGradients(grads);
-                average?.update();
-                predicted.set(kept[1]?.dataSync() as Int32Array, b);
-                return value.dataSync()[0] as number;
-              } finally {
-                tf.dispose(kept);
-              }
-            });
+            );
+            const w = weights ? tf.gather(tf.tensor1d(weights), yIdx) : undefined;
+            let predictions: Tensor | null = null;
+            let finite: Tensor | null = null;
+            const { value, grads } = tf.variableGrads(
+              () => {
+                const p = model.apply(x, { training: true }) as Tensor;
+                predictions = tf.keep(p.argMax(-1));
+                // Losses clip probabilities, which can hide NaN outputs: check them directly.
+                finite = tf.keep(p.isFinite().all());
+                return lossFn(y, p, w) as Scalar;
+              },
+              variables.filter((v) => v.trainable),
+            );
+            // Kept to leave the gradient scope, so disposed here (tidy leaves kept tensors alone).
+            const kept = [finite as unknown as Tensor, predictions as unknown as Tensor];
+            try {
+              if (!kept[0]?.dataSync()[0]) return Number.NaN;
+              optimizer.applyGradients(grads);
+              average?.update();
+              predicted.set(kept[1]?.dataSync() as Int32Array, b);
+              return value.dataSync()[0] as number;
+            } finally {
+              tf.dispose(kept);
+            }
+          });
         if (!Number.isFinite(lossValue)) {
           await syncBack();
           return {

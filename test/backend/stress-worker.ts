@@ -10,7 +10,7 @@ import { type StressCase, stressCases } from './stress-cases.ts';
 const { tf } = await loadTensorflow();
 
 /** The case's layer in a small model (then flatten, if needed, and a softmax head), trained two steps by the graph engine. */
-function graphSteps(c: StressCase): void {
+async function graphSteps(c: StressCase): Promise<void> {
   const input = tf.input({ shape: c.input.slice(1) });
   // biome-ignore lint/suspicious/noExplicitAny: layer factories are looked up by name
   const layer = (tf.layers as any)[c.layer](c.config) as layers.Layer;
@@ -34,7 +34,7 @@ function graphSteps(c: StressCase): void {
   x.dispose();
   const y = Float32Array.from({ length: n * 2 }, (_, i) => (i % 2 === 0 ? 1 : 0));
   for (let step = 0; step < 2; step++) {
-    if (!trainer.step(pixels, n, y, 0.01, [1, step]).finite) throw new Error('NaN in the output or the loss');
+    if (!(await trainer.step(pixels, n, y, 0.01, [1, step])).finite) throw new Error('NaN in the output or the loss');
   }
   model.dispose();
 }
@@ -47,7 +47,7 @@ for (const [i, c] of cases.entries()) {
   try {
     for (let r = 0; r < (c.repeat ?? 1); r++) {
       if (process.argv[3] === 'graph') {
-        graphSteps(c);
+        await graphSteps(c);
         continue;
       }
       tf.tidy(() => {

@@ -188,7 +188,7 @@ async function compare(
   for (let s = 0; s < steps; s++) eagerStep();
   const trainer = new GraphTrainer(tf, exp, graphModel, 1);
   const graph: number[] = [];
-  for (let s = 0; s < steps; s++) graph.push(trainer.step(x, n, y, lr, [1, s], w).loss);
+  for (let s = 0; s < steps; s++) graph.push((await trainer.step(x, n, y, lr, [1, s], w)).loss);
   trainer.saveWeights();
   return {
     eager,
@@ -209,7 +209,7 @@ async function compare(
       const extras = (st: typeof a) => st.map((part) => part.extras);
       const next = new GraphTrainer(tf, exp, graphModel, 1);
       await next.loadOptimizerState(handed, order);
-      const loss = next.step(x, n, y, lr, [1, steps], w).loss;
+      const loss = (await next.step(x, n, y, lr, [1, steps], w)).loss;
       next.saveWeights();
       eagerStep();
       return {
@@ -245,13 +245,14 @@ describe('graph engine against eager', () => {
     const { tf } = await loadTensorflow({ threads: 1 });
     const input: [number, number, number] = [6, 6, 3];
     const layers: RegistryChoice[] = [{ type: 'flatten' }, { type: 'dropout', rate: 0.5 }];
-    const losses = (seed: number) => {
+    const losses = async (seed: number) => {
       const trainer = new GraphTrainer(tf, experiment({}), model(tf, input, layers), 1);
       const { x, y, n } = batch(tf, input);
-      return trainer.step(x, n, y, 0, [seed, 0]).loss;
+      return (await trainer.step(x, n, y, 0, [seed, 0])).loss;
     };
-    expect(losses(1)).toBe(losses(1));
-    const seeds = Array.from({ length: 40 }, (_, i) => losses(i + 2));
+    expect(await losses(1)).toBe(await losses(1));
+    const seeds: number[] = [];
+    for (let i = 0; i < 40; i++) seeds.push(await losses(i + 2));
     expect(new Set(seeds).size).toBeGreaterThan(30);
     // Inverted dropout keeps the expected activation: the mean loss over masks is near the no-dropout loss's scale.
     const mean = seeds.reduce((a, b) => a + b, 0) / seeds.length;

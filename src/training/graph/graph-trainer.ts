@@ -94,6 +94,9 @@ const prod = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 export class GraphTrainer {
   private readonly g = new TfGraph();
+  /** Serialized RunOptions for each step (a trace level, for a profile); the step's RunMetadata lands in `metadata`. */
+  runOptions: Uint8Array | undefined;
+  metadata: Uint8Array | undefined;
   private readonly vars: GraphVariable[] = [];
   private readonly slots: Slot[] = [];
   private readonly x: Output;
@@ -557,8 +560,19 @@ export class GraphTrainer {
     }
   }
 
-  /** One training step; returns the mean loss, the predicted classes and whether the outputs were finite. */
-  step(x: Float32Array, batch: number, y: Float32Array, lr: number, seed: [number, number], weights?: Float32Array) {
+  /**
+   * One training step; resolves to the mean loss, the predicted classes and whether the outputs were
+   * finite. The session runs on a worker thread: the inputs are copied before this returns, so the caller
+   * may fill its buffers with the next batch while the step runs (one step at a time: await each).
+   */
+  async step(
+    x: Float32Array,
+    batch: number,
+    y: Float32Array,
+    lr: number,
+    seed: [number, number],
+    weights?: Float32Array,
+  ): Promise<{ loss: number; predicted: Int32Array; finite: boolean }> {
     const train = this.trainOp();
     const k = y.length / batch;
     const feeds: [Output, HostTensor][] = [];
@@ -572,7 +586,7 @@ export class GraphTrainer {
       feeds.push([c2, { dtype: DT.float32, shape: [], data: Float32Array.of(1 - a2) }]);
     }
     try {
-      const [loss, predicted] = this.g.run(
+      const out = await this.g.runAsync(
         [
           [this.x, { dtype: DT.float32, shape: [batch, ...this.inputShape], data: x }],
           [this.y, { dtype: DT.float32, shape: [batch, k], data: y }],
@@ -582,7 +596,10 @@ export class GraphTrainer {
         ],
         [this.loss, this.predicted],
         [train.op],
+        this.runOptions,
       );
+      this.metadata = out.metadata;
+      const [loss, predicted] = out;
       for (const p of train.parts) {
         this.iterations[p] = (this.iterations[p] ?? 0) + 1;
         if (!this.corrections.has(p)) continue;
