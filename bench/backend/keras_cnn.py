@@ -8,40 +8,49 @@ import sys
 import time
 from importlib import metadata
 
-data, labels, threads, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-tf.config.threading.set_intra_op_parallelism_threads(threads)
-tf.config.threading.set_inter_op_parallelism_threads(threads)
-tf.random.set_seed(0)
-keras = tf.keras
-y = np.fromfile(labels, dtype=np.uint8).astype(np.int64)
-x = np.fromfile(data, dtype=np.uint8).reshape(len(y), 64, 64, 3)
 
-L = keras.layers
-model = keras.Sequential([
-    keras.Input((64, 64, 3)),
-    L.Rescaling(1 / 255),
-    L.Conv2D(32, 3, padding="same", activation="relu"), L.MaxPooling2D(2),
-    L.Conv2D(64, 3, padding="same", activation="relu"), L.MaxPooling2D(2),
-    L.Conv2D(128, 3, padding="same", activation="relu"), L.MaxPooling2D(2),
-    L.Flatten(), L.Dense(128, activation="relu"), L.Dense(2, activation="softmax"),
-])
-model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy")
-
-
-class Timer(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self.t0 = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        times.append(time.perf_counter() - self.t0)
-        losses.append(float(logs["loss"]))
+def seed_cnn(data, labels, threads):
+    """The compiled model and the faces (uint8, scaled inside the model), TensorFlow set to `threads`."""
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    tf.random.set_seed(0)
+    keras = tf.keras
+    y = np.fromfile(labels, dtype=np.uint8).astype(np.int64)
+    x = np.fromfile(data, dtype=np.uint8).reshape(len(y), 64, 64, 3)
+    L = keras.layers
+    model = keras.Sequential([
+        keras.Input((64, 64, 3)),
+        L.Rescaling(1 / 255),
+        L.Conv2D(32, 3, padding="same", activation="relu"), L.MaxPooling2D(2),
+        L.Conv2D(64, 3, padding="same", activation="relu"), L.MaxPooling2D(2),
+        L.Conv2D(128, 3, padding="same", activation="relu"), L.MaxPooling2D(2),
+        L.Flatten(), L.Dense(128, activation="relu"), L.Dense(2, activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy")
+    return model, x, y
 
 
-times, losses = [], []
-model.fit(x, y, batch_size=64, epochs=epochs, shuffle=True, verbose=0, callbacks=[Timer()])
-print(json.dumps({"framework": "keras", "version": f"keras {metadata.version('keras')}, tensorflow {tf.__version__}",
-                  "threads": threads, "images": len(y), "epoch_seconds": times, "loss": losses}))
+def main():
+    data, labels, threads, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    model, x, y = seed_cnn(data, labels, threads)
+    times, losses = [], []
+
+    class Timer(tf.keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.t0)
+            losses.append(float(logs["loss"]))
+
+    model.fit(x, y, batch_size=64, epochs=epochs, shuffle=True, verbose=0, callbacks=[Timer()])
+    print(json.dumps({"framework": "keras", "version": f"keras {metadata.version('keras')}, tensorflow {tf.__version__}",
+                      "threads": threads, "images": len(y), "epoch_seconds": times, "loss": losses}))
+
+
+if __name__ == "__main__":
+    main()

@@ -10,14 +10,15 @@ exceed the step's wall time).
 import collections
 import glob
 import os
+import shutil
 import sys
 import tempfile
 import time
 
 data, labels, threads, trace_dir = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from keras_cnn import seed_cnn  # noqa: E402
 from tensorflow.core.profiler.protobuf import xplane_pb2  # noqa: E402
 from tensorflow.core.protobuf import config_pb2  # noqa: E402
 
@@ -25,21 +26,7 @@ STEPS = 10
 
 
 def keras_profile():
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-    keras = tf.keras
-    L = keras.layers
-    y = np.fromfile(labels, dtype=np.uint8).astype(np.int64)
-    x = np.fromfile(data, dtype=np.uint8).reshape(len(y), 64, 64, 3)
-    model = keras.Sequential([
-        keras.Input((64, 64, 3)),
-        L.Rescaling(1 / 255),
-        L.Conv2D(32, 3, padding="same", activation="relu"), L.MaxPooling2D(2),
-        L.Conv2D(64, 3, padding="same", activation="relu"), L.MaxPooling2D(2),
-        L.Conv2D(128, 3, padding="same", activation="relu"), L.MaxPooling2D(2),
-        L.Flatten(), L.Dense(128, activation="relu"), L.Dense(2, activation="softmax"),
-    ])
-    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy")
+    model, x, y = seed_cnn(data, labels, threads)
     model.fit(x[:2048], y[:2048], batch_size=64, epochs=1, verbose=0)
     logdir = tempfile.mkdtemp(prefix="keras-profile-")
     tf.profiler.experimental.start(logdir)
@@ -50,6 +37,7 @@ def keras_profile():
     space = xplane_pb2.XSpace()
     with open(sorted(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True))[-1], "rb") as f:
         space.ParseFromString(f.read())
+    shutil.rmtree(logdir, ignore_errors=True)
     per_op = collections.Counter()
     for plane in space.planes:
         if plane.name != "/host:CPU":
@@ -87,7 +75,6 @@ def run_exp_profile():
 
 keras_ops, keras_wall = keras_profile()
 ours, our_wall = run_exp_profile()
-# Keras names oneDNN's and the remapper's ops the way the executor ran them; so does the step stats' label.
 rows = sorted(set(keras_ops) | set(ours), key=lambda k: -max(keras_ops.get(k, 0), ours.get(k, 0)))
 print(f"| op type ({threads} thread{'s' if threads > 1 else ''}) | Keras ms/step | run-exp graph ms/step |")
 print("| --- | ---: | ---: |")

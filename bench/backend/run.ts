@@ -6,9 +6,10 @@
 //
 // PyTorch comes from Debian's python3-torch (/usr/bin/python3); Keras from a
 // virtualenv with the tensorflow-cpu release that run-exp's libtensorflow comes
-// from, created under bench/.work on first use.
+// from, created under bench/.work on first use. Last, a per-op profile of one
+// graph-engine step beside Keras's (bench/backend/profile_ops.py).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,3 +148,20 @@ writeFileSync(
   `${JSON.stringify({ date: new Date().toISOString(), cpu, results }, null, 2)}\n`,
 );
 process.stdout.write(`${lines.join('\n')}\n`);
+
+// Where a step's time goes, per TensorFlow op: the graph engine's traced steps beside Keras's profile (2 threads).
+if (keras) {
+  const trace = mkdtempSync(path.join(os.tmpdir(), 'run-exp-trace-'));
+  const traced = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(here, 'tfjs_cnn.ts'), data, labels, '2', '1'],
+    { env: { ...process.env, BENCH_ENGINE: 'graph', BENCH_TRACE: trace }, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const profile = spawnSync(keras, [path.join(here, 'profile_ops.py'), data, labels, '2', trace], {
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+  });
+  rmSync(trace, { recursive: true, force: true });
+  if (traced.status === 0 && profile.status === 0) process.stdout.write(`\n${profile.stdout}`);
+  else process.stderr.write(`the step profile failed:\n${profile.stderr?.slice(-2000) ?? ''}\n`);
+}

@@ -76,7 +76,7 @@ export interface Experiment {
     ema: null | { decay: number };
     checkpoints: { every: number; best: boolean; monitor: string };
     threads?: number;
-    engine?: 'graph' | 'eager';
+    engine: 'graph' | 'eager';
     allow_non_native_backend: boolean;
   };
   tracking: { dir: string; mlflow_uri: string | null; experiment_name?: string; tags: Record<string, string> };

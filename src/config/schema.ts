@@ -280,8 +280,9 @@ export function experimentSchema(): JsonSchema {
     }),
     engine: {
       enum: ['graph', 'eager'],
+      default: 'graph',
       description:
-        'graph: each training step is one TensorFlow graph run (forward, loss, gradients, update), which TensorFlow optimizes as a whole; an experiment without a graph form (the log says what) trains eagerly. eager (the default): op by op from JavaScript',
+        'graph (the default): each training step is one TensorFlow graph run (forward, loss, gradients, update), which TensorFlow optimizes as a whole; an experiment without a graph form, or a machine without graph mode, trains eagerly (the log says why). eager: op by op from JavaScript',
     },
     threads: {
       type: 'integer',

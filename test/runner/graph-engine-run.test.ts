@@ -1,4 +1,4 @@
-// The runner on the graph engine (`training.engine: graph`): repeatable runs
+// The runner on the graph engine (`training.engine: graph`, the default): repeatable runs
 // close to the eager path's, no tensor growth, and an experiment without a
 // graph form trains eagerly, the log saying why. (NaN detection and resume run
 // on both engines in run.test.ts, SIGINT in signals.test.ts.)
@@ -31,11 +31,12 @@ describe('graph engine in the runner', () => {
         {},
         path.join(dir, 'cache'),
       );
-    const a = await run([GRAPH]);
+    const a = await run([]);
     const b = await run([GRAPH]);
-    const eager = await run([]);
+    const eager = await run(['training.engine=eager']);
+    // The default: graph.
     expect(engineOf(a.run.dir)).toMatchObject({ engine: 'graph', reason: null });
-    expect(engineOf(eager.run.dir)).toMatchObject({ engine: 'eager', reason: 'the default' });
+    expect(engineOf(eager.run.dir)).toMatchObject({ engine: 'eager', reason: 'training.engine: eager' });
     expect(deterministic(b.epochs)).toEqual(deterministic(a.epochs));
     // The same steps in another order of float operations: the losses agree closely, not bit for bit.
     for (const [i, m] of a.epochs.entries())

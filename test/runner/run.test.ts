@@ -272,8 +272,8 @@ describe('training options', () => {
         {},
         path.join(dir, 'cache'),
       );
-    const plain = await run([]);
-    const weighted = await run(['training.class_weights={top: 3}']);
+    const plain = await run(['training.engine=eager']);
+    const weighted = await run(['training.class_weights={top: 3}', 'training.engine=eager']);
     const graph = await run(['training.class_weights={top: 3}', 'training.engine=graph']);
     expect(weighted.epochs[0]?.loss).not.toBeCloseTo(plain.epochs[0]?.loss as number, 3);
     expect(graph.epochs[0]?.loss).toBeCloseTo(weighted.epochs[0]?.loss as number, 4);

@@ -261,6 +261,38 @@ describe('graph engine against eager', () => {
     expect(mean).toBeLessThan((plain.eager[0] as number) * 1.5);
   });
 
+  it("runs a conv's and a dense layer's ReLU fused into them (Grappler's remapper), so no ReLU runs on its own", async () => {
+    const { tf } = await loadTensorflow({ threads: 1 });
+    const input: [number, number, number] = [8, 8, 3];
+    const layers: RegistryChoice[] = [
+      { type: 'conv2d', filters: 4, kernel_size: 3, padding: 'same', activation: 'relu' },
+      { type: 'flatten' },
+      { type: 'dense', units: 6, activation: 'relu' },
+    ];
+    const trainer = new GraphTrainer(tf, experiment({}), model(tf, input, layers), 1);
+    const { x, y, n } = batch(tf, input);
+    trainer.runOptions = Uint8Array.of(0x08, 0x01); // RunOptions { trace_level: SOFTWARE_TRACE }
+    await trainer.step(x, n, y, 0.1, [1, 0]);
+    // Step stats label each kernel run "<node> = <op type>(<inputs>)".
+    const labels = Buffer.from(trainer.metadata ?? []).toString('latin1');
+    expect(labels).toMatch(/ = _FusedConv2D\(/);
+    expect(labels).toMatch(/ = _FusedMatMul\(/);
+    expect(labels).toMatch(/ = ReluGrad\(/);
+    expect(labels).not.toMatch(/ = Relu\(/);
+  });
+
+  it('a step copies its inputs before it returns: the caller may refill them while it runs', async () => {
+    const { tf } = await loadTensorflow({ threads: 1 });
+    const input: [number, number, number] = [6, 6, 3];
+    const m = model(tf, input, [{ type: 'conv2d', filters: 4, kernel_size: 3 }]);
+    const { x, y, n } = batch(tf, input);
+    const untouched = await new GraphTrainer(tf, experiment({}), m, 1).step(x, n, y, 0.1, [1, 0]);
+    const running = new GraphTrainer(tf, experiment({}), m, 1).step(x, n, y, 0.1, [1, 0]);
+    x.fill(0);
+    y.fill(0.5);
+    expect((await running).loss).toBe(untouched.loss);
+  });
+
   it('each loss gives the eager loss and step, label smoothing included; the rest are listed', async () => {
     const { tf } = await loadTensorflow({ threads: 1 });
     const input: [number, number, number] = [4, 4, 2];

@@ -71,17 +71,15 @@ export function graphUnsupported(exp: Experiment, model: LayersModel): string | 
 }
 
 /**
- * The experiment's training engine: graph when `training.engine: graph` asks
- * for it and the experiment has a graph form; eager otherwise, with why.
- * Eager stays the default until a whole 25-epoch baseline has been compared.
+ * The experiment's training engine: graph (the default) when graph mode is
+ * available and the experiment has a graph form; eager otherwise, with why.
  */
 export function chooseEngine(
   tf: Tf,
   exp: Experiment,
   model: LayersModel,
 ): { trainer: GraphTrainer | null; reason: string | null } {
-  if (exp.training.engine !== 'graph')
-    return { trainer: null, reason: exp.training.engine === 'eager' ? 'training.engine: eager' : 'the default' };
+  if (exp.training.engine === 'eager') return { trainer: null, reason: 'training.engine: eager' };
   const mode = graphMode();
   if (!mode.available) return { trainer: null, reason: `graph mode unavailable: ${mode.why}` };
   const unsupported = graphUnsupported(exp, model);
