@@ -2,7 +2,12 @@
 // backend, beside PyTorch and Keras (on the same libtensorflow), over full
 // epochs of the same real 64x64 faces, 1 and 2 threads, in one run.
 //
-//   npm run bench:backend            (UTKFACE_DIR, BENCH_IMAGES, BENCH_EPOCHS, BENCH_PYTORCH_PYTHON, BENCH_KERAS_PYTHON)
+//   npm run bench:backend            (UTKFACE_DIR, BENCH_IMAGES, BENCH_EPOCHS, BENCH_ROUNDS, BENCH_PYTORCH_PYTHON, BENCH_KERAS_PYTHON)
+//
+// Each framework runs BENCH_ROUNDS times (default 2) per thread count, every
+// other round in reverse order, and its figure is the mean over its rounds:
+// this VM's speed drifts by ~10% over the minutes between rows, and the
+// reversed order spreads that drift evenly over the frameworks being compared.
 //
 // PyTorch comes from Debian's python3-torch (/usr/bin/python3); Keras from a
 // virtualenv with the tensorflow-cpu release that run-exp's libtensorflow comes
@@ -21,6 +26,7 @@ const work = path.join(root, 'bench', '.work');
 const dataDir = path.resolve(process.env.UTKFACE_DIR ?? path.join(root, '..', 'shared', 'data', 'utkface'));
 const images = Number(process.env.BENCH_IMAGES ?? 4096);
 const epochs = Number(process.env.BENCH_EPOCHS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 
 interface Result {
   framework: string;
@@ -117,30 +123,47 @@ const results: Result[] = [];
 for (const threads of [1, 2]) {
   const args = [data, labels, String(threads), String(epochs)];
   const tsx = ['--import', 'tsx', path.join(here, 'tfjs_cnn.ts'), ...args];
-  for (const r of [
-    run(process.execPath, tsx, { BENCH_ENGINE: 'graph' }),
-    run(process.execPath, tsx),
-    run(process.execPath, tsx, { RUN_EXP_KERNEL_OVERRIDES: '0' }),
-    torch ? run(torch, [path.join(here, 'torch_cnn.py'), ...args]) : null,
-    keras ? run(keras, [path.join(here, 'keras_cnn.py'), ...args]) : null,
-  ]) {
-    if (r) {
-      results.push(r);
-      process.stderr.write(`${r.framework} ${threads} thread(s): ${throughput(r).toFixed(0)} images/s\n`);
+  const benches = [
+    () => run(process.execPath, tsx, { BENCH_ENGINE: 'graph' }),
+    () => run(process.execPath, tsx),
+    () => run(process.execPath, tsx, { RUN_EXP_KERNEL_OVERRIDES: '0' }),
+    ...(torch ? [() => run(torch, [path.join(here, 'torch_cnn.py'), ...args])] : []),
+    ...(keras ? [() => run(keras, [path.join(here, 'keras_cnn.py'), ...args])] : []),
+  ];
+  for (let round = 0; round < rounds; round++) {
+    for (const bench of round % 2 === 0 ? benches : benches.toReversed()) {
+      const r = bench();
+      if (r) {
+        results.push(r);
+        process.stderr.write(
+          `${r.framework} ${threads} thread(s), round ${round + 1}: ${throughput(r).toFixed(0)} images/s\n`,
+        );
+      }
     }
   }
 }
 
+/** One table row per framework and thread count: the mean of its rounds' images/s, and each round's. */
+const groups = new Map<string, Result[]>();
+for (const r of results) {
+  const key = `${r.framework}\t${r.threads}`;
+  groups.set(key, [...(groups.get(key) ?? []), r]);
+}
+const rows = [...groups.values()].map((rs) => {
+  const each = rs.map(throughput);
+  return { r: rs[0] as Result, mean: each.reduce((a, b) => a + b, 0) / each.length, each };
+});
+
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const lines = [
   `Machine: ${cpu}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`,
-  `Data: ${images} UTKFace images (64x64 RGB, uint8 in memory), batch 64, ${epochs} epochs; images/s averaged over epochs 2-${epochs}.`,
+  `Data: ${images} UTKFace images (64x64 RGB, uint8 in memory), batch 64, ${epochs} epochs; images/s averaged over epochs 2-${epochs}, then over ${rounds} round(s), every other one in reverse order.`,
   '',
-  '| framework | version | threads | images/s | final loss |',
-  '| --- | --- | ---: | ---: | ---: |',
-  ...results.map(
-    (r) =>
-      `| ${r.framework} | ${r.version} | ${r.threads} | ${throughput(r).toFixed(0)} | ${(r.loss.at(-1) ?? Number.NaN).toFixed(3)} |`,
+  '| framework | version | threads | images/s | each round | final loss |',
+  '| --- | --- | ---: | ---: | --- | ---: |',
+  ...rows.map(
+    ({ r, mean, each }) =>
+      `| ${r.framework} | ${r.version} | ${r.threads} | ${mean.toFixed(0)} | ${each.map((v) => v.toFixed(0)).join(', ')} | ${(r.loss.at(-1) ?? Number.NaN).toFixed(3)} |`,
   ),
 ];
 writeFileSync(
