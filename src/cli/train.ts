@@ -67,16 +67,34 @@ export async function trainCommand(
   }
   const tty = process.stderr.isTTY && !options.quiet && !options.json;
   let stop = false;
+  // Until the run starts, a signal stops the data preparation (minutes, with face crops) instead.
+  const preparing = new AbortController();
+  let started = false;
   const onSignal = (signal: string) => {
     if (stop) process.exit(130);
     stop = true;
-    err(`\n${signal}: stopping after this batch and saving a checkpoint (again to abort at once)\n`);
+    if (started) err(`\n${signal}: stopping after this batch and saving a checkpoint (again to abort at once)\n`);
+    else {
+      err(`\n${signal}: stopping the data preparation (again to abort at once)\n`);
+      preparing.abort();
+    }
   };
   const sigint = () => onSignal('SIGINT');
   const sigterm = () => onSignal('SIGTERM');
   process.on('SIGINT', sigint);
   process.on('SIGTERM', sigterm);
-  const progress = progressBars(tty);
+  const bars = progressBars(tty);
+  // Without a terminal, a line where each preparation step starts: a log is not silent for minutes.
+  const progress = (label: string) => {
+    const bar = bars(label);
+    let told = false;
+    return (done: number, total: number) => {
+      bar(done, total);
+      if (!tty && !options.quiet && !options.json && !told && done < total)
+        err(`${label}: ${total - done} of ${total} images\n`);
+      told = done < total;
+    };
+  };
   const sets = Object.keys(resolved.experiment.data.evaluation_sets);
   try {
     const result = await locatingDataErrors(resolved.locator, () =>
@@ -85,7 +103,9 @@ export async function trainCommand(
         {
           onDetect: progress('finding faces'),
           onDecode: progress('decoding'),
+          preparing: preparing.signal,
           onStart: ({ run, classes, counts, faces }) => {
+            started = true;
             if (options.json) return;
             if (!options.quiet) {
               out(`run ${run.id}  ${run.dir}\n`);
@@ -96,7 +116,7 @@ export async function trainCommand(
             }
           },
           terminalLog: options.json ? undefined : { colorize: tty && !process.env.NO_COLOR },
-          onBatch: progress('training'),
+          onBatch: bars('training'),
           onEpoch: (m, total) => {
             if (options.json) out(`${JSON.stringify(m)}\n`);
             else if (!options.quiet) out(`${epochLine(m, total, sets)}\n`);
@@ -141,6 +161,10 @@ export async function trainCommand(
       } else if (mlflow && !options.quiet) out(`MLflow: ${mlflow.url}\n`);
     }
     return result.status === 'FINISHED' || result.status === 'PRUNED' ? 0 : result.status === 'KILLED' ? 130 : 1;
+  } catch (e) {
+    if (e !== preparing.signal.reason) throw e;
+    err('stopped before the run started: no run recorded; the images decoded and faces found so far stay cached\n');
+    return 130;
   } finally {
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);

@@ -77,6 +77,11 @@ export interface LoadOptions {
   onProgress?: (done: number, total: number) => void;
   /** Progress of face detection, with a face crop. */
   onDetect?: (done: number, total: number) => void;
+  /**
+   * Aborted: stop at the next image, cache what was decoded (and the face
+   * boxes found) so far, and reject with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 function optionsKey(p: Preprocessing): string {
@@ -160,7 +165,7 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
           return st ? [{ path: it.path, ...st }] : [];
         }),
         crop,
-        { cacheDir: options.cacheDir, onProgress: options.onDetect },
+        { cacheDir: options.cacheDir, onProgress: options.onDetect, signal: options.signal },
       )
     : null;
   const faces: FaceStats | undefined = located && crop ? faceStats(located, crop) : undefined;
@@ -237,7 +242,7 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
   let cursor = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, forSharp.length) }, async () => {
-      while (cursor < forSharp.length) {
+      while (cursor < forSharp.length && !options.signal?.aborted) {
         const i = forSharp[cursor++] as number;
         const o = outcome[i] as IndexEntry & { decode: boolean };
         try {
@@ -258,12 +263,15 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
     }),
   );
 
+  // Stopped: the files not reached stay out of the cache (the next run decodes them).
+  const notReached = new Set(forSharp.slice(cursor));
   // Compact: failed decodes leave holes in the slot order.
   const goodItems: Item[] = [];
   const bad: BadFile[] = [];
   const entries: IndexEntry[] = [];
   let packed = 0;
   for (const [i, o] of outcome.entries()) {
+    if (notReached.has(i)) continue;
     const slot = slots[i] as number;
     if (slot < 0) {
       bad.push(badOf(o));
@@ -280,6 +288,7 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
     await writeAtomic(path.join(dir, 'pixels.u8'), result);
     await writeAtomic(path.join(dir, 'index.json'), JSON.stringify(entries));
   }
+  options.signal?.throwIfAborted();
   return {
     items: goodItems,
     pixels: result,

@@ -41,6 +41,11 @@ export interface RunHooks {
   onDecode?: LoadOptions['onProgress'];
   /** Progress of face detection, with a face crop. */
   onDetect?: LoadOptions['onDetect'];
+  /**
+   * Stops the data preparation, before any run is recorded: what was decoded
+   * and detected so far stays cached, and the run rejects with the signal's reason.
+   */
+  preparing?: AbortSignal;
   onStart?: (info: {
     run: RunStore;
     experiment: Experiment;
@@ -165,7 +170,12 @@ async function runInFolder(
   });
   // A missing model to start from stops the run before any data is read.
   if (exp.model.init_from && !resume) initSource(exp.model.init_from);
-  const data = await prepareData(exp, { onProgress: hooks.onDecode, onDetect: hooks.onDetect, cacheDir });
+  const data = await prepareData(exp, {
+    onProgress: hooks.onDecode,
+    onDetect: hooks.onDetect,
+    signal: hooks.preparing,
+    cacheDir,
+  });
   const faces: Record<string, FaceStats> = Object.fromEntries(
     [
       ['training data', data.faces] as const,

@@ -163,4 +163,27 @@ describe('pixel cache', () => {
     expect([other.decoded, other.reused]).toEqual([7, 0]);
     expect(other.hash).not.toBe(third.hash);
   });
+
+  it('a stopped load rejects with the abort and caches what it decoded: the next load decodes only the rest', async () => {
+    const dir = tempDir();
+    const cacheDir = tempDir();
+    await classFolders(dir, { a: 20, b: 20 });
+    const items = ['a', 'b'].flatMap((cls, label) =>
+      Array.from({ length: 20 }, (_, i) => ({
+        path: path.join(dir, cls, `${cls}-${String(i).padStart(3, '0')}.png`),
+        label,
+      })),
+    );
+    const stop = new AbortController();
+    const onProgress = (done: number) => {
+      if (done === 10) stop.abort();
+    };
+    const stopped = loadPixels(items, pre(), { cacheDir, concurrency: 1, onProgress, signal: stop.signal });
+    await expect(stopped).rejects.toThrow(expect.objectContaining({ name: 'AbortError' }));
+    const rest = await loadPixels(items, pre(), { cacheDir });
+    expect([rest.decoded, rest.reused]).toEqual([30, 10]);
+    const fresh = await loadPixels(items, pre(), { cacheDir: tempDir() });
+    expect(Buffer.from(rest.pixels).equals(Buffer.from(fresh.pixels))).toBe(true);
+    expect(rest.hash).toBe(fresh.hash);
+  });
 });

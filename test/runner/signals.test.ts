@@ -1,5 +1,5 @@
 // The real process: Ctrl-C ends a run as KILLED with exit code 130, and --resume finishes it.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { expect, it } from 'vitest';
 import { classFolders, tempDir } from '../data/fixtures.ts';
@@ -79,4 +79,43 @@ it('kill -9 mid-run: runs shows CRASHED, --reap records it, a second resume is r
   expect(refused.out).toMatch(/is in use by process \d+ on .*; wait for it to end or stop it/);
   expect(status().status).toBe('FINISHED');
   expect(readdirSync(runDir)).not.toContain('run.lock');
+});
+
+it('SIGINT while the data is prepared stops it there: exit 130, no run recorded, the faces found so far cached', {
+  timeout: 120_000,
+}, async () => {
+  const dir = await longRun('early', 2);
+  const file = path.join(dir, 'exp.yaml');
+  writeFileSync(
+    file,
+    readFileSync(file, 'utf8').replace('size: [8, 8] }', 'size: [8, 8], crop: { type: face, on_miss: keep } }'),
+  );
+  const cache = path.join(dir, 'cache');
+  const env = { RUN_EXP_CACHE_DIR: cache };
+  let sent = false;
+  const first = await spawnCli(
+    ['exp.yaml'],
+    dir,
+    (line, kill) => {
+      if (!sent && /^finding faces: 80 of 80 images$/.test(line)) {
+        sent = true;
+        kill();
+      }
+    },
+    env,
+  );
+  expect(sent).toBe(true);
+  expect(first.code).toBe(130);
+  expect(first.out).toMatch(/SIGINT: stopping the data preparation/);
+  expect(first.out).toMatch(/stopped before the run started: no run recorded/);
+  expect(existsSync(path.join(dir, 'runs'))).toBe(false);
+  // The box file was written when it stopped (with what it had found: here, before the first batch, nothing).
+  const [boxes] = readdirSync(path.join(cache, 'faces'));
+  expect(existsSync(path.join(cache, 'faces', boxes as string, 'boxes.json'))).toBe(true);
+  // Without a terminal each step says where it starts; the second run finishes.
+  const second = await spawnCli(['exp.yaml'], dir, undefined, env);
+  expect(second.code).toBe(0);
+  expect(second.out).toMatch(/^finding faces: 80 of 80 images$/m);
+  expect(second.out).toMatch(/^decoding: 80 of 80 images$/m);
+  expect(second.out).toMatch(/^FINISHED /m);
 });

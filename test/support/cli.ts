@@ -12,17 +12,22 @@ export function spawnCli(
   args: string[],
   cwd: string,
   onLine?: (line: string, kill: (signal?: NodeJS.Signals) => void) => void,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let out = '';
-    child.stdout.on('data', (d) => {
+    // Lines of either stream, as they come.
+    const read = (d: Buffer) => {
       out += d;
       for (const line of String(d).split('\n')) if (line) onLine?.(line, (signal = 'SIGINT') => child.kill(signal));
-    });
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
     child.on('close', (code) => resolve({ code, out }));
   });
 }

@@ -36,6 +36,8 @@ export interface Located {
 export interface LocateOptions {
   cacheDir?: string;
   onProgress?: (done: number, total: number) => void;
+  /** Aborted: save the boxes found so far and reject with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 const BATCH = 8;
@@ -121,6 +123,10 @@ export async function locateFaces(files: FileStamp[], crop: FaceCrop, options: L
   // Decoding the next batch (sharp's threads) overlaps detecting this one (TensorFlow's).
   let next = prepare(todo.slice(0, BATCH));
   for (let b = 0; b < todo.length; b += BATCH) {
+    if (options.signal?.aborted) {
+      await save();
+      options.signal.throwIfAborted();
+    }
     const chunk = todo.slice(b, b + BATCH);
     const inputs = await next;
     next = prepare(todo.slice(b + BATCH, b + 2 * BATCH));
