@@ -103,6 +103,7 @@ export async function trainCommand(
         {
           onDetect: progress('finding faces'),
           onDecode: progress('decoding'),
+          onFeatures: progress('backbone features'),
           preparing: preparing.signal,
           onStart: ({ run, classes, counts, faces }) => {
             started = true;

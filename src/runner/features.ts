@@ -53,6 +53,8 @@ export async function cachedFeatures(
   data: PreparedData,
   model: LayersModel,
   cacheDir?: string,
+  /** Progress of each image set whose features are computed (not read from the cache). */
+  onProgress?: (done: number, total: number) => void,
 ): Promise<{ head: LayersModel; sources: Sources; stats: FeatureStats } | null> {
   const cut = fixedCut(model, BACKBONE_SCOPE);
   if (!cut) return null;
@@ -85,12 +87,14 @@ export async function cachedFeatures(
     }
     const rows = new Float32Array(count * dim);
     const bs = exp.training.batch_size;
+    onProgress?.(0, count);
     for (let b = 0; b < count; b += bs) {
       const idx = Array.from({ length: Math.min(bs, count - b) }, (_, i) => b + i);
       tf.tidy(() => {
         const x = source(idx);
         rows.set((extractor.predict(mirrored ? tf.reverse(x, 2) : x) as Tensor).dataSync(), b * dim);
       });
+      onProgress?.(b + idx.length, count);
     }
     await writeAtomic(file, new Uint8Array(rows.buffer));
     stats.computed += count;

@@ -41,6 +41,8 @@ export interface RunHooks {
   onDecode?: LoadOptions['onProgress'];
   /** Progress of face detection, with a face crop. */
   onDetect?: LoadOptions['onDetect'];
+  /** Progress of computing a fixed backbone part's output into the feature cache. */
+  onFeatures?: (done: number, total: number) => void;
   /**
    * Stops the data preparation, before any run is recorded: what was decoded
    * and detected so far stays cached, and the run rejects with the signal's reason.
@@ -281,7 +283,7 @@ async function runInFolder(
   };
   // With a frozen backbone (or a frozen first part) and nothing augmenting the images, the rest of the
   // model trains on the fixed part's cached output; `net` shares its layers with `model`, which is what gets saved.
-  const cached = featuresCacheable(exp) ? await cachedFeatures(tf, exp, data, model, cacheDir) : null;
+  const cached = featuresCacheable(exp) ? await cachedFeatures(tf, exp, data, model, cacheDir, hooks.onFeatures) : null;
   if (cached)
     log.info(
       { event: 'features', ...cached.stats },
