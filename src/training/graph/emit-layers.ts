@@ -153,12 +153,29 @@ export const EMITTERS: Record<string, Emitter> = {
   Conv2D: (c) => {
     const [sh, sw] = pair(c.config.strides ?? 1);
     const [dh, dw] = pair(c.config.dilationRate ?? 1);
-    const y = c.g.op('Conv2D', [c.inputs[0] as Output, c.weights.kernel as Output], {
+    const [kh, kw] = pair(c.config.kernelSize ?? 1);
+    // A 1x1 filter with stride s reads every s-th pixel and needs no padding: slice them, convolve at
+    // stride 1. The same values, and oneDNN's 1x1 strided backward-weights kernel (heap corruption,
+    // as in eager; see backend/kernel-overrides.ts) never runs.
+    const strided1x1 = kh === 1 && kw === 1 && (sh > 1 || sw > 1);
+    const x = strided1x1
+      ? c.g.op(
+          'StridedSlice',
+          [
+            c.inputs[0] as Output,
+            c.constant([0, 0, 0, 0], [4], DT.int32),
+            c.constant([0, 0, 0, 0], [4], DT.int32),
+            c.constant([1, sh, sw, 1], [4], DT.int32),
+          ],
+          { T: f32, Index: i32, begin_mask: { kind: 'int', value: 15 }, end_mask: { kind: 'int', value: 15 } },
+        )
+      : (c.inputs[0] as Output);
+    const y = c.g.op('Conv2D', [x, c.weights.kernel as Output], {
       T: f32,
-      strides: ints([1, sh, sw, 1]),
-      padding: padding(c),
+      strides: ints(strided1x1 ? [1, 1, 1, 1] : [1, sh, sw, 1]),
+      padding: strided1x1 ? str('VALID') : padding(c),
       data_format: str('NHWC'),
-      dilations: ints([1, dh, dw, 1]),
+      dilations: ints(strided1x1 ? [1, 1, 1, 1] : [1, dh, dw, 1]),
     });
     return biasAndActivation(c, y);
   },
