@@ -223,6 +223,12 @@ async function compare(
   };
 }
 
+/** One SGD step's loss and weights agree between the engines. */
+function expectSameStep(r: { graph: number[]; eager: number[]; weights: number }, what: string): void {
+  expect(Math.abs((r.graph[0] as number) - (r.eager[0] as number)), `${what} loss`).toBeLessThan(1e-5);
+  expect(r.weights, `${what} weights after a step`).toBeLessThan(1e-5);
+}
+
 describe('graph engine against eager', () => {
   it('every layer type trains the same in the graph (loss, and weights after an SGD step), or is listed eager-only', async () => {
     const { tf } = await loadTensorflow({ threads: 1 });
@@ -235,9 +241,7 @@ describe('graph engine against eager', () => {
         continue;
       }
       expect(why, type).toBeNull();
-      const r = await compare(tf, input, layers, experiment({}));
-      expect(Math.abs((r.graph[0] as number) - (r.eager[0] as number)), `${type} loss`).toBeLessThan(1e-5);
-      expect(r.weights, `${type} weights after a step`).toBeLessThan(1e-5);
+      expectSameStep(await compare(tf, input, layers, experiment({})), type);
     }
   });
 
@@ -251,10 +255,7 @@ describe('graph engine against eager', () => {
           { type: 'flatten' },
           { type: 'dense', units: 2, activation: 'softmax' },
         ];
-        const r = await compare(tf, input, layers, experiment({}));
-        const what = `${side}x${side} ${padding}`;
-        expect(Math.abs((r.graph[0] as number) - (r.eager[0] as number)), `${what} loss`).toBeLessThan(1e-5);
-        expect(r.weights, `${what} weights after a step`).toBeLessThan(1e-5);
+        expectSameStep(await compare(tf, input, layers, experiment({})), `${side}x${side} ${padding}`);
       }
   });
 
