@@ -16,13 +16,14 @@
 // filter with stride s only ever reads every s-th pixel, and needs no padding,
 // so the same gradient comes from the strided input at stride 1.
 //
-// MaxPoolGrad: libtensorflow's eager kernel (oneDNN does not take it over in
-// eager mode) costs as much as a convolution. For non-overlapping windows
-// (pool = stride, sizes divisible) the gradient is dy routed to where the input
-// equals the window maximum: one broadcast Equal, Cast and Mul, half the time.
-// Unlike TensorFlow's kernel, a window with several equal maxima sends dy to
-// each of them; after a ReLU such ties are zeros, whose gradient the ReLU
-// drops, so conv/ReLU/pool stacks get exactly the same gradients.
+// MaxPoolGrad stays TensorFlow's own (its first maximum in a window takes the
+// gradient, as in Keras, PyTorch and the graph engine). A broadcast
+// compare-and-multiply once replaced it, at half the time, but sent the
+// gradient to every tied maximum: photos have flat regions, whose equal
+// positive activations tie, and on UTKFace batches it changed the first
+// conv's gradient by 5-76%. Exact rewrites (rank scores, strided slices) were
+// slower than the stock kernel.
+//
 import type { KernelConfig, KernelFunc, Tensor, TensorInfo } from '@tensorflow/tfjs-node';
 import type { Tf } from './tensorflow.ts';
 
@@ -102,29 +103,6 @@ export function installKernelOverrides(tf: Tf): void {
       fill.dispose();
       return out;
     },
-  });
-
-  override(tf, 'MaxPoolGrad', (original) => (args) => {
-    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as {
-      filterSize: Pair;
-      strides: Pair;
-      pad: unknown;
-      dimRoundingMode?: string;
-    };
-    const { dy, input } = args.inputs as { dy: Tensor; input: Tensor; output: Tensor };
-    const output = args.inputs.output as Tensor;
-    const [kh, kw] = pair(filterSize);
-    const [sh, sw] = pair(strides);
-    const [n, h, w, c] = input.shape as [number, number, number, number];
-    const tiled =
-      kh === sh && kw === sw && h % kh === 0 && w % kw === 0 && (pad === 'valid' || pad === 'same' || pad === 0);
-    if (!tiled || dimRoundingMode !== undefined || input.dtype !== 'float32' || input.rank !== 4) return original(args);
-    return tf.tidy(() => {
-      const windows = input.reshape([n, h / kh, kh, w / kw, kw, c]);
-      const maxima = output.reshape([n, h / kh, 1, w / kw, 1, c]);
-      const grad = dy.reshape([n, h / kh, 1, w / kw, 1, c]);
-      return tf.equal(windows, maxima).cast('float32').mul(grad).reshape([n, h, w, c]);
-    });
   });
 
   override(tf, 'Conv2DBackpropFilter', (original) => (args) => {
