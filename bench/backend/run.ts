@@ -14,16 +14,15 @@
 // from, created under bench/.work on first use. Last, a per-op profile of one
 // graph-engine step beside Keras's (bench/backend/profile_ops.py).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
+import { prepareFaces } from './faces.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
 const work = path.join(root, 'bench', '.work');
-const dataDir = path.resolve(process.env.UTKFACE_DIR ?? path.join(root, '..', 'shared', 'data', 'utkface'));
 const images = Number(process.env.BENCH_IMAGES ?? 4096);
 const epochs = Number(process.env.BENCH_EPOCHS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -35,33 +34,6 @@ interface Result {
   images: number;
   epoch_seconds: number[];
   loss: number[];
-}
-
-/** The same images for every framework: half male, half female, every k-th file by name, as 64x64 RGB uint8. */
-async function prepare(): Promise<{ data: string; labels: string }> {
-  mkdirSync(work, { recursive: true });
-  const data = path.join(work, `faces64-${images}.u8`);
-  const labels = path.join(work, `faces64-${images}.labels.u8`);
-  if (existsSync(data) && existsSync(labels)) return { data, labels };
-  const files: [string, number][] = [];
-  for (const [label, cls] of ['male', 'female'].entries()) {
-    const names = readdirSync(path.join(dataDir, cls)).sort();
-    const step = names.length / (images / 2);
-    for (let i = 0; i < images / 2; i++)
-      files.push([path.join(dataDir, cls, names[Math.floor(i * step)] as string), label]);
-  }
-  // Interleave classes so any prefix is balanced.
-  files.sort((a, b) => a[0].localeCompare(b[0]));
-  const out = Buffer.alloc(files.length * 64 * 64 * 3);
-  await Promise.all(
-    files.map(async ([file], i) => {
-      const raw = await sharp(file).resize(64, 64, { fit: 'fill' }).removeAlpha().raw().toBuffer();
-      raw.copy(out, i * 64 * 64 * 3);
-    }),
-  );
-  writeFileSync(data, out);
-  writeFileSync(labels, Buffer.from(files.map(([, l]) => l)));
-  return { data, labels };
 }
 
 function kerasPython(): string | null {
@@ -112,7 +84,7 @@ function torchPython(): string | null {
   return hasTorch() ? python : null;
 }
 
-const { data, labels } = await prepare();
+const { data, labels } = await prepareFaces(images);
 const torch = torchPython();
 if (!torch)
   process.stderr.write(
