@@ -109,13 +109,17 @@ it('SIGINT while the data is prepared stops it there: exit 130, no run recorded,
   expect(first.out).toMatch(/SIGINT: stopping the data preparation/);
   expect(first.out).toMatch(/stopped before the run started: no run recorded/);
   expect(existsSync(path.join(dir, 'runs'))).toBe(false);
-  // The box file was written when it stopped (with what it had found: here, before the first batch, nothing).
+  // The box file was written when it stopped, with what it had found (none, or a batch or two on a busy machine).
   const [boxes] = readdirSync(path.join(cache, 'faces'));
-  expect(existsSync(path.join(cache, 'faces', boxes as string, 'boxes.json'))).toBe(true);
-  // Without a terminal each step says where it starts; the second run finishes.
+  const found = Object.keys(
+    JSON.parse(readFileSync(path.join(cache, 'faces', boxes as string, 'boxes.json'), 'utf8')),
+  ).length;
+  expect(found).toBeLessThan(80);
+  // Without a terminal each step says where it starts; the second run detects only the rest, and finishes.
   const second = await spawnCli(['exp.yaml'], dir, undefined, env);
   expect(second.code).toBe(0);
-  expect(second.out).toMatch(/^finding faces: 80 of 80 images$/m);
+  expect(second.out).toMatch(new RegExp(`^finding faces: ${80 - found} of 80 images$`, 'm'));
+  expect(second.out).toMatch(new RegExp(`detected now ${80 - found}, boxes from cache ${found}$`, 'm'));
   expect(second.out).toMatch(/^decoding: 80 of 80 images$/m);
   expect(second.out).toMatch(/^FINISHED /m);
 });
