@@ -16,6 +16,7 @@ import type { LayersModel, Scalar, Tensor } from '@tensorflow/tfjs-node';
 import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { toFloat } from '../../src/data/normalize.ts';
+import { rng, shuffle } from '../../src/data/random.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
 import { GraphTrainer } from '../../src/training/graph/graph-trainer.ts';
 import { makeLoss } from '../../src/training/make-loss.ts';
@@ -40,20 +41,15 @@ const labels = readFileSync(labelsFile);
 const px = h * w * 3;
 
 // One shuffled order per pass over the images, drawn once: every run sees the same batches.
-let state = 12345;
-const random = () => {
-  state = (state * 16807) % 2147483647;
-  return state / 2147483647;
-};
+const random = rng(12345);
 const order: number[] = [];
-while (order.length < steps * batch) {
-  const pass = Array.from({ length: labels.length }, (_, i) => i);
-  for (let i = pass.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [pass[i], pass[j]] = [pass[j] as number, pass[i] as number];
-  }
-  order.push(...pass);
-}
+while (order.length < steps * batch)
+  order.push(
+    ...shuffle(
+      Array.from({ length: labels.length }, (_, i) => i),
+      random,
+    ),
+  );
 const batchAt = (k: number) => {
   const idx = order.slice(k * batch, (k + 1) * batch);
   const x = toFloat(pixels, px, 3, idx, { normalize: 'unit' }, new Float32Array(batch * px));
@@ -66,11 +62,8 @@ const start = (await buildExperimentModel(tf, exp, [h, w, 3], 2)).getWeights().m
 /** A model at the start weights, each moved by a relative `by` (uniform in +-by, a fixed draw). */
 async function model(by: number): Promise<LayersModel> {
   const m = await buildExperimentModel(tf, exp, [h, w, 3], 2);
-  let q = 999;
-  const move = () => {
-    q = (q * 16807) % 2147483647;
-    return 1 + by * ((q / 2147483647) * 2 - 1);
-  };
+  const draw = rng(999);
+  const move = () => 1 + by * (draw() * 2 - 1);
   m.setWeights(
     start.map((t) =>
       by
