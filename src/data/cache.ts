@@ -15,6 +15,7 @@ import { cacheRoot } from '../../native/install.mjs';
 import { type FileStamp, folderKey, stampFiles, writeAtomic } from './cache-files.ts';
 import { channelsOf, decodeImage, type Preprocessing } from './decode.ts';
 import {
+  type CropFill,
   centerRegion,
   chooseFace,
   type FaceCrop,
@@ -40,8 +41,10 @@ export interface FaceStats {
   found: number;
   detected: number;
   reused: number;
-  /** Mean fraction of a face crop that falls outside its image (filled black): a margin too wide for the framing. */
+  /** Mean fraction of a face crop that falls outside its image: a margin too wide for the framing. */
   outside: number;
+  /** What fills that part (`crop.fill`). */
+  fill: CropFill;
 }
 
 export interface Pixels {
@@ -94,13 +97,14 @@ function optionsKey(p: Preprocessing): string {
     color: p.color,
     // Only a face crop enters the key: caches made without one stay valid.
     // Whole images name their decoder: the JPEG fast path's pixels differ from sharp's by under 1 (of 255) on average.
-    ...(face
-      ? { crop: { ...face, detector: detectorKey(face) } }
-      : jpegDecoder() === 'fast-1'
-        ? { jpeg: 'fast-1' }
-        : {}),
+    ...(face ? { crop: cropKey(face) } : jpegDecoder() === 'fast-1' ? { jpeg: 'fast-1' } : {}),
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+/** A face crop as the key names it: `fill: black` (the default, as before the setting existed) left out, so older caches stay valid. */
+function cropKey({ fill, ...rest }: FaceCrop): object {
+  return { ...rest, detector: detectorKey(rest), ...(fill && fill !== 'black' ? { fill } : {}) };
 }
 
 /** The square a file is cut to, or null when `on_miss: skip` leaves it out; undefined: the whole image. */
@@ -145,6 +149,7 @@ function faceStats(located: Awaited<ReturnType<typeof locateFaces>>, crop: FaceC
     detected: located.detected,
     reused: located.reused,
     outside: found ? Math.round((outside / found) * 1000) / 1000 : 0,
+    fill: crop.fill ?? 'black',
   };
 }
 

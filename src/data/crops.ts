@@ -28,6 +28,12 @@ export const CROPS = {
         doc: 'faces scored below this are ignored (0.2: every detection kept)',
       },
       align: { type: 'boolean', default: true, doc: 'rotate so that the eyes are level' },
+      fill: {
+        type: 'enum',
+        values: ['black', 'edge', 'mirror'],
+        default: 'black',
+        doc: "what fills the part of the crop that lies outside the image: black, the image's edge pixels repeated, or the image mirrored at its edge",
+      },
       on_miss: {
         type: 'enum',
         values: ['keep', 'center', 'skip'],

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { facesLine } from '../../src/cli/faces-line.ts';
 import { loadPixels } from '../../src/data/cache.ts';
 import { decodeImage, type Preprocessing } from '../../src/data/decode.ts';
 import { centerRegion, chooseFace, type FaceCrop, faceRegion, outsideFraction } from '../../src/data/faces/crop.ts';
@@ -23,6 +24,7 @@ const CROP: FaceCrop = {
   margin: 0,
   min_confidence: 0.5,
   align: true,
+  fill: 'black',
   on_miss: 'keep',
   pad: 0.25,
 };
@@ -148,6 +150,48 @@ describe('face detection', () => {
     expect(Math.abs((ly as number) - (ry as number))).toBeLessThan(1.5);
     const [uy, vy] = dots(await decodeImage(file, p, faceRegion(face, { margin: 0.2, align: false })));
     expect((vy as number) - (uy as number)).toBeGreaterThan(15);
+  });
+  it('fill: the part of a crop outside the image is black, the edge pixels repeated, or the image mirrored', async () => {
+    // 100x100, red rising left to right, green top to bottom, blue 200: no pixel is dark.
+    const raw = Buffer.alloc(100 * 100 * 3);
+    for (let y = 0; y < 100; y++)
+      for (let x = 0; x < 100; x++) raw.set([50 + 2 * x, 50 + 2 * y, 200], (y * 100 + x) * 3);
+    const file = path.join(tempDir(), 'ramp.png');
+    await sharp(raw, { raw: { width: 100, height: 100, channels: 3 } })
+      .png()
+      .toFile(file);
+    const p: Preprocessing = { size: [60, 60], fit: 'fill', center_crop: 1, color: 'rgb' };
+    // A 60x60 square whose right half (x 100-130) lies outside the image; then the same square turned by 10 degrees.
+    const cut = (fill: 'black' | 'edge' | 'mirror', angle = 0) =>
+      decodeImage(file, p, { cx: 100, cy: 50, side: 60, angle: (angle * Math.PI) / 180, fill });
+    const at = (px: Buffer, x: number, y: number) => Array.from(px.subarray((y * 60 + x) * 3, (y * 60 + x) * 3 + 3));
+    const black = await cut('black');
+    expect(at(black, 45, 30)).toEqual([0, 0, 0]);
+    expect(at(black, 15, 30)[2]).toBe(200);
+    // Column 45 of the cut is x = 115 of the image: repeated edge x = 99, mirrored x = 84 (libvips mirrors about the edge pixel's outer side).
+    const edge = await cut('edge');
+    expect(at(edge, 45, 30)[0]).toBeCloseTo(50 + 2 * 99, -1);
+    const mirror = await cut('mirror');
+    expect(Math.abs((at(mirror, 45, 30)[0] as number) - (50 + 2 * 84))).toBeLessThanOrEqual(3);
+    expect(at(mirror, 45, 30)[1]).toBe(at(black, 15, 30)[1]);
+    // Turned: the corners come from inside the first, wider cut, so no black enters either way.
+    for (const fill of ['edge', 'mirror'] as const) {
+      const turned = await cut(fill, 10);
+      let dark = 0;
+      for (let i = 0; i < turned.length; i += 3) if ((turned[i + 2] as number) < 150) dark++;
+      expect(dark).toBe(0);
+    }
+    let dark = 0;
+    const turned = await cut('black', 10);
+    for (let i = 0; i < turned.length; i += 3) if ((turned[i + 2] as number) < 150) dark++;
+    expect(dark).toBeGreaterThan(60 * 25);
+    // The data line says how much lies outside, and with black what would fill it instead.
+    const stats = { images: 10, found: 10, detected: 10, reused: 0, outside: 0.121 };
+    expect(facesLine({ ...stats, fill: 'black' })).toContain(
+      '12.1% of the average crop lies outside its image (black)',
+    );
+    expect(facesLine({ ...stats, fill: 'black' })).toContain('crop.fill: mirror');
+    expect(facesLine({ ...stats, fill: 'mirror' })).toContain('(filled: mirror)');
   });
 });
 

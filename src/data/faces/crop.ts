@@ -9,6 +9,7 @@ export interface FaceCrop {
   margin: number;
   min_confidence: number;
   align: boolean;
+  fill: CropFill;
   on_miss: 'keep' | 'center' | 'skip';
   pad: number;
 }
@@ -18,12 +19,16 @@ export function faceCropOf(p: { crop?: { type: string } }): FaceCrop | null {
   return p.crop?.type === 'face' ? (p.crop as FaceCrop) : null;
 }
 
-/** A square in image pixels: centre, side, and the rotation (radians) that levels the eyes. */
+/** What fills a crop where it leaves the image. */
+export type CropFill = 'black' | 'edge' | 'mirror';
+
+/** A square in image pixels: centre, side, the rotation (radians) that levels the eyes, and what fills it outside the image (black unless set). */
 export interface Region {
   cx: number;
   cy: number;
   side: number;
   angle: number;
+  fill?: CropFill;
 }
 
 export interface RawImage {
@@ -42,7 +47,7 @@ export function chooseFace(faces: Face[], minConfidence: number): Face | null {
   return rankFaces(faces, minConfidence)[0] ?? null;
 }
 
-export function faceRegion(face: Face, crop: Pick<FaceCrop, 'margin' | 'align'>): Region {
+export function faceRegion(face: Face, crop: Pick<FaceCrop, 'margin' | 'align'> & { fill?: CropFill }): Region {
   const [x, y, w, h] = face.box;
   const [[lx, ly], [rx, ry]] = face.eyes;
   return {
@@ -50,10 +55,11 @@ export function faceRegion(face: Face, crop: Pick<FaceCrop, 'margin' | 'align'>)
     cy: y + h / 2,
     side: Math.max(w, h) * (1 + 2 * crop.margin),
     angle: crop.align ? Math.atan2(ry - ly, rx - lx) : 0,
+    fill: crop.fill,
   };
 }
 
-/** The fraction of a region's square that lies outside a width x height image (cut black); rotation ignored. */
+/** The fraction of a region's square that lies outside a width x height image (filled by `fill`); rotation ignored. */
 export function outsideFraction(region: Region, width: number, height: number): number {
   const half = region.side / 2;
   const span = (c: number, size: number) => Math.max(0, Math.min(c + half, size) - Math.max(c - half, 0));
@@ -66,10 +72,11 @@ export function centerRegion(width: number, height: number): Region {
 }
 
 const BLACK = { r: 0, g: 0, b: 0 };
+const EXTEND_WITH = { black: 'background', edge: 'copy', mirror: 'mirror' } as const;
 
 /**
- * Cuts `region` out of an RGB image into a side x side square (black where it
- * leaves the image), rotated by -angle about its centre so a tilted face ends
+ * Cuts `region` out of an RGB image into a side x side square (filled as
+ * `region.fill` says where it leaves the image), rotated by -angle about its centre so a tilted face ends
  * upright. Returns raw RGB pixels of the square.
  */
 export async function cutRegion(img: RawImage, region: Region): Promise<RawImage> {
@@ -90,7 +97,14 @@ export async function cutRegion(img: RawImage, region: Region): Promise<RawImage
   } else {
     square = await sharp(img.data, raw)
       .extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 })
-      .extend({ left: x0 - left, top: y0 - top, right: left + side - x1, bottom: top + side - y1, background: BLACK })
+      .extend({
+        left: x0 - left,
+        top: y0 - top,
+        right: left + side - x1,
+        bottom: top + side - y1,
+        background: BLACK,
+        extendWith: EXTEND_WITH[region.fill ?? 'black'],
+      })
       .raw()
       .toBuffer();
   }
