@@ -104,7 +104,7 @@ function optionsKey(p: Preprocessing): string {
 
 /** A face crop as the key names it: `fill: black` (the default, as before the setting existed) left out, so older caches stay valid. */
 function cropKey({ fill, ...rest }: FaceCrop): object {
-  return { ...rest, detector: detectorKey(rest), ...(fill && fill !== 'black' ? { fill } : {}) };
+  return { ...rest, detector: detectorKey(rest), ...(fill !== 'black' ? { fill } : {}) };
 }
 
 /** The square a file is cut to, or null when `on_miss: skip` leaves it out; undefined: the whole image. */
@@ -149,7 +149,7 @@ function faceStats(located: Awaited<ReturnType<typeof locateFaces>>, crop: FaceC
     detected: located.detected,
     reused: located.reused,
     outside: found ? Math.round((outside / found) * 1000) / 1000 : 0,
-    fill: crop.fill ?? 'black',
+    fill: crop.fill,
   };
 }
 

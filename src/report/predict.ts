@@ -10,12 +10,14 @@ import { parse } from 'yaml';
 import type { Tf } from '../backend/tensorflow.ts';
 import type { Experiment } from '../config/experiment.ts';
 import { stampFiles } from '../data/cache-files.ts';
+import { CROPS } from '../data/crops.ts';
 import { channelsOf, decodeImage, type Preprocessing } from '../data/decode.ts';
 import { centerRegion, faceCropOf, faceRegion, type Region, rankFaces } from '../data/faces/crop.ts';
 import { locateFaces } from '../data/faces/locate.ts';
 import { decodeJpegs } from '../data/jpeg-fast.ts';
 import { toFloat } from '../data/normalize.ts';
 import { DataError } from '../data/sources.ts';
+import { fillDefaults } from '../layers/params.ts';
 import { registerCustomLayers } from '../layers/spatial-dropout.ts';
 import { loadModel } from '../model/backbones/graph-layer.ts';
 import { readModelMeta } from '../model/model-folder.ts';
@@ -43,6 +45,14 @@ export interface LoadedRun {
   model: LayersModel;
 }
 
+/** Saved preprocessing with the crop registry's defaults filled in: a run saved before a crop setting existed (`fill`) reads as it was trained. */
+function withCropDefaults<P extends Preprocessing>(p: P): P {
+  const crop = p.crop as Record<string, unknown> | undefined;
+  const entry = crop && CROPS[crop.type as keyof typeof CROPS];
+  if (crop && entry) fillDefaults(crop, entry.params);
+  return p;
+}
+
 /**
  * A model folder holding MLmodel (a run's `model/`, or a downloaded MLflow
  * model), or a run folder (runs/<experiment>/<run-id>/), which also works for
@@ -55,7 +65,13 @@ export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
   if (own) {
     const { classes, preprocessing, test_time_flip } = own;
     const model = await loadModel(tf, path.join(dir, 'model.json'));
-    return { dir, classes, preprocessing, testTimeFlip: test_time_flip === true, model };
+    return {
+      dir,
+      classes,
+      preprocessing: withCropDefaults(preprocessing),
+      testTimeFlip: test_time_flip === true,
+      model,
+    };
   }
   const modelJson = ['model', 'checkpoints/best', 'checkpoints/latest']
     .map((d) => path.join(dir, d, 'model.json'))
@@ -69,7 +85,7 @@ export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
   const { classes } = JSON.parse(readFileSync(path.join(dir, 'data.json'), 'utf8')) as { classes: string[] };
   return {
     dir,
-    preprocessing: experiment.data.preprocessing,
+    preprocessing: withCropDefaults(experiment.data.preprocessing),
     testTimeFlip: experiment.data.test_time_flip === true,
     classes,
     model: await loadModel(tf, modelJson),

@@ -144,6 +144,14 @@ describe('predict with a face crop', () => {
       }),
     ]);
 
+    // A run saved before crop.fill existed (its config without the key) predicts as it was trained: black.
+    const config = path.join(run, 'config.yaml');
+    const saved = readFileSync(config, 'utf8');
+    expect(saved).toMatch(/^ +fill: black$/m);
+    writeFileSync(config, saved.replace(/^ +fill: black\n/m, ''));
+    const older = await cli(['predict', '--run', run, '--faces', 'all', '--json', group, blank]);
+    expect(JSON.parse(older.out)).toEqual(rows);
+
     const largest = await cli(['predict', '--run', run, group, blank]);
     const lines = largest.out.trim().split('\n');
     expect(lines[0]).toMatch(/^file +face +label +bottom +top$/);
