@@ -106,6 +106,20 @@ describe('decoding with sharp', () => {
     const std = toFloat(px, 3, 3, [1], { normalize: 'standard', mean: [0.5, 0.5, 0.5], std: [0.25, 0.5, 1] }, out);
     expect([...std].map((v) => +v.toFixed(4))).toEqual([-0.4, 0.6, 0.5]);
   });
+
+  it('gathers images in the order asked, for RGB and for other channel counts alike', () => {
+    // Three 2x1 images: RGB (6 bytes each), and the same bytes read as grayscale 6x1 or as 2-channel 3x1.
+    const px = Uint8Array.from({ length: 18 }, (_, i) => i * 15);
+    const expected = [2, 0].flatMap((k) => Array.from({ length: 6 }, (_, j) => +(((k * 6 + j) * 15) / 255).toFixed(4)));
+    for (const channels of [3, 1, 2]) {
+      const out = toFloat(px, 6, channels, [2, 0], { normalize: 'unit' }, new Float32Array(12));
+      expect([...out].map((v) => +v.toFixed(4))).toEqual(expected);
+    }
+    const std = toFloat(px, 6, 2, [1], { normalize: 'standard', mean: [0, 1], std: [1, 0.5] }, new Float32Array(6));
+    expect([...std].map((v) => +v.toFixed(4))).toEqual(
+      [90, 105, 120, 135, 150, 165].map((v, j) => +(j % 2 ? (v / 255 - 1) / 0.5 : v / 255).toFixed(4)),
+    );
+  });
 });
 
 describe('bad files', () => {
