@@ -2,7 +2,7 @@
 // --set overrides, upgrade old versions, validate and fill every default.
 import { AUGMENTATIONS } from '../data/augmentations.ts';
 import { CROPS } from '../data/crops.ts';
-import { fillDefaults, type Params } from '../layers/params.ts';
+import { fillEntry } from '../layers/params.ts';
 import { LAYERS } from '../layers/registry.ts';
 import { LOSSES } from '../training/losses.ts';
 import { OPTIMIZERS } from '../training/optimizers.ts';
@@ -34,15 +34,6 @@ export interface Resolved {
 const UPGRADES: Record<number, (cfg: Record<string, Json>) => void> = {};
 
 const schema = experimentSchema();
-
-type Entries = Record<string, { params: Params }>;
-
-function fillEntry(obj: Json | undefined, registry: Entries): void {
-  if (obj && typeof obj === 'object' && !Array.isArray(obj) && typeof obj.type === 'string') {
-    const entry = registry[obj.type];
-    if (entry) fillDefaults(obj, entry.params);
-  }
-}
 
 export function resolveExperiment(file: string, options: ResolveOptions = {}): Resolved {
   const composed: Composed = compose(file, options.env ?? process.env);
@@ -90,7 +81,7 @@ export function resolveExperiment(file: string, options: ResolveOptions = {}): R
   const exp = value as unknown as Experiment;
   for (const layer of exp.model.layers) fillEntry(layer, LAYERS);
   for (const aug of exp.data.augmentation) fillEntry(aug, AUGMENTATIONS);
-  fillEntry(exp.data.preprocessing.crop as unknown as Json, CROPS);
+  fillEntry(exp.data.preprocessing.crop, CROPS);
   fillEntry(exp.training.optimizer, OPTIMIZERS);
   fillEntry(exp.training.loss, LOSSES);
   fillEntry(exp.training.lr_schedule, SCHEDULES);

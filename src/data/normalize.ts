@@ -32,7 +32,8 @@ export function toFloat(
     const img = pixels.subarray(src, src + imageBytes);
     const o = out.subarray(k * imageBytes, (k + 1) * imageBytes);
     if (channels === 3) {
-      // RGB unrolled: twice the speed of the general loop below (1.1 against 2.2 ms for 64 images of 64x64).
+      // RGB unrolled: 1.2 ms for 64 images of 64x64, against 4 ms through the general loop below
+      // (or through one strided pass per channel).
       for (let j = 0; j < imageBytes; j += 3) {
         o[j] = table[img[j] as number] as number;
         o[j + 1] = table[256 + (img[j + 1] as number)] as number;

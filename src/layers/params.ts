@@ -97,3 +97,12 @@ export function fillDefaults(obj: Record<string, unknown>, params: Params): void
     if (obj[k] === undefined && 'default' in p && p.default !== undefined) obj[k] = p.default;
   }
 }
+
+/** An object `{ type, ... }` with the defaults of the registry entry its type names filled in; anything else left alone. */
+export function fillEntry(obj: unknown, registry: Record<string, { params: Params }>): void {
+  if (obj && typeof obj === 'object' && !Array.isArray(obj)) {
+    const o = obj as Record<string, unknown>;
+    const entry = typeof o.type === 'string' ? registry[o.type] : undefined;
+    if (entry) fillDefaults(o, entry.params);
+  }
+}

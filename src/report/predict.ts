@@ -17,7 +17,7 @@ import { locateFaces } from '../data/faces/locate.ts';
 import { decodeJpegs } from '../data/jpeg-fast.ts';
 import { toFloat } from '../data/normalize.ts';
 import { DataError } from '../data/sources.ts';
-import { fillDefaults } from '../layers/params.ts';
+import { fillEntry } from '../layers/params.ts';
 import { registerCustomLayers } from '../layers/spatial-dropout.ts';
 import { loadModel } from '../model/backbones/graph-layer.ts';
 import { readModelMeta } from '../model/model-folder.ts';
@@ -47,9 +47,7 @@ export interface LoadedRun {
 
 /** Saved preprocessing with the crop registry's defaults filled in: a run saved before a crop setting existed (`fill`) reads as it was trained. */
 function withCropDefaults<P extends Preprocessing>(p: P): P {
-  const crop = p.crop as Record<string, unknown> | undefined;
-  const entry = crop && CROPS[crop.type as keyof typeof CROPS];
-  if (crop && entry) fillDefaults(crop, entry.params);
+  fillEntry(p.crop, CROPS);
   return p;
 }
 
