@@ -8,6 +8,9 @@
 // other round in reverse order, and its figure is the mean over its rounds:
 // this VM's speed drifts by ~10% over the minutes between rows, and the
 // reversed order spreads that drift evenly over the frameworks being compared.
+// The graph engine and Keras, whose ratio is the figure read, run next to
+// each other (graph, Keras, ... then ..., Keras, graph): runs seconds apart
+// share the machine's state, runs minutes apart often do not.
 //
 // PyTorch comes from Debian's python3-torch (/usr/bin/python3); Keras from a
 // virtualenv with the tensorflow-cpu release that run-exp's libtensorflow comes
@@ -97,10 +100,10 @@ for (const threads of [1, 2]) {
   const tsx = ['--import', 'tsx', path.join(here, 'tfjs_cnn.ts'), ...args];
   const benches = [
     () => run(process.execPath, tsx, { BENCH_ENGINE: 'graph' }),
+    ...(keras ? [() => run(keras, [path.join(here, 'keras_cnn.py'), ...args])] : []),
     () => run(process.execPath, tsx),
     () => run(process.execPath, tsx, { RUN_EXP_KERNEL_OVERRIDES: '0' }),
     ...(torch ? [() => run(torch, [path.join(here, 'torch_cnn.py'), ...args])] : []),
-    ...(keras ? [() => run(keras, [path.join(here, 'keras_cnn.py'), ...args])] : []),
   ];
   for (let round = 0; round < rounds; round++) {
     for (const bench of round % 2 === 0 ? benches : benches.toReversed()) {
@@ -138,6 +141,17 @@ const lines = [
       `| ${r.framework} | ${r.version} | ${r.threads} | ${mean.toFixed(0)} | ${each.map((v) => v.toFixed(0)).join(', ')} | ${(r.loss.at(-1) ?? Number.NaN).toFixed(3)} |`,
   ),
 ];
+// The figure issue #13 reads: the graph engine against Keras, on the mean and round by round.
+for (const threads of [1, 2]) {
+  const of = (framework: string) => rows.find(({ r }) => r.framework === framework && r.threads === threads);
+  const [graph, keras] = [of('run-exp graph engine'), of('keras')];
+  if (!graph || !keras) continue;
+  const byRound = graph.each.map((v, i) => `${(v / (keras.each[i] ?? Number.NaN)).toFixed(2)}x`).join(', ');
+  lines.push(
+    '',
+    `Graph engine against Keras, ${threads} thread(s): ${(graph.mean / keras.mean).toFixed(2)}x (rounds: ${byRound})`,
+  );
+}
 writeFileSync(
   path.join(here, 'results.json'),
   `${JSON.stringify({ date: new Date().toISOString(), cpu, results }, null, 2)}\n`,
