@@ -144,12 +144,12 @@ const lines = [
 // The figure issue #13 reads: the graph engine against Keras, on the mean and round by round.
 for (const threads of [1, 2]) {
   const of = (framework: string) => rows.find(({ r }) => r.framework === framework && r.threads === threads);
-  const [graph, keras] = [of('run-exp graph engine'), of('keras')];
-  if (!graph || !keras) continue;
-  const byRound = graph.each.map((v, i) => `${(v / (keras.each[i] ?? Number.NaN)).toFixed(2)}x`).join(', ');
+  const [graphRow, kerasRow] = [of('run-exp graph engine'), of('keras')];
+  if (!graphRow || !kerasRow) continue;
+  const byRound = graphRow.each.map((v, i) => `${(v / (kerasRow.each[i] ?? Number.NaN)).toFixed(2)}x`).join(', ');
   lines.push(
     '',
-    `Graph engine against Keras, ${threads} thread(s): ${(graph.mean / keras.mean).toFixed(2)}x (rounds: ${byRound})`,
+    `Graph engine against Keras, ${threads} thread(s): ${(graphRow.mean / kerasRow.mean).toFixed(2)}x (rounds: ${byRound})`,
   );
 }
 writeFileSync(
