@@ -2,10 +2,10 @@
 // engine with BENCH_ENGINE=graph), over full epochs of the prepared faces. Usage: tfjs_cnn.ts DATA.u8 LABELS.u8 THREADS EPOCHS -> one JSON line.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
-import type { Experiment } from '../../src/config/experiment.ts';
 import { toFloat } from '../../src/data/normalize.ts';
-import { GraphTrainer } from '../../src/training/graph/graph-trainer.ts';
+import { GraphTrainer } from '../../src/engine/graph/graph-trainer.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import type { Experiment } from '../../src/spec/experiment.ts';
 
 const [data, labelsFile, threadsArg, epochsArg] = process.argv.slice(2) as [string, string, string, string];
 const threads = Number(threadsArg);

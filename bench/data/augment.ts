@@ -9,13 +9,13 @@ import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import type { PreparedData } from '../../src/data/prepare.ts';
-import { rng } from '../../src/data/random.ts';
+import { makeOptimizer } from '../../src/engine/make-optimizer.ts';
 import { buildModel } from '../../src/model/build.ts';
-import { train } from '../../src/runner/train.ts';
-import { makeOptimizer } from '../../src/training/make-optimizer.ts';
+import { rng } from '../../src/platform/random.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import { train } from '../../src/train/train.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');

@@ -12,8 +12,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TopLevelSpec } from 'vega-lite';
+import { readMetrics } from '../../src/record/run-store.ts';
 import { CONFIG, toPng } from '../../src/report/plots.ts';
-import { readMetrics } from '../../src/tracking/run-store.ts';
 import { ROOT, RUN_EXP, runProcess } from '../run-process.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

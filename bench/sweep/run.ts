@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mlflowClient } from '../../src/tracking/mlflow-client.ts';
+import { mlflowClient } from '../../src/record/mlflow-client.ts';
 import { mlflowServer } from '../../test/support/mlflow-server.ts';
 import { screenshotComparison } from '../../test/support/mlflow-ui.ts';
 import { ROOT, RUN_EXP, runProcess } from '../run-process.ts';

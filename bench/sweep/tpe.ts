@@ -4,9 +4,9 @@
 //
 //   npm run bench:tpe
 import type { Json } from '../../src/config/compose.ts';
-import type { Sweep } from '../../src/config/experiment.ts';
-import { expandSweep } from '../../src/sweep/expand.ts';
-import { type Observation, proposeTpe } from '../../src/sweep/tpe.ts';
+import { expandSweep } from '../../src/plan/expand.ts';
+import { type Observation, proposeTpe } from '../../src/plan/tpe.ts';
+import type { Sweep } from '../../src/spec/experiment.ts';
 
 const TRIALS = 30;
 const SEEDS = 40;

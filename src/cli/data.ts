@@ -2,10 +2,10 @@
 // cache, with a progress bar; prints class counts, warnings and bad files.
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { loadTensorflow } from '../backend/tensorflow.ts';
 import type { ResolveOptions } from '../config/resolve.ts';
 import { resolveExperiment } from '../config/resolve.ts';
 import { prepareData } from '../data/prepare.ts';
+import { loadTensorflow } from '../platform/tensorflow.ts';
 import { facesLine } from './faces-line.ts';
 import { locatingDataErrors } from './located.ts';
 import { progressBars } from './progress.ts';

@@ -1,9 +1,9 @@
 // `run-exp evaluate --run <run> --data <folder|experiment.yaml>`: the report on another data set.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { loadTensorflow } from '../backend/tensorflow.ts';
 import { resolveExperiment } from '../config/resolve.ts';
 import type { DataSpec } from '../data/sources.ts';
+import { loadTensorflow } from '../platform/tensorflow.ts';
 import { evaluateOn } from '../report/evaluate-run.ts';
 import { confusionMatrix } from '../report/plots.ts';
 import { loadRun } from '../report/predict.ts';

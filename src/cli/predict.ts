@@ -1,7 +1,7 @@
 // `run-exp predict --run <run> <image|folder>...`: label and class probabilities per file.
-import { loadTensorflow } from '../backend/tensorflow.ts';
+import { loadTensorflow } from '../platform/tensorflow.ts';
+import { downloadModel, RegistryError } from '../record/registry.ts';
 import { expandInputs, type FacesMode, loadRun, type Prediction, predictFiles } from '../report/predict.ts';
-import { downloadModel, RegistryError } from '../tracking/registry.ts';
 
 /** "x,y wxh" of a face, "no face" when none was found, "" without a face crop. */
 function faceText(p: Prediction): string {

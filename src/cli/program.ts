@@ -1,13 +1,13 @@
 // The command line: parsing and output only; the work lives in the modules it calls.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { BackendError } from '../backend/tensorflow.ts';
-import { ConfigErrors, formatError } from '../config/errors.ts';
 import { experimentSchema } from '../config/schema.ts';
 import { DataError } from '../data/sources.ts';
-import { MlflowError } from '../tracking/mlflow-client.ts';
-import { RecordError } from '../tracking/record-errors.ts';
-import { RegistryError } from '../tracking/registry.ts';
-import { RunLockedError } from '../tracking/run-store.ts';
+import { BackendError } from '../platform/tensorflow.ts';
+import { MlflowError } from '../record/mlflow-client.ts';
+import { RecordError } from '../record/record-errors.ts';
+import { RegistryError } from '../record/registry.ts';
+import { RunLockedError } from '../record/run-store.ts';
+import { ConfigErrors, formatError } from '../spec/errors.ts';
 
 export interface Io {
   out: (s: string) => void;

@@ -1,6 +1,6 @@
 // `run-exp register --run <run> --name <name> [--alias <alias>] [--tag k=v]`:
 // a finished run's logged model as a version of a registered model in MLflow.
-import { RegistryError, registerRun } from '../tracking/registry.ts';
+import { RegistryError, registerRun } from '../record/registry.ts';
 
 /** `k=v` pairs as an object; a pair without '=' is bad input. */
 export function parseTags(pairs: string[]): Record<string, string> {

@@ -2,9 +2,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from '../data/sources.ts';
+import { readMetrics } from '../record/run-store.ts';
 import { drawRunPlots } from '../report/plots.ts';
-import type { EpochMetrics } from '../runner/train.ts';
-import { readMetrics } from '../tracking/run-store.ts';
+import type { EpochMetrics } from '../train/train.ts';
 
 export async function reportCommand(run: string, out: (s: string) => void): Promise<number> {
   const dir = path.resolve(run);

@@ -1,6 +1,7 @@
 // `run-exp runs` and `run-exp compare`: recorded runs as tables.
+
+import { type ReapResult, reapRun } from '../record/reap.ts';
 import { compareRuns, listRuns } from '../report/runs.ts';
-import { type ReapResult, reapRun } from '../tracking/reap.ts';
 
 const num = (v: unknown) => (typeof v === 'number' ? v.toFixed(4) : v === null || v === undefined ? '-' : String(v));
 

@@ -3,18 +3,18 @@
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Json } from '../config/compose.ts';
-import type { Sweep } from '../config/experiment.ts';
 import type { ResolveOptions } from '../config/resolve.ts';
+import { startupTrials } from '../plan/tpe.ts';
+import { type Planned, planSweep } from '../plan/trial.ts';
+import { clientOptionsFromEnv, mlflowClient } from '../record/mlflow-client.ts';
+import { claimTrial } from '../record/mlflow-parent.ts';
+import { trackingUri } from '../record/mlflow-tracker.ts';
+import { RegistryError, registerMlflowRun, registerRun } from '../record/registry.ts';
 import { sweepReport } from '../report/sweep-report.ts';
+import { sweepResults, trackedIn } from '../report/sweep-results.ts';
 import { rungTable, type SweepSummary, summaryTable, writeSummaryToParent } from '../report/sweep-summary.ts';
 import { runSweepLocally } from '../runner/sweep.ts';
-import { sweepResults, trackedIn } from '../sweep/results.ts';
-import { startupTrials } from '../sweep/tpe.ts';
-import { type Planned, planSweep } from '../sweep/trial.ts';
-import { clientOptionsFromEnv, mlflowClient } from '../tracking/mlflow-client.ts';
-import { claimTrial } from '../tracking/mlflow-parent.ts';
-import { trackingUri } from '../tracking/mlflow-tracker.ts';
-import { RegistryError, registerMlflowRun, registerRun } from '../tracking/registry.ts';
+import type { Sweep } from '../spec/experiment.ts';
 
 export interface SweepCliOptions extends ResolveOptions {
   list?: boolean;

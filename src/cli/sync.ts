@@ -1,5 +1,5 @@
 // `run-exp sync [run...]`: replay what runs spooled while MLflow was unreachable.
-import { spooledRuns, syncRun } from '../tracking/sync.ts';
+import { spooledRuns, syncRun } from '../record/sync.ts';
 
 export async function syncCommand(
   runs: string[],

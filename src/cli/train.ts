@@ -1,11 +1,12 @@
 // `run-exp <file>`: train an experiment and record the run; console output only.
-import { ConfigErrors } from '../config/errors.ts';
+
 import { type Resolved, type ResolveOptions, resolveExperiment } from '../config/resolve.ts';
+import type { TrialInfo } from '../plan/trial.ts';
+import { trackingUri } from '../record/mlflow-tracker.ts';
+import { trialToRun } from '../report/sweep-results.ts';
 import { runExperiment } from '../runner/run.ts';
-import type { EpochMetrics } from '../runner/train.ts';
-import { trialToRun } from '../sweep/results.ts';
-import type { TrialInfo } from '../sweep/trial.ts';
-import { trackingUri } from '../tracking/mlflow-tracker.ts';
+import { ConfigErrors } from '../spec/errors.ts';
+import type { EpochMetrics } from '../train/train.ts';
 import { facesLine } from './faces-line.ts';
 import { locatingDataErrors } from './located.ts';
 import { progressBars } from './progress.ts';

@@ -1,10 +1,11 @@
 // `run-exp validate <file...>`: every error of every file at once, exit 0 or 2.
-import { loadTensorflow } from '../backend/tensorflow.ts';
-import { type ConfigError, ConfigErrors, didYouMean, formatError } from '../config/errors.ts';
+
 import type { Resolved } from '../config/resolve.ts';
 import { resolveExperiment } from '../config/resolve.ts';
 import { DataError } from '../data/sources.ts';
 import { buildExperimentModel, LayerError } from '../model/build.ts';
+import { loadTensorflow } from '../platform/tensorflow.ts';
+import { type ConfigError, ConfigErrors, didYouMean, formatError } from '../spec/errors.ts';
 
 export interface ValidateOptions {
   json?: boolean;

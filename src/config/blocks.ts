@@ -4,9 +4,9 @@
 // the same schema as any other; every expanded layer remembers where it was
 // written, so errors point at the block's layer or at the use's parameter.
 
-import { layerName } from '../layers/registry.ts';
+import { type ConfigError, didYouMean, uniqueErrors } from '../spec/errors.ts';
+import { layerName } from '../spec/layers.ts';
 import type { Json } from './compose.ts';
-import { type ConfigError, didYouMean, uniqueErrors } from './errors.ts';
 
 /** The `type` of a layer item that uses a block. */
 export const BLOCK_TYPE = 'block';

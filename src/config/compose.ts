@@ -3,7 +3,7 @@
 // result keeps, for every key path, where in which file it was written.
 import * as path from 'node:path';
 import { parse as parseYamlScalar } from 'yaml';
-import { type ConfigError, ConfigErrors, formatPath, type PathPart } from './errors.ts';
+import { type ConfigError, ConfigErrors, formatPath, type PathPart } from '../spec/errors.ts';
 import { type Position, readSource, type Source } from './yaml-source.ts';
 
 export const MAX_EXTENDS_DEPTH = 8;

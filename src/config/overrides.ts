@@ -2,8 +2,8 @@
 // Values are read as YAML (numbers, booleans, lists) and then typed by the schema
 // (`--set name=123` stays the string "123").
 import { parse as parseYaml } from 'yaml';
+import { ConfigErrors, didYouMean, formatPath, type PathPart } from '../spec/errors.ts';
 import type { Json } from './compose.ts';
-import { ConfigErrors, didYouMean, formatPath, type PathPart } from './errors.ts';
 
 type Schema = Record<string, unknown>;
 

@@ -2,15 +2,15 @@
 // loss, schedule and augmentation with its params, defaults and docs lines,
 // and the sweep section from its schema.
 
-import { AUGMENTATIONS, type AugmentationEntry, type Stage } from '../data/augmentations.ts';
-import { CROPS } from '../data/crops.ts';
 import { DETECTORS } from '../data/faces/detectors.ts';
-import type { Param, Params } from '../layers/params.ts';
-import { LAYER_GRAPH_KEYS, LAYERS } from '../layers/registry.ts';
-import { BACKBONES } from '../model/backbones/catalog.ts';
-import { LOSSES } from '../training/losses.ts';
-import { OPTIMIZERS } from '../training/optimizers.ts';
-import { SCHEDULES } from '../training/schedules.ts';
+import { AUGMENTATIONS, type AugmentationEntry, type Stage } from '../spec/augmentations.ts';
+import { BACKBONES } from '../spec/backbones.ts';
+import { CROPS } from '../spec/crops.ts';
+import { LAYER_GRAPH_KEYS, LAYERS } from '../spec/layers.ts';
+import { LOSSES } from '../spec/losses.ts';
+import { OPTIMIZERS } from '../spec/optimizers.ts';
+import type { Param, Params } from '../spec/params.ts';
+import { SCHEDULES } from '../spec/schedules.ts';
 import { experimentSchema } from './schema.ts';
 import { sweepSchema } from './sweep-schema.ts';
 

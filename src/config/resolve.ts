@@ -1,16 +1,16 @@
 // config -> validated experiment: compose the file (extends, ${VAR}), apply
 // --set overrides, upgrade old versions, validate and fill every default.
-import { AUGMENTATIONS } from '../data/augmentations.ts';
-import { CROPS } from '../data/crops.ts';
-import { fillEntry } from '../layers/params.ts';
-import { LAYERS } from '../layers/registry.ts';
-import { LOSSES } from '../training/losses.ts';
-import { OPTIMIZERS } from '../training/optimizers.ts';
-import { SCHEDULES } from '../training/schedules.ts';
+import { AUGMENTATIONS } from '../spec/augmentations.ts';
+import { CROPS } from '../spec/crops.ts';
+import { type ConfigError, ConfigErrors, uniqueErrors } from '../spec/errors.ts';
+import type { Experiment } from '../spec/experiment.ts';
+import { LAYERS } from '../spec/layers.ts';
+import { LOSSES } from '../spec/losses.ts';
+import { OPTIMIZERS } from '../spec/optimizers.ts';
+import { fillEntry } from '../spec/params.ts';
+import { SCHEDULES } from '../spec/schedules.ts';
 import { expandBlocks, originOf } from './blocks.ts';
 import { type Composed, compose, type Json, Locator } from './compose.ts';
-import { type ConfigError, ConfigErrors, uniqueErrors } from './errors.ts';
-import type { Experiment } from './experiment.ts';
 import { applyOverrides, parseOverride } from './overrides.ts';
 import { CONFIG_VERSION, experimentSchema } from './schema.ts';
 import { checkSweep } from './sweep-check.ts';

@@ -2,14 +2,14 @@
 // parameter is declared once. schemas/experiment.schema.json is this object,
 // written by `npm run schema` and checked by a test.
 
-import { AUGMENTATIONS } from '../data/augmentations.ts';
-import { CROPS } from '../data/crops.ts';
-import { type JsonSchema, registrySchema } from '../layers/params.ts';
-import { LAYER_GRAPH_KEYS, LAYERS } from '../layers/registry.ts';
-import { BACKBONES } from '../model/backbones/catalog.ts';
-import { LOSSES } from '../training/losses.ts';
-import { OPTIMIZERS } from '../training/optimizers.ts';
-import { SCHEDULES } from '../training/schedules.ts';
+import { AUGMENTATIONS } from '../spec/augmentations.ts';
+import { BACKBONES } from '../spec/backbones.ts';
+import { CROPS } from '../spec/crops.ts';
+import { LAYER_GRAPH_KEYS, LAYERS } from '../spec/layers.ts';
+import { LOSSES } from '../spec/losses.ts';
+import { OPTIMIZERS } from '../spec/optimizers.ts';
+import { type JsonSchema, registrySchema } from '../spec/params.ts';
+import { SCHEDULES } from '../spec/schedules.ts';
 import { BLOCK_TYPE } from './blocks.ts';
 import { sweepSchema } from './sweep-schema.ts';
 

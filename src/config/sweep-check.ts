@@ -1,9 +1,10 @@
 // What the schema cannot say about a sweep: each parameter path is a key the
 // experiment has, each value (or range end) gives a valid experiment, and the
 // method fits the parameters. Errors point at the sweep's own keys.
+
+import { type ConfigError, ConfigErrors, didYouMean, formatPath } from '../spec/errors.ts';
+import type { Scheduler, Sweep, SweepParameter } from '../spec/experiment.ts';
 import type { Json, Locator } from './compose.ts';
-import { type ConfigError, ConfigErrors, didYouMean, formatPath } from './errors.ts';
-import type { Scheduler, Sweep, SweepParameter } from './experiment.ts';
 import { applyOverrides, parsePath } from './overrides.ts';
 import { EVALUATION_SET_METRICS, RANKING_METRICS } from './sweep-schema.ts';
 import { validateExperiment } from './validate.ts';

@@ -2,8 +2,8 @@
 // phrased so that the reader knows what would be valid. Fills in defaults.
 import type { ErrorObject } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { type ConfigError, didYouMean, formatPath, type PathPart } from '../spec/errors.ts';
 import type { Json, Locator } from './compose.ts';
-import { type ConfigError, didYouMean, formatPath, type PathPart } from './errors.ts';
 import { schemaAt } from './overrides.ts';
 
 type Schema = Record<string, unknown>;

@@ -3,7 +3,7 @@
 // schema: strings, numbers, booleans, null, maps and lists only).
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
-import { type ConfigError, ConfigErrors, formatPath, type PathPart } from './errors.ts';
+import { type ConfigError, ConfigErrors, formatPath, type PathPart } from '../spec/errors.ts';
 
 export interface Position {
   line: number;

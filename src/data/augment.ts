@@ -3,10 +3,10 @@
 // Every random choice is drawn from the given seeded generator (noise tensors
 // get seeds from it too), so an epoch's augmentations repeat exactly.
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-node';
-import type { Tf } from '../backend/tensorflow.ts';
-import type { RegistryChoice } from '../config/experiment.ts';
-import { stageOf } from './augmentations.ts';
-import { shuffle } from './random.ts';
+import { shuffle } from '../platform/random.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import { stageOf } from '../spec/augmentations.ts';
+import type { RegistryChoice } from '../spec/experiment.ts';
 
 type Random = () => number;
 

@@ -4,7 +4,7 @@
 // resize by cover, contain or fill.
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import type { Experiment } from '../config/experiment.ts';
+import type { Experiment } from '../spec/experiment.ts';
 import { cutRegion, type RawImage, type Region } from './faces/crop.ts';
 
 type Full = Experiment['data']['preprocessing'];

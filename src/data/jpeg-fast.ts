@@ -3,7 +3,7 @@
 // straight into the pixel buffer, on libuv's thread pool. Used for whole-image
 // loads (no face crop); every file it declines or fails goes to sharp, so bad
 // files are judged and reported exactly as before.
-import { addonBuilt, openAddon } from '../backend/native-addon.ts';
+import { addonBuilt, openAddon } from '../platform/native-addon.ts';
 import type { Preprocessing } from './decode.ts';
 
 interface Addon {

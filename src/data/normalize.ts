@@ -1,5 +1,5 @@
 // uint8 pixels -> float32 model input, as the experiment's normalization says.
-import type { Experiment } from '../config/experiment.ts';
+import type { Experiment } from '../spec/experiment.ts';
 
 export type Normalization = Pick<Experiment['data']['preprocessing'], 'normalize' | 'mean' | 'std'>;
 

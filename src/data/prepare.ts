@@ -1,7 +1,7 @@
 // data: list the files, split them, decode them through the cache; the same for
 // each evaluation set. The result is everything training needs and everything
 // a run records about its data.
-import type { Experiment } from '../config/experiment.ts';
+import type { Experiment } from '../spec/experiment.ts';
 import { type BadFile, type FaceStats, type LoadOptions, loadPixels } from './cache.ts';
 import type { FileStamp } from './cache-files.ts';
 import { channelsOf } from './decode.ts';

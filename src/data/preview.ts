@@ -2,12 +2,12 @@
 // that what an augmentation list does can be seen before training on it.
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-node';
 import sharp from 'sharp';
-import type { Tf } from '../backend/tensorflow.ts';
-import type { Experiment } from '../config/experiment.ts';
+import { rng, shuffle } from '../platform/random.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import type { Experiment } from '../spec/experiment.ts';
 import { augmentBatch, mixBatch } from './augment.ts';
 import { toFloat } from './normalize.ts';
 import type { PreparedData } from './prepare.ts';
-import { rng, shuffle } from './random.ts';
 
 /** Writes `count` training images, each as training would see it in epoch 1 (before normalization), to `file`. */
 export async function writePreview(

@@ -3,7 +3,7 @@
 // and a CSV or JSON-lines manifest.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Experiment } from '../config/experiment.ts';
+import type { Experiment } from '../spec/experiment.ts';
 
 export interface Item {
   /** Absolute path of the image file. */

@@ -1,5 +1,5 @@
 // Stratified, seeded train / validation / test split.
-import { rng, shuffle } from './random.ts';
+import { rng, shuffle } from '../platform/random.ts';
 import { DataError, type Item } from './sources.ts';
 
 export interface Split {

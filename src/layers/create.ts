@@ -1,10 +1,10 @@
 // One YAML layer spec -> one tf.layers layer: snake_case params to the tfjs
 // config, seeded initializers, the spec's name or a stable default.
 import type { layers as tfLayers } from '@tensorflow/tfjs-node';
-import type { Tf } from '../backend/tensorflow.ts';
-import type { RegistryChoice } from '../config/experiment.ts';
-import { camelCase } from './params.ts';
-import { LAYER_GRAPH_KEYS, layerName } from './registry.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import type { RegistryChoice } from '../spec/experiment.ts';
+import { LAYER_GRAPH_KEYS, layerName } from '../spec/layers.ts';
+import { camelCase } from '../spec/params.ts';
 import { spatialDropout2d } from './spatial-dropout.ts';
 
 const INITIALIZER_KEYS = ['kernel_initializer', 'bias_initializer', 'depthwise_initializer', 'pointwise_initializer'];

@@ -2,7 +2,7 @@
 // i.e. Dropout with noise shape [batch, 1, 1, channels]. Registered for
 // serialization so a saved model.json names it and loads back.
 import type { layers as tfLayers } from '@tensorflow/tfjs-node';
-import type { Tf } from '../backend/tensorflow.ts';
+import type { Tf } from '../platform/tensorflow.ts';
 
 let SpatialDropout2D: (new (config: { rate: number; name?: string }) => tfLayers.Layer) | undefined;
 

@@ -5,12 +5,12 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
-import { verifiedPackageDir } from '../backend/pinned-package.ts';
-import type { Tf } from '../backend/tensorflow.ts';
-import { didYouMean } from '../config/errors.ts';
-import type { Experiment } from '../config/experiment.ts';
 import { normalization } from '../data/normalize.ts';
-import { BACKBONES, type BackboneEntry, type BackboneName } from './backbones/catalog.ts';
+import { verifiedPackageDir } from '../platform/pinned-package.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import { BACKBONES, type BackboneEntry, type BackboneName } from '../spec/backbones.ts';
+import { didYouMean } from '../spec/errors.ts';
+import type { Experiment } from '../spec/experiment.ts';
 import { faceResnet } from './backbones/face-resnet.ts';
 import { copyLayers, type PathBackbone } from './backbones/from-path.ts';
 import { applyGraphLayer, graphModel } from './backbones/graph-layer.ts';

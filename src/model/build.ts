@@ -1,10 +1,10 @@
 // Compiles the layer graph of an experiment into a tf.LayersModel, checking
 // shapes layer by layer so that a mistake names the layer and what would fix it.
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-node';
-import type { Tf } from '../backend/tensorflow.ts';
-import type { Experiment, RegistryChoice } from '../config/experiment.ts';
 import { createLayer } from '../layers/create.ts';
-import { LAYERS, type LayerTypeName, MODEL_INPUT } from '../layers/registry.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import type { Experiment, RegistryChoice } from '../spec/experiment.ts';
+import { LAYERS, type LayerTypeName, MODEL_INPUT } from '../spec/layers.ts';
 import { attachBackbone, type BackboneSpec } from './backbone.ts';
 import { loadPathBackbone, type PathBackbone } from './backbones/from-path.ts';
 import { describeLayer, type GraphNode, planGraph } from './graph.ts';

@@ -2,7 +2,7 @@
 // layers of its backbone) and the part that training changes: the fixed part's
 // output can then be computed once and the rest trained on it.
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-node';
-import type { Tf } from '../backend/tensorflow.ts';
+import type { Tf } from '../platform/tensorflow.ts';
 
 type Layer = LayersModel['layers'][number];
 

@@ -3,9 +3,9 @@
 // references, arity, cycles, unused outputs) before any layer is built, so
 // every problem is reported at the layer and key that cause it.
 
-import { didYouMean } from '../config/errors.ts';
-import type { RegistryChoice } from '../config/experiment.ts';
-import { LAYERS, type LayerTypeName, layerName, MODEL_INPUT } from '../layers/registry.ts';
+import { didYouMean } from '../spec/errors.ts';
+import type { RegistryChoice } from '../spec/experiment.ts';
+import { LAYERS, type LayerTypeName, layerName, MODEL_INPUT } from '../spec/layers.ts';
 import { LayerError } from './layer-error.ts';
 
 /** One layer placed in the graph. */

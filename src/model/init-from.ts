@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
-import type { Tf } from '../backend/tensorflow.ts';
 import { DataError } from '../data/sources.ts';
+import type { Tf } from '../platform/tensorflow.ts';
 import { loadModel } from './backbones/graph-layer.ts';
 
 export interface InitReport {

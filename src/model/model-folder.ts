@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
-import type { Experiment } from '../config/experiment.ts';
+import type { Experiment } from '../spec/experiment.ts';
 
 export const MLMODEL = 'MLmodel';
 

@@ -1,7 +1,7 @@
 // A model's class probabilities for a batch, with test_time_flip or without:
 // the one place training's scores, evaluate and predict compute them.
 import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
-import type { Tf } from '../backend/tensorflow.ts';
+import type { Tf } from '../platform/tensorflow.ts';
 
 /** With `mirror` (the batch's mirror images), the mean of the probabilities on both. */
 export function predictProbs(tf: Tf, model: LayersModel, x: Tensor, mirror?: () => Tensor): Tensor {

@@ -1,11 +1,12 @@
 // A recorded run's model on another data set: the full evaluation report.
-import type { Tf } from '../backend/tensorflow.ts';
+
 import { type FaceStats, type LoadOptions, loadPixels } from '../data/cache.ts';
 import { channelsOf } from '../data/decode.ts';
 import { toFloat } from '../data/normalize.ts';
 import { type DataSpec, listData } from '../data/sources.ts';
 import { mirrorImages, predictProbs } from '../model/predict-probs.ts';
-import { type Evaluation, evaluate } from './metrics.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import { type Evaluation, evaluate } from '../train/metrics.ts';
 import type { LoadedRun } from './predict.ts';
 
 export interface DataEvaluation extends Evaluation {

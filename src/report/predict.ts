@@ -7,21 +7,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import { parse } from 'yaml';
-import type { Tf } from '../backend/tensorflow.ts';
-import type { Experiment } from '../config/experiment.ts';
 import { stampFiles } from '../data/cache-files.ts';
-import { CROPS } from '../data/crops.ts';
 import { channelsOf, decodeImage, type Preprocessing } from '../data/decode.ts';
 import { centerRegion, faceCropOf, faceRegion, type Region, rankFaces } from '../data/faces/crop.ts';
 import { locateFaces } from '../data/faces/locate.ts';
 import { decodeJpegs } from '../data/jpeg-fast.ts';
 import { toFloat } from '../data/normalize.ts';
 import { DataError } from '../data/sources.ts';
-import { fillEntry } from '../layers/params.ts';
 import { registerCustomLayers } from '../layers/spatial-dropout.ts';
 import { loadModel } from '../model/backbones/graph-layer.ts';
 import { readModelMeta } from '../model/model-folder.ts';
 import { mirrorImages, predictProbs } from '../model/predict-probs.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import { CROPS } from '../spec/crops.ts';
+import type { Experiment } from '../spec/experiment.ts';
+import { fillEntry } from '../spec/params.ts';
 
 export interface Prediction {
   file: string;

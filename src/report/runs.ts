@@ -2,9 +2,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { flatten } from '../tracking/flatten.ts';
-import { liveness, type Owner } from '../tracking/liveness.ts';
-import { readMetrics } from '../tracking/run-store.ts';
+import { flatten } from '../record/flatten.ts';
+import { liveness, type Owner } from '../record/liveness.ts';
+import { readMetrics } from '../record/run-store.ts';
 
 export interface RunSummary {
   dir: string;

@@ -2,7 +2,7 @@
 // epoch (pruned trials dashed, a cross where they stopped) above the final
 // metric against each swept parameter.
 import type { Json } from '../config/compose.ts';
-import type { Sweep } from '../config/experiment.ts';
+import type { Sweep } from '../spec/experiment.ts';
 import { CONFIG, toPng } from './plots.ts';
 import type { SweepSummary } from './sweep-summary.ts';
 

@@ -5,36 +5,44 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import { stringify } from 'yaml';
-import { loadTensorflow } from '../backend/tensorflow.ts';
-import type { Experiment } from '../config/experiment.ts';
 import type { Resolved } from '../config/resolve.ts';
 import type { FaceStats, LoadOptions } from '../data/cache.ts';
 import { faceCropOf } from '../data/faces/crop.ts';
 import { type DetectorName, detectorIdentity } from '../data/faces/detectors.ts';
 import { type PreparedData, prepareData } from '../data/prepare.ts';
 import { DataError } from '../data/sources.ts';
-import { type BackboneName, backboneIdentity } from '../model/backbones/catalog.ts';
+import { chooseEngine } from '../engine/graph/graph-trainer.ts';
+import { makeTrainingOptimizer } from '../engine/optimizer-groups.ts';
+import { WeightAverage } from '../engine/weight-average.ts';
 import { pathIdentity } from '../model/backbones/from-path.ts';
 import { buildExperimentModel } from '../model/build.ts';
+import { cachedFeatures, featuresCacheable } from '../model/features.ts';
 import { initFrom, initSource } from '../model/init-from.ts';
 import { MLMODEL, mlmodelText } from '../model/model-folder.ts';
+import { makePruner, type Verdict } from '../plan/pruner.ts';
+import type { TrialInfo } from '../plan/trial.ts';
+import { loadTensorflow } from '../platform/tensorflow.ts';
+import { loadCheckpoint, saveCheckpoint } from '../record/checkpoints.ts';
+import { datasetInputs } from '../record/datasets.ts';
+import { clientOptionsFromEnv, mlflowClient } from '../record/mlflow-client.ts';
+import { PRUNED_TAG } from '../record/mlflow-parent.ts';
+import { type MlflowReport, startMlflowTracker, trackingUri } from '../record/mlflow-tracker.ts';
+import { RecordError, recordError, recording } from '../record/record-errors.ts';
+import { runLogger, type TerminalLog } from '../record/run-log.ts';
+import { createRun, environment, openRun, type RunStore, readMetrics, writeConfig } from '../record/run-store.ts';
+import { systemSampler } from '../record/system-metrics.ts';
 import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
-import { makePruner, type Verdict } from '../sweep/pruner.ts';
-import type { TrialInfo } from '../sweep/trial.ts';
-import { datasetInputs } from '../tracking/datasets.ts';
-import { clientOptionsFromEnv, mlflowClient } from '../tracking/mlflow-client.ts';
-import { PRUNED_TAG } from '../tracking/mlflow-parent.ts';
-import { type MlflowReport, startMlflowTracker, trackingUri } from '../tracking/mlflow-tracker.ts';
-import { RecordError, recordError, recording } from '../tracking/record-errors.ts';
-import { runLogger, type TerminalLog } from '../tracking/run-log.ts';
-import { createRun, environment, openRun, type RunStore, readMetrics, writeConfig } from '../tracking/run-store.ts';
-import { systemSampler } from '../tracking/system-metrics.ts';
-import { chooseEngine } from '../training/graph/graph-trainer.ts';
-import { makeTrainingOptimizer } from '../training/optimizer-groups.ts';
-import { WeightAverage } from '../training/weight-average.ts';
-import { loadCheckpoint, saveCheckpoint } from './checkpoints.ts';
-import { cachedFeatures, featuresCacheable } from './features.ts';
-import { type EpochMetrics, evaluateSets, learningOrder, pixelSources, setMetrics, train, validate } from './train.ts';
+import { type BackboneName, backboneIdentity } from '../spec/backbones.ts';
+import type { Experiment } from '../spec/experiment.ts';
+import {
+  type EpochMetrics,
+  evaluateSets,
+  learningOrder,
+  pixelSources,
+  setMetrics,
+  train,
+  validate,
+} from '../train/train.ts';
 
 export interface RunHooks {
   /** Progress of decoding images into the cache. */

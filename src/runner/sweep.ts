@@ -6,9 +6,9 @@ import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ResolveOptions } from '../config/resolve.ts';
+import type { Planned } from '../plan/trial.ts';
+import { CHECKPOINTS } from '../record/checkpoints.ts';
 import { trialFolders } from '../report/sweep-summary.ts';
-import type { Planned } from '../sweep/trial.ts';
-import { CHECKPOINTS } from './checkpoints.ts';
 
 const BIN = path.resolve(import.meta.dirname, '..', '..', 'bin', 'run-exp.js');
 

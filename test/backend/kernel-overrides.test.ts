@@ -1,6 +1,6 @@
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-node';
 import { expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 
 it('the replacement Step kernel matches tfjs semantics, NaN and alpha included', async () => {
   const { tf } = await loadTensorflow();

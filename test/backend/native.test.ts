@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 
 describe('native backend', () => {
   it('runs on libtensorflow, not the pure-JS CPU backend', async () => {

@@ -4,9 +4,9 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type PinnedFiles, packageDir, verifyFiles } from '../../src/backend/pinned-package.ts';
 import { DETECTORS } from '../../src/data/faces/detectors.ts';
-import { BACKBONES } from '../../src/model/backbones/catalog.ts';
+import { type PinnedFiles, packageDir, verifyFiles } from '../../src/platform/pinned-package.ts';
+import { BACKBONES } from '../../src/spec/backbones.ts';
 import { tempDir } from '../data/fixtures.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

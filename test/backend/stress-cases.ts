@@ -38,7 +38,7 @@ export function stressCases(): StressCase[] {
   // The case that killed libtensorflow 2.21 elsewhere: a 1x1 convolution, 512 -> 1024 at 19x19, batch 1 and 32.
   cases.push(conv(1, 1, 512, 1024, 19, 1), conv(1, 1, 512, 1024, 19, 32));
   // oneDNN's 1x1 strided backward-weights kernel corrupts the heap for inputs
-  // with few channels (see src/backend/kernel-overrides.ts); repeated, since
+  // with few channels (see src/platform/kernel-overrides.ts); repeated, since
   // corruption kills the process only some of the time.
   for (const [cin, size] of [
     [3, 128],

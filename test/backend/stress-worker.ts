@@ -2,9 +2,9 @@
 // or (argv[3] = graph) as graph-engine training steps, one line per event, so
 // the parent can tell which case a native crash killed.
 import type { layers, Scalar, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
-import type { Experiment } from '../../src/config/experiment.ts';
-import { GraphTrainer } from '../../src/training/graph/graph-trainer.ts';
+import { GraphTrainer } from '../../src/engine/graph/graph-trainer.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import type { Experiment } from '../../src/spec/experiment.ts';
 import { type StressCase, stressCases } from './stress-cases.ts';
 
 const { tf } = await loadTensorflow();

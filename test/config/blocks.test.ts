@@ -4,11 +4,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import { checkModel } from '../../src/cli/validate.ts';
-import { ConfigErrors } from '../../src/config/errors.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { buildModel } from '../../src/model/build.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import { ConfigErrors } from '../../src/spec/errors.ts';
 
 const BLOCK = `  blocks:
     residual:

@@ -4,8 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MAX_EXTENDS_DEPTH } from '../../src/config/compose.ts';
-import { ConfigErrors } from '../../src/config/errors.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
+import { ConfigErrors } from '../../src/spec/errors.ts';
 
 const MODEL = `model:
   layers:

@@ -1,10 +1,10 @@
 // The loss and schedule registries' factories against hand-computed values.
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
-import type { LOSSES } from '../../src/training/losses.ts';
-import { makeLoss } from '../../src/training/make-loss.ts';
-import { makeSchedule } from '../../src/training/make-schedule.ts';
-import { SCHEDULES } from '../../src/training/schedules.ts';
+import { makeLoss } from '../../src/engine/make-loss.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import type { LOSSES } from '../../src/spec/losses.ts';
+import { SCHEDULES } from '../../src/spec/schedules.ts';
+import { makeSchedule } from '../../src/train/make-schedule.ts';
 
 describe('losses', () => {
   it('every registry entry has a factory, with values computed by hand, weighted per example too', async () => {

@@ -4,15 +4,15 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as tfn from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
-import type { RegistryChoice } from '../../src/config/experiment.ts';
 import { GENERATED } from '../../src/config/generated.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
-import type { Param } from '../../src/layers/params.ts';
-import { LAYERS, type LayerTypeName } from '../../src/layers/registry.ts';
+import { makeOptimizer } from '../../src/engine/make-optimizer.ts';
 import { buildExperimentModel, buildModel } from '../../src/model/build.ts';
-import { makeOptimizer } from '../../src/training/make-optimizer.ts';
-import { OPTIMIZERS } from '../../src/training/optimizers.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import type { RegistryChoice } from '../../src/spec/experiment.ts';
+import { LAYERS, type LayerTypeName } from '../../src/spec/layers.ts';
+import { OPTIMIZERS } from '../../src/spec/optimizers.ts';
+import type { Param } from '../../src/spec/params.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 

@@ -1,10 +1,10 @@
 import type { Tensor4D } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
-import type { RegistryChoice } from '../../src/config/experiment.ts';
 import { augmentBatch, beta, mixBatch } from '../../src/data/augment.ts';
-import { AUGMENTATIONS } from '../../src/data/augmentations.ts';
-import { rng } from '../../src/data/random.ts';
+import { rng } from '../../src/platform/random.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import { AUGMENTATIONS } from '../../src/spec/augmentations.ts';
+import type { RegistryChoice } from '../../src/spec/experiment.ts';
 
 async function batch() {
   const { tf } = await loadTensorflow();

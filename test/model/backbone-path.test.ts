@@ -7,10 +7,10 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LayersModel, Tensor, Tensor4D } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow, type Tf } from '../../src/backend/tensorflow.ts';
-import type { Experiment } from '../../src/config/experiment.ts';
 import { loadModel } from '../../src/model/backbones/graph-layer.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
+import { loadTensorflow, type Tf } from '../../src/platform/tensorflow.ts';
+import type { Experiment } from '../../src/spec/experiment.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { cli } from '../support/cli.ts';
 

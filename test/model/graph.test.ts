@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
-import type { RegistryChoice } from '../../src/config/experiment.ts';
 import { buildModel, LayerError } from '../../src/model/build.ts';
 import { planGraph } from '../../src/model/graph.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import type { RegistryChoice } from '../../src/spec/experiment.ts';
 
 const conv = (name: string, extra: Partial<RegistryChoice> = {}): RegistryChoice => ({
   type: 'conv2d',

@@ -3,10 +3,10 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
 import { initFrom } from '../../src/model/init-from.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { cli } from '../support/cli.ts';
 import { dataset } from '../support/toy.ts';

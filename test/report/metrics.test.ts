@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../src/report/metrics.ts';
+import { evaluate } from '../../src/train/metrics.ts';
 
 describe('metrics', () => {
   it('accuracy, confusion, per-class and macro precision/recall/F1 as computed by hand', () => {

@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { dataset, deterministic, experimentFile } from '../support/toy.ts';

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
+import { resolveTrial } from '../../src/plan/trial.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { runExperiment } from '../../src/runner/run.ts';
-import { resolveTrial } from '../../src/sweep/trial.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { dataset, experimentFile } from '../support/toy.ts';
 

@@ -6,8 +6,8 @@ import { chmodSync, readdirSync, readFileSync, rmSync, statfsSync, truncateSync,
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
+import { RecordError } from '../../src/record/record-errors.ts';
 import { runExperiment } from '../../src/runner/run.ts';
-import { RecordError } from '../../src/tracking/record-errors.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { cli } from '../support/cli.ts';
 import { dataset, deterministic, experimentFile } from '../support/toy.ts';

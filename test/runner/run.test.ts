@@ -4,14 +4,14 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import * as path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { prepareData } from '../../src/data/prepare.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { evaluateOn } from '../../src/report/evaluate-run.ts';
 import { expandInputs, loadRun, predictFiles } from '../../src/report/predict.ts';
 import { compareRuns, listRuns } from '../../src/report/runs.ts';
 import { runExperiment } from '../../src/runner/run.ts';
-import { batchTensor, classWeights } from '../../src/runner/train.ts';
+import { batchTensor, classWeights } from '../../src/train/train.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { dataset, deterministic, experimentFile } from '../support/toy.ts';
 

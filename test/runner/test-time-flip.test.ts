@@ -5,13 +5,13 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { prepareData } from '../../src/data/prepare.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { evaluateOn } from '../../src/report/evaluate-run.ts';
 import { loadRun, predictFiles } from '../../src/report/predict.ts';
 import { runExperiment } from '../../src/runner/run.ts';
-import { batchTensor } from '../../src/runner/train.ts';
+import { batchTensor } from '../../src/train/train.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { dataset, experimentFile } from '../support/toy.ts';
 

@@ -3,12 +3,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { CONTEXT_TAG } from '../../src/tracking/datasets.ts';
-import { flatten } from '../../src/tracking/flatten.ts';
-import { LIMITS, type LoggedModel, type MlflowClient, type MlflowRun } from '../../src/tracking/mlflow-client.ts';
-import { openSpool, RUN_ID_TAG } from '../../src/tracking/mlflow-spool.ts';
-import { epochMetrics } from '../../src/tracking/mlflow-tracker.ts';
-import { listRunFiles, readMetrics } from '../../src/tracking/run-store.ts';
+import { CONTEXT_TAG } from '../../src/record/datasets.ts';
+import { flatten } from '../../src/record/flatten.ts';
+import { LIMITS, type LoggedModel, type MlflowClient, type MlflowRun } from '../../src/record/mlflow-client.ts';
+import { openSpool, RUN_ID_TAG } from '../../src/record/mlflow-spool.ts';
+import { epochMetrics } from '../../src/record/mlflow-tracker.ts';
+import { listRunFiles, readMetrics } from '../../src/record/run-store.ts';
 
 export interface RecordCheck {
   /** MLflow runs carrying this run folder's id: must be 1. */

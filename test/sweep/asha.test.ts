@@ -3,8 +3,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { judge, rungs } from '../../src/sweep/asha.ts';
-import { makePruner, rungValues } from '../../src/sweep/pruner.ts';
+import { judge, rungs } from '../../src/plan/asha.ts';
+import { makePruner, rungValues } from '../../src/plan/pruner.ts';
 import { tempDir } from '../data/fixtures.ts';
 
 const asha = (reduction_factor: number, min_epochs: number) => ({

@@ -4,9 +4,9 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/program.ts';
-import type { Sweep } from '../../src/config/experiment.ts';
-import { expandSweep, sweepId } from '../../src/sweep/expand.ts';
-import { planSweep, resolveTrial } from '../../src/sweep/trial.ts';
+import { expandSweep, sweepId } from '../../src/plan/expand.ts';
+import { planSweep, resolveTrial } from '../../src/plan/trial.ts';
+import type { Sweep } from '../../src/spec/experiment.ts';
 import { tempDir } from '../data/fixtures.ts';
 
 const base = `name: s\nseed: 4\ndata:\n  path: ./images\nmodel:\n  layers:\n    - { type: conv2d, filters: 8, kernel_size: 3 }\n    - { type: flatten }\n    - { type: dense, units: 2, activation: softmax }\n`;

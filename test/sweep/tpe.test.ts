@@ -1,9 +1,9 @@
 // TPE: seeded proposals, and better than random search on a cheap objective with a known optimum.
 import { describe, expect, it } from 'vitest';
 import type { Json } from '../../src/config/compose.ts';
-import type { Sweep } from '../../src/config/experiment.ts';
-import { expandSweep } from '../../src/sweep/expand.ts';
-import { type Observation, proposeTpe, startupTrials } from '../../src/sweep/tpe.ts';
+import { expandSweep } from '../../src/plan/expand.ts';
+import { type Observation, proposeTpe, startupTrials } from '../../src/plan/tpe.ts';
+import type { Sweep } from '../../src/spec/experiment.ts';
 
 const sweep = (seed: number, goal: Sweep['goal'] = 'maximize'): Sweep => ({
   method: 'tpe',

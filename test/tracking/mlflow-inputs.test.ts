@@ -2,8 +2,8 @@
 // together) against a real MLflow server: the server's look-up-then-insert
 // races, and every run must still end up with the dataset once.
 import { afterAll, expect, it } from 'vitest';
-import type { DatasetInput } from '../../src/tracking/datasets.ts';
-import { mlflowClient } from '../../src/tracking/mlflow-client.ts';
+import type { DatasetInput } from '../../src/record/datasets.ts';
+import { mlflowClient } from '../../src/record/mlflow-client.ts';
 import { type MlflowServer, mlflowServer } from '../support/mlflow-server.ts';
 
 let server: MlflowServer | undefined;

@@ -4,15 +4,15 @@
 // here as eager-only, so a new entry cannot silently miss its graph form.
 import type { LayersModel, Scalar, Tensor, Variable } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow, type Tf } from '../../src/backend/tensorflow.ts';
-import type { Experiment, RegistryChoice } from '../../src/config/experiment.ts';
-import { LAYERS, type LayerTypeName } from '../../src/layers/registry.ts';
+import { GraphTrainer, graphUnsupported } from '../../src/engine/graph/graph-trainer.ts';
+import { makeLoss } from '../../src/engine/make-loss.ts';
+import { makeTrainingOptimizer, optimizerState, tensorFromSaved } from '../../src/engine/optimizer-groups.ts';
 import { buildModel } from '../../src/model/build.ts';
-import { GraphTrainer, graphUnsupported } from '../../src/training/graph/graph-trainer.ts';
-import { LOSSES } from '../../src/training/losses.ts';
-import { makeLoss } from '../../src/training/make-loss.ts';
-import { makeTrainingOptimizer, optimizerState, tensorFromSaved } from '../../src/training/optimizer-groups.ts';
-import { OPTIMIZERS } from '../../src/training/optimizers.ts';
+import { loadTensorflow, type Tf } from '../../src/platform/tensorflow.ts';
+import type { Experiment, RegistryChoice } from '../../src/spec/experiment.ts';
+import { LAYERS, type LayerTypeName } from '../../src/spec/layers.ts';
+import { LOSSES } from '../../src/spec/losses.ts';
+import { OPTIMIZERS } from '../../src/spec/optimizers.ts';
 
 /** Registry entries that train eagerly only (the log names them when they force it). */
 const EAGER_ONLY = { layers: [] as string[], optimizers: [] as string[], losses: [] };

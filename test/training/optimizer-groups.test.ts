@@ -2,14 +2,14 @@
 // and a grouped optimizer's state survives a checkpoint like a plain one's.
 import type { LayersModel, Optimizer, Scalar, Tensor } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import {
   makeTrainingOptimizer,
   optimizerState,
   restoreOptimizerState,
   setLearningRate,
-} from '../../src/training/optimizer-groups.ts';
-import { OPTIMIZERS } from '../../src/training/optimizers.ts';
+} from '../../src/engine/optimizer-groups.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import { OPTIMIZERS } from '../../src/spec/optimizers.ts';
 
 async function setup() {
   const { tf } = await loadTensorflow();

@@ -3,12 +3,12 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTensorflow } from '../../src/backend/tensorflow.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
+import { tensorFromSaved } from '../../src/engine/optimizer-groups.ts';
+import { WeightAverage, type WeightAverageState } from '../../src/engine/weight-average.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { loadRun } from '../../src/report/predict.ts';
 import { runExperiment } from '../../src/runner/run.ts';
-import { tensorFromSaved } from '../../src/training/optimizer-groups.ts';
-import { WeightAverage, type WeightAverageState } from '../../src/training/weight-average.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { dataset, experimentFile } from '../support/toy.ts';
 

@@ -2,7 +2,7 @@
 // 256x256 RGB in, 896 anchor predictions out, each a score, a box and six
 // landmarks (eyes, nose, mouth, ears) relative to its anchor.
 import type { GraphModel, Tensor } from '@tensorflow/tfjs-node';
-import type { Tf } from '../../backend/tensorflow.ts';
+import type { Tf } from '../../platform/tensorflow.ts';
 import type { Detector, Face, Point } from './detectors.ts';
 
 const SIZE = 256;

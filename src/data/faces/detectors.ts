@@ -3,8 +3,8 @@
 // licence. Nothing is downloaded: the weights are read from node_modules and
 // checked before use.
 import * as path from 'node:path';
-import { type PinnedFiles, verifiedPackageDir } from '../../backend/pinned-package.ts';
-import type { Tf } from '../../backend/tensorflow.ts';
+import { type PinnedFiles, verifiedPackageDir } from '../../platform/pinned-package.ts';
+import type { Tf } from '../../platform/tensorflow.ts';
 import { loadBlazeFace } from './blazeface.ts';
 
 export type Point = [number, number];

@@ -9,7 +9,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { cacheRoot } from '../../../native/install.mjs';
-import { loadTensorflow } from '../../backend/tensorflow.ts';
+import { loadTensorflow } from '../../platform/tensorflow.ts';
 import { type FileStamp, folderKey, writeAtomic } from '../cache-files.ts';
 import type { FaceCrop } from './crop.ts';
 import { DETECTORS, type Detector, type DetectorName, detectorIdentity, type Face, loadDetector } from './detectors.ts';

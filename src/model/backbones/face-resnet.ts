@@ -5,7 +5,7 @@
 // and the per-channel scale after it are folded into one conv2d, and the input
 // normalization into the first conv (its padding is valid, so this is exact).
 import type { NamedTensorMap, SymbolicTensor, Tensor, Tensor1D, Tensor4D } from '@tensorflow/tfjs-node';
-import type { Tf } from '../../backend/tensorflow.ts';
+import type { Tf } from '../../platform/tensorflow.ts';
 
 /** The mean RGB (0-255) the network subtracts from its 0-255 input before dividing by 255. */
 const MEAN_RGB = [122.782, 117.001, 104.298];

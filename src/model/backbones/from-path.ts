@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, NamedTensorMap, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
-import type { Tf } from '../../backend/tensorflow.ts';
 import { DataError } from '../../data/sources.ts';
+import type { Tf } from '../../platform/tensorflow.ts';
 import type { GraphWeight } from './graph-layer.ts';
 
 type Layer = LayersModel['layers'][number];

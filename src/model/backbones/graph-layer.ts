@@ -3,7 +3,7 @@
 // weights, so the run's model.json and weights hold it whole: predict and
 // evaluate load it like any layer, from the run folder alone.
 import type { LayersModel, NamedTensorMap, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
-import type { Tf } from '../../backend/tensorflow.ts';
+import type { Tf } from '../../platform/tensorflow.ts';
 
 /** A weight of a graph model: its name in the graph, shape and type. */
 export interface GraphWeight {

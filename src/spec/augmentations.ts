@@ -5,7 +5,7 @@
 // ones are fused into one per-image colour transform, clipped once), `pixels`
 // is anything else, and `mix` (mixup, cutmix) blends pairs of images and their
 // labels, so it runs after all the others, on the finished batch.
-import type { Params } from '../layers/params.ts';
+import type { Params } from './params.ts';
 
 const probability = (d: number) =>
   ({ type: 'number', minimum: 0, maximum: 1, default: d, doc: 'chance of applying it to an image' }) as const;

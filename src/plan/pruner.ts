@@ -2,11 +2,12 @@
 // every other trial of the sweep that reached the same epoch, read from the
 // run folders here and, when the sweep is tracked, from its trials' runs in
 // MLflow, so trials on other machines (CI jobs) prune each other.
-import type { Scheduler } from '../config/experiment.ts';
+
+import type { MlflowClient } from '../record/mlflow-client.ts';
+import { ROLE_TAG, SWEEP_TAG, TRIAL_TAG } from '../record/mlflow-parent.ts';
+import { readMetrics } from '../record/run-store.ts';
 import { trialFolders } from '../report/sweep-summary.ts';
-import type { MlflowClient } from '../tracking/mlflow-client.ts';
-import { ROLE_TAG, SWEEP_TAG, TRIAL_TAG } from '../tracking/mlflow-parent.ts';
-import { readMetrics } from '../tracking/run-store.ts';
+import type { Scheduler } from '../spec/experiment.ts';
 import { judge, type RungDecision, rungs } from './asha.ts';
 
 export interface PrunerContext {

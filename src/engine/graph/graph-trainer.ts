@@ -6,11 +6,11 @@
 
 import * as os from 'node:os';
 import type { LayersModel, LayerVariable, Optimizer, Variable } from '@tensorflow/tfjs-node';
-import type { Tf } from '../../backend/tensorflow.ts';
-import { type Attr, DT, graphMode, type HostTensor, type Output, TfGraph } from '../../backend/tf-graph.ts';
-import type { Experiment } from '../../config/experiment.ts';
+import type { Tf } from '../../platform/tensorflow.ts';
+import type { Experiment } from '../../spec/experiment.ts';
 import { optimizerParts, ownerScope } from '../optimizer-groups.ts';
 import { EMITTERS, type EmitContext, UnsupportedInGraph } from './emit-layers.ts';
+import { type Attr, DT, graphMode, type HostTensor, type Output, TfGraph } from './tf-graph.ts';
 
 const f32: Attr = { kind: 'type', value: DT.float32 };
 const i32: Attr = { kind: 'type', value: DT.int32 };

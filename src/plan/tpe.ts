@@ -7,8 +7,8 @@
 // proposal depends only on the seed, the trial's index and the results given,
 // so the same history gives the same trial on every machine.
 import type { Json } from '../config/compose.ts';
-import type { Sweep, SweepParameter } from '../config/experiment.ts';
-import { rng } from '../data/random.ts';
+import { rng } from '../platform/random.ts';
+import type { Sweep, SweepParameter } from '../spec/experiment.ts';
 import { drawValue } from './expand.ts';
 
 export interface Observation {

@@ -1,5 +1,5 @@
 // The loss registry: one entry per loss `type`.
-import type { Params } from '../layers/params.ts';
+import type { Params } from './params.ts';
 
 const smoothing = {
   type: 'number',

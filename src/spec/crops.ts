@@ -1,6 +1,7 @@
 // The crop registry: `data.preprocessing.crop` picks one entry by `type`.
-import type { Params } from '../layers/params.ts';
-import { DETECTORS } from './faces/detectors.ts';
+
+import { DETECTORS } from '../data/faces/detectors.ts';
+import type { Params } from './params.ts';
 
 export const CROPS = {
   none: { doc: 'no crop: the whole image (after center_crop, if set)', params: {} },

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MLMODEL } from '../model/model-folder.ts';
-import type { TrialInfo } from '../sweep/trial.ts';
+import type { TrialInfo } from '../plan/trial.ts';
 import type { DatasetInput } from './datasets.ts';
 import { flatten } from './flatten.ts';
 import { clientOptionsFromEnv, type Metric, mlflowClient, type RunStatus, type Tag } from './mlflow-client.ts';

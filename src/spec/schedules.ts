@@ -1,5 +1,5 @@
 // The learning-rate schedule registry: one entry per schedule `type`. Epochs count from 0.
-import type { Params } from '../layers/params.ts';
+import type { Params } from './params.ts';
 
 export const SCHEDULES = {
   constant: { doc: 'the optimizer learning rate, unchanged', params: {} },

@@ -2,7 +2,7 @@
 // the graph engine, built from the compiled LayersModel (its configs and
 // weights), so the graph computes exactly what model.apply does. A class
 // without an emitter keeps the run on the eager engine.
-import { type Attr, DT, type Output, type TfGraph } from '../../backend/tf-graph.ts';
+import { type Attr, DT, type Output, type TfGraph } from './tf-graph.ts';
 
 const f32: Attr = { kind: 'type', value: DT.float32 };
 const i32: Attr = { kind: 'type', value: DT.int32 };

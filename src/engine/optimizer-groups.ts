@@ -3,8 +3,8 @@
 // multiplier, behind the single optimizer interface the training loop uses.
 // Also the optimizer state a checkpoint keeps, for plain and grouped alike.
 import type { NamedTensorMap, Optimizer, Tensor } from '@tensorflow/tfjs-node';
-import type { Tf } from '../backend/tensorflow.ts';
-import type { RegistryChoice } from '../config/experiment.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import type { RegistryChoice } from '../spec/experiment.ts';
 import { makeOptimizer } from './make-optimizer.ts';
 
 interface Group {

@@ -2,21 +2,21 @@
 // the optimizer with its LR schedule, per-epoch training and validation
 // metrics, early stopping, NaN detection and a cooperative stop (Ctrl-C).
 import type { LayersModel, Optimizer, Scalar, Tensor, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs-node';
-import type { Tf } from '../backend/tensorflow.ts';
-import type { Experiment } from '../config/experiment.ts';
 import { EVALUATION_SET_METRICS } from '../config/sweep-schema.ts';
 import { augmentBatch, mixBatch } from '../data/augment.ts';
 import { toFloat } from '../data/normalize.ts';
 import type { PreparedData } from '../data/prepare.ts';
-import { rng, shuffle } from '../data/random.ts';
+import type { GraphTrainer } from '../engine/graph/graph-trainer.ts';
+import { makeLoss } from '../engine/make-loss.ts';
+import { setLearningRate } from '../engine/optimizer-groups.ts';
+import type { WeightAverage } from '../engine/weight-average.ts';
 import { setBackboneTrainable } from '../model/backbone.ts';
 import { predictProbs } from '../model/predict-probs.ts';
-import { evaluate } from '../report/metrics.ts';
-import type { GraphTrainer } from '../training/graph/graph-trainer.ts';
-import { makeLoss } from '../training/make-loss.ts';
-import { makeSchedule } from '../training/make-schedule.ts';
-import { setLearningRate } from '../training/optimizer-groups.ts';
-import type { WeightAverage } from '../training/weight-average.ts';
+import { rng, shuffle } from '../platform/random.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import type { Experiment } from '../spec/experiment.ts';
+import { makeSchedule } from './make-schedule.ts';
+import { evaluate } from './metrics.ts';
 
 export interface EpochMetrics {
   epoch: number;

@@ -1,8 +1,8 @@
 // The optimizer registry's factory: an optimizer entry of a resolved experiment -> tf.train optimizer.
 import type { NamedTensorMap, Optimizer, Tensor, Variable } from '@tensorflow/tfjs-node';
-import type { Tf } from '../backend/tensorflow.ts';
-import type { RegistryChoice } from '../config/experiment.ts';
-import type { OPTIMIZERS } from './optimizers.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import type { RegistryChoice } from '../spec/experiment.ts';
+import type { OPTIMIZERS } from '../spec/optimizers.ts';
 
 type NamedTensor = { name: string; tensor: Tensor };
 

@@ -4,9 +4,9 @@
 // trials are numbered here but get their overrides when they start (tpe.ts).
 import { createHash } from 'node:crypto';
 import type { Json } from '../config/compose.ts';
-import type { Experiment, Sweep } from '../config/experiment.ts';
 import { parameterValues } from '../config/sweep-check.ts';
-import { rng } from '../data/random.ts';
+import { rng } from '../platform/random.ts';
+import type { Experiment, Sweep } from '../spec/experiment.ts';
 
 export interface Trial {
   index: number;

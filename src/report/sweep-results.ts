@@ -3,13 +3,13 @@
 // run folders. Summaries, TPE proposals and --next all read them here.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Sweep } from '../config/experiment.ts';
 import type { ResolveOptions } from '../config/resolve.ts';
-import { type SweepSummary, summarizeFolders, summarizeMlflow } from '../report/sweep-summary.ts';
-import { clientOptionsFromEnv, type MlflowClient, mlflowClient } from '../tracking/mlflow-client.ts';
-import { trackingUri } from '../tracking/mlflow-tracker.ts';
-import { type Observation, proposeTpe } from './tpe.ts';
-import { type Planned, planSweep, resolveTrial, type TrialInfo } from './trial.ts';
+import { type Observation, proposeTpe } from '../plan/tpe.ts';
+import { type Planned, planSweep, resolveTrial, type TrialInfo } from '../plan/trial.ts';
+import { clientOptionsFromEnv, type MlflowClient, mlflowClient } from '../record/mlflow-client.ts';
+import { trackingUri } from '../record/mlflow-tracker.ts';
+import type { Sweep } from '../spec/experiment.ts';
+import { type SweepSummary, summarizeFolders, summarizeMlflow } from './sweep-summary.ts';
 
 export interface Tracked {
   uri: string;

@@ -3,7 +3,7 @@
 // trial that completes a rung's epoch goes on only while its metric is among
 // the top 1/eta of every trial that has reached that rung so far, itself
 // included; it never waits for the others, so workers are never idle.
-import type { Scheduler } from '../config/experiment.ts';
+import type { Scheduler } from '../spec/experiment.ts';
 
 /** The epochs at which a trial is judged: every rung below the last epoch (a trial at the last epoch is done). */
 export function rungs(scheduler: Scheduler, epochs: number): number[] {

@@ -1,6 +1,7 @@
 // The validated, fully resolved experiment every later stage sees and records.
+
+import type { Json } from '../config/compose.ts';
 import type { FaceCrop } from '../data/faces/crop.ts';
-import type { Json } from './compose.ts';
 
 export interface RegistryChoice {
   type: string;

@@ -7,13 +7,13 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
 import { cacheRoot } from '../../native/install.mjs';
-import type { Tf } from '../backend/tensorflow.ts';
-import type { Experiment } from '../config/experiment.ts';
 import { writeAtomic } from '../data/cache-files.ts';
 import type { PreparedData } from '../data/prepare.ts';
-import { BACKBONE_SCOPE } from '../model/backbone.ts';
-import { fixedCut, modelAfter } from '../model/cut.ts';
-import { type InputSource, pixelSources, rowSource, type Sources } from './train.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import type { Experiment } from '../spec/experiment.ts';
+import { type InputSource, pixelSources, rowSource, type Sources } from '../train/train.ts';
+import { BACKBONE_SCOPE } from './backbone.ts';
+import { fixedCut, modelAfter } from './cut.ts';
 
 /** The probability of a horizontal flip when it is the only augmentation: each outcome can then be cached. */
 function flipOnly(exp: Experiment): number | null {

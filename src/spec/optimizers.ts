@@ -1,5 +1,5 @@
 // The optimizer registry: one entry per optimizer `type`, its params, defaults and docs.
-import type { Params } from '../layers/params.ts';
+import type { Params } from './params.ts';
 
 const lr = (d: number) =>
   ({ type: 'number', exclusiveMinimum: 0, maximum: 10, default: d, doc: 'learning rate' }) as const;

@@ -5,7 +5,7 @@
 // checkpoint written then holds the average as the model and the raw weights
 // beside it.
 import type { Tensor, Variable } from '@tensorflow/tfjs-node';
-import type { Tf } from '../backend/tensorflow.ts';
+import type { Tf } from '../platform/tensorflow.ts';
 import { type SavedTensor, savedTensor, tensorFromSaved } from './optimizer-groups.ts';
 
 export interface WeightAverageState {

@@ -1,5 +1,5 @@
 // The LR schedule registry's factory: a schedule entry -> the learning rate of each epoch.
-import type { RegistryChoice } from '../config/experiment.ts';
+import type { RegistryChoice } from '../spec/experiment.ts';
 
 export interface Schedule {
   /** Learning rate for `epoch` (0-based). */

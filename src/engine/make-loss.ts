@@ -1,8 +1,8 @@
 // The loss registry's factory: a loss entry -> (labels, predictions) => mean loss.
 // Labels are one-hot; predictions are the model's outputs (probabilities).
 import type { Scalar, Tensor } from '@tensorflow/tfjs-node';
-import type { Tf } from '../backend/tensorflow.ts';
-import type { RegistryChoice } from '../config/experiment.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import type { RegistryChoice } from '../spec/experiment.ts';
 
 /** Mean loss over the batch; with `weights` (one per example), the mean of each example's loss times its weight. */
 export type LossFn = (labels: Tensor, predictions: Tensor, weights?: Tensor) => Scalar;
