@@ -3,10 +3,10 @@
 // random search's best, and the median of each. No training; seconds.
 //
 //   npm run bench:tpe
-import type { Json } from '../../src/config/compose.ts';
+
 import { expandSweep } from '../../src/plan/expand.ts';
 import { type Observation, proposeTpe } from '../../src/plan/tpe.ts';
-import type { Sweep } from '../../src/spec/experiment.ts';
+import type { Json, Sweep } from '../../src/spec/experiment.ts';
 
 const TRIALS = 30;
 const SEEDS = 40;

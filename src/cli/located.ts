@@ -1,8 +1,7 @@
 // A data problem that belongs to an experiment key becomes a located config
 // error: the file, line and column where that key was written.
 import type { Locator } from '../config/compose.ts';
-import { DataError } from '../data/sources.ts';
-import { ConfigErrors } from '../spec/errors.ts';
+import { ConfigErrors, DataError } from '../spec/errors.ts';
 
 export async function locatingDataErrors<T>(locator: Locator, work: () => Promise<T>): Promise<T> {
   try {

@@ -1,13 +1,7 @@
 // The command line: parsing and output only; the work lives in the modules it calls.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { experimentSchema } from '../config/schema.ts';
-import { DataError } from '../data/sources.ts';
-import { BackendError } from '../platform/tensorflow.ts';
-import { MlflowError } from '../record/mlflow-client.ts';
-import { RecordError } from '../record/record-errors.ts';
-import { RegistryError } from '../record/registry.ts';
-import { RunLockedError } from '../record/run-store.ts';
-import { ConfigErrors, formatError } from '../spec/errors.ts';
+import { RunExpError } from '../spec/errors.ts';
 
 export interface Io {
   out: (s: string) => void;
@@ -220,33 +214,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return code;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof ConfigErrors) {
-      for (const e of err.errors) io.err(`${formatError(e)}\n`);
-      return 2;
-    }
-    if (err instanceof DataError) {
-      io.err(`${err.key ? `${err.key}  ` : 'data error: '}${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof RecordError) {
-      io.err(`run-exp: ${err.message}\n`);
-      return 1;
-    }
-    if (err instanceof RegistryError) {
-      io.err(`run-exp: ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof MlflowError) {
-      io.err(`run-exp: ${err.message}\n`);
-      return 1;
-    }
-    if (err instanceof RunLockedError) {
-      io.err(`run-exp: ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof BackendError) {
-      io.err(`${err.message}\n`);
-      return 1;
+    if (err instanceof RunExpError) {
+      io.err(`${err.display()}\n`);
+      return err.exitCode;
     }
     // A bug, not bad input: say so; the stack only on request.
     io.err(`run-exp: internal error: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,10 +1,10 @@
 // `run-exp report <run>`: (re)draw a run's plots from its records.
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DataError } from '../data/sources.ts';
 import { readMetrics } from '../record/run-store.ts';
 import { drawRunPlots } from '../report/plots.ts';
-import type { EpochMetrics } from '../train/train.ts';
+import { DataError } from '../spec/errors.ts';
+import type { EpochMetrics } from '../spec/events.ts';
 
 export async function reportCommand(run: string, out: (s: string) => void): Promise<number> {
   const dir = path.resolve(run);

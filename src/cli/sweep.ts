@@ -2,7 +2,6 @@
 // parallel workers, and summarize them (to MLflow's parent run when tracked).
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Json } from '../config/compose.ts';
 import type { ResolveOptions } from '../config/resolve.ts';
 import { startupTrials } from '../plan/tpe.ts';
 import { type Planned, planSweep } from '../plan/trial.ts';
@@ -14,7 +13,8 @@ import { sweepReport } from '../report/sweep-report.ts';
 import { sweepResults, trackedIn } from '../report/sweep-results.ts';
 import { rungTable, type SweepSummary, summaryTable, writeSummaryToParent } from '../report/sweep-summary.ts';
 import { runSweepLocally } from '../runner/sweep.ts';
-import type { Sweep } from '../spec/experiment.ts';
+import { RunExpError } from '../spec/errors.ts';
+import type { Json, Sweep } from '../spec/experiment.ts';
 
 export interface SweepCliOptions extends ResolveOptions {
   list?: boolean;
@@ -40,7 +40,10 @@ const show = (o: Record<string, Json>) =>
 async function summarize(plan: Planned, out: (s: string) => void, json?: boolean): Promise<SweepSummary> {
   const tracked = trackedIn(plan);
   const { summary: s, experimentId } = await sweepResults(plan);
-  if (tracked && !experimentId) throw new Error(`MLflow at ${tracked.uri} has no experiment ${tracked.experiment}`);
+  if (tracked && !experimentId)
+    throw new RunExpError(
+      `MLflow at ${tracked.uri} has no experiment ${tracked.experiment}: no trial of this sweep was tracked there yet`,
+    );
   const parent = tracked && experimentId ? await writeSummaryToParent(tracked.client, experimentId, s) : null;
   if (json) {
     out(`${JSON.stringify({ ...s, parent_run_id: parent }, null, 2)}\n`);

@@ -2,11 +2,12 @@
 
 import { type Resolved, type ResolveOptions, resolveExperiment } from '../config/resolve.ts';
 import type { TrialInfo } from '../plan/trial.ts';
+import { loadTensorflow } from '../platform/tensorflow.ts';
 import { trackingUri } from '../record/mlflow-tracker.ts';
 import { trialToRun } from '../report/sweep-results.ts';
 import { runExperiment } from '../runner/run.ts';
 import { ConfigErrors } from '../spec/errors.ts';
-import type { EpochMetrics } from '../train/train.ts';
+import type { EpochMetrics } from '../spec/events.ts';
 import { facesLine } from './faces-line.ts';
 import { locatingDataErrors } from './located.ts';
 import { progressBars } from './progress.ts';
@@ -55,6 +56,11 @@ export async function trainCommand(
   } else {
     ({ resolved, trial } = await trialToRun(file, options, options.trial, options.resume));
   }
+  // The experiment's backend first: TensorFlow takes its threads (and native or not) from the first load.
+  await loadTensorflow({
+    threads: resolved.experiment.training.threads,
+    allowNonNative: resolved.experiment.training.allow_non_native_backend,
+  });
   // A model that cannot be built is a config error, found before any data is read or run recorded.
   const model = await checkModel(resolved);
   if ('message' in model) throw new ConfigErrors([model]);

@@ -2,10 +2,9 @@
 
 import type { Resolved } from '../config/resolve.ts';
 import { resolveExperiment } from '../config/resolve.ts';
-import { DataError } from '../data/sources.ts';
 import { buildExperimentModel, LayerError } from '../model/build.ts';
 import { loadTensorflow } from '../platform/tensorflow.ts';
-import { type ConfigError, ConfigErrors, didYouMean, formatError } from '../spec/errors.ts';
+import { type ConfigError, ConfigErrors, DataError, didYouMean, formatError } from '../spec/errors.ts';
 
 export interface ValidateOptions {
   json?: boolean;
@@ -65,7 +64,7 @@ export async function checkModel(resolved: Resolved): Promise<{ params: number }
     if (err instanceof DataError && err.key) return located(err.key, 'value', err.message);
     if (!(err instanceof LayerError)) throw err;
     const layer = err.index >= 0 ? `model.layers[${err.index}]` : 'model.layers';
-    return located(err.path ?? resolved.origin(err.key ? `${layer}.${err.key}` : layer), 'key', err.message);
+    return located(err.path ?? resolved.origin(err.field ? `${layer}.${err.field}` : layer), 'key', err.message);
   }
 }
 

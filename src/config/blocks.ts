@@ -5,8 +5,8 @@
 // written, so errors point at the block's layer or at the use's parameter.
 
 import { type ConfigError, didYouMean, uniqueErrors } from '../spec/errors.ts';
+import type { Json } from '../spec/experiment.ts';
 import { layerName } from '../spec/layers.ts';
-import type { Json } from './compose.ts';
 
 /** The `type` of a layer item that uses a block. */
 export const BLOCK_TYPE = 'block';

@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import { parse as parseYamlScalar } from 'yaml';
 import { type ConfigError, ConfigErrors, formatPath, type PathPart } from '../spec/errors.ts';
+import type { Json } from '../spec/experiment.ts';
 import { type Position, readSource, type Source } from './yaml-source.ts';
 
 export const MAX_EXTENDS_DEPTH = 8;
@@ -42,8 +43,6 @@ export function parentPath(p: string): string {
   const m = /^(.*?)(?:\.[^.[\]]+|\[\d+\])$/.exec(p);
   return m ? (m[1] as string) : '';
 }
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 function isObject(v: unknown): v is Record<string, Json> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -169,5 +168,3 @@ export function compose(file: string, env: NodeJS.ProcessEnv = process.env, chai
     files,
   };
 }
-
-export type { Json };

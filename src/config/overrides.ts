@@ -3,7 +3,7 @@
 // (`--set name=123` stays the string "123").
 import { parse as parseYaml } from 'yaml';
 import { ConfigErrors, didYouMean, formatPath, type PathPart } from '../spec/errors.ts';
-import type { Json } from './compose.ts';
+import type { Json } from '../spec/experiment.ts';
 
 type Schema = Record<string, unknown>;
 

@@ -2,10 +2,10 @@
 // loss, schedule and augmentation with its params, defaults and docs lines,
 // and the sweep section from its schema.
 
-import { DETECTORS } from '../data/faces/detectors.ts';
 import { AUGMENTATIONS, type AugmentationEntry, type Stage } from '../spec/augmentations.ts';
 import { BACKBONES } from '../spec/backbones.ts';
 import { CROPS } from '../spec/crops.ts';
+import { DETECTORS } from '../spec/detectors.ts';
 import { LAYER_GRAPH_KEYS, LAYERS } from '../spec/layers.ts';
 import { LOSSES } from '../spec/losses.ts';
 import { OPTIMIZERS } from '../spec/optimizers.ts';

@@ -3,14 +3,14 @@
 import { AUGMENTATIONS } from '../spec/augmentations.ts';
 import { CROPS } from '../spec/crops.ts';
 import { type ConfigError, ConfigErrors, uniqueErrors } from '../spec/errors.ts';
-import type { Experiment } from '../spec/experiment.ts';
+import type { Experiment, Json } from '../spec/experiment.ts';
 import { LAYERS } from '../spec/layers.ts';
 import { LOSSES } from '../spec/losses.ts';
 import { OPTIMIZERS } from '../spec/optimizers.ts';
 import { fillEntry } from '../spec/params.ts';
 import { SCHEDULES } from '../spec/schedules.ts';
 import { expandBlocks, originOf } from './blocks.ts';
-import { type Composed, compose, type Json, Locator } from './compose.ts';
+import { type Composed, compose, Locator } from './compose.ts';
 import { applyOverrides, parseOverride } from './overrides.ts';
 import { CONFIG_VERSION, experimentSchema } from './schema.ts';
 import { checkSweep } from './sweep-check.ts';

@@ -7,6 +7,7 @@ import { BACKBONES } from '../spec/backbones.ts';
 import { CROPS } from '../spec/crops.ts';
 import { LAYER_GRAPH_KEYS, LAYERS } from '../spec/layers.ts';
 import { LOSSES } from '../spec/losses.ts';
+import { MONITORED } from '../spec/metric-names.ts';
 import { OPTIMIZERS } from '../spec/optimizers.ts';
 import { type JsonSchema, registrySchema } from '../spec/params.ts';
 import { SCHEDULES } from '../spec/schedules.ts';
@@ -59,8 +60,6 @@ const fraction = (description: string, d: number): JsonSchema => ({
 });
 
 const METRICS = ['accuracy', 'precision', 'recall', 'f1', 'auc'];
-const MONITORED = ['val_loss', 'val_accuracy', 'val_f1', 'val_auc', 'loss', 'accuracy'];
-
 // How pixels become model input: for the data, and for what a backbone read from disk expects.
 const NORMALIZATION: Record<string, JsonSchema> = {
   normalize: {
@@ -227,13 +226,13 @@ export function experimentSchema(): JsonSchema {
     lr_schedule: { ...registrySchema(SCHEDULES), default: { type: 'constant' }, description: 'learning-rate schedule' },
     early_stopping: {
       ...obj('stop when the monitored metric stops improving', {
-        monitor: { enum: MONITORED, default: 'val_loss', description: 'metric watched' },
+        monitor: { enum: [...MONITORED], default: 'val_loss', description: 'metric watched' },
         mode: { enum: ['auto', 'min', 'max'], default: 'auto', description: 'auto: min for losses, max otherwise' },
         patience: {
           type: 'integer',
           minimum: 0,
           default: 5,
-          description: 'epochs without improvement before stopping',
+          description: 'epochs in a row without improvement after which training stops (as Keras EarlyStopping)',
         },
         min_delta: {
           type: 'number',
@@ -276,7 +275,7 @@ export function experimentSchema(): JsonSchema {
     checkpoints: section('what is saved while training', {
       every: { type: 'integer', minimum: 1, default: 1, description: 'save the latest weights every N epochs' },
       best: { type: 'boolean', default: true, description: 'also keep the best weights' },
-      monitor: { enum: MONITORED, default: 'val_loss', description: 'metric that decides the best epoch' },
+      monitor: { enum: [...MONITORED], default: 'val_loss', description: 'metric that decides the best epoch' },
     }),
     engine: {
       enum: ['graph', 'eager'],

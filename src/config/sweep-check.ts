@@ -3,10 +3,10 @@
 // method fits the parameters. Errors point at the sweep's own keys.
 
 import { type ConfigError, ConfigErrors, didYouMean, formatPath } from '../spec/errors.ts';
-import type { Scheduler, Sweep, SweepParameter } from '../spec/experiment.ts';
-import type { Json, Locator } from './compose.ts';
+import type { Json, Scheduler, Sweep, SweepParameter } from '../spec/experiment.ts';
+import { EVALUATION_SET_METRICS, RANKING_METRICS } from '../spec/metric-names.ts';
+import type { Locator } from './compose.ts';
 import { applyOverrides, parsePath } from './overrides.ts';
-import { EVALUATION_SET_METRICS, RANKING_METRICS } from './sweep-schema.ts';
 import { validateExperiment } from './validate.ts';
 
 type Schema = Record<string, unknown>;

@@ -1,22 +1,8 @@
 // The `sweep:` section: trials that each override some keys of the experiment,
 // addressed by the same paths as --set.
+import { EVALUATION_SET_METRICS, RANKING_METRICS } from '../spec/metric-names.ts';
+
 type Schema = Record<string, unknown>;
-
-/** The per-epoch metrics a sweep can rank its trials by (their value at the last epoch). */
-export const RANKING_METRICS = [
-  'val_accuracy',
-  'val_loss',
-  'val_f1',
-  'val_auc',
-  'val_precision',
-  'val_recall',
-  'accuracy',
-  'loss',
-  'f1',
-] as const;
-
-/** What each evaluation set scores, named `<set>_<metric>` in records, MLflow and sweeps. */
-export const EVALUATION_SET_METRICS = ['accuracy', 'loss', 'precision', 'recall', 'f1', 'auc'] as const;
 
 const VALUES: Schema = { type: 'array', minItems: 1, title: 'a list of values', description: 'a list of values' };
 

@@ -3,7 +3,8 @@
 import type { ErrorObject } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { type ConfigError, didYouMean, formatPath, type PathPart } from '../spec/errors.ts';
-import type { Json, Locator } from './compose.ts';
+import type { Json } from '../spec/experiment.ts';
+import type { Locator } from './compose.ts';
 import { schemaAt } from './overrides.ts';
 
 type Schema = Record<string, unknown>;

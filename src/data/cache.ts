@@ -11,19 +11,11 @@ import { mkdir, readFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 // The cache root is the libtensorflow installer's: one definition of where run-exp caches.
-import { cacheRoot } from '../../native/install.mjs';
+import { cacheRoot } from '../platform/cache-root.ts';
+import { type CropFill, type FaceCrop, faceCropOf } from '../spec/experiment.ts';
 import { type FileStamp, folderKey, stampFiles, writeAtomic } from './cache-files.ts';
 import { channelsOf, decodeImage, type Preprocessing } from './decode.ts';
-import {
-  type CropFill,
-  centerRegion,
-  chooseFace,
-  type FaceCrop,
-  faceCropOf,
-  faceRegion,
-  outsideFraction,
-  type Region,
-} from './faces/crop.ts';
+import { centerRegion, chooseFace, faceRegion, outsideFraction, type Region } from './faces/crop.ts';
 import { detectorKey, type ImageFaces, locateFaces } from './faces/locate.ts';
 import { decodeJpegs, jpegDecoder } from './jpeg-fast.ts';
 import type { Item } from './sources.ts';

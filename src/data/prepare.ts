@@ -1,11 +1,13 @@
 // data: list the files, split them, decode them through the cache; the same for
 // each evaluation set. The result is everything training needs and everything
 // a run records about its data.
+
+import { DataError } from '../spec/errors.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { type BadFile, type FaceStats, type LoadOptions, loadPixels } from './cache.ts';
 import type { FileStamp } from './cache-files.ts';
 import { channelsOf } from './decode.ts';
-import { DataError, type DataSpec, type Item, listData } from './sources.ts';
+import { type DataSpec, type Item, listData } from './sources.ts';
 import { stratifiedSplit } from './split.ts';
 
 export interface PreparedData {

@@ -3,6 +3,7 @@
 // and a CSV or JSON-lines manifest.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { DataError } from '../spec/errors.ts';
 import type { Experiment } from '../spec/experiment.ts';
 
 export interface Item {
@@ -33,17 +34,6 @@ export type DataSpec = Pick<
   | 'path_column'
   | 'label_column'
 >;
-
-export class DataError extends Error {
-  override name = 'DataError';
-  /** The experiment key the problem belongs to, when there is one: the CLI points at where it was written. */
-  constructor(
-    message: string,
-    readonly key?: string,
-  ) {
-    super(message);
-  }
-}
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|avif|bmp)$/i;
 

@@ -1,6 +1,7 @@
 // Stratified, seeded train / validation / test split.
 import { rng, shuffle } from '../platform/random.ts';
-import { DataError, type Item } from './sources.ts';
+import { DataError } from '../spec/errors.ts';
+import type { Item } from './sources.ts';
 
 export interface Split {
   train: Item[];

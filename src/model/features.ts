@@ -6,12 +6,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
-import { cacheRoot } from '../../native/install.mjs';
+import { type InputSource, pixelSources, rowSource, type Sources } from '../data/batches.ts';
 import { writeAtomic } from '../data/cache-files.ts';
 import type { PreparedData } from '../data/prepare.ts';
+import { cacheRoot } from '../platform/cache-root.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { Experiment } from '../spec/experiment.ts';
-import { type InputSource, pixelSources, rowSource, type Sources } from '../train/train.ts';
 import { BACKBONE_SCOPE } from './backbone.ts';
 import { fixedCut, modelAfter } from './cut.ts';
 

@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
-import { DataError } from '../data/sources.ts';
 import type { Tf } from '../platform/tensorflow.ts';
+import { DataError } from '../spec/errors.ts';
 import { loadModel } from './backbones/graph-layer.ts';
 
 export interface InitReport {
@@ -30,7 +30,12 @@ export function initSource(dir: string): string {
 
 export async function initFrom(tf: Tf, model: LayersModel, dir: string): Promise<InitReport> {
   const source = initSource(dir);
-  const theirs = await loadModel(tf, source);
+  const theirs = await loadModel(tf, source).catch((err: unknown) => {
+    throw new DataError(
+      `${source} cannot be loaded as a model (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); give a finished run's folder`,
+      'model.init_from',
+    );
+  });
   const report: InitReport = { source, loaded: [], reinitialised: [], missing: [] };
   for (const layer of model.layers) {
     const ours = layer.getWeights();

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
+import { RunExpError } from '../spec/errors.ts';
 import type { Experiment } from '../spec/experiment.ts';
 
 export const MLMODEL = 'MLmodel';
@@ -42,7 +43,9 @@ export function readModelMeta(dir: string): ModelMeta | null {
   const doc = parse(readFileSync(file, 'utf8')) as { metadata?: { run_exp?: ModelMeta } };
   const meta = doc.metadata?.run_exp;
   if (!meta?.classes || !meta.preprocessing) {
-    throw new Error(`${file} has no run-exp metadata (metadata.run_exp.classes and .preprocessing)`);
+    throw new RunExpError(
+      `${file} has no run-exp metadata (metadata.run_exp.classes and .preprocessing): give a model folder run-exp saved`,
+    );
   }
   return meta;
 }

@@ -3,10 +3,9 @@
 // list of --set overrides on the experiment it was declared in. A tpe sweep's
 // trials are numbered here but get their overrides when they start (tpe.ts).
 import { createHash } from 'node:crypto';
-import type { Json } from '../config/compose.ts';
 import { parameterValues } from '../config/sweep-check.ts';
 import { rng } from '../platform/random.ts';
-import type { Experiment, Sweep } from '../spec/experiment.ts';
+import type { Experiment, Json, Sweep } from '../spec/experiment.ts';
 
 export interface Trial {
   index: number;

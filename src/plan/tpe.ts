@@ -6,9 +6,9 @@
 // Until `startupTrials` results exist, proposals are plain random draws. A
 // proposal depends only on the seed, the trial's index and the results given,
 // so the same history gives the same trial on every machine.
-import type { Json } from '../config/compose.ts';
+
 import { rng } from '../platform/random.ts';
-import type { Sweep, SweepParameter } from '../spec/experiment.ts';
+import type { Json, Sweep, SweepParameter } from '../spec/experiment.ts';
 import { drawValue } from './expand.ts';
 
 export interface Observation {

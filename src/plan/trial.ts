@@ -1,9 +1,9 @@
 // One trial of a sweep as an experiment to run: the declared experiment with
 // the trial's overrides applied and validated like any --set.
-import type { Json } from '../config/compose.ts';
+
 import { type Resolved, type ResolveOptions, resolveExperiment } from '../config/resolve.ts';
 import { ConfigErrors } from '../spec/errors.ts';
-import type { Scheduler, Sweep } from '../spec/experiment.ts';
+import type { Json, Scheduler, Sweep } from '../spec/experiment.ts';
 import { expandSweep, sweepId, type Trial, trialSets } from './expand.ts';
 
 /** What a trial's run records (trial.json) and tags its MLflow run with. */

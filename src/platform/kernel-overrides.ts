@@ -16,13 +16,10 @@
 // filter with stride s only ever reads every s-th pixel, and needs no padding,
 // so the same gradient comes from the strided input at stride 1.
 //
-// MaxPoolGrad stays TensorFlow's own (its first maximum in a window takes the
-// gradient, as in Keras, PyTorch and the graph engine). A broadcast
-// compare-and-multiply once replaced it, at half the time, but sent the
-// gradient to every tied maximum: photos have flat regions, whose equal
-// positive activations tie, and on UTKFace batches it changed the first
-// conv's gradient by 5-76%. Exact rewrites (rank scores, strided slices) were
-// slower than the stock kernel.
+// MaxPoolGrad stays TensorFlow's own: the first maximum in a window takes the
+// gradient, as in Keras, PyTorch and the graph engine. A faster broadcast
+// compare would give it to every tied maximum, and photos' flat regions tie
+// (bench/RESULTS.md has the figures).
 //
 import type { KernelConfig, KernelFunc, Tensor, TensorInfo } from '@tensorflow/tfjs-node';
 import type { Tf } from './tensorflow.ts';
@@ -46,16 +43,8 @@ interface BackpropFilterAttrs {
 }
 
 let installed = false;
-const stock = new Map<string, KernelFunc>();
-
-/** tfjs-node's own kernel that an override replaced, for tests and benchmarks to compare against. */
-export function stockKernel(kernelName: string): KernelFunc | undefined {
-  return stock.get(kernelName);
-}
-
 function override(tf: Tf, kernelName: string, make: (original: KernelFunc) => KernelFunc): void {
   const original = (tf.getKernel(kernelName, 'tensorflow') as KernelConfig).kernelFunc;
-  stock.set(kernelName, original);
   tf.unregisterKernel(kernelName, 'tensorflow');
   tf.registerKernel({ kernelName, backendName: 'tensorflow', kernelFunc: make(original) });
 }

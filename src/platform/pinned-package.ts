@@ -5,14 +5,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import type { PinnedFiles } from '../spec/pinned.ts';
 import { BackendError } from './tensorflow.ts';
-
-/** A pinned package and the weight files inside it (path -> sha256). */
-export interface PinnedFiles {
-  package: string;
-  version: string;
-  files: Record<string, string>;
-}
 
 export class PackageError extends BackendError {
   override name = 'PackageError';

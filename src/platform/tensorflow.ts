@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { RunExpError } from '../spec/errors.ts';
 import { installKernelOverrides } from './kernel-overrides.ts';
 
 export type Tf = typeof import('@tensorflow/tfjs-node');
@@ -14,8 +15,14 @@ export interface LoadOptions {
   allowNonNative?: boolean;
 }
 
-export class BackendError extends Error {
+export class BackendError extends RunExpError {
   override name = 'BackendError';
+  constructor(message: string) {
+    super(message, { exitCode: 1 });
+  }
+  override display(): string {
+    return this.message;
+  }
 }
 
 const FIX = [
@@ -27,9 +34,17 @@ const FIX = [
 
 // Both packages are CommonJS: require gives the same module object under tsx and plain Node.
 const require = createRequire(import.meta.url);
-let loaded: { tf: Tf; native: boolean } | undefined;
 
-/** Sets the environment TensorFlow reads when it creates its context; no effect once loaded. */
+export interface LoadedBackend {
+  tf: Tf;
+  native: boolean;
+  /** Intra-op threads TensorFlow was started with (it reads them once, when it loads). */
+  threads: number;
+}
+
+let loaded: LoadedBackend | undefined;
+
+/** Sets the environment TensorFlow reads when it creates its context. */
 function configureEnv(threads: number | undefined): void {
   // INFO lines from TensorFlow's C++ start-up would otherwise clutter every run.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
@@ -39,24 +54,41 @@ function configureEnv(threads: number | undefined): void {
   }
 }
 
-export async function loadTensorflow(options: LoadOptions = {}): Promise<{ tf: Tf; native: boolean }> {
-  if (loaded) return loaded;
+/**
+ * Loads TensorFlow.js once per process: the first call decides the backend and
+ * its threads. A later call gets the same backend, and throws when it asks for
+ * what the first one did not give: another thread count, or the native backend
+ * after the first call accepted the pure-JS one.
+ */
+export async function loadTensorflow(options: LoadOptions = {}): Promise<LoadedBackend> {
+  if (!loaded) loaded = await load(options);
+  if (options.threads !== undefined && options.threads !== loaded.threads) {
+    throw new Error(
+      `TensorFlow was loaded with ${loaded.threads} threads before ${options.threads} were asked for: load it with the experiment's training.threads first`,
+    );
+  }
+  if (!loaded.native && !options.allowNonNative) throw new BackendError(FIX);
+  return loaded;
+}
+
+async function load(options: LoadOptions): Promise<LoadedBackend> {
   configureEnv(options.threads);
+  const threads = options.threads ?? Number(process.env.TF_NUM_INTRAOP_THREADS || os.availableParallelism());
+  let backend: LoadedBackend;
   try {
     const tf = require('@tensorflow/tfjs-node') as Tf;
-    loaded = { tf, native: tf.getBackend() === 'tensorflow' };
+    backend = { tf, native: tf.getBackend() === 'tensorflow', threads };
   } catch (err) {
     if (!options.allowNonNative) {
       throw new BackendError(`${FIX}\n(cause: ${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
     }
     const tf = require('@tensorflow/tfjs') as Tf;
     await tf.setBackend('cpu');
-    loaded = { tf, native: false };
+    backend = { tf, native: false, threads };
   }
-  if (!loaded.native && !options.allowNonNative) throw new BackendError(FIX);
   // RUN_EXP_KERNEL_OVERRIDES=0 keeps tfjs-node's own kernels, for comparison in bench/backend.
-  if (loaded.native && process.env.RUN_EXP_KERNEL_OVERRIDES !== '0') installKernelOverrides(loaded.tf);
-  return loaded;
+  if (backend.native && process.env.RUN_EXP_KERNEL_OVERRIDES !== '0') installKernelOverrides(backend.tf);
+  return backend;
 }
 
 export interface BackendReport {

@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, Optimizer } from '@tensorflow/tfjs-node';
-import { DataError } from '../data/sources.ts';
 import { optimizerState, restoreOptimizerState } from '../engine/optimizer-groups.ts';
 import type { WeightAverage, WeightAverageState } from '../engine/weight-average.ts';
 import { loadModel } from '../model/backbones/graph-layer.ts';
 import type { Tf } from '../platform/tensorflow.ts';
+import { DataError } from '../spec/errors.ts';
 import { recording } from './record-errors.ts';
 
 /** The newest checkpoint, and the one before it. */

@@ -3,6 +3,7 @@
 // artifacts through the server's artifact proxy. Credentials come from the
 // environment and never appear in errors or logs.
 import { openAsBlob, statSync } from 'node:fs';
+import { RunExpError } from '../spec/errors.ts';
 import type { DatasetInput } from './datasets.ts';
 
 /** MLflow's request limits (mlflow/utils/validation.py). */
@@ -80,7 +81,7 @@ export interface FileInfo {
   file_size?: number;
 }
 
-export class MlflowError extends Error {
+export class MlflowError extends RunExpError {
   constructor(
     message: string,
     /** HTTP status, or undefined for a network error or timeout. */
@@ -88,7 +89,7 @@ export class MlflowError extends Error {
     /** MLflow's error_code, such as RESOURCE_DOES_NOT_EXIST. */
     readonly code?: string,
   ) {
-    super(message);
+    super(message, { exitCode: 1 });
     this.name = 'MlflowError';
   }
   /** Network errors, timeouts, 429 and 5xx are worth another try; 4xx validation errors never. */

@@ -1,6 +1,8 @@
 // A run's records live on a disk that can fill up, turn read-only or fail.
 // Such an error is not a bug: it becomes one line naming what was being
 // written and where, and what to do, instead of an error object dump.
+import { RunExpError } from '../spec/errors.ts';
+
 const KINDS: Record<string, string> = {
   ENOSPC: 'disk full',
   EDQUOT: 'disk quota exceeded',
@@ -10,7 +12,7 @@ const KINDS: Record<string, string> = {
   EIO: 'input/output error',
 };
 
-export class RecordError extends Error {
+export class RecordError extends RunExpError {
   override name = 'RecordError';
   constructor(
     readonly kind: string,
@@ -20,7 +22,7 @@ export class RecordError extends Error {
     /** What the user can do about it. */
     advice?: string,
   ) {
-    super(`${kind} while writing ${what} in ${where}${advice ? `: ${advice}` : ''}`);
+    super(`${kind} while writing ${what} in ${where}${advice ? `: ${advice}` : ''}`, { exitCode: 1 });
   }
 }
 

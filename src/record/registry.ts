@@ -6,8 +6,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { cacheRoot } from '../../native/install.mjs';
 import { MLMODEL } from '../model/model-folder.ts';
+import { cacheRoot } from '../platform/cache-root.ts';
+import { RunExpError } from '../spec/errors.ts';
 import {
   clientOptionsFromEnv,
   findOrCreate,
@@ -19,7 +20,7 @@ import {
 import { drain, hasSpool, openSpool, RUN_ID_TAG } from './mlflow-spool.ts';
 
 /** Bad input to the registry commands: said in one line, exit 2. */
-export class RegistryError extends Error {
+export class RegistryError extends RunExpError {
   override name = 'RegistryError';
 }
 

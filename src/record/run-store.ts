@@ -18,6 +18,7 @@ import {
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
+import { RunExpError } from '../spec/errors.ts';
 import { currentOwner, liveness, type Owner } from './liveness.ts';
 import { recordError } from './record-errors.ts';
 
@@ -27,7 +28,7 @@ export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED' | 'CRASHED'
 export const LOCK_FILE = 'run.lock';
 
 /** Another live process holds the run's lock. */
-export class RunLockedError extends Error {
+export class RunLockedError extends RunExpError {
   override name = 'RunLockedError';
 }
 

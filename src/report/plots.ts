@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { EpochMetrics } from '../train/train.ts';
+import type { EpochMetrics } from '../spec/events.ts';
 
 /** A Vega-Lite chart as a PNG file. */
 export async function toPng(spec: TopLevelSpec, file: string): Promise<void> {

@@ -9,18 +9,19 @@ import type { LayersModel } from '@tensorflow/tfjs-node';
 import { parse } from 'yaml';
 import { stampFiles } from '../data/cache-files.ts';
 import { channelsOf, decodeImage, type Preprocessing } from '../data/decode.ts';
-import { centerRegion, faceCropOf, faceRegion, type Region, rankFaces } from '../data/faces/crop.ts';
+import { centerRegion, faceRegion, type Region, rankFaces } from '../data/faces/crop.ts';
 import { locateFaces } from '../data/faces/locate.ts';
 import { decodeJpegs } from '../data/jpeg-fast.ts';
 import { toFloat } from '../data/normalize.ts';
-import { DataError } from '../data/sources.ts';
 import { registerCustomLayers } from '../layers/spatial-dropout.ts';
 import { loadModel } from '../model/backbones/graph-layer.ts';
 import { readModelMeta } from '../model/model-folder.ts';
 import { mirrorImages, predictProbs } from '../model/predict-probs.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { CROPS } from '../spec/crops.ts';
+import { DataError } from '../spec/errors.ts';
 import type { Experiment } from '../spec/experiment.ts';
+import { faceCropOf } from '../spec/experiment.ts';
 import { fillEntry } from '../spec/params.ts';
 
 export interface Prediction {

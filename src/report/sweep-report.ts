@@ -1,8 +1,7 @@
 // `run-exp sweep <file> --report`: one PNG of a sweep, every trial's metric by
 // epoch (pruned trials dashed, a cross where they stopped) above the final
 // metric against each swept parameter.
-import type { Json } from '../config/compose.ts';
-import type { Sweep } from '../spec/experiment.ts';
+import type { Json, Sweep } from '../spec/experiment.ts';
 import { CONFIG, toPng } from './plots.ts';
 import type { SweepSummary } from './sweep-summary.ts';
 

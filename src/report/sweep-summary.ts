@@ -3,14 +3,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Json } from '../config/compose.ts';
 import { rungs } from '../plan/asha.ts';
 import type { Trial } from '../plan/expand.ts';
 import type { TrialInfo } from '../plan/trial.ts';
 import type { MlflowClient } from '../record/mlflow-client.ts';
 import { findParent, OVERRIDES_TAG, PRUNED_TAG, ROLE_TAG, SWEEP_TAG, TRIAL_TAG } from '../record/mlflow-parent.ts';
 import { readMetrics } from '../record/run-store.ts';
-import type { Sweep } from '../spec/experiment.ts';
+import type { Json, Sweep } from '../spec/experiment.ts';
 import { listRuns } from './runs.ts';
 
 export interface TrialRow {

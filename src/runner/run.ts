@@ -1,20 +1,16 @@
-// Wires one run: resolved experiment -> backend -> data -> model -> training ->
-// records. Holds no domain logic itself.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+// Wires one run: resolved experiment -> backend -> data -> model -> engine ->
+// training with its callbacks -> records. The decisions live in the modules it calls.
+import { mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
-import { stringify } from 'yaml';
 import type { Resolved } from '../config/resolve.ts';
+import { pixelSources } from '../data/batches.ts';
 import type { FaceStats, LoadOptions } from '../data/cache.ts';
-import { faceCropOf } from '../data/faces/crop.ts';
-import { type DetectorName, detectorIdentity } from '../data/faces/detectors.ts';
 import { type PreparedData, prepareData } from '../data/prepare.ts';
-import { DataError } from '../data/sources.ts';
-import { chooseEngine } from '../engine/graph/graph-trainer.ts';
+import { makeEngine } from '../engine/choose.ts';
 import { makeTrainingOptimizer } from '../engine/optimizer-groups.ts';
+import { classWeights, learningOrder } from '../engine/variables.ts';
 import { WeightAverage } from '../engine/weight-average.ts';
-import { pathIdentity } from '../model/backbones/from-path.ts';
 import { buildExperimentModel } from '../model/build.ts';
 import { cachedFeatures, featuresCacheable } from '../model/features.ts';
 import { initFrom, initSource } from '../model/init-from.ts';
@@ -22,27 +18,33 @@ import { MLMODEL, mlmodelText } from '../model/model-folder.ts';
 import { makePruner, type Verdict } from '../plan/pruner.ts';
 import type { TrialInfo } from '../plan/trial.ts';
 import { loadTensorflow } from '../platform/tensorflow.ts';
-import { loadCheckpoint, saveCheckpoint } from '../record/checkpoints.ts';
+import { loadCheckpoint } from '../record/checkpoints.ts';
 import { datasetInputs } from '../record/datasets.ts';
 import { clientOptionsFromEnv, mlflowClient } from '../record/mlflow-client.ts';
-import { PRUNED_TAG } from '../record/mlflow-parent.ts';
 import { type MlflowReport, startMlflowTracker, trackingUri } from '../record/mlflow-tracker.ts';
 import { RecordError, recordError, recording } from '../record/record-errors.ts';
+import { folderSink, logSink, mlflowSink, type RunEnd, runEvents } from '../record/run-events.ts';
 import { runLogger, type TerminalLog } from '../record/run-log.ts';
-import { createRun, environment, openRun, type RunStore, readMetrics, writeConfig } from '../record/run-store.ts';
+import { createRun, openRun, type RunStore, readMetrics, writeConfig } from '../record/run-store.ts';
 import { systemSampler } from '../record/system-metrics.ts';
-import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
-import { type BackboneName, backboneIdentity } from '../spec/backbones.ts';
+import { rungValues } from '../report/trial-store.ts';
+import { type EpochMetrics, metricOf } from '../spec/events.ts';
 import type { Experiment } from '../spec/experiment.ts';
+import { averagedWeights, type Callback } from '../train/callbacks.ts';
+import { type TrainOutcome, train } from '../train/train.ts';
 import {
-  type EpochMetrics,
-  evaluateSets,
-  learningOrder,
-  pixelSources,
-  setMetrics,
-  train,
-  validate,
-} from '../train/train.ts';
+  bestCheckpoint,
+  checkpoints,
+  evaluationSets,
+  heartbeat,
+  progress,
+  pruning,
+  recordEpochs,
+  systemMetrics,
+} from './callbacks.ts';
+import { runEnvironment } from './environment.ts';
+import { finalEvaluation, plots, type SetSummary } from './final-evaluation.ts';
+import { checkSameData, checkSameExperiment, DATA_FILES, dataFiles } from './resume-checks.ts';
 
 export interface RunHooks {
   /** Progress of decoding images into the cache. */
@@ -86,45 +88,15 @@ export interface RunResult {
   /** What reached MLflow, when the run is tracked there. */
   mlflow?: MlflowReport;
   /** The final model on each evaluation set. */
-  evaluationSets?: Record<string, { images: number; accuracy: number; f1: number; auc: number | null }>;
+  evaluationSets?: Record<string, SetSummary>;
 }
 
-const HEARTBEAT_MS = 10_000;
-
-/** Size and modification time of every file a run trains and validates on: what a resume compares. */
-const DATA_FILES = 'data-files.json';
-
-const dataFiles = (data: PreparedData): Record<string, [number, number]> =>
-  Object.fromEntries(data.stamps.map((s) => [s.path, [s.size, s.mtimeMs]]));
-
-/** --resume on other data than the run started with stops, naming how many files changed. */
-function checkSameData(dir: string, data: PreparedData, allow: boolean): void {
-  const recorded = JSON.parse(readFileSync(path.join(dir, 'environment.json'), 'utf8')) as { dataset_hash?: string };
-  if (recorded.dataset_hash === data.hash || allow) return;
-  const file = path.join(dir, DATA_FILES);
-  const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, [number, number]>) : {};
-  const now = dataFiles(data);
-  const changed = Object.keys(now).filter((f) => f in before && String(before[f]) !== String(now[f])).length;
-  const added = Object.keys(now).filter((f) => !(f in before)).length;
-  const removed = Object.keys(before).filter((f) => !(f in now)).length;
-  throw new DataError(
-    `the data changed since the run started (dataset hash ${data.hash.slice(0, 16)}, recorded ${recorded.dataset_hash?.slice(0, 16)}): ${changed} files changed, ${added} added, ${removed} removed; resume with --allow-data-change to go on with the data as it is now, or start a new run`,
-  );
-}
-
-/** Plots are a convenience: failing to draw one is recorded, never fatal. */
-async function plots(
-  run: RunStore,
-  name: string,
-  epochs: EpochMetrics[],
-  classes: string[],
-  confusion: number[][] | null,
-): Promise<void> {
-  try {
-    await drawRunPlots(run.dir, name, epochs, classes, confusion);
-  } catch (err) {
-    run.appendJsonl('warnings.jsonl', { what: 'plots', error: err instanceof Error ? err.message : String(err) });
-  }
+/** A run as far as it got: set once its folder exists, and once it is started (RUNNING, records being written). */
+interface Progress {
+  run?: RunStore;
+  started?: boolean;
+  /** Ends the run's records (status, MLflow) as FAILED with `error`, once they exist. */
+  fail?: (error: string) => Promise<void>;
 }
 
 export async function runExperiment(
@@ -135,103 +107,42 @@ export async function runExperiment(
   /** Set when the run is a trial of a sweep. */
   trial?: TrialInfo,
 ): Promise<RunResult> {
-  let run: RunStore | undefined;
+  const at: Progress = {};
   try {
-    return await runInFolder(resolved, hooks, cacheDir, resume, trial, (r) => {
-      run = r;
-    });
+    return await runInFolder(resolved, hooks, cacheDir, resume, trial, at);
   } catch (err) {
-    const failed = run ? recordError(err, 'the run', run.dir) : null;
-    if (!run || !failed) {
-      run?.release();
-      throw err;
-    }
+    const { run } = at;
+    if (!run) throw err;
     // A disk that filled up (or turned read-only) is an outcome, not a bug: say what to do, keep what was recorded.
+    const failed = recordError(err, 'the run', run.dir);
     const file = path.relative(process.cwd(), resolved.files[0] ?? '') || '<file>';
-    const error = new RecordError(
-      failed.kind,
-      failed.what,
-      failed.where,
-      `${failed.kind === 'disk full' || failed.kind === 'disk quota exceeded' ? 'free space' : 'fix the folder'} and run \`run-exp ${file} --resume ${run.dir}\``,
-    );
-    rmSync(path.join(run.dir, 'checkpoints', '.partial'), { recursive: true, force: true });
-    try {
-      run.setStatus('FAILED', { error: error.message });
-    } catch {
-      // The status cannot be written either: it stays RUNNING, and `run-exp runs` shows the run as CRASHED.
+    const error = failed
+      ? new RecordError(
+          failed.kind,
+          failed.what,
+          failed.where,
+          `${failed.kind === 'disk full' || failed.kind === 'disk quota exceeded' ? 'free space' : 'fix the folder'} and run \`run-exp ${file} --resume ${run.dir}\``,
+        )
+      : err;
+    if (failed) rmSync(path.join(run.dir, 'checkpoints', '.partial'), { recursive: true, force: true });
+    // A run that started ends FAILED with its message, whatever failed; a resume refused before it started
+    // leaves the run as it was.
+    if (at.started) {
+      try {
+        await (at.fail ?? ((message) => run.setStatus('FAILED', { error: message })))(
+          error instanceof Error ? error.message : String(error),
+        );
+      } catch {
+        // The status cannot be written either: it stays RUNNING, and `run-exp runs` shows the run as CRASHED.
+      }
     }
     run.release();
     throw error;
   }
 }
 
-async function runInFolder(
-  resolved: Resolved,
-  hooks: RunHooks,
-  cacheDir: string | undefined,
-  resume: string | undefined,
-  trial: TrialInfo | undefined,
-  onRun: (run: RunStore) => void,
-): Promise<RunResult> {
-  const exp = resolved.experiment;
-  const { tf, native } = await loadTensorflow({
-    threads: exp.training.threads,
-    allowNonNative: exp.training.allow_non_native_backend,
-  });
-  // A missing model to start from stops the run before any data is read.
-  if (exp.model.init_from && !resume) initSource(exp.model.init_from);
-  const data = await prepareData(exp, {
-    onProgress: hooks.onDecode,
-    onDetect: hooks.onDetect,
-    signal: hooks.preparing,
-    cacheDir,
-  });
-  const faces: Record<string, FaceStats> = Object.fromEntries(
-    [
-      ['training data', data.faces] as const,
-      ...Object.entries(data.evaluationSets).map(([n, s]) => [n, s.faces] as const),
-    ].filter((e): e is readonly [string, FaceStats] => e[1] !== undefined),
-  );
-  const crop = faceCropOf(exp.data.preprocessing);
-  const run = resume ? openRun(resume) : createRun(exp.tracking.dir, exp.name);
-  onRun(run);
-  if (resume) {
-    const recorded = readFileSync(path.join(run.dir, 'config.yaml'), 'utf8');
-    if (recorded !== stringify(exp)) {
-      throw new DataError(
-        `the experiment differs from the one ${resume} was started with (its config.yaml); resume with the same file and --set options`,
-      );
-    }
-    checkSameData(run.dir, data, hooks.allowDataChange === true);
-    run.setStatus('RUNNING', { resumed: true });
-  }
-  writeConfig(run, exp);
-  if (trial) run.writeJson('trial.json', trial);
-  const log = runLogger(run.dir, hooks.terminalLog);
-  log.info(
-    { event: resume ? 'run resumed' : 'run started', experiment: exp.name, files: resolved.files },
-    resume ? 'run resumed' : 'run started',
-  );
-  // biome-ignore lint/suspicious/noExplicitAny: the binding is untyped
-  const libtensorflow = native ? ((tf.backend() as any).binding.TF_Version as string) : null;
-  const env = environment({
-    tfjs: tf.version.tfjs,
-    backend: tf.getBackend(),
-    libtensorflow,
-    dataset_hash: data.hash,
-    config_hash: createHash('sha256').update(stringify(exp)).digest('hex').slice(0, 16),
-    config_files: resolved.files,
-    ...(crop ? { face_detector: detectorIdentity(crop.detector as DetectorName) } : {}),
-    ...(exp.model.backbone
-      ? {
-          backbone: exp.model.backbone.path
-            ? pathIdentity(exp.model.backbone.path)
-            : backboneIdentity(exp.model.backbone.from as BackboneName),
-        }
-      : {}),
-  });
-  if (!resume || hooks.allowDataChange) run.writeJson(DATA_FILES, dataFiles(data));
-  run.writeJson('environment.json', env);
+/** The data's facts a run records: data.json, split.json, bad-files.json. */
+function recordData(run: RunStore, data: PreparedData): void {
   run.writeJson('data.json', {
     classes: data.classes,
     counts: data.counts,
@@ -254,6 +165,55 @@ async function runInFolder(
     test: data.splits.test.files,
   });
   run.writeJson('bad-files.json', data.bad);
+}
+
+async function runInFolder(
+  resolved: Resolved,
+  hooks: RunHooks,
+  cacheDir: string | undefined,
+  resume: string | undefined,
+  trial: TrialInfo | undefined,
+  at: Progress,
+): Promise<RunResult> {
+  const exp = resolved.experiment;
+  const backend = await loadTensorflow({
+    threads: exp.training.threads,
+    allowNonNative: exp.training.allow_non_native_backend,
+  });
+  const { tf } = backend;
+  // A missing model to start from stops the run before any data is read.
+  if (exp.model.init_from && !resume) initSource(exp.model.init_from);
+  const data = await prepareData(exp, {
+    onProgress: hooks.onDecode,
+    onDetect: hooks.onDetect,
+    signal: hooks.preparing,
+    cacheDir,
+  });
+  const faces: Record<string, FaceStats> = Object.fromEntries(
+    [
+      ['training data', data.faces] as const,
+      ...Object.entries(data.evaluationSets).map(([n, s]) => [n, s.faces] as const),
+    ].filter((e): e is readonly [string, FaceStats] => e[1] !== undefined),
+  );
+  const run = resume ? openRun(resume) : createRun(exp.tracking.dir, exp.name);
+  at.run = run;
+  if (resume) {
+    checkSameExperiment(run.dir, exp, resume);
+    checkSameData(run.dir, data, hooks.allowDataChange === true);
+    run.setStatus('RUNNING', { resumed: true });
+  }
+  at.started = true;
+  writeConfig(run, exp);
+  if (trial) run.writeJson('trial.json', trial);
+  const log = runLogger(run.dir, hooks.terminalLog);
+  log.info(
+    { event: resume ? 'run resumed' : 'run started', experiment: exp.name, files: resolved.files },
+    resume ? 'run resumed' : 'run started',
+  );
+  const env = runEnvironment(backend, exp, resolved.files, data);
+  if (!resume || hooks.allowDataChange) run.writeJson(DATA_FILES, dataFiles(data));
+  run.writeJson('environment.json', env);
+  recordData(run, data);
   log.info(
     {
       event: 'data',
@@ -322,147 +282,141 @@ async function runInFolder(
     // Epochs after the checkpoint are trained again: drop their records.
     run.writeText('metrics.jsonl', history.map((m) => `${JSON.stringify(m)}\n`).join(''));
   }
-  const engine = chooseEngine(tf, exp, net);
+  const { engine, reason } = await makeEngine({
+    tf,
+    exp,
+    model: net,
+    optimizer,
+    source: sources.data,
+    classes: data.classes.length,
+    classWeights: classWeights(exp, data),
+    threads: backend.threads,
+    ...(average ? { average } : {}),
+  });
   log.info(
-    { event: 'engine', engine: engine.trainer ? 'graph' : 'eager', reason: engine.reason },
-    engine.trainer ? 'training engine: graph' : `training engine: eager (${engine.reason})`,
+    { event: 'engine', engine: engine.kind, reason },
+    reason ? `training engine: eager (${reason})` : 'training engine: graph',
   );
   const uri = trackingUri(exp.tracking.mlflow_uri);
   const mlflow = uri
-    ? startMlflowTracker(
-        uri,
-        {
-          runDir: run.dir,
-          runId: run.id,
-          experiment: exp.tracking.experiment_name ?? exp.name,
-          description: exp.description,
-          config: exp,
-          sourceName: path.relative(process.cwd(), resolved.files[0] ?? '') || exp.name,
-          environment: env,
-          tags: exp.tracking.tags,
-          datasets: datasetInputs({ path: exp.data.path, ...data }),
-          history: history as unknown as Record<string, unknown>[],
-          trial,
-        },
-        (message) => log.warn({ event: 'mlflow unreachable' }, message),
+    ? mlflowSink(
+        startMlflowTracker(
+          uri,
+          {
+            runDir: run.dir,
+            runId: run.id,
+            experiment: exp.tracking.experiment_name ?? exp.name,
+            description: exp.description,
+            config: exp,
+            sourceName: path.relative(process.cwd(), resolved.files[0] ?? '') || exp.name,
+            environment: env,
+            tags: exp.tracking.tags,
+            datasets: datasetInputs({ path: exp.data.path, ...data }),
+            history: history as unknown as Record<string, unknown>[],
+            trial,
+          },
+          (message) => log.warn({ event: 'mlflow unreachable' }, message),
+        ),
       )
     : null;
-  /** Local records first, then MLflow: its report says what reached the server. */
-  const end = async (result: Omit<RunResult, 'run' | 'mlflow'>, extra: Record<string, unknown>): Promise<RunResult> => {
-    run.setStatus(result.status, extra);
-    run.release();
-    // Its state (moments, step counts) would outlive the run in a process that runs several.
-    optimizer.dispose();
-    average?.dispose();
-    // Nothing is logged after this: the files MLflow receives are the run's final records.
-    // MLflow has no PRUNED status: a pruned trial finished, with the rung it stopped at as a tag.
-    const report = await mlflow?.finish(
-      result.status === 'PRUNED' ? 'FINISHED' : result.status,
-      pruning.pruned ? [{ key: PRUNED_TAG, value: String(pruning.pruned.rung) }] : [],
-    );
-    return { run, ...result, mlflow: report };
+  const events = runEvents([folderSink(run), logSink(log), ...(mlflow ? [mlflow] : [])]);
+  let ended = false;
+  /** The last event: local records first, then MLflow, whose report says what reached the server. */
+  const end = async (result: Omit<RunResult, 'run' | 'mlflow'>, e: Omit<RunEnd, 'status'>): Promise<RunResult> => {
+    if (!ended) {
+      ended = true;
+      // Its state (moments, step counts) would outlive the run in a process that runs several.
+      optimizer.dispose();
+      average?.dispose();
+      await events.end({ status: result.status, ...e });
+    }
+    return { run, ...result, ...(mlflow ? { mlflow: mlflow.report } : {}) };
+  };
+  at.fail = async (error) => {
+    log.error({ event: 'run ended', status: 'FAILED' }, error);
+    await end({ status: 'FAILED', epochs: [], error }, { extra: { error } });
   };
   const pruner = trial?.scheduler
     ? makePruner({
-        sweepId: trial.sweep_id,
-        index: trial.index,
         scheduler: trial.scheduler,
-        metric: trial.metric,
         goal: trial.goal,
         epochs: exp.training.epochs,
-        root: exp.tracking.dir,
-        mlflow: uri
-          ? { client: mlflowClient(clientOptionsFromEnv(uri)), experiment: exp.tracking.experiment_name ?? exp.name }
-          : undefined,
-        onWarning: (message) => log.warn({ event: 'pruner' }, message),
+        others: (epoch) =>
+          rungValues(
+            {
+              sweepId: trial.sweep_id,
+              index: trial.index,
+              metric: trial.metric,
+              root: exp.tracking.dir,
+              ...(uri
+                ? {
+                    mlflow: {
+                      client: mlflowClient(clientOptionsFromEnv(uri)),
+                      experiment: exp.tracking.experiment_name ?? exp.name,
+                    },
+                  }
+                : {}),
+              onWarning: (message) => log.warn({ event: 'pruner' }, message),
+            },
+            epoch,
+          ),
       })
     : null;
-  // Set by the epoch hook when the sweep's scheduler stops this trial (an object: a closure sets it).
-  const pruning: { pruned: Verdict | null } = { pruned: null };
-  const monitor = exp.training.checkpoints.monitor;
-  const lowerIsBetter = monitor.endsWith('loss');
-  let best = history.reduce(
-    (b, m) => {
-      const v = (m as unknown as Record<string, number | null>)[monitor];
-      return v === null || v === undefined ? b : lowerIsBetter ? Math.min(b, v) : Math.max(b, v);
-    },
-    lowerIsBetter ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY,
-  );
-  // A heartbeat in status.json at most every HEARTBEAT_MS while batches run: its age tells a lost run on another host.
-  let beat = Date.now();
-  const system = systemSampler();
-  const onBatch: typeof hooks.onBatch = (done, total, loss) => {
-    system.touch();
-    if (Date.now() - beat >= HEARTBEAT_MS) {
-      run.heartbeat();
-      beat = Date.now();
-    }
-    hooks.onBatch?.(done, total, loss);
-  };
-  let outcome: Awaited<ReturnType<typeof train>>;
-  let lastSets: { epoch: number; sets: ReturnType<typeof evaluateSets> } | undefined;
+  const sets = evaluationSets(tf, exp, data, net, sources);
+  const prune = pruner
+    ? pruning(
+        (epoch, m) => pruner(epoch, metricOf(m, trial?.metric ?? '')),
+        trial?.metric ?? '',
+        (verdict, message) => {
+          log.info({ event: 'rung', ...verdict }, message);
+          hooks.onRung?.(verdict, message);
+        },
+      )
+    : null;
+  const callbacks: Callback[] = [
+    ...(average ? [averagedWeights(average)] : []),
+    sets,
+    systemMetrics(tf, systemSampler()),
+    heartbeat(run),
+    recordEpochs(events),
+    checkpoints(tf, exp, run, model, optimizer, average),
+    bestCheckpoint(exp, save),
+    progress(hooks.onBatch, hooks.onEpoch, exp.training.epochs),
+    ...(prune ? [prune] : []),
+  ];
+  let outcome: TrainOutcome;
   try {
-    outcome = await train(
+    outcome = await train({
       tf,
       exp,
       data,
-      net,
+      model: net,
       optimizer,
-      {
-        onBatch,
-        shouldStop: hooks.shouldStop,
-        onEpoch: async (m) => {
-          const every = exp.data.evaluation_every;
-          if (m.epoch === exp.training.epochs || (every > 0 && m.epoch % every === 0)) {
-            lastSets = { epoch: m.epoch, sets: evaluateSets(tf, exp, data, net, sources) };
-            Object.assign(m, setMetrics(lastSets.sets));
-          }
-          Object.assign(m, system.epoch(tf.memory().numTensors));
-          run.appendJsonl('metrics.jsonl', m);
-          log.info({ event: 'epoch', ...m }, `epoch ${m.epoch}`);
-          mlflow?.epoch(m as unknown as Record<string, unknown>);
-          if (m.epoch % exp.training.checkpoints.every === 0 || m.epoch === exp.training.epochs) {
-            await saveCheckpoint(tf, path.join(run.dir, 'checkpoints'), model, optimizer, m.epoch, average);
-          }
-          const v = (m as unknown as Record<string, number | null>)[monitor];
-          if (exp.training.checkpoints.best && v !== null && v !== undefined && (lowerIsBetter ? v < best : v > best)) {
-            best = v;
-            await save('checkpoints/best');
-          }
-          await hooks.onEpoch?.(m, exp.training.epochs);
-          const verdict = await pruner?.(m.epoch, m as unknown as Record<string, unknown>);
-          if (!verdict) return;
-          const message = `rung ${verdict.rung}: ${trial?.metric} ${verdict.value.toFixed(4)} ranks ${verdict.rank} of ${verdict.of}, the top ${verdict.keep} go on${verdict.goOn ? '' : ': pruned'}`;
-          log.info({ event: 'rung', ...verdict }, message);
-          hooks.onRung?.(verdict, message);
-          if (!verdict.goOn) pruning.pruned = verdict;
-        },
-        stopAfterEpoch: () => pruning.pruned !== null,
-      },
-      history,
+      engine,
       sources,
-      engine.trainer ?? undefined,
-      average ?? undefined,
-    );
+      history,
+      callbacks,
+      ...(hooks.shouldStop ? { shouldStop: hooks.shouldStop } : {}),
+    });
   } catch (err) {
     // The disk failed under the records: handled where the run started, after the partial checkpoint is gone.
     const failed = recordError(err, 'the run', run.dir);
     if (failed) throw failed;
     const error = err instanceof Error ? err.message : String(err);
     log.error({ event: 'run ended', status: 'FAILED', err }, error);
-    return end({ status: 'FAILED', epochs: [], error }, { error });
+    return end({ status: 'FAILED', epochs: [], error }, { extra: { error } });
   }
   if (outcome.status === 'FAILED') {
     await plots(run, exp.name, outcome.epochs, data.classes, null);
     log.error({ event: 'run ended', status: 'FAILED' }, outcome.error);
-    return end({ status: 'FAILED', epochs: outcome.epochs, error: outcome.error }, { error: outcome.error });
+    return end({ status: 'FAILED', epochs: outcome.epochs, error: outcome.error }, { extra: { error: outcome.error } });
   }
   if (outcome.status === 'KILLED') {
     // Mid-epoch weights, for inspection; --resume continues from checkpoints/latest, the last whole epoch.
     await save('checkpoints/interrupted');
     await plots(run, exp.name, outcome.epochs, data.classes, null);
     log.warn({ event: 'run ended', status: 'KILLED', epochs_completed: outcome.epochs.length }, 'stopped by a signal');
-    return end({ status: 'KILLED', epochs: outcome.epochs }, { epochs_completed: outcome.epochs.length });
+    return end({ status: 'KILLED', epochs: outcome.epochs }, { extra: { epochs_completed: outcome.epochs.length } });
   }
   await save('model');
   // The model folder alone is enough to predict: its MLmodel carries the classes and the preprocessing.
@@ -473,71 +427,26 @@ async function runInFolder(
       { runId: run.id, tfjsVersion: tf.version.tfjs, created: new Date() },
     ),
   );
-  const val = validate(tf, exp, data, net, 'validation', sources);
-  const test = validate(tf, exp, data, net, 'test', sources);
   // The last epoch's scores are the final model's unless early stopping put back earlier weights.
   const restored = exp.training.early_stopping?.restore_best_weights === true;
-  const sets =
-    lastSets?.epoch === outcome.epochs.length && !restored ? lastSets.sets : evaluateSets(tf, exp, data, net, sources);
-  run.writeJson('evaluation.json', {
-    classes: data.classes,
-    validation: val ? { loss: val.loss, ...val.evaluation } : null,
-    test: test ? { loss: test.loss, ...test.evaluation } : null,
-    evaluation_sets: Object.fromEntries(
-      Object.entries(sets).map(([name, s]) => [
-        name,
-        s
-          ? {
-              path: data.evaluationSets[name]?.path,
-              images: data.evaluationSets[name]?.files.length,
-              loss: s.loss,
-              ...s.evaluation,
-            }
-          : null,
-      ]),
-    ),
-  });
-  const finalSets = setMetrics(sets);
-  log.info({ event: 'evaluation sets', ...finalSets }, 'evaluation sets scored with the final model');
-  await plots(run, exp.name, outcome.epochs, data.classes, val?.evaluation.confusion ?? null);
-  for (const [name, s] of Object.entries(sets)) {
-    if (!s) continue;
-    await confusionMatrix(
-      s.evaluation.confusion,
-      data.classes,
-      `${exp.name}: confusion matrix on ${name}`,
-      path.join(run.dir, 'plots', `confusion-${name}.png`),
-    ).catch((err: Error) => run.appendJsonl('warnings.jsonl', { what: 'plots', error: err.message }));
-  }
-  const { pruned } = pruning;
+  const scored = sets.last?.epoch === outcome.epochs.length && !restored ? sets.last.sets : undefined;
+  const final = await finalEvaluation(tf, exp, data, net, sources, run, outcome.epochs, scored);
+  log.info({ event: 'evaluation sets', ...final.metrics }, 'evaluation sets scored with the final model');
+  const pruned = prune?.pruned ?? null;
   const status = pruned ? 'PRUNED' : 'FINISHED';
   log.info(
     { event: 'run ended', status, stopped_early: outcome.stoppedEarly },
     pruned ? `pruned at epoch ${pruned.rung}` : 'finished',
   );
-  const evaluationSets = Object.fromEntries(
-    Object.entries(sets).flatMap(([name, s]) =>
-      s
-        ? [
-            [
-              name,
-              {
-                images: s.probs.length / data.classes.length,
-                accuracy: s.evaluation.accuracy,
-                f1: s.evaluation.macro.f1,
-                auc: s.evaluation.auc,
-              },
-            ],
-          ]
-        : [],
-    ),
-  );
   return end(
-    { status, epochs: outcome.epochs, model, evaluationSets },
+    { status, epochs: outcome.epochs, model, evaluationSets: final.summary },
     {
-      epochs_completed: outcome.epochs.length,
-      stopped_early: outcome.stoppedEarly,
-      ...(pruned ? { pruned_at: pruned.rung } : {}),
+      extra: {
+        epochs_completed: outcome.epochs.length,
+        stopped_early: outcome.stoppedEarly,
+        ...(pruned ? { pruned_at: pruned.rung } : {}),
+      },
+      ...(pruned ? { prunedAt: pruned.rung } : {}),
     },
   );
 }

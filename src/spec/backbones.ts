@@ -3,7 +3,7 @@
 // `model.backbone: { from: <name> }`. Only networks trained for something else
 // than the experiment's labels belong here (identity, not gender or age), so a
 // run's figure is what run-exp trained.
-import type { PinnedFiles } from '../platform/pinned-package.ts';
+import type { PinnedFiles } from './pinned.ts';
 
 export interface BackboneEntry extends PinnedFiles {
   doc: string;

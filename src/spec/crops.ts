@@ -1,6 +1,6 @@
 // The crop registry: `data.preprocessing.crop` picks one entry by `type`.
 
-import { DETECTORS } from '../data/faces/detectors.ts';
+import { DETECTORS } from './detectors.ts';
 import type { Params } from './params.ts';
 
 export const CROPS = {

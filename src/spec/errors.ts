@@ -1,4 +1,35 @@
-// Config errors are values with a location; only the CLI turns them into text and exit codes.
+// Errors a user can act on. Each is a RunExpError: it says what to do, carries
+// its exit code (2 for bad input, 1 for a failure outside the user's input)
+// and, where it has one, the experiment key or the file location; only the CLI
+// turns them into text and exit codes. Anything else that reaches the CLI is a bug.
+
+export class RunExpError extends Error {
+  override name = 'RunExpError';
+  /** 2: bad input (config, data, arguments); 1: something failed that the input did not cause. */
+  readonly exitCode: 1 | 2;
+  /** The experiment key the problem belongs to (the CLI points at where it was written), if any. */
+  readonly key: string | undefined;
+  constructor(message: string, options: { exitCode?: 1 | 2; key?: string } = {}) {
+    super(message);
+    this.exitCode = options.exitCode ?? 2;
+    this.key = options.key;
+  }
+  /** The text the CLI prints: one line (a config error: one per problem), no stack. */
+  display(): string {
+    return `run-exp: ${this.message}`;
+  }
+}
+
+/** Bad data, or a data or model file the experiment points at: exit 2, at the experiment key when there is one. */
+export class DataError extends RunExpError {
+  override name = 'DataError';
+  constructor(message: string, key?: string) {
+    super(message, { exitCode: 2, ...(key ? { key } : {}) });
+  }
+  override display(): string {
+    return `${this.key ? `${this.key}  ` : 'data error: '}${this.message}`;
+  }
+}
 
 export interface ConfigError {
   /** The file (or `--set <arg>` for a command-line override). */
@@ -10,10 +41,13 @@ export interface ConfigError {
   message: string;
 }
 
-export class ConfigErrors extends Error {
+export class ConfigErrors extends RunExpError {
   override name = 'ConfigErrors';
   constructor(readonly errors: ConfigError[]) {
     super(errors.map(formatError).join('\n'));
+  }
+  override display(): string {
+    return this.message;
   }
 }
 

@@ -1,7 +1,24 @@
 // The validated, fully resolved experiment every later stage sees and records.
+export interface FaceCrop {
+  type: 'face';
+  detector: string;
+  margin: number;
+  min_confidence: number;
+  align: boolean;
+  fill: CropFill;
+  on_miss: 'keep' | 'center' | 'skip';
+  pad: number;
+}
 
-import type { Json } from '../config/compose.ts';
-import type { FaceCrop } from '../data/faces/crop.ts';
+/** The face crop of some preprocessing, or null when it crops no face. */
+export function faceCropOf(p: { crop?: { type: string } }): FaceCrop | null {
+  return p.crop?.type === 'face' ? (p.crop as FaceCrop) : null;
+}
+
+/** What fills a crop where it leaves the image. */
+export type CropFill = 'black' | 'edge' | 'mirror';
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 export interface RegistryChoice {
   type: string;

@@ -1,4 +1,5 @@
 // The learning-rate schedule registry: one entry per schedule `type`. Epochs count from 0.
+import { MONITORED } from './metric-names.ts';
 import type { Params } from './params.ts';
 
 export const SCHEDULES = {
@@ -23,12 +24,17 @@ export const SCHEDULES = {
     params: {
       monitor: {
         type: 'enum',
-        values: ['val_loss', 'val_accuracy', 'loss', 'accuracy'],
+        values: MONITORED,
         default: 'val_loss',
         doc: 'metric watched',
       },
       factor: { type: 'number', exclusiveMinimum: 0, maximum: 0.99, default: 0.1, doc: 'factor applied on a plateau' },
-      patience: { type: 'integer', minimum: 0, default: 3, doc: 'epochs without improvement before a drop' },
+      patience: {
+        type: 'integer',
+        minimum: 0,
+        default: 3,
+        doc: 'epochs in a row without improvement after which the rate drops (as Keras ReduceLROnPlateau)',
+      },
       min_lr: { type: 'number', minimum: 0, default: 0, doc: 'the rate never goes below this' },
     },
   },

@@ -4,9 +4,10 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DETECTORS } from '../../src/data/faces/detectors.ts';
-import { type PinnedFiles, packageDir, verifyFiles } from '../../src/platform/pinned-package.ts';
+import { packageDir, verifyFiles } from '../../src/platform/pinned-package.ts';
 import { BACKBONES } from '../../src/spec/backbones.ts';
+import { DETECTORS } from '../../src/spec/detectors.ts';
+import type { PinnedFiles } from '../../src/spec/pinned.ts';
 import { tempDir } from '../data/fixtures.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

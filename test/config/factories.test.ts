@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeLoss } from '../../src/engine/make-loss.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import type { EpochMetrics } from '../../src/spec/events.ts';
 import type { LOSSES } from '../../src/spec/losses.ts';
 import { SCHEDULES } from '../../src/spec/schedules.ts';
 import { makeSchedule } from '../../src/train/make-schedule.ts';
@@ -69,13 +70,20 @@ describe('learning-rate schedules', () => {
     expect(cos.lr(4)).toBeCloseTo(0.1);
   });
 
-  it('plateau drops the rate after `patience` epochs without improvement, not below min_lr', () => {
-    const s = makeSchedule({ type: 'plateau', monitor: 'val_loss', factor: 0.5, patience: 1, min_lr: 0.2 }, 1, 10);
-    const rates: number[] = [];
-    for (const loss of [1, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95]) {
-      s.observe({ val_loss: loss });
-      rates.push(s.lr(0));
-    }
-    expect(rates).toEqual([1, 1, 1, 0.5, 0.5, 0.25, 0.25, 0.2]);
+  it('plateau drops the rate once `patience` epochs in a row have not improved (as Keras), not below min_lr', () => {
+    const rates = (patience: number, losses: number[]) => {
+      const s = makeSchedule({ type: 'plateau', monitor: 'val_loss', factor: 0.5, patience, min_lr: 0.2 }, 1, 10);
+      return losses.map((loss) => {
+        s.observe({ val_loss: loss } as unknown as EpochMetrics);
+        return s.lr(0);
+      });
+    };
+    expect(rates(1, [1, 0.9, 0.95, 0.95, 0.95, 0.95])).toEqual([1, 1, 0.5, 0.25, 0.2, 0.2]);
+    // Keras ReduceLROnPlateau(patience=2) on the same losses: a drop on the second epoch without improvement.
+    expect(rates(2, [1, 0.9, 0.95, 0.95, 0.8, 0.85, 0.85])).toEqual([1, 1, 1, 0.5, 0.5, 0.5, 0.25]);
+    // An accuracy is watched upwards (the same rule as early stopping and the best checkpoint).
+    const acc = makeSchedule({ type: 'plateau', monitor: 'val_auc', factor: 0.5, patience: 1, min_lr: 0 }, 1, 10);
+    for (const auc of [0.8, 0.9]) acc.observe({ val_auc: auc } as unknown as EpochMetrics);
+    expect(acc.lr(0)).toBe(1);
   });
 });

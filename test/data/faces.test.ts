@@ -8,9 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { facesLine } from '../../src/cli/faces-line.ts';
 import { loadPixels } from '../../src/data/cache.ts';
 import { decodeImage, type Preprocessing } from '../../src/data/decode.ts';
-import { centerRegion, chooseFace, type FaceCrop, faceRegion, outsideFraction } from '../../src/data/faces/crop.ts';
-import type { Face } from '../../src/data/faces/detectors.ts';
+import { centerRegion, chooseFace, faceRegion, outsideFraction } from '../../src/data/faces/crop.ts';
 import { locateFaces } from '../../src/data/faces/locate.ts';
+import type { Face } from '../../src/spec/detectors.ts';
+import type { FaceCrop } from '../../src/spec/experiment.ts';
 import { tempDir } from './fixtures.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { prepareData } from '../../src/data/prepare.ts';
-import { DataError } from '../../src/data/sources.ts';
+import { DataError } from '../../src/spec/errors.ts';
 import { classFolders, tempDir } from './fixtures.ts';
 
 async function experiment(counts: Record<string, number>, extra = '') {

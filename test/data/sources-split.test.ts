@@ -1,8 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DataError, type DataSpec, listData } from '../../src/data/sources.ts';
+import { type DataSpec, listData } from '../../src/data/sources.ts';
 import { stratifiedSplit } from '../../src/data/split.ts';
+import { DataError } from '../../src/spec/errors.ts';
 import { classFolders, halves, tempDir, writeImage } from './fixtures.ts';
 
 const spec = (over: Partial<DataSpec>): DataSpec => ({

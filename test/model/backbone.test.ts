@@ -9,7 +9,9 @@ import type { LayersModel, Tensor, Tensor4D } from '@tensorflow/tfjs-node';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
+import { pixelSources, type Sources } from '../../src/data/batches.ts';
 import { prepareData } from '../../src/data/prepare.ts';
+import { makeEngine } from '../../src/engine/choose.ts';
 import { BACKBONE_SCOPE } from '../../src/model/backbone.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
 import { fixedCut } from '../../src/model/cut.ts';
@@ -18,7 +20,7 @@ import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { BACKBONES } from '../../src/spec/backbones.ts';
 import type { Experiment } from '../../src/spec/experiment.ts';
-import { pixelSources, train } from '../../src/train/train.ts';
+import { train } from '../../src/train/train.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { cli } from '../support/cli.ts';
 import { dataset, deterministic } from '../support/toy.ts';
@@ -264,13 +266,17 @@ describe('backbones', () => {
     const headName = model.layers.at(-1)?.name as string;
     const heads = [weightsOf(model, headName)];
     const net = cached?.head as LayersModel;
-    const hooks = {
-      onEpoch: () => {
+    const snapshot = {
+      onEpochEnd: () => {
         snapshots.push(weightsOf(model, 'backbone/conv256_2/conv1'));
         heads.push(weightsOf(model, headName));
       },
     };
-    const outcome = await train(tf, exp, data, net, tf.train.adam(0.01), hooks, [], cached?.sources);
+    const sources = cached?.sources as Sources;
+    const optimizer = tf.train.adam(0.01);
+    const parts = { tf, exp, model: net, optimizer, source: sources.data, classes: 2, classWeights: null, threads: 1 };
+    const { engine } = await makeEngine(parts);
+    const outcome = await train({ ...parts, data, engine, sources, callbacks: [snapshot] });
     expect(outcome.status).toBe('FINISHED');
     expect(snapshots[1]).toEqual(snapshots[0]);
     expect(heads[1]).not.toEqual(heads[0]);

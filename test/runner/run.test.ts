@@ -5,13 +5,14 @@ import * as path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
+import { batchTensor } from '../../src/data/batches.ts';
 import { prepareData } from '../../src/data/prepare.ts';
+import { classWeights } from '../../src/engine/variables.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { evaluateOn } from '../../src/report/evaluate-run.ts';
 import { expandInputs, loadRun, predictFiles } from '../../src/report/predict.ts';
 import { compareRuns, listRuns } from '../../src/report/runs.ts';
 import { runExperiment } from '../../src/runner/run.ts';
-import { batchTensor, classWeights } from '../../src/train/train.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { dataset, deterministic, experimentFile } from '../support/toy.ts';
 
@@ -225,16 +226,17 @@ describe('runner', () => {
 });
 
 describe('training options', () => {
-  it('early stopping stops after `patience` epochs without improvement and restores the best weights', async () => {
+  it('early stopping stops once `patience` epochs in a row did not improve (as Keras) and restores the best weights', async () => {
     const dir = tempDir();
     await dataset(path.join(dir, 'images'), 12);
-    const set = ['training.epochs=6', 'training.early_stopping={monitor: val_loss, patience: 1, min_delta: 10}'];
+    const set = ['training.epochs=6', 'training.early_stopping={monitor: val_loss, patience: 2, min_delta: 10}'];
     const result = await runExperiment(
       resolveExperiment(experimentFile(dir), { env: {}, set }),
       {},
       path.join(dir, 'cache'),
     );
-    // Epoch 1 sets the best; epochs 2 and 3 cannot improve by 10; patience 1 ends the run after epoch 3.
+    // Epoch 1 sets the best; epochs 2 and 3 cannot improve by 10; patience 2 ends the run after epoch 3,
+    // as keras.callbacks.EarlyStopping(patience=2) does.
     expect(result.epochs.map((m) => m.epoch)).toEqual([1, 2, 3]);
     expect(JSON.parse(readFileSync(path.join(result.run.dir, 'status.json'), 'utf8')).stopped_early).toBe(true);
     const evaluation = JSON.parse(readFileSync(path.join(result.run.dir, 'evaluation.json'), 'utf8'));

@@ -6,12 +6,12 @@ import * as path from 'node:path';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
+import { batchTensor } from '../../src/data/batches.ts';
 import { prepareData } from '../../src/data/prepare.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { evaluateOn } from '../../src/report/evaluate-run.ts';
 import { loadRun, predictFiles } from '../../src/report/predict.ts';
 import { runExperiment } from '../../src/runner/run.ts';
-import { batchTensor } from '../../src/train/train.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { dataset, experimentFile } from '../support/toy.ts';
 

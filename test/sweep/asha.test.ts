@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { judge, rungs } from '../../src/plan/asha.ts';
-import { makePruner, rungValues } from '../../src/plan/pruner.ts';
+import { makePruner } from '../../src/plan/pruner.ts';
+import { rungValues } from '../../src/report/trial-store.ts';
 import { tempDir } from '../data/fixtures.ts';
 
 const asha = (reduction_factor: number, min_epochs: number) => ({
@@ -98,16 +99,16 @@ describe('the pruner', () => {
   });
 
   it('judges only at rungs, against the trials that reached them', async () => {
-    const prune = makePruner(ctx);
-    expect(await prune(2, { val_accuracy: 0.1 })).toBeNull();
+    const prune = makePruner({ ...ctx, others: (epoch) => rungValues(ctx, epoch) });
+    expect(await prune(2, 0.1)).toBeNull();
     // Rung 1: five trials, the best one goes on; 0.7 beats them all.
-    expect(await prune(1, { val_accuracy: 0.7 })).toMatchObject({ rung: 1, goOn: true, rank: 1, of: 5, keep: 1 });
-    expect(await prune(1, { val_accuracy: 0.62 })).toMatchObject({ goOn: false, rank: 2 });
+    expect(await prune(1, 0.7)).toMatchObject({ rung: 1, goOn: true, rank: 1, of: 5, keep: 1 });
+    expect(await prune(1, 0.62)).toMatchObject({ goOn: false, rank: 2 });
     // Rung 3: three trials, one goes on: 0.8 ties the best.
-    expect(await prune(3, { val_accuracy: 0.8 })).toMatchObject({ goOn: true, of: 3 });
-    expect(await prune(3, { val_accuracy: 0.79 })).toMatchObject({ goOn: false, rank: 2 });
+    expect(await prune(3, 0.8)).toMatchObject({ goOn: true, of: 3 });
+    expect(await prune(3, 0.79)).toMatchObject({ goOn: false, rank: 2 });
     // Nothing to judge without the metric.
-    expect(await prune(1, { val_accuracy: null })).toBeNull();
+    expect(await prune(1, null)).toBeNull();
   });
 
   it("does not count the trial's own earlier runs as a competitor", async () => {

@@ -1,9 +1,8 @@
 // TPE: seeded proposals, and better than random search on a cheap objective with a known optimum.
 import { describe, expect, it } from 'vitest';
-import type { Json } from '../../src/config/compose.ts';
 import { expandSweep } from '../../src/plan/expand.ts';
 import { type Observation, proposeTpe, startupTrials } from '../../src/plan/tpe.ts';
-import type { Sweep } from '../../src/spec/experiment.ts';
+import type { Json, Sweep } from '../../src/spec/experiment.ts';
 
 const sweep = (seed: number, goal: Sweep['goal'] = 'maximize'): Sweep => ({
   method: 'tpe',

@@ -3,7 +3,8 @@
 // landmarks (eyes, nose, mouth, ears) relative to its anchor.
 import type { GraphModel, Tensor } from '@tensorflow/tfjs-node';
 import type { Tf } from '../../platform/tensorflow.ts';
-import type { Detector, Face, Point } from './detectors.ts';
+import type { Face, Point } from '../../spec/detectors.ts';
+import type { Detector } from './detectors.ts';
 
 const SIZE = 256;
 /** Detections kept per image before `min_confidence` applies, so the threshold can change without detecting again. */

@@ -1,26 +1,8 @@
 // From a detected face to the square region of the image the model sees: the
 // face box grown by the margin, optionally rotated so that the eyes are level.
 import sharp from 'sharp';
-import type { Face } from './detectors.ts';
-
-export interface FaceCrop {
-  type: 'face';
-  detector: string;
-  margin: number;
-  min_confidence: number;
-  align: boolean;
-  fill: CropFill;
-  on_miss: 'keep' | 'center' | 'skip';
-  pad: number;
-}
-
-/** The face crop of some preprocessing, or null when it crops no face. */
-export function faceCropOf(p: { crop?: { type: string } }): FaceCrop | null {
-  return p.crop?.type === 'face' ? (p.crop as FaceCrop) : null;
-}
-
-/** What fills a crop where it leaves the image. */
-export type CropFill = 'black' | 'edge' | 'mirror';
+import type { Face } from '../../spec/detectors.ts';
+import type { CropFill, FaceCrop } from '../../spec/experiment.ts';
 
 /** A square in image pixels: centre, side, the rotation (radians) that levels the eyes, and what fills it outside the image (black unless set). */
 export interface Region {

@@ -8,11 +8,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { cacheRoot } from '../../../native/install.mjs';
+import { cacheRoot } from '../../platform/cache-root.ts';
 import { loadTensorflow } from '../../platform/tensorflow.ts';
+import { DETECTORS, type DetectorName, detectorIdentity, type Face } from '../../spec/detectors.ts';
+import type { FaceCrop } from '../../spec/experiment.ts';
 import { type FileStamp, folderKey, writeAtomic } from '../cache-files.ts';
-import type { FaceCrop } from './crop.ts';
-import { DETECTORS, type Detector, type DetectorName, detectorIdentity, type Face, loadDetector } from './detectors.ts';
+import { type Detector, loadDetector } from './detectors.ts';
 
 /** An image's upright size and the faces found in it (any score above the detector's floor). */
 export interface ImageFaces {

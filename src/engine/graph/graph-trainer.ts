@@ -4,13 +4,12 @@
 // start and come back before validation, checkpoints and the end, so
 // validation, predict, evaluate and the saved model.json are the eager path's.
 
-import * as os from 'node:os';
 import type { LayersModel, LayerVariable, Optimizer, Variable } from '@tensorflow/tfjs-node';
 import type { Tf } from '../../platform/tensorflow.ts';
 import type { Experiment } from '../../spec/experiment.ts';
 import { optimizerParts, ownerScope } from '../optimizer-groups.ts';
 import { EMITTERS, type EmitContext, UnsupportedInGraph } from './emit-layers.ts';
-import { type Attr, DT, graphMode, type HostTensor, type Output, TfGraph } from './tf-graph.ts';
+import { type Attr, DT, type HostTensor, type Output, TfGraph } from './tf-graph.ts';
 
 const f32: Attr = { kind: 'type', value: DT.float32 };
 const i32: Attr = { kind: 'type', value: DT.int32 };
@@ -68,24 +67,6 @@ export function graphUnsupported(exp: Experiment, model: LayersModel): string | 
   if (t.ema !== null) return 'training.ema';
   if (exp.data.augmentation.some((a) => a.type === 'mixup' || a.type === 'cutmix')) return 'mixup/cutmix';
   return null;
-}
-
-/**
- * The experiment's training engine: graph (the default) when graph mode is
- * available and the experiment has a graph form; eager otherwise, with why.
- */
-export function chooseEngine(
-  tf: Tf,
-  exp: Experiment,
-  model: LayersModel,
-): { trainer: GraphTrainer | null; reason: string | null } {
-  if (exp.training.engine === 'eager') return { trainer: null, reason: 'training.engine: eager' };
-  const mode = graphMode();
-  if (!mode.available) return { trainer: null, reason: `graph mode unavailable: ${mode.why}` };
-  const unsupported = graphUnsupported(exp, model);
-  if (unsupported) return { trainer: null, reason: `no graph form for ${unsupported}` };
-  const threads = exp.training.threads ?? os.availableParallelism();
-  return { trainer: new GraphTrainer(tf, exp, model, threads), reason: null };
 }
 
 const prod = (shape: number[]) => shape.reduce((a, b) => a * b, 1);

@@ -16,7 +16,6 @@ export interface InputScale {
   std: number[];
 }
 
-export const FACE_RESNET_INPUT = 150;
 export const FACE_RESNET_FEATURES = 128;
 
 type Layer = ReturnType<Tf['layers']['conv2d']>;

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, NamedTensorMap, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
-import { DataError } from '../../data/sources.ts';
 import type { Tf } from '../../platform/tensorflow.ts';
+import { DataError } from '../../spec/errors.ts';
 import type { GraphWeight } from './graph-layer.ts';
 
 type Layer = LayersModel['layers'][number];
@@ -121,7 +121,7 @@ export function copyLayers(source: LayersModel, input: SymbolicTensor, scope: st
     if (node.inputTensors[0]?.sourceLayer === layer) continue; // the input layer
     const inputs = node.inputTensors.map((t) => tensors.get(t.id) as SymbolicTensor);
     if ('layers' in layer)
-      throw new Error(`model.backbone.path: layer ${layer.name} is a nested model; save the backbone flattened`);
+      throw new DataError(`layer ${layer.name} is a nested model; save the backbone flattened`, 'model.backbone.path');
     const Class = layer.constructor as new (config: object) => Layer;
     const copy = new Class({ ...layer.getConfig(), name: `${scope}/${layer.name}` });
     const out = copy.apply(inputs.length > 1 ? inputs : (inputs[0] as SymbolicTensor)) as SymbolicTensor;
@@ -134,6 +134,6 @@ export function copyLayers(source: LayersModel, input: SymbolicTensor, scope: st
   }
   const end = output ? source.getLayer(output) : (source.outputs[0] as SymbolicTensor).sourceLayer;
   const out = tensors.get((end.inboundNodes[0] as Layer['inboundNodes'][number]).outputTensors[0]?.id ?? -1);
-  if (!out) throw new Error(`model.backbone.output: ${end.name} is not computed from the model's input`);
+  if (!out) throw new DataError(`${end.name} is not computed from the model's input`, 'model.backbone.output');
   return out;
 }

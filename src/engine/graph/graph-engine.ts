@@ -1,0 +1,74 @@
+// The graph engine behind the Engine interface: each step is one session run
+// of the GraphTrainer's graph on a worker thread, while JavaScript makes the
+// next batch. The graph holds weights and optimizer state while an epoch runs.
+import type { Optimizer, Variable } from '@tensorflow/tfjs-node';
+import type { InputSource } from '../../data/batches.ts';
+import type { Engine, StepBatch } from '../engine.ts';
+import type { GraphTrainer } from './graph-trainer.ts';
+
+export interface GraphParts {
+  trainer: GraphTrainer;
+  optimizer: Optimizer;
+  variables: Variable[];
+  source: InputSource;
+  classes: number;
+  classWeights: Float32Array | null;
+  seed: number;
+}
+
+/** A batch as the graph's step feeds it: float inputs, one-hot labels, each example's loss weight. */
+interface Fed {
+  x: Float32Array;
+  y: Float32Array;
+  w: Float32Array | undefined;
+  n: number;
+}
+
+/** Runs `work` while `running` is in flight; `running` settles before anything `work` throws goes on. */
+async function meanwhile<T, U>(running: Promise<T>, work: () => U): Promise<[T, U]> {
+  try {
+    const u = work();
+    return [await running, u];
+  } catch (err) {
+    await running.catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The graph engine; the tfjs optimizer's state (fresh, or as a checkpoint restored it) goes into the graph first. */
+export async function graphEngine(p: GraphParts): Promise<Engine> {
+  const { trainer, optimizer, variables, source, classes: k, classWeights, seed } = p;
+  const names = variables.map((v) => v.name);
+  await trainer.loadOptimizerState(optimizer, names);
+  const feed = (batch: StepBatch, random: () => number): Fed => {
+    const xt = source(batch.images, random);
+    const x = xt.dataSync() as Float32Array;
+    xt.dispose();
+    const y = new Float32Array(batch.labels.length * k);
+    for (const [i, label] of batch.labels.entries()) y[i * k + label] = 1;
+    const w = classWeights ? Float32Array.from(batch.labels, (label) => classWeights[label] as number) : undefined;
+    return { x, y, w, n: batch.labels.length };
+  };
+  return {
+    kind: 'graph',
+    async *steps(plan) {
+      const { batches, random } = plan;
+      // The next batch is made while the session runs this one: the same draws from `random` in the same
+      // order as one batch at a time, so runs repeat exactly.
+      let next = batches.length ? feed(batches[0] as StepBatch, random) : null;
+      for (let b = 0; b < batches.length && next; b++) {
+        const { x, y, w, n } = next;
+        const running = trainer.step(x, n, y, plan.lr, [seed, plan.epoch * 65536 + b], w);
+        const [r, after] = await meanwhile(running, () =>
+          b + 1 < batches.length ? feed(batches[b + 1] as StepBatch, random) : null,
+        );
+        next = after;
+        yield r.finite ? { loss: r.loss, predicted: r.predicted } : { loss: Number.NaN, predicted: undefined };
+      }
+    },
+    async sync() {
+      trainer.saveWeights();
+      await trainer.saveOptimizerState(optimizer, names);
+    },
+  };
+}

@@ -1,0 +1,99 @@
+// After the last epoch: the final model scored on the validation and test
+// splits and each evaluation set, into evaluation.json and the plots.
+import * as path from 'node:path';
+import type { LayersModel } from '@tensorflow/tfjs-node';
+import type { Sources } from '../data/batches.ts';
+import type { PreparedData } from '../data/prepare.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import type { RunStore } from '../record/run-store.ts';
+import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
+import type { EpochMetrics } from '../spec/events.ts';
+import type { Experiment } from '../spec/experiment.ts';
+import { evaluateSets, type SetScores, setMetrics, validate } from '../train/evaluate.ts';
+
+export interface SetSummary {
+  images: number;
+  accuracy: number;
+  f1: number;
+  auc: number | null;
+}
+
+/** Plots are a convenience: failing to draw one is recorded, never fatal. */
+export async function plots(
+  run: RunStore,
+  name: string,
+  epochs: EpochMetrics[],
+  classes: string[],
+  confusion: number[][] | null,
+): Promise<void> {
+  try {
+    await drawRunPlots(run.dir, name, epochs, classes, confusion);
+  } catch (err) {
+    run.appendJsonl('warnings.jsonl', { what: 'plots', error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/**
+ * Scores the final model and writes evaluation.json and the plots. `sets`: the
+ * evaluation sets' scores of the last epoch, when they are the final model's.
+ */
+export async function finalEvaluation(
+  tf: Tf,
+  exp: Experiment,
+  data: PreparedData,
+  model: LayersModel,
+  sources: Sources,
+  run: RunStore,
+  epochs: EpochMetrics[],
+  scored: SetScores | undefined,
+): Promise<{ sets: SetScores; metrics: Record<string, number | null>; summary: Record<string, SetSummary> }> {
+  const val = validate(tf, exp, data, model, 'validation', sources);
+  const test = validate(tf, exp, data, model, 'test', sources);
+  const sets = scored ?? evaluateSets(tf, exp, data, model, sources);
+  run.writeJson('evaluation.json', {
+    classes: data.classes,
+    validation: val ? { loss: val.loss, ...val.evaluation } : null,
+    test: test ? { loss: test.loss, ...test.evaluation } : null,
+    evaluation_sets: Object.fromEntries(
+      Object.entries(sets).map(([name, s]) => [
+        name,
+        s
+          ? {
+              path: data.evaluationSets[name]?.path,
+              images: data.evaluationSets[name]?.files.length,
+              loss: s.loss,
+              ...s.evaluation,
+            }
+          : null,
+      ]),
+    ),
+  });
+  await plots(run, exp.name, epochs, data.classes, val?.evaluation.confusion ?? null);
+  for (const [name, s] of Object.entries(sets)) {
+    if (!s) continue;
+    await confusionMatrix(
+      s.evaluation.confusion,
+      data.classes,
+      `${exp.name}: confusion matrix on ${name}`,
+      path.join(run.dir, 'plots', `confusion-${name}.png`),
+    ).catch((err: Error) => run.appendJsonl('warnings.jsonl', { what: 'plots', error: err.message }));
+  }
+  const summary = Object.fromEntries(
+    Object.entries(sets).flatMap(([name, s]) =>
+      s
+        ? [
+            [
+              name,
+              {
+                images: s.probs.length / data.classes.length,
+                accuracy: s.evaluation.accuracy,
+                f1: s.evaluation.macro.f1,
+                auc: s.evaluation.auc,
+              },
+            ],
+          ]
+        : [],
+    ),
+  );
+  return { sets, metrics: setMetrics(sets), summary };
+}

@@ -1,0 +1,53 @@
+// The face-detector registry: one entry per `crop.detector` name, with the npm
+// package that ships its weights (pinned), each weight file's sha256 and its
+// licence. Nothing is downloaded: the weights are read from node_modules and
+// checked before use (data/faces/detectors.ts loads them).
+import type { PinnedFiles } from './pinned.ts';
+
+export type Point = [number, number];
+
+/** A face in pixel coordinates of the image the detector was given. */
+export interface Face {
+  /** [x, y, width, height] */
+  box: [number, number, number, number];
+  score: number;
+  /** The two eye centres, left-most in the image first (for `align`). */
+  eyes: [Point, Point];
+}
+
+export interface DetectorEntry extends PinnedFiles {
+  doc: string;
+  licence: string;
+  /** The detector's model file inside the package. */
+  model: string;
+}
+
+export const DETECTORS = {
+  blazeface: {
+    doc: 'MediaPipe BlazeFace (full-range 256x256 model) as shipped by @vladmandic/human: a box, a score and six landmarks per face; about 27 ms per image on 2 cores',
+    package: '@vladmandic/human',
+    version: '3.3.6',
+    licence: 'package MIT; BlazeFace weights by Google MediaPipe, Apache-2.0',
+    files: {
+      'models/blazeface.json': 'cd7bbfc078270572beb39f9e5ae67aadbd50b5e67cff37e6d4f6b3ea39312e5f',
+      'models/blazeface.bin': 'dc9a97fdc50bc43216554bdd69aa3e7b9361a519ee7bdd996a2f69a98a6f9b72',
+    },
+    model: 'models/blazeface.json',
+  },
+} as const satisfies Record<string, DetectorEntry>;
+
+export type DetectorName = keyof typeof DETECTORS;
+
+/** What a run records about its detector: enough to know exactly which weights found its faces. */
+export interface DetectorIdentity {
+  name: string;
+  package: string;
+  version: string;
+  licence: string;
+  files: Record<string, string>;
+}
+
+export function detectorIdentity(name: DetectorName): DetectorIdentity {
+  const e: DetectorEntry = DETECTORS[name];
+  return { name, package: e.package, version: e.version, licence: e.licence, files: e.files };
+}
