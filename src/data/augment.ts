@@ -5,7 +5,7 @@
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-node';
 import { shuffle } from '../platform/random.ts';
 import type { Tf } from '../platform/tensorflow.ts';
-import { stageOf } from '../spec/augmentations.ts';
+import type { AUGMENTATIONS, Stage } from '../spec/augmentations.ts';
 import type { RegistryChoice } from '../spec/experiment.ts';
 
 type Random = () => number;
@@ -211,115 +211,250 @@ const eye = (c: number): Mat => Array.from({ length: c * c }, (_, ij) => (ij % (
 /** out_j = sum_i x_i . LUMA_i for every j: the grey level in every channel. */
 const GREY: Mat = [0, 1, 2].flatMap((i) => [LUMA[i], LUMA[i], LUMA[i]] as number[]);
 
-/** Draws the per-image transform of one geometric augmentation. */
-function geometry(aug: RegistryChoice, n: number, h: number, w: number, random: Random): Mat[] {
-  const num = (k: string) => aug[k] as number;
-  switch (aug.type) {
-    case 'flip_horizontal':
-      return Array.from({ length: n }, () =>
-        random() < num('probability') ? [-1, 0, w - 1, 0, 1, 0, 0, 0, 1] : IDENTITY,
-      );
-    case 'rotate': {
-      const d = num('degrees');
-      return Array.from({ length: n }, () => rotation((uniform(random, -d, d) * Math.PI) / 180, h, w));
+type Geometry = (aug: RegistryChoice, n: number, h: number, w: number, random: Random) => Mat[];
+type Colour = (aug: RegistryChoice, n: number, c: number, random: Random, at: Pending) => void;
+type Pixels = (tf: Tf, x: Tensor4D, aug: RegistryChoice, random: Random) => Tensor4D;
+/** Blends each image (and label) with its partner's in the batch. */
+type Mix = (
+  tf: Tf,
+  batch: { x: Tensor4D; y: Tensor2D; px: Tensor4D; py: Tensor2D },
+  aug: RegistryChoice,
+  random: Random,
+) => { x: Tensor4D; y: Tensor2D };
+
+/** What an entry does, by the stage its declaration names (spec/augmentations.ts). */
+type Behaviour<S extends Stage> = S extends 'geometry'
+  ? { geometry: Geometry }
+  : S extends 'colour'
+    ? { colour: Colour }
+    : S extends 'pixels'
+      ? { pixels: Pixels }
+      : { mix: Mix };
+
+const num = (aug: RegistryChoice, k: string) => aug[k] as number;
+
+/** A square of side `side(random)` (a fraction of the image) at a random place, enlarged to the whole image. */
+const square =
+  (side: (aug: RegistryChoice, random: Random) => number): Geometry =>
+  (aug, n, h, w, random) =>
+    Array.from({ length: n }, () => {
+      const s = side(aug, random);
+      const y = uniform(random, 0, 1 - s);
+      const x = uniform(random, 0, 1 - s);
+      return boxMap([y, x, y + s, x + s], h, w);
+    });
+
+/** Each image's colour map composed after the pending one: x' = x . a + b. */
+function then(at: Pending, c: number, i: number, a: Mat | null, b: number): void {
+  if (a) {
+    at.colour[i] = matMul(at.colour[i] as Mat, a, c);
+    at.fromMean[i] = matMul(at.fromMean[i] as Mat, a, c);
+    const o = at.offset[i] as number[];
+    at.offset[i] = o.map((_, j) => o.reduce((sum, v, k) => sum + v * (a[k * c + j] as number), 0));
+  }
+  if (b) at.offset[i] = (at.offset[i] as number[]).map((v) => v + b);
+}
+
+const draws = <T>(n: number, f: () => T): T[] => Array.from({ length: n }, f);
+const factors = (n: number, random: Random, d: number) => draws(n, () => uniform(random, 1 - d, 1 + d));
+
+/** Per-image blur of a random sigma in [0.1, sigma], on the images drawn for it. */
+const blurEntry: Pixels = (tf, x, aug, random) => {
+  const max = num(aug, 'sigma');
+  const p = num(aug, 'probability');
+  const on = draws(x.shape[0], () => (random() < p ? 1 : 0));
+  const sigmas = on.map((b) => (b ? uniform(random, 0.1, max) : 0));
+  return onSome(tf, x, on, (some, picked) =>
+    blur(
+      tf,
+      some,
+      picked.map((i) => sigmas[i] as number),
+      max,
+    ),
+  );
+};
+
+/** A rectangle of random area and aspect filled with uniform noise, on the images drawn for it. */
+const erasingEntry: Pixels = (tf, x, aug, random) => {
+  const [n, h, w, c] = x.shape;
+  const [s0, s1] = range(aug.scale);
+  const [r0, r1] = range(aug.ratio);
+  const p = num(aug, 'probability');
+  const boxes = draws(n, () => (random() < p ? 1 : 0)).map((on) => {
+    if (!on) return [0, 0, 0, 0];
+    for (let tries = 0; tries < 10; tries++) {
+      const box = regionBox(random, uniform(random, s0, s1), logUniform(random, r0, r1), h, w);
+      if (box)
+        return [box[0] as number, box[1] as number, box[2] as number, box[3] as number].map((v, i) =>
+          Math.round(v * (i % 2 ? w : h)),
+        );
     }
-    case 'translate': {
-      const f = num('fraction');
-      return Array.from({ length: n }, () => [
-        1,
-        0,
-        uniform(random, -f, f) * w,
-        0,
-        1,
-        uniform(random, -f, f) * h,
-        0,
-        0,
-        1,
-      ]);
-    }
-    case 'random_resized_crop': {
+    return [0, 0, 0, 0];
+  });
+  const noiseSeed = seed(random);
+  const on = boxes.map((b) => ((b[2] as number) > (b[0] as number) ? 1 : 0));
+  return onSome(tf, x, on, (some, picked) => {
+    const noise = tf.randomUniform(some.shape, 0, 1, 'float32', noiseSeed);
+    const inside = rectangles(
+      tf,
+      picked.map((i) => boxes[i] as number[]),
+      h,
+      w,
+    );
+    return tf.where(inside.tile([1, 1, 1, c]), noise, some) as Tensor4D;
+  });
+};
+
+/** Labels (and pixels) weighted per image: `keep` of the image's own, the rest of its partner's. */
+const blendLabels = (tf: Tf, y: Tensor2D, py: Tensor2D, keep: number[]) => {
+  const k = tf.tensor2d(keep, [keep.length, 1]);
+  return y.mul(k).add(py.mul(tf.scalar(1).sub(k))) as Tensor2D;
+};
+
+/**
+ * Every registry entry's behaviour, of the kind its stage calls for: an entry
+ * without one, or with the wrong kind, does not compile.
+ */
+const BEHAVIOURS: { [K in keyof typeof AUGMENTATIONS]: Behaviour<(typeof AUGMENTATIONS)[K]['stage']> } = {
+  flip_horizontal: {
+    geometry: (aug, n, _h, w, random) =>
+      draws(n, () => (random() < num(aug, 'probability') ? [-1, 0, w - 1, 0, 1, 0, 0, 0, 1] : IDENTITY)),
+  },
+  rotate: {
+    geometry: (aug, n, h, w, random) => {
+      const d = num(aug, 'degrees');
+      return draws(n, () => rotation((uniform(random, -d, d) * Math.PI) / 180, h, w));
+    },
+  },
+  zoom: { geometry: square((aug, random) => 1 / (1 + uniform(random, 0, num(aug, 'range')))) },
+  random_crop: { geometry: square((aug) => num(aug, 'fraction')) },
+  random_resized_crop: {
+    geometry: (aug, n, h, w, random) => {
       const [s0, s1] = range(aug.scale);
       const [r0, r1] = range(aug.ratio);
-      return Array.from({ length: n }, () => {
+      return draws(n, () => {
         for (let tries = 0; tries < 10; tries++) {
           const box = regionBox(random, uniform(random, s0, s1), logUniform(random, r0, r1), h, w);
           if (box) return boxMap(box, h, w);
         }
         return IDENTITY;
       });
-    }
-    default: {
-      // zoom, random_crop: a square of a random or fixed side at a random place.
-      return Array.from({ length: n }, () => {
-        const side = aug.type === 'zoom' ? 1 / (1 + uniform(random, 0, num('range'))) : num('fraction');
-        const y = uniform(random, 0, 1 - side);
-        const x = uniform(random, 0, 1 - side);
-        return boxMap([y, x, y + side, x + side], h, w);
-      });
-    }
-  }
-}
-
-/** Draws the per-image colour map x -> x . matrix + offset (+ the mean's share, for contrast) of one colour augmentation. */
-function colour(aug: RegistryChoice, n: number, c: number, random: Random, at: Pending): void {
-  const num = (k: string) => aug[k] as number;
-  // Each image's map is composed after the pending one: x' = x . a + b.
-  const then = (i: number, a: Mat | null, b: number) => {
-    if (a) {
-      at.colour[i] = matMul(at.colour[i] as Mat, a, c);
-      at.fromMean[i] = matMul(at.fromMean[i] as Mat, a, c);
-      const o = at.offset[i] as number[];
-      at.offset[i] = o.map((_, j) => o.reduce((sum, v, k) => sum + v * (a[k * c + j] as number), 0));
-    }
-    if (b) at.offset[i] = (at.offset[i] as number[]).map((v) => v + b);
-  };
-  const draws = (f: () => number) => Array.from({ length: n }, f);
-  const factors = (d: number) => draws(() => uniform(random, 1 - d, 1 + d));
-  // Saturation, hue and grayscale act on RGB only; they still draw, so the draws stay in step.
-  const rgb = c === 3;
-  switch (aug.type) {
-    case 'brightness': {
-      const d = num('delta');
-      for (let i = 0; i < n; i++) then(i, null, uniform(random, -d, d));
-      return;
-    }
-    case 'contrast': {
-      // x' = f x + (1 - f) mean(x), where mean(x) = mean(x0) . (colour + fromMean) + offset.
-      const fs = factors(num('delta'));
+    },
+  },
+  translate: {
+    geometry: (aug, n, h, w, random) => {
+      const f = num(aug, 'fraction');
+      return draws(n, () => [1, 0, uniform(random, -f, f) * w, 0, 1, uniform(random, -f, f) * h, 0, 0, 1]);
+    },
+  },
+  brightness: {
+    colour: (aug, n, c, random, at) => {
+      const d = num(aug, 'delta');
+      for (let i = 0; i < n; i++) then(at, c, i, null, uniform(random, -d, d));
+    },
+  },
+  contrast: {
+    // x' = f x + (1 - f) mean(x), where mean(x) = mean(x0) . (colour + fromMean) + offset.
+    colour: (aug, n, _c, random, at) => {
+      const fs = factors(n, random, num(aug, 'delta'));
       for (let i = 0; i < n; i++) {
         const f = fs[i] as number;
         const m = at.colour[i] as Mat;
         at.fromMean[i] = (at.fromMean[i] as Mat).map((v, ij) => v + (1 - f) * (m[ij] as number));
         at.colour[i] = m.map((v) => v * f);
       }
-      return;
-    }
-    case 'saturation': {
-      const fs = factors(num('delta'));
-      for (let i = 0; i < n && rgb; i++) {
+    },
+  },
+  // Saturation, hue and grayscale act on RGB only; they still draw, so the draws stay in step.
+  saturation: {
+    colour: (aug, n, c, random, at) => {
+      const fs = factors(n, random, num(aug, 'delta'));
+      for (let i = 0; i < n && c === 3; i++) {
         const f = fs[i] as number;
         then(
+          at,
+          c,
           i,
           IDENTITY.map((v, ij) => f * v + (1 - f) * (GREY[ij] as number)),
           0,
         );
       }
-      return;
-    }
-    case 'hue': {
-      const d = num('delta');
-      const turns = draws(() => uniform(random, -d, d));
-      for (let i = 0; i < n && rgb; i++) then(i, hueMatrix(turns[i] as number), 0);
-      return;
-    }
-    default: {
-      // grayscale
-      const p = num('probability');
-      const on = draws(() => random());
-      for (let i = 0; i < n && rgb; i++) if ((on[i] as number) < p) then(i, GREY, 0);
-    }
-  }
-}
+    },
+  },
+  hue: {
+    colour: (aug, n, c, random, at) => {
+      const d = num(aug, 'delta');
+      const turns = draws(n, () => uniform(random, -d, d));
+      for (let i = 0; i < n && c === 3; i++) then(at, c, i, hueMatrix(turns[i] as number), 0);
+    },
+  },
+  grayscale: {
+    colour: (aug, n, c, random, at) => {
+      const p = num(aug, 'probability');
+      const on = draws(n, () => random());
+      for (let i = 0; i < n && c === 3; i++) if ((on[i] as number) < p) then(at, c, i, GREY, 0);
+    },
+  },
+  blur: { pixels: blurEntry },
+  random_erasing: { pixels: erasingEntry },
+  mixup: {
+    mix: (tf, { x, y, px, py }, aug, random) => {
+      const a = num(aug, 'alpha');
+      const p = num(aug, 'probability');
+      const lambdas = draws(x.shape[0], () => (random() < p ? beta(random, a, a) : 1));
+      return {
+        x: x.mul(perImage(tf, lambdas)).add(
+          px.mul(
+            perImage(
+              tf,
+              lambdas.map((l) => 1 - l),
+            ),
+          ),
+        ) as Tensor4D,
+        y: blendLabels(tf, y, py, lambdas),
+      };
+    },
+  },
+  cutmix: {
+    mix: (tf, { x, y, px, py }, aug, random) => {
+      const [n, h, w, c] = x.shape;
+      const a = num(aug, 'alpha');
+      const p = num(aug, 'probability');
+      const kept: number[] = [];
+      const boxes = draws(n, () => {
+        if (random() >= p) {
+          kept.push(1);
+          return [0, 0, 0, 0];
+        }
+        const cut = Math.sqrt(1 - beta(random, a, a));
+        const cy = uniform(random, 0, h);
+        const cx = uniform(random, 0, w);
+        const box = [
+          Math.round(Math.max(0, cy - (cut * h) / 2)),
+          Math.round(Math.max(0, cx - (cut * w) / 2)),
+          Math.round(Math.min(h, cy + (cut * h) / 2)),
+          Math.round(Math.min(w, cx + (cut * w) / 2)),
+        ] as [number, number, number, number];
+        // The label weight is the area actually kept, after clipping at the edges.
+        kept.push(1 - ((box[2] - box[0]) * (box[3] - box[1])) / (h * w));
+        return box;
+      });
+      return {
+        x: tf.where(rectangles(tf, boxes, h, w).tile([1, 1, 1, c]), px, x) as Tensor4D,
+        y: blendLabels(tf, y, py, kept),
+      };
+    },
+  },
+};
+
+/** An entry's behaviour; the schema admits only registry entries, so every type has one. */
+const behaviourOf = (aug: RegistryChoice) =>
+  BEHAVIOURS[aug.type as keyof typeof AUGMENTATIONS] as Partial<{
+    geometry: Geometry;
+    colour: Colour;
+    pixels: Pixels;
+    mix: Mix;
+  }>;
 
 /** Whether the pending colour map changes anything. */
 const recoloured = (at: Pending, c: number) =>
@@ -329,10 +464,9 @@ const recoloured = (at: Pending, c: number) =>
 
 /** Applies the image augmentations of `augmentations` (not the mixing ones) in order. */
 export function augmentBatch(tf: Tf, batch: Tensor4D, augmentations: RegistryChoice[], random: Random): Tensor4D {
-  const images = augmentations.filter((a) => stageOf(a.type) !== 'mix');
+  const images = augmentations.filter((a) => !behaviourOf(a).mix);
   if (images.length === 0) return batch;
   const [n, h, w, c] = batch.shape;
-  const draw = (p: number) => Array.from({ length: n }, () => (random() < p ? 1 : 0));
   const fresh = (): Pending => ({
     geometry: Array.from({ length: n }, () => IDENTITY),
     colour: Array.from({ length: n }, () => eye(c)),
@@ -363,65 +497,16 @@ export function augmentBatch(tf: Tf, batch: Tensor4D, augmentations: RegistryCho
       pending = fresh();
     };
     for (const aug of images) {
-      const num = (k: string) => aug[k] as number;
-      const stage = stageOf(aug.type);
-      if (stage === 'geometry') {
+      const { geometry, colour, pixels } = behaviourOf(aug);
+      if (geometry) {
         // A geometric step after a colour one must see the colours changed first.
         if (recoloured(pending, c)) flush();
         const maps = geometry(aug, n, h, w, random);
         pending.geometry = pending.geometry.map((t, i) => matMul(t, maps[i] as Mat));
-        continue;
-      }
-      if (stage === 'colour') {
-        colour(aug, n, c, random, pending);
-        continue;
-      }
-      flush();
-      switch (aug.type) {
-        case 'blur': {
-          const max = num('sigma');
-          const on = draw(num('probability'));
-          const sigmas = on.map((b) => (b ? uniform(random, 0.1, max) : 0));
-          x = onSome(tf, x, on, (some, picked) =>
-            blur(
-              tf,
-              some,
-              picked.map((i) => sigmas[i] as number),
-              max,
-            ),
-          );
-          break;
-        }
-        case 'random_erasing': {
-          const [s0, s1] = range(aug.scale);
-          const [r0, r1] = range(aug.ratio);
-          const boxes = draw(num('probability')).map((on) => {
-            if (!on) return [0, 0, 0, 0];
-            for (let tries = 0; tries < 10; tries++) {
-              const box = regionBox(random, uniform(random, s0, s1), logUniform(random, r0, r1), h, w);
-              if (box)
-                return [box[0] as number, box[1] as number, box[2] as number, box[3] as number].map((v, i) =>
-                  Math.round(v * (i % 2 ? w : h)),
-                );
-            }
-            return [0, 0, 0, 0];
-          });
-          const noiseSeed = seed(random);
-          const on = boxes.map((b) => ((b[2] as number) > (b[0] as number) ? 1 : 0));
-          x = onSome(tf, x, on, (some, picked) => {
-            const noise = tf.randomUniform(some.shape, 0, 1, 'float32', noiseSeed);
-            const inside = rectangles(
-              tf,
-              picked.map((i) => boxes[i] as number[]),
-              h,
-              w,
-            );
-            return tf.where(inside.tile([1, 1, 1, c]), noise, some) as Tensor4D;
-          });
-          break;
-        }
-        default:
-          throw new Error(`no augmentation for type '${aug.type}'`);
+      } else if (colour) colour(aug, n, c, random, pending);
+      else if (pixels) {
+        flush();
+        x = pixels(tf, x, aug, random);
       }
     }
     flush();
@@ -441,15 +526,12 @@ export function mixBatch(
   augmentations: RegistryChoice[],
   random: Random,
 ): { x: Tensor4D; y: Tensor2D } {
-  const mixing = augmentations.filter((a) => stageOf(a.type) === 'mix');
+  const mixing = augmentations.filter((a) => behaviourOf(a).mix);
   if (mixing.length === 0) return { x, y };
-  const [n, h, w, c] = x.shape;
+  const n = x.shape[0];
   return tf.tidy(() => {
-    let xs = x;
-    let ys = y;
+    let out = { x, y };
     for (const aug of mixing) {
-      const a = aug.alpha as number;
-      const p = aug.probability as number;
       const partner = tf.tensor1d(
         shuffle(
           Array.from({ length: n }, (_, i) => i),
@@ -457,45 +539,9 @@ export function mixBatch(
         ),
         'int32',
       );
-      const px = xs.gather(partner);
-      const py = ys.gather(partner);
-      if (aug.type === 'mixup') {
-        const lambdas = Array.from({ length: n }, () => (random() < p ? beta(random, a, a) : 1));
-        xs = xs.mul(perImage(tf, lambdas)).add(
-          px.mul(
-            perImage(
-              tf,
-              lambdas.map((l) => 1 - l),
-            ),
-          ),
-        ) as Tensor4D;
-        const l2 = tf.tensor2d(lambdas, [n, 1]);
-        ys = ys.mul(l2).add(py.mul(tf.scalar(1).sub(l2))) as Tensor2D;
-      } else {
-        const kept: number[] = [];
-        const boxes = Array.from({ length: n }, () => {
-          if (random() >= p) {
-            kept.push(1);
-            return [0, 0, 0, 0];
-          }
-          const cut = Math.sqrt(1 - beta(random, a, a));
-          const cy = uniform(random, 0, h);
-          const cx = uniform(random, 0, w);
-          const box = [
-            Math.round(Math.max(0, cy - (cut * h) / 2)),
-            Math.round(Math.max(0, cx - (cut * w) / 2)),
-            Math.round(Math.min(h, cy + (cut * h) / 2)),
-            Math.round(Math.min(w, cx + (cut * w) / 2)),
-          ] as [number, number, number, number];
-          // The label weight is the area actually kept, after clipping at the edges.
-          kept.push(1 - ((box[2] - box[0]) * (box[3] - box[1])) / (h * w));
-          return box;
-        });
-        xs = tf.where(rectangles(tf, boxes, h, w).tile([1, 1, 1, c]), px, xs);
-        const l2 = tf.tensor2d(kept, [n, 1]);
-        ys = ys.mul(l2).add(py.mul(tf.scalar(1).sub(l2))) as Tensor2D;
-      }
+      const mix = behaviourOf(aug).mix as Mix;
+      out = mix(tf, { ...out, px: out.x.gather(partner), py: out.y.gather(partner) }, aug, random);
     }
-    return { x: xs, y: ys };
+    return out;
   });
 }

@@ -124,7 +124,3 @@ export const AUGMENTATIONS = {
     stage: 'mix',
   },
 } as const satisfies Record<string, AugmentationEntry>;
-
-export function stageOf(type: string): Stage | undefined {
-  return (AUGMENTATIONS as Record<string, AugmentationEntry>)[type]?.stage;
-}
