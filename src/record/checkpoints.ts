@@ -10,6 +10,7 @@ import type { LayersModel, Optimizer } from '@tensorflow/tfjs-node';
 import { optimizerState, restoreOptimizerState } from '../engine/optimizer-groups.ts';
 import type { WeightAverage, WeightAverageState } from '../engine/weight-average.ts';
 import { loadModel } from '../model/backbones/graph-layer.ts';
+import { saveModelFiles } from '../platform/model-files.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { DataError } from '../spec/errors.ts';
 import { recording } from './record-errors.ts';
@@ -41,7 +42,7 @@ export async function saveCheckpoint(
   await recording('checkpoints', partial, async () => {
     rmSync(partial, { recursive: true, force: true });
     mkdirSync(partial, { recursive: true });
-    await model.save(`file://${partial}`);
+    await saveModelFiles(tf, model, partial);
     writeFileSync(path.join(partial, 'optimizer.json'), JSON.stringify(await optimizerState(tf, optimizer)));
     writeFileSync(path.join(partial, 'state.json'), JSON.stringify({ epoch }));
     if (average) writeFileSync(path.join(partial, AVERAGE), JSON.stringify(average.state()));

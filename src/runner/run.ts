@@ -1,6 +1,6 @@
 // Wires one run: resolved experiment -> backend -> data -> model -> engine ->
 // training with its callbacks -> records. The decisions live in the modules it calls.
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import type { Resolved } from '../config/resolve.ts';
@@ -17,6 +17,7 @@ import { initFrom, initSource } from '../model/init-from.ts';
 import { MLMODEL, mlmodelText } from '../model/model-folder.ts';
 import { makePruner, type Verdict } from '../plan/pruner.ts';
 import type { TrialInfo } from '../plan/trial.ts';
+import { saveModelFiles } from '../platform/model-files.ts';
 import { loadTensorflow } from '../platform/tensorflow.ts';
 import { loadCheckpoint } from '../record/checkpoints.ts';
 import { datasetInputs } from '../record/datasets.ts';
@@ -244,11 +245,7 @@ async function runInFolder(
       }`,
     );
   }
-  const save = (where: string) => {
-    // tfjs-node creates only the last folder of the path.
-    mkdirSync(path.join(run.dir, where), { recursive: true });
-    return recording(where, run.dir, () => model.save(`file://${path.join(run.dir, where)}`));
-  };
+  const save = (where: string) => recording(where, run.dir, () => saveModelFiles(tf, model, path.join(run.dir, where)));
   // With a frozen backbone (or a frozen first part) and nothing augmenting the images, the rest of the
   // model trains on the fixed part's cached output; `net` shares its layers with `model`, which is what gets saved.
   const cached = featuresCacheable(exp) ? await cachedFeatures(tf, exp, data, model, cacheDir, hooks.onFeatures) : null;
