@@ -6,8 +6,10 @@ import type * as tfn from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
 import { GENERATED } from '../../src/config/generated.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
+import { sweepSchema } from '../../src/config/sweep-schema.ts';
 import { makeOptimizer } from '../../src/engine/make-optimizer.ts';
 import { buildExperimentModel, buildModel } from '../../src/model/build.ts';
+import { planSweep } from '../../src/plan/trial.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import type { RegistryChoice } from '../../src/spec/experiment.ts';
 import { LAYERS, type LayerTypeName } from '../../src/spec/layers.ts';
@@ -174,7 +176,23 @@ describe('example experiments', () => {
     'faces-scratch.yaml': 1_570_370,
     'resnet.yaml': 313_586,
     'faces-backbone.yaml': 5_667_266,
+    'sweep-tpe.yaml': 136_354,
+    'sweep-grid.yaml': 136_354,
   };
+
+  it('every sweep method the schema documents has an example in experiments/ that plans its trials', () => {
+    const methods = (sweepSchema() as { properties: { method: { enum: string[] } } }).properties.method.enum;
+    for (const method of methods) {
+      const examples = readdirSync(path.join(root, 'experiments')).filter((f) =>
+        readFileSync(path.join(root, 'experiments', f), 'utf8').includes(`method: ${method}\n`),
+      );
+      expect(examples, method).not.toEqual([]);
+      for (const f of examples) {
+        const plan = planSweep(path.join(root, 'experiments', f), { env: {} });
+        expect(plan.trials.length, f).toBeGreaterThan(0);
+      }
+    }
+  });
 
   it('every file in experiments/ is listed here', () => {
     expect(readdirSync(path.join(root, 'experiments')).sort()).toEqual(Object.keys(PARAMS).sort());

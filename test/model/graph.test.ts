@@ -97,7 +97,7 @@ describe('layer graphs', () => {
 
   it('names every problem at its layer and key', () => {
     const unknown = problem([conv('stem'), conv('body'), { type: 'add', inputs: ['stem', 'bodi'] }, ...head]);
-    expect([unknown.index, unknown.key]).toEqual([2, 'inputs[1]']);
+    expect([unknown.index, unknown.field]).toEqual([2, 'inputs[1]']);
     expect(unknown.message).toContain("no layer is named 'bodi'; did you mean 'body'?");
 
     const cycle = problem([{ ...conv('a'), inputs: ['b'] }, conv('b'), ...head]);
@@ -114,10 +114,10 @@ describe('layer graphs', () => {
     expect(single.message).toContain('merges two or more inputs but has 1');
 
     const two = problem([conv('a'), conv('b'), { ...conv('c'), inputs: ['a', 'b'] }, ...head]);
-    expect([two.key, two.message]).toEqual(['inputs', expect.stringContaining('takes one input but lists 2')]);
+    expect([two.field, two.message]).toEqual(['inputs', expect.stringContaining('takes one input but lists 2')]);
 
     const taken = problem([conv('a'), conv('a'), ...head]);
-    expect([taken.index, taken.key]).toEqual([1, 'name']);
+    expect([taken.index, taken.field]).toEqual([1, 'name']);
     expect(problem([conv('input'), ...head]).message).toContain("'input' names the model's input");
   });
 
