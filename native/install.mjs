@@ -1,11 +1,11 @@
 // @ts-check
 // Stages libtensorflow for @tensorflow/tfjs-node without Google storage.
 //
-// Runs as the preinstall script of this package, which npm runs before any
-// dependency's install script. When tfjs-node's own download cannot happen, it
-// takes the libtensorflow C API libraries and headers out of a pinned, checksum-
-// verified TensorFlow wheel from PyPI, caches them, and puts them where
-// tfjs-node's scripts/install.js looks: that script then only builds the binding.
+// postinstall.mjs calls it before it runs tfjs-node's own install script. When
+// tfjs-node's own download cannot happen, it takes the libtensorflow C API
+// libraries and headers out of a pinned, checksum-verified TensorFlow wheel
+// from PyPI, caches them, and puts them where tfjs-node's scripts/install.js
+// looks: that script then only builds the binding.
 //
 // Settings (environment, or the same name in lower case in .npmrc as npm config):
 //   RUN_EXP_TF_SOURCE   auto (default) | pypi | google
@@ -306,7 +306,7 @@ export async function buildAddon(dir, what, without) {
   if (r.status !== 0) process.stderr.write(`run-exp: ${what} did not build; ${without}\n`);
 }
 
-function tfjsNodeDir() {
+export function tfjsNodeDir() {
   const require = createRequire(path.join(process.env.INIT_CWD || process.cwd(), 'package.json'));
   try {
     return path.dirname(require.resolve('@tensorflow/tfjs-node/package.json'));
@@ -315,7 +315,8 @@ function tfjsNodeDir() {
   }
 }
 
-async function main() {
+/** Stages libtensorflow into tfjs-node's deps/ unless it is there already or tfjs-node can fetch its own. */
+export async function stageLibtensorflow() {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     say(`the PyPI route covers linux-x64 only; leaving ${process.platform}-${process.arch} to tfjs-node's own install`);
     return;
@@ -338,11 +339,4 @@ async function main() {
   await stage(await ensureCached(build, await bindingIncludes(tfjsDir)), tfjsDir);
   await ensureNodeHeaders();
   say(`staged libtensorflow ${build.version} into ${path.join(tfjsDir, 'deps')}; tfjs-node builds its binding next`);
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().catch((err) => {
-    say(`failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
 }

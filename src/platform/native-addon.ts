@@ -23,7 +23,7 @@ export function openAddon<A extends { open(libraryPath: string): string | null }
   let result: { addon: A | null; why: string };
   const addon = require(name) as A | null;
   if (!addon) {
-    result = { addon: null, why: `the addon was not built at install (npm rebuild ${name})` };
+    result = { addon: null, why: `the addon was not built at install (npm run postinstall builds it)` };
   } else {
     const lib = path.join(path.dirname(require.resolve('@tensorflow/tfjs-node/package.json')), 'deps', 'lib');
     const why = addon.open(path.join(lib, 'libtensorflow.so'));

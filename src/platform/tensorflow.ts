@@ -27,8 +27,8 @@ export class BackendError extends RunExpError {
 
 const FIX = [
   'The native TensorFlow backend is not installed. To fix it:',
-  '  npm rebuild @run-exp/libtensorflow @tensorflow/tfjs-node --foreground-scripts',
-  'or, to force the PyPI route: RUN_EXP_TF_SOURCE=pypi npm rebuild @run-exp/libtensorflow @tensorflow/tfjs-node',
+  '  npm run postinstall',
+  'or, to force the PyPI route: RUN_EXP_TF_SOURCE=pypi npm run postinstall',
   'Run `run-exp doctor` to see what is missing.',
 ].join('\n');
 
