@@ -16,7 +16,7 @@ import type { LayersModel, Scalar, Tensor } from '@tensorflow/tfjs-node';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { toFloat } from '../../src/data/normalize.ts';
 import { GraphTrainer } from '../../src/engine/graph/graph-trainer.ts';
-import { makeLoss } from '../../src/engine/make-loss.ts';
+import { makeLoss } from '../../src/engine/losses.ts';
 import { makeTrainingOptimizer } from '../../src/engine/optimizer-groups.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
 import { rng, shuffle } from '../../src/platform/random.ts';

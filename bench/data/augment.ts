@@ -13,7 +13,7 @@ import { resolveExperiment } from '../../src/config/resolve.ts';
 import { pixelSources } from '../../src/data/batches.ts';
 import type { PreparedData } from '../../src/data/prepare.ts';
 import { makeEngine } from '../../src/engine/choose.ts';
-import { makeOptimizer } from '../../src/engine/make-optimizer.ts';
+import { makeOptimizer } from '../../src/engine/optimizers.ts';
 import { buildModel } from '../../src/model/build.ts';
 import { rng } from '../../src/platform/random.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';

@@ -7,7 +7,7 @@ import { rng } from '../platform/random.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import type { Engine, StepBatch, StepResult } from './engine.ts';
-import { makeLoss } from './make-loss.ts';
+import { makeLoss } from './losses.ts';
 import type { WeightAverage } from './weight-average.ts';
 
 export interface EagerParts {

@@ -5,7 +5,7 @@
 import type { NamedTensorMap, Optimizer, Tensor } from '@tensorflow/tfjs-node';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { RegistryChoice } from '../spec/experiment.ts';
-import { makeOptimizer } from './make-optimizer.ts';
+import { makeOptimizer } from './optimizers.ts';
 
 interface Group {
   /** A layer name or scope (`backbone` covers `backbone/...`); null for every other weight. */

@@ -3,7 +3,7 @@
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import { type InputSource, pixelSources, type Sources } from '../data/batches.ts';
 import type { PreparedData } from '../data/prepare.ts';
-import { makeLoss } from '../engine/make-loss.ts';
+import { makeLoss } from '../engine/losses.ts';
 import { predictProbs } from '../model/predict-probs.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { Experiment } from '../spec/experiment.ts';

@@ -1,6 +1,6 @@
 // The loss and schedule registries' factories against hand-computed values.
 import { describe, expect, it } from 'vitest';
-import { makeLoss } from '../../src/engine/make-loss.ts';
+import { makeLoss } from '../../src/engine/losses.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import type { EpochMetrics } from '../../src/spec/events.ts';
 import type { LOSSES } from '../../src/spec/losses.ts';

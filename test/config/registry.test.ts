@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { GENERATED } from '../../src/config/generated.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { sweepSchema } from '../../src/config/sweep-schema.ts';
-import { makeOptimizer } from '../../src/engine/make-optimizer.ts';
+import { makeOptimizer } from '../../src/engine/optimizers.ts';
 import { buildExperimentModel, buildModel } from '../../src/model/build.ts';
 import { planSweep } from '../../src/plan/trial.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';

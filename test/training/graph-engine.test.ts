@@ -5,7 +5,7 @@
 import type { LayersModel, Scalar, Tensor, Variable } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
 import { GraphTrainer, graphUnsupported } from '../../src/engine/graph/graph-trainer.ts';
-import { makeLoss } from '../../src/engine/make-loss.ts';
+import { makeLoss } from '../../src/engine/losses.ts';
 import { makeTrainingOptimizer, optimizerState, tensorFromSaved } from '../../src/engine/optimizer-groups.ts';
 import { buildModel } from '../../src/model/build.ts';
 import { loadTensorflow, type Tf } from '../../src/platform/tensorflow.ts';

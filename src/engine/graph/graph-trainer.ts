@@ -7,28 +7,15 @@
 import type { LayersModel, LayerVariable, Optimizer, Variable } from '@tensorflow/tfjs-node';
 import type { Tf } from '../../platform/tensorflow.ts';
 import type { Experiment } from '../../spec/experiment.ts';
+import { graphLoss } from '../losses.ts';
 import { optimizerParts, ownerScope } from '../optimizer-groups.ts';
+import { optimizerSlots, optimizerUpdate } from '../optimizers.ts';
 import { EMITTERS, type EmitContext, UnsupportedInGraph } from './emit-layers.ts';
 import { type Attr, DT, type HostTensor, type Output, TfGraph } from './tf-graph.ts';
 
 const f32: Attr = { kind: 'type', value: DT.float32 };
 const i32: Attr = { kind: 'type', value: DT.int32 };
-const EPS = 1e-7;
 const NON_FINITE = 'run-exp non-finite';
-/**
- * The per-variable state each optimizer keeps, named as tfjs names it
- * (`<variable>/<suffix>`), in the order its getWeights lists them (every
- * variable's first slot, then every variable's second, ...).
- */
-const SLOTS: Record<string, readonly string[]> = {
-  sgd: ['momentum'],
-  adam: ['m', 'v'],
-  adamax: ['m', 'v'],
-  rmsprop: ['rms', 'momentum', 'mg'],
-  adagrad: ['accumulator'],
-  adadelta: ['accum_grad', 'accum_var'],
-};
-
 /** A resource variable in the graph: its handle, its read, and the placeholder and assign op that load it. */
 interface Held {
   handle: Output;
@@ -63,7 +50,6 @@ export function graphUnsupported(exp: Experiment, model: LayersModel): string | 
     if (cls === 'BatchNormalization' && !layer.trainable) return `frozen batch norm ${layer.name}`;
   }
   const t = exp.training;
-  if (!SLOTS[t.optimizer.type]) return `optimizer ${t.optimizer.type}`;
   if (t.ema !== null) return 'training.ema';
   if (exp.data.augmentation.some((a) => a.type === 'mixup' || a.type === 'cutmix')) return 'mixup/cutmix';
   return null;
@@ -215,49 +201,22 @@ export class GraphTrainer {
     return layer.inboundNodes[Math.max(0, index)]?.inboundLayers ?? [];
   }
 
-  /** makeLoss's losses, op for op: (smoothed) targets against the clipped probabilities, as a batch mean. */
+  /** makeLoss's loss, op for op (losses.ts), as a batch mean. */
   private lossOf(p: Output): Output {
     const g = this.g;
-    const c = (v: number) => this.constant([v], []);
     const op = (type: string, ...inputs: Output[]) => g.op(type, inputs, { T: f32 });
     const reduce = (type: 'Sum' | 'Mean', x: Output, axis: number) =>
       g.op(type, [x, this.constant([axis], [1], DT.int32)], { T: f32, Tidx: i32 });
-    const loss = this.exp.training.loss;
-    const s = Number(loss.label_smoothing ?? 0);
     const k = (this.model.outputs[0]?.shape.at(-1) as number) ?? 2;
-    const clip = (x: Output) => op('Minimum', op('Maximum', x, c(EPS)), c(1 - EPS));
-    let perElement: Output;
-    switch (loss.type) {
-      case 'categorical_crossentropy': {
-        const target = s > 0 ? op('AddV2', op('Mul', this.y, c(1 - s)), c(s / k)) : this.y;
-        const each = op('Neg', reduce('Sum', op('Mul', target, op('Log', clip(p))), 1));
-        return reduce('Mean', this.w ? op('Mul', each, this.w) : each, 0);
-      }
-      case 'binary_crossentropy': {
-        const target = s > 0 ? op('AddV2', op('Mul', this.y, c(1 - s)), c(s / 2)) : this.y;
-        const q = clip(p);
-        perElement = op(
-          'Neg',
-          op(
-            'AddV2',
-            op('Mul', target, op('Log', q)),
-            op('Mul', op('Sub', c(1), target), op('Log', op('Sub', c(1), q))),
-          ),
-        );
-        break;
-      }
-      case 'mean_squared_error':
-        perElement = op('Square', op('Sub', this.y, p));
-        break;
-      case 'hinge':
-        perElement = op('Relu', op('Sub', c(1), op('Mul', op('Sub', op('Mul', this.y, c(2)), c(1)), p)));
-        break;
-      default:
-        throw new UnsupportedInGraph(`loss ${loss.type}`);
-    }
+    const { value, perClass } = graphLoss(
+      this.exp.training.loss,
+      { y: this.y, p, c: (v) => this.constant([v], []), op, sum: (x, axis) => reduce('Sum', x, axis) },
+      k,
+    );
+    if (!perClass) return reduce('Mean', this.w ? op('Mul', value, this.w) : value, 0);
     // As makeLoss: weighted, each example's mean times its weight over the batch; else the mean over every element.
-    if (this.w) return reduce('Mean', op('Mul', reduce('Mean', perElement, 1), this.w), 0);
-    return g.op('Mean', [perElement, this.constant([0, 1], [2], DT.int32)], { T: f32, Tidx: i32 });
+    if (this.w) return reduce('Mean', op('Mul', reduce('Mean', value, 1), this.w), 0);
+    return g.op('Mean', [value, this.constant([0, 1], [2], DT.int32)], { T: f32, Tidx: i32 });
   }
 
   /** The update op for the variables trainable now (built once per distinct set: a backbone may unfreeze). */
@@ -296,97 +255,27 @@ export class GraphTrainer {
     return train;
   }
 
-  /**
-   * The experiment optimizer's update of one variable, op for op as tfjs
-   * computes it (float32, same order), so that both engines take the same
-   * step. Returns the ops that write the variable and its slots.
-   */
+  /** The experiment optimizer's update of one variable (optimizers.ts); the ops that write it and its slots. */
   private update(v: GraphVariable, grad: Output, lr: Output, part: number): string[] {
     const g = this.g;
     const o = this.exp.training.optimizer as unknown as Record<string, number | boolean>;
-    const num = (key: string) => Number(o[key] ?? 0);
-    const c = (value: number) => this.constant([value], []);
-    const op = (type: string, ...inputs: Output[]) => g.op(type, inputs, { T: f32 });
-    const mul = (a: Output, b: Output) => op('Mul', a, b);
-    const add = (a: Output, b: Output) => op('AddV2', a, b);
-    const div = (a: Output, b: Output) => op('RealDiv', a, b);
-    const sqrt = (a: Output) => op('Sqrt', a);
-    const square = (a: Output) => op('Square', a);
-    /** x * rate + y * (1 - rate): the moving averages every adaptive optimizer keeps. */
-    const decay = (x: Output, rate: number, y: Output) => add(mul(x, c(rate)), mul(y, c(1 - rate)));
-    const slot = (suffix: string, initial = 0) => this.slot(`${v.variable.name}/${suffix}`, v.shape, initial);
     const assign = (handle: Output, value: Output, type = 'AssignVariableOp') =>
       g.op(type, [handle, value], { dtype: f32 }, undefined, this.checks)[0] as string;
-    /** The variable moved by `step` (already signed). */
-    const move = (step: Output) => assign(v.handle, step, 'AssignAddVariableOp');
-    switch (this.exp.training.optimizer.type) {
-      case 'sgd': {
-        if (num('momentum') === 0)
-          return [g.op('ResourceApplyGradientDescent', [v.handle, lr, grad], { T: f32 }, undefined, this.checks)[0]];
-        const slotM = slot('momentum');
-        return [
-          g.op(
-            'ResourceApplyMomentum',
-            [v.handle, slotM.handle, lr, grad, c(num('momentum'))],
-            {
-              T: f32,
-              use_locking: { kind: 'bool', value: false },
-              use_nesterov: { kind: 'bool', value: Boolean(o.nesterov) },
-            },
-            undefined,
-            this.checks,
-          )[0],
-        ];
-      }
-      case 'adam': {
-        // TensorFlow's ApplyAdam adds epsilon before the bias correction, tfjs after: tfjs' form, built here.
-        const [c1, c2] = this.biasCorrection(part);
-        const [m, s2] = [slot('m'), slot('v')];
-        const m1 = decay(m.read, num('beta1'), grad);
-        const v1 = decay(s2.read, num('beta2'), square(grad));
-        const step = mul(div(div(m1, c1), add(sqrt(div(v1, c2)), c(num('epsilon')))), op('Neg', lr));
-        return [assign(m.handle, m1), assign(s2.handle, v1), move(step)];
-      }
-      case 'adamax': {
-        // tfjs divides the rate by 1 + iteration * decay, with decay 0: the rate itself.
-        const [c1] = this.biasCorrection(part);
-        const [m, u] = [slot('m'), slot('v')];
-        const m1 = decay(m.read, num('beta1'), grad);
-        const u1 = op('Maximum', mul(u.read, c(num('beta2'))), op('Abs', grad));
-        const step = mul(div(op('Neg', lr), c1), div(m1, add(u1, c(num('epsilon')))));
-        return [assign(m.handle, m1), assign(u.handle, u1), move(step)];
-      }
-      case 'rmsprop': {
-        const [ms, mom] = [slot('rms'), slot('momentum')];
-        const ms1 = decay(ms.read, num('rho'), square(grad));
-        const out = [assign(ms.handle, ms1)];
-        let denominator: Output;
-        if (o.centered) {
-          const mg = slot('mg');
-          const mg1 = decay(mg.read, num('rho'), grad);
-          out.push(assign(mg.handle, mg1));
-          denominator = sqrt(add(op('Sub', ms1, square(mg1)), c(num('epsilon'))));
-        } else denominator = sqrt(add(ms1, c(num('epsilon'))));
-        const mom1 = add(mul(mom.read, c(num('momentum'))), div(mul(grad, lr), denominator));
-        return [...out, assign(mom.handle, mom1), move(op('Neg', mom1))];
-      }
-      case 'adagrad': {
-        const acc = slot('accumulator', num('initial_accumulator'));
-        const acc1 = add(acc.read, square(grad));
-        return [assign(acc.handle, acc1), move(mul(div(grad, sqrt(add(acc1, c(EPS)))), op('Neg', lr)))];
-      }
-      case 'adadelta': {
-        const [accG, accU] = [slot('accum_grad'), slot('accum_var')];
-        const eps = c(num('epsilon'));
-        const accG1 = decay(accG.read, num('rho'), square(grad));
-        // tfjs divides by the accumulated gradient from before this step's: kept, for the same steps.
-        const updates = mul(div(sqrt(add(accU.read, eps)), sqrt(add(accG.read, eps))), grad);
-        const accU1 = decay(accU.read, num('rho'), square(updates));
-        return [assign(accG.handle, accG1), assign(accU.handle, accU1), move(mul(updates, op('Neg', lr)))];
-      }
-      default:
-        throw new UnsupportedInGraph(`optimizer ${this.exp.training.optimizer.type}`);
-    }
+    return optimizerUpdate(this.exp.training.optimizer, {
+      grad,
+      lr,
+      num: (key) => Number(o[key] ?? 0),
+      flag: (key) => Boolean(o[key]),
+      c: (value) => this.constant([value], []),
+      op: (type, ...inputs) => g.op(type, inputs, { T: f32 }),
+      kernel: (type, inputs, attrs = {}) =>
+        g.op(type, inputs, { T: f32, ...attrs }, undefined, this.checks)[0] as string,
+      slot: (suffix, initial = 0) => this.slot(`${v.variable.name}/${suffix}`, v.shape, initial),
+      variable: v.handle,
+      assign: (handle, value) => assign(handle, value),
+      move: (step) => assign(v.handle, step, 'AssignAddVariableOp'),
+      biasCorrection: () => this.biasCorrection(part),
+    });
   }
 
   /** Adam's beta1 and beta2 as float32, as tfjs multiplies by them. */
@@ -461,11 +350,7 @@ export class GraphTrainer {
 
   /** The per-variable state of the optimizer, in tfjs' order: (Adam) every first moment, then every second. */
   private slotSuffixes(): readonly string[] {
-    const o = this.exp.training.optimizer;
-    const all = SLOTS[o.type] ?? [];
-    // Plain SGD keeps nothing, and RMSProp its mean gradients only when centred.
-    if (o.type === 'sgd' && !Number(o.momentum ?? 0)) return [];
-    return o.type === 'rmsprop' && !o.centered ? all.filter((x) => x !== 'mg') : all;
+    return optimizerSlots(this.exp.training.optimizer);
   }
 
   /**
