@@ -2,6 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { experimentSchema } from '../config/schema.ts';
 import { RunExpError } from '../spec/errors.ts';
+import type { SweepCliOptions } from './sweep.ts';
 
 export interface Io {
   out: (s: string) => void;
@@ -146,25 +147,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .option('--register <name>', "with --summarize: register the best trial's model in MLflow under this name")
     .option('--set <key.path=value>', 'override a key of the experiment (repeatable)', collect, [])
     .option('--json', 'print JSON')
-    .action(
-      async (
-        file: string,
-        opts: {
-          list?: boolean;
-          matrix?: boolean;
-          workers?: number;
-          parallel: number;
-          summarize?: boolean;
-          next?: boolean;
-          report?: string | boolean;
-          register?: string;
-          set: string[];
-          json?: boolean;
-        },
-      ) => {
-        code = await (await import('./sweep.ts')).sweepCommand(file, { ...opts, env: io.env }, io.out, io.err);
-      },
-    );
+    .action(async (file: string, opts: Omit<SweepCliOptions, 'env'> & { set: string[] }) => {
+      code = await (await import('./sweep.ts')).sweepCommand(file, { ...opts, env: io.env }, io.out, io.err);
+    });
 
   program
     .command('sync')

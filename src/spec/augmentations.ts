@@ -21,6 +21,19 @@ const alpha = {
   doc: 'the Beta(alpha, alpha) distribution the mixing weight is drawn from (small: mostly one image)',
 } as const;
 
+/** A region of random area (`scale`, a fraction of the image) and aspect (`ratio`, width / height). */
+const randomRegion = (what: string, smallest: number, scale: [number, number], ratio: [number, number]) =>
+  ({
+    scale: {
+      type: 'range',
+      minimum: smallest,
+      maximum: 1,
+      default: scale,
+      doc: `area of the ${what}, as a fraction of the image`,
+    },
+    ratio: { type: 'range', minimum: 0.1, maximum: 10, default: ratio, doc: `width / height of the ${what}` },
+  }) as const;
+
 export type Stage = 'geometry' | 'colour' | 'pixels' | 'mix';
 
 export interface AugmentationEntry {
@@ -49,16 +62,7 @@ export const AUGMENTATIONS = {
   random_resized_crop: {
     doc: 'crop a random region of random area and aspect ratio and resize it to the full size (as in Inception and torchvision)',
     stage: 'geometry',
-    params: {
-      scale: {
-        type: 'range',
-        minimum: 0.01,
-        maximum: 1,
-        default: [0.5, 1],
-        doc: 'area of the region, as a fraction of the image',
-      },
-      ratio: { type: 'range', minimum: 0.1, maximum: 10, default: [0.75, 1.3333], doc: 'width / height of the region' },
-    },
+    params: randomRegion('region', 0.01, [0.5, 1], [0.75, 1.3333]),
   },
   translate: {
     doc: 'shift by a random offset of up to this fraction of each side (edges reflected)',
@@ -101,17 +105,7 @@ export const AUGMENTATIONS = {
   random_erasing: {
     doc: 'fill a random rectangle with noise (Zhong et al. 2017)',
     stage: 'pixels',
-    params: {
-      probability: probability(0.25),
-      scale: {
-        type: 'range',
-        minimum: 0.001,
-        maximum: 1,
-        default: [0.02, 0.25],
-        doc: 'area of the rectangle, as a fraction of the image',
-      },
-      ratio: { type: 'range', minimum: 0.1, maximum: 10, default: [0.3, 3.3], doc: 'width / height of the rectangle' },
-    },
+    params: { probability: probability(0.25), ...randomRegion('rectangle', 0.001, [0.02, 0.25], [0.3, 3.3]) },
   },
   mixup: {
     doc: 'blend each image with another of the batch, labels blended by the same weight (soft labels); applied last',

@@ -2,6 +2,7 @@
 // the graph engine, built from the compiled LayersModel (its configs and
 // weights), so the graph computes exactly what model.apply does. A class
 // without an emitter keeps the run on the eager engine.
+import type { ACTIVATIONS } from '../../spec/layers.ts';
 import { type Attr, DT, type Output, type TfGraph } from './tf-graph.ts';
 
 const f32: Attr = { kind: 'type', value: DT.float32 };
@@ -34,40 +35,35 @@ type Emitter = (c: EmitContext) => Output;
 const pair = (v: unknown): [number, number] =>
   Array.isArray(v) ? [v[0] as number, v[1] as number] : [v as number, v as number];
 
+/** Each activation of the registry (spec/layers.ts ACTIVATIONS) as graph ops: one missing does not compile. */
+const ACTIVATION_OPS: Record<
+  (typeof ACTIVATIONS)[number],
+  (x: Output, op: (type: string, ...inputs: Output[]) => Output, c: (v: number) => Output) => Output
+> = {
+  linear: (x) => x,
+  relu: (x, op) => op('Relu', x),
+  relu6: (x, op) => op('Relu6', x),
+  elu: (x, op) => op('Elu', x),
+  selu: (x, op) => op('Selu', x),
+  sigmoid: (x, op) => op('Sigmoid', x),
+  tanh: (x, op) => op('Tanh', x),
+  softplus: (x, op) => op('Softplus', x),
+  softsign: (x, op) => op('Softsign', x),
+  softmax: (x, op) => op('Softmax', x),
+  swish: (x, op) => op('Mul', x, op('Sigmoid', x)),
+  // tfjs: clip(0.2 x + 0.5, 0, 1)
+  hard_sigmoid: (x, op, c) => op('Minimum', op('Maximum', op('AddV2', op('Mul', x, c(0.2)), c(0.5)), c(0)), c(1)),
+  mish: (x, op) => op('Mul', x, op('Tanh', op('Softplus', x))),
+};
+
 export function activation(g: TfGraph, x: Output, name: unknown, constant: EmitContext['constant']): Output {
-  switch (name ?? 'linear') {
-    case 'linear':
-      return x;
-    case 'relu':
-      return g.op('Relu', [x], { T: f32 });
-    case 'relu6':
-      return g.op('Relu6', [x], { T: f32 });
-    case 'elu':
-      return g.op('Elu', [x], { T: f32 });
-    case 'selu':
-      return g.op('Selu', [x], { T: f32 });
-    case 'sigmoid':
-      return g.op('Sigmoid', [x], { T: f32 });
-    case 'tanh':
-      return g.op('Tanh', [x], { T: f32 });
-    case 'softplus':
-      return g.op('Softplus', [x], { T: f32 });
-    case 'softsign':
-      return g.op('Softsign', [x], { T: f32 });
-    case 'softmax':
-      return g.op('Softmax', [x], { T: f32 });
-    case 'swish':
-      return g.op('Mul', [x, g.op('Sigmoid', [x], { T: f32 })], { T: f32 });
-    case 'hard_sigmoid': {
-      // tfjs: clip(0.2 x + 0.5, 0, 1)
-      const y = g.op('AddV2', [g.op('Mul', [x, constant([0.2], [])], { T: f32 }), constant([0.5], [])], { T: f32 });
-      return g.op('Minimum', [g.op('Maximum', [y, constant([0], [])], { T: f32 }), constant([1], [])], { T: f32 });
-    }
-    case 'mish':
-      return g.op('Mul', [x, g.op('Tanh', [g.op('Softplus', [x], { T: f32 })], { T: f32 })], { T: f32 });
-    default:
-      throw new UnsupportedInGraph(`activation ${String(name)}`);
-  }
+  const emit = ACTIVATION_OPS[(name ?? 'linear') as (typeof ACTIVATIONS)[number]];
+  if (!emit) throw new UnsupportedInGraph(`activation ${String(name)}`);
+  return emit(
+    x,
+    (type, ...inputs) => g.op(type, inputs, { T: f32 }),
+    (v) => constant([v], []),
+  );
 }
 
 export class UnsupportedInGraph extends Error {
