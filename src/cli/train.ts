@@ -27,14 +27,15 @@ export interface TrainCliOptions extends ResolveOptions {
 const f = (v: number | null, digits = 4) => (v === null ? '-' : v.toFixed(digits));
 
 function epochLine(m: EpochMetrics, total: number, sets: string[]): string {
-  const record = m as unknown as Record<string, number | null | undefined>;
   return [
     `epoch ${String(m.epoch).padStart(String(total).length)}/${total}`,
     `loss ${f(m.loss)}  acc ${f(m.accuracy)}`,
     `val_loss ${f(m.val_loss)}  val_acc ${f(m.val_accuracy)}  val_f1 ${f(m.val_f1)}  val_auc ${f(m.val_auc)}`,
-    ...sets.flatMap((s) =>
-      record[`${s}_accuracy`] === undefined ? [] : [`${s}_acc ${f(record[`${s}_accuracy`] ?? null)}`],
-    ),
+    // An evaluation set's figure, on the epochs that score it.
+    ...sets.flatMap((s) => {
+      const acc = m[`${s}_accuracy`];
+      return acc === undefined ? [] : [`${s}_acc ${f(typeof acc === 'number' ? acc : null)}`];
+    }),
     `lr ${m.lr.toPrecision(3)}  ${m.seconds.toFixed(1)}s  ${Math.round(m.images_per_s)} img/s`,
   ].join('  ');
 }

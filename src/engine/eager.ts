@@ -39,27 +39,25 @@ export function eagerEngine(p: EagerParts): Engine {
         random,
       );
       const w = classWeights ? tf.gather(tf.tensor1d(classWeights), yIdx) : undefined;
-      let predictions: Tensor | null = null;
-      let finite: Tensor | null = null;
+      // Kept to leave the gradient scope, so disposed here (tidy leaves kept tensors alone).
+      const kept: { predictions?: Tensor; finite?: Tensor } = {};
       const { value, grads } = tf.variableGrads(
         () => {
           const out = model.apply(x, { training: true }) as Tensor;
-          predictions = tf.keep(out.argMax(-1));
+          kept.predictions = tf.keep(out.argMax(-1));
           // Losses clip probabilities, which can hide NaN outputs: check them directly.
-          finite = tf.keep(out.isFinite().all());
+          kept.finite = tf.keep(out.isFinite().all());
           return lossFn(y, out, w) as Scalar;
         },
         variables.filter((v) => v.trainable),
       );
-      // Kept to leave the gradient scope, so disposed here (tidy leaves kept tensors alone).
-      const kept = [finite as unknown as Tensor, predictions as unknown as Tensor];
       try {
-        if (!kept[0]?.dataSync()[0]) return { loss: Number.NaN, predicted: undefined };
+        if (!kept.finite?.dataSync()[0]) return { loss: Number.NaN, predicted: undefined };
         optimizer.applyGradients(grads);
         average?.update();
-        return { loss: value.dataSync()[0] as number, predicted: kept[1]?.dataSync() as Int32Array };
+        return { loss: value.dataSync()[0] as number, predicted: kept.predictions?.dataSync() as Int32Array };
       } finally {
-        tf.dispose(kept);
+        tf.dispose([kept.finite, kept.predictions].filter((t): t is Tensor => t !== undefined));
       }
     });
   return {

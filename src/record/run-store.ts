@@ -19,6 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { RunExpError } from '../spec/errors.ts';
+import type { EpochMetrics } from '../spec/events.ts';
 import { currentOwner, liveness, type Owner } from './liveness.ts';
 import { recordError } from './record-errors.ts';
 
@@ -186,6 +187,9 @@ export function readMetrics(dir: string): Record<string, unknown>[] {
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
+
+/** metrics.jsonl as the epochs' records. */
+export const readEpochs = (dir: string): EpochMetrics[] => readMetrics(dir) as unknown as EpochMetrics[];
 
 export function writeConfig(store: RunStore, resolved: unknown): void {
   store.writeText('config.yaml', stringify(resolved));

@@ -26,7 +26,7 @@ import { type MlflowReport, startMlflowTracker, trackingUri } from '../record/ml
 import { RecordError, recordError, recording } from '../record/record-errors.ts';
 import { folderSink, logSink, mlflowSink, type RunEnd, runEvents } from '../record/run-events.ts';
 import { runLogger, type TerminalLog } from '../record/run-log.ts';
-import { createRun, openRun, type RunStore, readMetrics, writeConfig } from '../record/run-store.ts';
+import { createRun, openRun, type RunStore, readEpochs, writeConfig } from '../record/run-store.ts';
 import { systemSampler } from '../record/system-metrics.ts';
 import { rungValues } from '../report/trial-store.ts';
 import { type EpochMetrics, metricOf } from '../spec/events.ts';
@@ -275,7 +275,7 @@ async function runInFolder(
         { event: 'checkpoint skipped', ...checkpoint },
         `checkpoints/latest is broken (${checkpoint.skipped[0]}); resuming from checkpoints/${checkpoint.used}, epoch ${done}`,
       );
-    history = (readMetrics(run.dir) as unknown as EpochMetrics[]).slice(0, done);
+    history = readEpochs(run.dir).slice(0, done);
     // Epochs after the checkpoint are trained again: drop their records.
     run.writeText('metrics.jsonl', history.map((m) => `${JSON.stringify(m)}\n`).join(''));
   }
