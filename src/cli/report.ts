@@ -4,7 +4,6 @@ import * as path from 'node:path';
 import { readEpochs } from '../record/run-store.ts';
 import { drawRunPlots } from '../report/plots.ts';
 import { DataError } from '../spec/errors.ts';
-import type { EpochMetrics } from '../spec/events.ts';
 
 export async function reportCommand(run: string, out: (s: string) => void): Promise<number> {
   const dir = path.resolve(run);
