@@ -4,32 +4,25 @@ import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import type { Resolved } from '../config/resolve.ts';
-import { pixelSources } from '../data/batches.ts';
 import type { FaceStats, LoadOptions } from '../data/cache.ts';
-import { type PreparedData, prepareData } from '../data/prepare.ts';
+import { prepareData } from '../data/prepare.ts';
 import { makeEngine } from '../engine/choose.ts';
 import { makeTrainingOptimizer } from '../engine/optimizer-groups.ts';
 import { classWeights, learningOrder } from '../engine/variables.ts';
 import { WeightAverage } from '../engine/weight-average.ts';
-import { buildExperimentModel } from '../model/build.ts';
-import { cachedFeatures, featuresCacheable } from '../model/features.ts';
-import { initFrom, initSource } from '../model/init-from.ts';
+import { initSource } from '../model/init-from.ts';
 import { MLMODEL, mlmodelText } from '../model/model-folder.ts';
-import { makePruner, type Verdict } from '../plan/pruner.ts';
+import type { Verdict } from '../plan/pruner.ts';
 import type { TrialInfo } from '../plan/trial.ts';
 import { saveModelFiles } from '../platform/model-files.ts';
 import { loadTensorflow } from '../platform/tensorflow.ts';
-import { loadCheckpoint } from '../record/checkpoints.ts';
-import { datasetInputs } from '../record/datasets.ts';
-import { clientOptionsFromEnv, mlflowClient } from '../record/mlflow-client.ts';
 import { type MlflowReport, startMlflowTracker, trackingUri } from '../record/mlflow-tracker.ts';
 import { RecordError, recordError, recording } from '../record/record-errors.ts';
 import { folderSink, logSink, mlflowSink, type RunEnd, runEvents } from '../record/run-events.ts';
-import { runLogger, type TerminalLog } from '../record/run-log.ts';
-import { createRun, openRun, type RunStore, readEpochs, writeConfig } from '../record/run-store.ts';
+import type { TerminalLog } from '../record/run-log.ts';
+import { createRun, openRun, type RunStore } from '../record/run-store.ts';
 import { systemSampler } from '../record/system-metrics.ts';
-import { rungValues } from '../report/trial-store.ts';
-import { type EpochMetrics, metricOf } from '../spec/events.ts';
+import type { EpochMetrics } from '../spec/events.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { averagedWeights, type Callback } from '../train/callbacks.ts';
 import { type TrainOutcome, train } from '../train/train.ts';
@@ -39,13 +32,15 @@ import {
   evaluationSets,
   heartbeat,
   progress,
-  pruning,
   recordEpochs,
   systemMetrics,
 } from './callbacks.ts';
-import { runEnvironment } from './environment.ts';
 import { finalEvaluation, plots, type SetSummary } from './final-evaluation.ts';
-import { checkSameData, checkSameExperiment, DATA_FILES, dataFiles } from './resume-checks.ts';
+import { checkSameData, checkSameExperiment } from './resume-checks.ts';
+import { resumeFrom } from './resume-from.ts';
+import { runModel } from './run-model.ts';
+import { recordStart } from './run-start.ts';
+import { runFacts, trialPruning } from './run-tracking.ts';
 
 export interface RunHooks {
   /** Progress of decoding images into the cache. */
@@ -142,32 +137,6 @@ export async function runExperiment(
   }
 }
 
-/** The data's facts a run records: data.json, split.json, bad-files.json. */
-function recordData(run: RunStore, data: PreparedData): void {
-  run.writeJson('data.json', {
-    classes: data.classes,
-    counts: data.counts,
-    hash: data.hash,
-    decoded: data.decoded,
-    reused: data.reused,
-    warnings: data.warnings,
-    faces: data.faces ?? null,
-    evaluation_sets: Object.fromEntries(
-      Object.entries(data.evaluationSets).map(([name, s]) => [
-        name,
-        { path: s.path, images: s.files.length, hash: s.hash, faces: s.faces ?? null, bad: s.bad },
-      ]),
-    ),
-  });
-  run.writeJson('split.json', {
-    classes: data.classes,
-    train: data.splits.train.files,
-    validation: data.splits.validation.files,
-    test: data.splits.test.files,
-  });
-  run.writeJson('bad-files.json', data.bad);
-}
-
 async function runInFolder(
   resolved: Resolved,
   hooks: RunHooks,
@@ -190,12 +159,6 @@ async function runInFolder(
     signal: hooks.preparing,
     cacheDir,
   });
-  const faces: Record<string, FaceStats> = Object.fromEntries(
-    [
-      ['training data', data.faces] as const,
-      ...Object.entries(data.evaluationSets).map(([n, s]) => [n, s.faces] as const),
-    ].filter((e): e is readonly [string, FaceStats] => e[1] !== undefined),
-  );
   const run = resume ? openRun(resume) : createRun(exp.tracking.dir, exp.name);
   at.run = run;
   if (resume) {
@@ -204,81 +167,29 @@ async function runInFolder(
     run.setStatus('RUNNING', { resumed: true });
   }
   at.started = true;
-  writeConfig(run, exp);
-  if (trial) run.writeJson('trial.json', trial);
-  const log = runLogger(run.dir, hooks.terminalLog);
-  log.info(
-    { event: resume ? 'run resumed' : 'run started', experiment: exp.name, files: resolved.files },
-    resume ? 'run resumed' : 'run started',
-  );
-  const env = runEnvironment(backend, exp, resolved.files, data);
-  if (!resume || hooks.allowDataChange) run.writeJson(DATA_FILES, dataFiles(data));
-  run.writeJson('environment.json', env);
-  recordData(run, data);
-  log.info(
-    {
-      event: 'data',
-      classes: data.classes,
-      counts: data.counts,
-      decoded: data.decoded,
-      reused: data.reused,
-      bad: data.bad.length,
-      hash: data.hash,
-      faces,
-    },
-    'data ready',
-  );
-  for (const w of data.warnings) log.warn({ event: 'warning' }, w);
+  const { log, env, faces } = recordStart(run, resolved, backend, data, {
+    resumed: resume !== undefined,
+    allowDataChange: hooks.allowDataChange === true,
+    trial,
+    terminalLog: hooks.terminalLog,
+  });
   hooks.onStart?.({ run, experiment: exp, classes: data.classes, counts: data.counts, warnings: data.warnings, faces });
 
-  const model = await buildExperimentModel(tf, exp, data.shape, data.classes.length);
-  if (exp.model.init_from && !resume) {
-    const report = await initFrom(tf, model, exp.model.init_from);
-    run.writeJson('init-from.json', report);
-    log.info(
-      { event: 'init_from', ...report },
-      `init_from ${report.source}: loaded ${report.loaded.length} layers (${report.loaded.join(', ')}); kept fresh weights for ${
-        [
-          ...report.reinitialised.map((r) => `${r.layer} (shapes differ)`),
-          ...report.missing.map((m) => `${m} (not in the source)`),
-        ].join(', ') || 'none'
-      }`,
-    );
-  }
+  const { model, net, sources } = await runModel(
+    tf,
+    exp,
+    data,
+    run,
+    log,
+    resume !== undefined,
+    cacheDir,
+    hooks.onFeatures,
+  );
   const save = (where: string) => recording(where, run.dir, () => saveModelFiles(tf, model, path.join(run.dir, where)));
-  // With a frozen backbone (or a frozen first part) and nothing augmenting the images, the rest of the
-  // model trains on the fixed part's cached output; `net` shares its layers with `model`, which is what gets saved.
-  const cached = featuresCacheable(exp) ? await cachedFeatures(tf, exp, data, model, cacheDir, hooks.onFeatures) : null;
-  if (cached)
-    log.info(
-      { event: 'features', ...cached.stats },
-      `backbone features ready: ${cached.stats.layer} (${cached.stats.values} values per image), ${cached.stats.computed} computed, ${cached.stats.reused} from the cache`,
-    );
-  const unfreeze = exp.model.backbone?.trainable;
-  if (typeof unfreeze === 'object' && (unfreeze.at_epoch ?? 1) > 1)
-    log.info(
-      { event: 'unfreeze', ...unfreeze },
-      `backbone frozen until epoch ${unfreeze.at_epoch}; from then on ${unfreeze.from} and the layers after it learn`,
-    );
-  const { net, sources } = cached
-    ? { net: cached.head, sources: cached.sources }
-    : { net: model, sources: pixelSources(tf, exp, data) };
   const optimizer = makeTrainingOptimizer(tf, exp.training.optimizer);
   const ema = exp.training.ema;
   const average = ema ? new WeightAverage(tf, learningOrder(exp, net), ema.decay) : null;
-  let history: EpochMetrics[] = [];
-  if (resume) {
-    const checkpoint = await loadCheckpoint(tf, path.join(run.dir, 'checkpoints'), model, optimizer, average);
-    const done = checkpoint.epoch;
-    if (checkpoint.skipped.length)
-      log.warn(
-        { event: 'checkpoint skipped', ...checkpoint },
-        `checkpoints/latest is broken (${checkpoint.skipped[0]}); resuming from checkpoints/${checkpoint.used}, epoch ${done}`,
-      );
-    history = readEpochs(run.dir).slice(0, done);
-    // Epochs after the checkpoint are trained again: drop their records.
-    run.writeText('metrics.jsonl', history.map((m) => `${JSON.stringify(m)}\n`).join(''));
-  }
+  const history = resume ? await resumeFrom(tf, run, log, model, optimizer, average) : [];
   const { engine, reason } = await makeEngine({
     tf,
     exp,
@@ -297,22 +208,8 @@ async function runInFolder(
   const uri = trackingUri(exp.tracking.mlflow_uri);
   const mlflow = uri
     ? mlflowSink(
-        startMlflowTracker(
-          uri,
-          {
-            runDir: run.dir,
-            runId: run.id,
-            experiment: exp.tracking.experiment_name ?? exp.name,
-            description: exp.description,
-            config: exp,
-            sourceName: path.relative(process.cwd(), resolved.files[0] ?? '') || exp.name,
-            environment: env,
-            tags: exp.tracking.tags,
-            datasets: datasetInputs({ path: exp.data.path, ...data }),
-            history: history as unknown as Record<string, unknown>[],
-            trial,
-          },
-          (message) => log.warn({ event: 'mlflow unreachable' }, message),
+        startMlflowTracker(uri, runFacts(resolved, run, env, data, history, trial), (message) =>
+          log.warn({ event: 'mlflow unreachable' }, message),
         ),
       )
     : null;
@@ -333,43 +230,9 @@ async function runInFolder(
     log.error({ event: 'run ended', status: 'FAILED' }, error);
     await end({ status: 'FAILED', epochs: [], error }, { extra: { error } });
   };
-  const pruner = trial?.scheduler
-    ? makePruner({
-        scheduler: trial.scheduler,
-        goal: trial.goal,
-        epochs: exp.training.epochs,
-        others: (epoch) =>
-          rungValues(
-            {
-              sweepId: trial.sweep_id,
-              index: trial.index,
-              metric: trial.metric,
-              root: exp.tracking.dir,
-              ...(uri
-                ? {
-                    mlflow: {
-                      client: mlflowClient(clientOptionsFromEnv(uri)),
-                      experiment: exp.tracking.experiment_name ?? exp.name,
-                    },
-                  }
-                : {}),
-              onWarning: (message) => log.warn({ event: 'pruner' }, message),
-            },
-            epoch,
-          ),
-      })
-    : null;
   const sets = evaluationSets(tf, exp, data, net, sources);
-  const prune = pruner
-    ? pruning(
-        (epoch, m) => pruner(epoch, metricOf(m, trial?.metric ?? '')),
-        trial?.metric ?? '',
-        (verdict, message) => {
-          log.info({ event: 'rung', ...verdict }, message);
-          hooks.onRung?.(verdict, message);
-        },
-      )
-    : null;
+  const scheduled = trial?.scheduler ? { ...trial, scheduler: trial.scheduler } : null;
+  const prune = scheduled ? trialPruning(scheduled, exp, uri, log, hooks.onRung) : null;
   const callbacks: Callback[] = [
     ...(average ? [averagedWeights(average)] : []),
     sets,

@@ -1,0 +1,57 @@
+// A run's model: built from the experiment, started from init_from, and split
+// at a frozen part whose output is cached (then training runs on the rest).
+import type { LayersModel } from '@tensorflow/tfjs-node';
+import type { Logger } from 'pino';
+import { pixelSources, type Sources } from '../data/batches.ts';
+import type { PreparedData } from '../data/prepare.ts';
+import { buildExperimentModel } from '../model/build.ts';
+import { cachedFeatures, featuresCacheable } from '../model/features.ts';
+import { initFrom } from '../model/init-from.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import type { RunStore } from '../record/run-store.ts';
+import type { Experiment } from '../spec/experiment.ts';
+
+/** `model` is what gets saved; `net` what trains (with cached features: the layers after them, shared with `model`). */
+export async function runModel(
+  tf: Tf,
+  exp: Experiment,
+  data: PreparedData,
+  run: RunStore,
+  log: Logger,
+  resumed: boolean,
+  cacheDir: string | undefined,
+  onFeatures: ((done: number, total: number) => void) | undefined,
+): Promise<{ model: LayersModel; net: LayersModel; sources: Sources }> {
+  const model = await buildExperimentModel(tf, exp, data.shape, data.classes.length);
+  // A resumed run's weights come from its checkpoint instead.
+  if (exp.model.init_from && !resumed) {
+    const report = await initFrom(tf, model, exp.model.init_from);
+    run.writeJson('init-from.json', report);
+    log.info(
+      { event: 'init_from', ...report },
+      `init_from ${report.source}: loaded ${report.loaded.length} layers (${report.loaded.join(', ')}); kept fresh weights for ${
+        [
+          ...report.reinitialised.map((r) => `${r.layer} (shapes differ)`),
+          ...report.missing.map((m) => `${m} (not in the source)`),
+        ].join(', ') || 'none'
+      }`,
+    );
+  }
+  // With a frozen backbone (or a frozen first part) and nothing augmenting the images, the rest of the
+  // model trains on the fixed part's cached output.
+  const cached = featuresCacheable(exp) ? await cachedFeatures(tf, exp, data, model, cacheDir, onFeatures) : null;
+  if (cached)
+    log.info(
+      { event: 'features', ...cached.stats },
+      `backbone features ready: ${cached.stats.layer} (${cached.stats.values} values per image), ${cached.stats.computed} computed, ${cached.stats.reused} from the cache`,
+    );
+  const unfreeze = exp.model.backbone?.trainable;
+  if (typeof unfreeze === 'object' && (unfreeze.at_epoch ?? 1) > 1)
+    log.info(
+      { event: 'unfreeze', ...unfreeze },
+      `backbone frozen until epoch ${unfreeze.at_epoch}; from then on ${unfreeze.from} and the layers after it learn`,
+    );
+  return cached
+    ? { model, net: cached.head, sources: cached.sources }
+    : { model, net: model, sources: pixelSources(tf, exp, data) };
+}
