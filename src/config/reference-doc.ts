@@ -3,13 +3,14 @@
 // and the sweep section from its schema.
 
 import { AUGMENTATIONS, type AugmentationEntry, type Stage } from '../spec/augmentations.ts';
-import { BACKBONES } from '../spec/backbones.ts';
+import { BACKBONES, type BackboneEntry } from '../spec/backbones.ts';
 import { CROPS } from '../spec/crops.ts';
-import { DETECTORS } from '../spec/detectors.ts';
+import { DETECTORS, type DetectorEntry } from '../spec/detectors.ts';
 import { LAYER_GRAPH_KEYS, LAYERS } from '../spec/layers.ts';
 import { LOSSES } from '../spec/losses.ts';
 import { OPTIMIZERS } from '../spec/optimizers.ts';
 import type { Param, Params } from '../spec/params.ts';
+import type { PinnedFiles } from '../spec/pinned.ts';
 import { SCHEDULES } from '../spec/schedules.ts';
 import { experimentSchema } from './schema.ts';
 import { sweepSchema } from './sweep-schema.ts';
@@ -53,39 +54,57 @@ function section(
       out.push('No parameters.', '');
       continue;
     }
-    out.push('| param | type | default | meaning |', '| --- | --- | --- | --- |');
-    for (const [name, p] of params) {
-      const d = p.required
+    const defaultOf = (p: Param) =>
+      p.required
         ? '**required**'
         : 'default' in p && p.default !== undefined
           ? `\`${JSON.stringify(p.default)}\``
           : '-';
-      out.push(`| \`${name}\` | ${typeText(p)} | ${d} | ${p.doc} |`);
-    }
-    out.push('');
+    out.push(
+      ...table(
+        ['param', 'type', 'default', 'meaning'],
+        params.map(([name, p]) => [`\`${name}\``, typeText(p), defaultOf(p), p.doc]),
+      ),
+      '',
+    );
   }
   return out;
 }
 
 type Properties = Record<string, Record<string, unknown>>;
 
+/** A markdown table. */
+const table = (headers: string[], rows: string[][]): string[] => [
+  `| ${headers.join(' | ')} |`,
+  `| ${headers.map(() => '---').join(' | ')} |`,
+  ...rows.map((r) => `| ${r.join(' | ')} |`),
+];
+
+/** A section that is one table. */
+const tableSection = (title: string, intro: string, headers: string[], rows: string[][]): string[] => [
+  `## ${title}`,
+  '',
+  intro,
+  '',
+  ...table(headers, rows),
+  '',
+];
+
 /** Keys of a plain (non-registry) part of the schema, as a table. */
 function keysTable(title: string, intro: string, properties: Properties): string[] {
   const type = (p: Record<string, unknown>) =>
     p.enum ? (p.enum as string[]).join(' \\| ') : p.type === 'array' ? 'list' : String(p.type);
-  return [
-    `## ${title}`,
-    '',
+  return tableSection(
+    title,
     intro,
-    '',
-    '| key | type | default | meaning |',
-    '| --- | --- | --- | --- |',
-    ...Object.entries(properties).map(
-      ([k, p]) =>
-        `| \`${k}\` | ${type(p)} | ${p.default === undefined ? '-' : `\`${JSON.stringify(p.default)}\``} | ${p.description} |`,
-    ),
-    '',
-  ];
+    ['key', 'type', 'default', 'meaning'],
+    Object.entries(properties).map(([k, p]) => [
+      `\`${k}\``,
+      type(p),
+      p.default === undefined ? '-' : `\`${JSON.stringify(p.default)}\``,
+      String(p.description),
+    ]),
+  );
 }
 
 /** Weight files and their sha256, one per line of a table cell. */
@@ -94,20 +113,35 @@ const weightFiles = (files: Record<string, string>) =>
     .map(([f, sha]) => `\`${f}\` ${sha}`)
     .join('<br>');
 
+/** Networks whose weights ship in pinned npm packages (detectors, backbones): a row each, `columns` between licence and files. */
+function pinnedSection<E extends PinnedFiles & { doc: string; licence: string }>(
+  title: string,
+  intro: string,
+  entries: Record<string, E>,
+  columns: [string, (e: E) => string][],
+): string[] {
+  return tableSection(
+    title,
+    intro,
+    ['name', 'package', 'licence', ...columns.map(([h]) => h), 'weight files (sha256)', 'what it is'],
+    Object.entries(entries).map(([name, e]) => [
+      `\`${name}\``,
+      `\`${e.package}@${e.version}\``,
+      e.licence,
+      ...columns.map(([, cell]) => cell(e)),
+      weightFiles(e.files),
+      e.doc,
+    ]),
+  );
+}
+
 function detectorsSection(): string[] {
-  return [
-    '## Face detectors',
-    '',
+  return pinnedSection(
+    'Face detectors',
     "Values of `crop.detector`. Weights ship inside the npm package named (installed with run-exp, never downloaded); the version and each file's sha256 are checked before use.",
-    '',
-    '| name | package | licence | weight files (sha256) | what it is |',
-    '| --- | --- | --- | --- | --- |',
-    ...Object.entries(DETECTORS).map(
-      ([name, d]) =>
-        `| \`${name}\` | \`${d.package}@${d.version}\` | ${d.licence} | ${weightFiles(d.files)} | ${d.doc} |`,
-    ),
-    '',
-  ];
+    DETECTORS as Record<string, DetectorEntry>,
+    [],
+  );
 }
 
 function augmentationIntro(): string {
@@ -125,19 +159,16 @@ function augmentationIntro(): string {
 }
 
 function backbonesSection(): string[] {
-  return [
-    '## Backbones',
-    '',
+  return pinnedSection(
+    'Backbones',
     "Values of `model.backbone.from`. Each is rebuilt from tf.layers, so its layers are part of the run's model (named `backbone/...`, saved in `model/`) and can be fine-tuned with `trainable`. Weights ship inside the npm package named (installed with run-exp, never downloaded); the version and each file's sha256 are checked before use. Only networks trained for something other than the experiment's labels are listed.",
-    '',
-    '| name | package | licence | trained for | input | features | weight files (sha256) | what it is |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...Object.entries(BACKBONES).map(
-      ([name, b]) =>
-        `| \`${name}\` | \`${b.package}@${b.version}\` | ${b.licence} | ${b.trained_for} | ${b.input.join('x')} | ${b.features} | ${weightFiles(b.files)} | ${b.doc} |`,
-    ),
-    '',
-  ];
+    BACKBONES as Record<string, BackboneEntry>,
+    [
+      ['trained for', (b) => b.trained_for],
+      ['input', (b) => b.input.join('x')],
+      ['features', (b) => String(b.features)],
+    ],
+  );
 }
 
 export function referenceDoc(): string {
