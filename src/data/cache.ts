@@ -8,16 +8,16 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
 // The cache root is the libtensorflow installer's: one definition of where run-exp caches.
 import { cacheRoot } from '../platform/cache-root.ts';
 import { type CropFill, type FaceCrop, faceCropOf } from '../spec/experiment.ts';
 import { type FileStamp, folderKey, stampFiles, writeAtomic } from './cache-files.ts';
-import { channelsOf, decodeImage, type Preprocessing } from './decode.ts';
-import { centerRegion, chooseFace, faceRegion, outsideFraction, type Region } from './faces/crop.ts';
-import { detectorKey, type ImageFaces, locateFaces } from './faces/locate.ts';
-import { decodeJpegs, jpegDecoder } from './jpeg-fast.ts';
+import { channelsOf, type Preprocessing } from './decode.ts';
+import { chooseFace, faceRegion, outsideFraction } from './faces/crop.ts';
+import { detectorKey, locateFaces } from './faces/locate.ts';
+import { jpegDecoder } from './jpeg-fast.ts';
+import { decodeJobs, imageJobs } from './preprocess.ts';
 import type { Item } from './sources.ts';
 
 export interface BadFile {
@@ -97,15 +97,6 @@ function optionsKey(p: Preprocessing): string {
 /** A face crop as the key names it: `fill: black` (the default, as before the setting existed) left out, so older caches stay valid. */
 function cropKey({ fill, ...rest }: FaceCrop): object {
   return { ...rest, detector: detectorKey(rest), ...(fill !== 'black' ? { fill } : {}) };
-}
-
-/** The square a file is cut to, or null when `on_miss: skip` leaves it out; undefined: the whole image. */
-function regionOf(crop: FaceCrop | null, found: ImageFaces | undefined): Region | null | undefined {
-  if (!crop || !found) return undefined;
-  const face = chooseFace(found.faces, crop.min_confidence);
-  if (face) return faceRegion(face, crop);
-  if (crop.on_miss === 'center') return centerRegion(found.width, found.height);
-  return crop.on_miss === 'skip' ? null : undefined;
 }
 
 async function readIndex(dir: string): Promise<{ entries: Map<string, IndexEntry>; pixels: Uint8Array | null }> {
@@ -219,49 +210,41 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
   const todo = outcome.flatMap((o, i) => (o.decode ? [i] : []));
   let done = items.length - todo.length;
   options.onProgress?.(done, items.length);
-  // Whole images: the JPEG fast path first; what it leaves goes to sharp.
-  const forSharp = crop
-    ? todo
-    : (
-        await decodeJpegs(
-          todo.map((i) => (outcome[i] as IndexEntry).path),
-          todo.map((i) => (slots[i] as number) * imageBytes),
-          pixels,
-          p,
-          os.availableParallelism(),
-          (n) => {
-            done += n;
-            options.onProgress?.(done, items.length);
-          },
-        )
-      ).map((k) => todo[k] as number);
-  const concurrency = options.concurrency ?? Math.max(2, os.availableParallelism() * 2);
-  let cursor = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, forSharp.length) }, async () => {
-      while (cursor < forSharp.length && !options.signal?.aborted) {
-        const i = forSharp[cursor++] as number;
-        const o = outcome[i] as IndexEntry & { decode: boolean };
-        try {
-          const region = regionOf(crop, located?.faces.get(o.path));
-          if (region === null) {
-            o.reason = `no face found (crop.on_miss: skip)`;
-            o.no_face = true;
-            slots[i] = -1;
-          } else {
-            pixels.set(await decodeImage(o.path, p, region), (slots[i] as number) * imageBytes);
-          }
-        } catch (err) {
-          o.reason = err instanceof Error ? err.message : String(err);
-          slots[i] = -1;
-        }
-        options.onProgress?.(++done, items.length);
-      }
-    }),
+  // One input per file: with a face crop, its largest face (or what on_miss says).
+  const jobs = imageJobs(
+    todo.map((i) => (outcome[i] as IndexEntry).path),
+    p,
+    located?.faces ?? null,
   );
+  const errors = await decodeJobs(
+    jobs,
+    p,
+    pixels,
+    todo.map((i) => (slots[i] as number) * imageBytes),
+    {
+      concurrency: options.concurrency,
+      signal: options.signal,
+      onProgress: (n) => {
+        done += n;
+        options.onProgress?.(done, items.length);
+      },
+    },
+  );
+  const notReached = new Set<number>();
+  for (const [k, error] of errors.entries()) {
+    const i = todo[k] as number;
+    if (!error) continue;
+    if (error.notReached) {
+      notReached.add(i);
+      continue;
+    }
+    const o = outcome[i] as IndexEntry;
+    o.reason = error.reason;
+    if (error.noFace) o.no_face = true;
+    slots[i] = -1;
+  }
 
   // Stopped: the files not reached stay out of the cache (the next run decodes them).
-  const notReached = new Set(forSharp.slice(cursor));
   // Compact: failed decodes leave holes in the slot order.
   const goodItems: Item[] = [];
   const bad: BadFile[] = [];

@@ -3,16 +3,11 @@
 // crop, each face found is one prediction (the largest, or all of them).
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import { parse } from 'yaml';
-import { stampFiles } from '../data/cache-files.ts';
-import { channelsOf, decodeImage, type Preprocessing } from '../data/decode.ts';
-import { centerRegion, faceRegion, type Region, rankFaces } from '../data/faces/crop.ts';
-import { locateFaces } from '../data/faces/locate.ts';
-import { decodeJpegs } from '../data/jpeg-fast.ts';
-import { toFloat } from '../data/normalize.ts';
+import { channelsOf, type Preprocessing } from '../data/decode.ts';
+import { fileJobs, inputBatches } from '../data/preprocess.ts';
 import { registerCustomLayers } from '../layers/spatial-dropout.ts';
 import { loadModel } from '../model/backbones/graph-layer.ts';
 import { readModelMeta } from '../model/model-folder.ts';
@@ -21,7 +16,6 @@ import type { Tf } from '../platform/tensorflow.ts';
 import { CROPS } from '../spec/crops.ts';
 import { DataError } from '../spec/errors.ts';
 import type { Experiment } from '../spec/experiment.ts';
-import { faceCropOf } from '../spec/experiment.ts';
 import { fillEntry } from '../spec/params.ts';
 
 export interface Prediction {
@@ -111,44 +105,6 @@ export function expandInputs(inputs: string[]): string[] {
   return files;
 }
 
-/** What is predicted for a file: one job per face (or one for the whole image), each with its region. */
-interface Job {
-  file: string;
-  region?: Region;
-  face?: Prediction['face'];
-  note?: string;
-  /** No prediction: nothing to classify (no face and `on_miss: skip`). */
-  skip?: string;
-}
-
-async function jobs(files: string[], p: Preprocessing, faces: FacesMode, cacheDir?: string): Promise<Job[]> {
-  const crop = faceCropOf(p);
-  if (!crop) return files.map((file) => ({ file }));
-  const located = await locateFaces(await stampFiles(files), crop, { cacheDir });
-  return files.flatMap((file): Job[] => {
-    const found = located.faces.get(file);
-    if (!found) return [{ file }]; // unreadable: decoding says why
-    const kept = rankFaces(found.faces, crop.min_confidence);
-    if (kept.length === 0) {
-      if (crop.on_miss === 'skip') return [{ file, face: null, skip: 'no face found' }];
-      const region = crop.on_miss === 'center' ? centerRegion(found.width, found.height) : undefined;
-      return [
-        {
-          file,
-          region,
-          face: null,
-          note: `no face found; predicted on the ${crop.on_miss === 'center' ? 'centred square' : 'whole image'}, as crop.on_miss is ${crop.on_miss}`,
-        },
-      ];
-    }
-    return (faces === 'all' ? kept : kept.slice(0, 1)).map((f, index) => ({
-      file,
-      region: faceRegion(f, crop),
-      face: { index, box: f.box.map((v) => Math.round(v)) as [number, number, number, number], score: f.score },
-    }));
-  });
-}
-
 export async function predictFiles(
   tf: Tf,
   run: LoadedRun,
@@ -159,63 +115,27 @@ export async function predictFiles(
   const p = run.preprocessing;
   const [h, w] = p.size;
   const c = channelsOf(p);
-  const bytes = h * w * c;
   const out: Prediction[] = [];
-  const todo = await jobs(files, p, options.faces ?? 'largest', options.cacheDir);
-  for (let b = 0; b < todo.length; b += batchSize) {
-    const chunk = todo.slice(b, b + batchSize);
-    // Without a face crop, images through the JPEG fast path as training decoded them; the rest (and what it declines) through sharp.
-    const whole = faceCropOf(p) ? [] : chunk.flatMap((j, i) => (j.skip ? [] : [i]));
-    const fast = new Uint8Array(whole.length * bytes);
-    const declined = new Set(
-      await decodeJpegs(
-        whole.map((i) => (chunk[i] as (typeof chunk)[number]).file),
-        whole.map((_, k) => k * bytes),
-        fast,
-        p,
-        os.availableParallelism(),
-        () => {},
-      ),
-    );
-    const fastAt = new Map(whole.flatMap((i, k) => (declined.has(k) ? [] : [[i, k] as const])));
-    const decoded = await Promise.all(
-      chunk.map((j, i) => {
-        const k = fastAt.get(i);
-        if (k !== undefined) return fast.subarray(k * bytes, (k + 1) * bytes);
-        return j.skip ? new Error(j.skip) : decodeImage(j.file, p, j.region).catch((err: Error) => err);
-      }),
-    );
-    const good = decoded.flatMap((d, i) => (d instanceof Error ? [] : [i]));
-    const pixels = new Uint8Array(good.length * bytes);
-    for (const [k, i] of good.entries()) pixels.set(decoded[i] as Uint8Array, k * bytes);
+  const jobs = await fileJobs(files, p, options.faces, options.cacheDir);
+  for await (const { chunk, errors, good, x } of inputBatches(p, jobs, batchSize)) {
     // The tensor, not its data, leaves tidy: tidy walks a returned typed array element by element.
     const output = good.length
       ? tf.tidy(() => {
-          const x = tf.tensor4d(
-            toFloat(
-              pixels,
-              bytes,
-              c,
-              good.map((_, k) => k),
-              p,
-              new Float32Array(good.length * bytes),
-            ),
-            [good.length, h, w, c],
-          );
-          return predictProbs(tf, run.model, x, run.testTimeFlip ? mirrorImages(tf, x) : undefined);
+          const input = tf.tensor4d(x, [good.length, h, w, c]);
+          return predictProbs(tf, run.model, input, run.testTimeFlip ? mirrorImages(tf, input) : undefined);
         })
       : null;
     const probs = output ? (output.dataSync() as Float32Array) : new Float32Array();
     output?.dispose();
-    chunk.forEach(({ file, face, note, skip }, i) => {
-      const d = decoded[i];
+    chunk.forEach(({ file, face, note }, i) => {
+      const error = errors[i];
       const about = { ...(face === undefined ? {} : { face }), ...(note ? { note } : {}) };
-      if (skip) {
-        out.push({ file, label: null, probabilities: null, ...about, note: skip });
+      if (error?.noFace) {
+        out.push({ file, label: null, probabilities: null, ...about, note: error.reason });
         return;
       }
-      if (d instanceof Error) {
-        out.push({ file, label: null, probabilities: null, ...about, error: d.message });
+      if (error) {
+        out.push({ file, label: null, probabilities: null, ...about, error: error.reason });
         return;
       }
       const row = good.indexOf(i);
