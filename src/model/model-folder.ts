@@ -18,8 +18,70 @@ export interface ModelMeta {
   test_time_flip?: boolean;
 }
 
-/** MLmodel's text: a `tfjs` flavor (a TF.js layers model) and run-exp's metadata. */
-export function mlmodelText(meta: ModelMeta, info: { runId: string; tfjsVersion: string; created: Date }): string {
+/** The steps from an image file to the model input, in order, as the one preprocessing path (data/preprocess.ts) takes them. */
+export function preprocessingSteps(meta: ModelMeta): Record<string, unknown>[] {
+  const p = meta.preprocessing;
+  const crop = p.crop?.type === 'face' ? p.crop : null;
+  const [height, width] = p.size;
+  return [
+    {
+      step: 'decode',
+      with: 'sharp (libvips); JPEG, PNG, WebP, GIF (first frame), TIFF, AVIF',
+      orientation: 'EXIF orientation applied',
+      alpha: 'dropped',
+    },
+    ...(crop
+      ? [
+          {
+            step: 'face_crop',
+            ...crop,
+            what: `the largest face scoring at least min_confidence; a square of its box side x (1 + 2 margin) about the box centre${crop.align ? ', turned so the eyes are level' : ''}; outside the image: ${crop.fill}`,
+          },
+        ]
+      : p.center_crop < 1
+        ? [{ step: 'center_crop', fraction: p.center_crop }]
+        : []),
+    {
+      step: 'resize',
+      height,
+      width,
+      fit: p.fit,
+      kernel: 'lanczos3',
+      what: "antialiased Lanczos-3 (sharp's default); a whole JPEG is first shrunk by libjpeg-turbo DCT scaling to at least the size, then resampled with Lanczos-3",
+    },
+    { step: 'colour', space: p.color === 'rgb' ? 'sRGB, 3 channels' : 'grey, 1 channel', dtype: 'uint8' },
+    {
+      step: 'normalize',
+      mode: p.normalize,
+      what:
+        p.normalize === 'unit'
+          ? 'x / 255'
+          : p.normalize === 'symmetric'
+            ? 'x / 127.5 - 1'
+            : `(x / 255 - mean) / std per channel, mean ${JSON.stringify(p.mean)}, std ${JSON.stringify(p.std)}`,
+      layout: 'NHWC float32',
+    },
+    ...(meta.test_time_flip
+      ? [{ step: 'test_time_flip', what: 'the mean of the class probabilities on the image and on its mirror image' }]
+      : []),
+  ];
+}
+
+/** An MLflow signature: tensors as its JSON strings spell them. */
+const tensorSpec = (shape: number[]) =>
+  JSON.stringify([{ type: 'tensor', 'tensor-spec': { dtype: 'float32', shape } }]);
+
+/**
+ * MLmodel's text: a `tfjs` flavor (a TF.js layers model), the signature of
+ * the model's tensors (images after preprocessing in, class probabilities out),
+ * and run-exp's metadata with every preprocessing step.
+ */
+export function mlmodelText(
+  meta: ModelMeta,
+  info: { runId: string; tfjsVersion: string; created: Date; modelUuid: string },
+): string {
+  const [height, width] = meta.preprocessing.size;
+  const channels = meta.preprocessing.color === 'rgb' ? 3 : 1;
   return stringify({
     artifact_path: 'model',
     flavors: {
@@ -30,9 +92,15 @@ export function mlmodelText(meta: ModelMeta, info: { runId: string; tfjsVersion:
         tfjs_version: info.tfjsVersion,
       },
     },
+    model_uuid: info.modelUuid,
     run_exp_run_id: info.runId,
+    signature: {
+      inputs: tensorSpec([-1, height, width, channels]),
+      outputs: tensorSpec([-1, meta.classes.length]),
+      params: null,
+    },
     utc_time_created: info.created.toISOString().replace('T', ' ').replace('Z', ''),
-    metadata: { run_exp: meta },
+    metadata: { run_exp: { ...meta, preprocessing_steps: preprocessingSteps(meta) } },
   });
 }
 

@@ -1,5 +1,6 @@
 // Wires one run: resolved experiment -> backend -> data -> model -> engine ->
 // training with its callbacks -> records. The decisions live in the modules it calls.
+import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
@@ -278,14 +279,23 @@ async function runInFolder(
     log.warn({ event: 'run ended', status: 'KILLED', epochs_completed: outcome.epochs.length }, 'stopped by a signal');
     return end({ status: 'KILLED', epochs: outcome.epochs }, { extra: { epochs_completed: outcome.epochs.length } });
   }
+  // The model folder alone is enough to predict: model.json carries the classes and the preprocessing for any
+  // TF.js loader, MLmodel the same with every preprocessing step and the signature for MLflow's.
+  const meta = {
+    classes: data.classes,
+    preprocessing: exp.data.preprocessing,
+    test_time_flip: exp.data.test_time_flip,
+  };
+  model.setUserDefinedMetadata({ run_exp: meta });
   await save('model');
-  // The model folder alone is enough to predict: its MLmodel carries the classes and the preprocessing.
   run.writeText(
     path.join('model', MLMODEL),
-    mlmodelText(
-      { classes: data.classes, preprocessing: exp.data.preprocessing, test_time_flip: exp.data.test_time_flip },
-      { runId: run.id, tfjsVersion: tf.version.tfjs, created: new Date() },
-    ),
+    mlmodelText(meta, {
+      runId: run.id,
+      tfjsVersion: tf.version.tfjs,
+      created: new Date(),
+      modelUuid: randomUUID().replaceAll('-', ''),
+    }),
   );
   // The last epoch's scores are the final model's unless early stopping put back earlier weights.
   const restored = exp.training.early_stopping?.restore_best_weights === true;

@@ -1,0 +1,96 @@
+// A run's model folder outside run-exp: stock @tensorflow/tfjs (the pure-JS
+// package, in a process of its own) loads model.json, finds the classes and
+// preprocessing in its metadata and predicts what run-exp predicts; MLflow's
+// own Python reads MLmodel's signature, model_uuid and creation time.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { resolveExperiment } from '../../src/config/resolve.ts';
+import { fileJobs, inputBatches } from '../../src/data/preprocess.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import { loadRun, predictFiles } from '../../src/report/predict.ts';
+import { runExperiment } from '../../src/runner/run.ts';
+import { tempDir } from '../data/fixtures.ts';
+import { MLFLOW_BIN } from '../support/mlflow-server.ts';
+import { dataset, experimentFile } from '../support/toy.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+describe("a run's model folder", () => {
+  it('loads in stock @tensorflow/tfjs with its classes and predicts as run-exp does; MLflow reads its MLmodel', async () => {
+    const { tf } = await loadTensorflow();
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 6);
+    const file = experimentFile(dir);
+    const set = ['training.epochs=2', 'data.preprocessing.normalize=symmetric'];
+    const result = await runExperiment(resolveExperiment(file, { env: {}, set }), {}, path.join(dir, 'cache'));
+    expect(result.status).toBe('FINISHED');
+    const modelDir = path.join(result.run.dir, 'model');
+    const images = ['top/0.png', 'top/1.png', 'bottom/0.png', 'bottom/1.png'].map((f) => path.join(dir, 'images', f));
+    const run = await loadRun(tf, modelDir);
+    const ours = await predictFiles(tf, run, images);
+    // The model input of those files, through the one preprocessing path, for the stock loader.
+    let input: Float32Array = new Float32Array();
+    for await (const batch of inputBatches(run.preprocessing, await fileJobs(images, run.preprocessing)))
+      input = batch.x;
+    const inputFile = path.join(dir, 'input.f32');
+    writeFileSync(inputFile, Buffer.from(input.buffer));
+    const probe = path.join(dir, 'stock.mjs');
+    writeFileSync(
+      probe,
+      `import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+const require = createRequire(${JSON.stringify(path.join(root, 'package.json'))});
+const tf = require('@tensorflow/tfjs');
+await tf.setBackend('cpu');
+const json = JSON.parse(readFileSync(${JSON.stringify(path.join(modelDir, 'model.json'))}, 'utf8'));
+const weights = readFileSync(${JSON.stringify(path.join(modelDir, 'weights.bin'))});
+const model = await tf.loadLayersModel(tf.io.fromMemory({
+  modelTopology: json.modelTopology,
+  weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+  weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+  userDefinedMetadata: json.userDefinedMetadata,
+}));
+const raw = readFileSync(${JSON.stringify(inputFile)});
+const x = tf.tensor4d(new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), [${images.length}, 16, 16, 3]);
+console.log(JSON.stringify({ backend: tf.getBackend(), meta: model.getUserDefinedMetadata(), probs: model.predict(x).arraySync() }));
+`,
+    );
+    const stock = JSON.parse(
+      execFileSync(process.execPath, [probe], { encoding: 'utf8' }).trim().split('\n').at(-1) as string,
+    );
+    expect(stock.backend).toBe('cpu');
+    expect(stock.meta.run_exp.classes).toEqual(run.classes);
+    expect(stock.meta.run_exp.preprocessing).toMatchObject({ size: [16, 16], normalize: 'symmetric' });
+    for (const [i, p] of ours.entries())
+      for (const [j, cls] of run.classes.entries())
+        expect(Math.abs((stock.probs[i][j] as number) - (p.probabilities?.[cls] as number))).toBeLessThan(1e-5);
+
+    const mlmodel = parse(readFileSync(path.join(modelDir, 'MLmodel'), 'utf8'));
+    const steps = mlmodel.metadata.run_exp.preprocessing_steps.map((s: { step: string }) => s.step);
+    expect(steps).toEqual(['decode', 'resize', 'colour', 'normalize']);
+    const python = path.join(path.dirname(MLFLOW_BIN), 'python');
+    const read = execFileSync(
+      python,
+      [
+        '-c',
+        `import json, sys
+from mlflow.models import Model
+m = Model.load(sys.argv[1])
+print(json.dumps({"inputs": m.signature.inputs.to_dict(), "outputs": m.signature.outputs.to_dict(),
+  "uuid": m.model_uuid, "created": m.utc_time_created, "flavors": list(m.flavors)}))`,
+        path.join(modelDir, 'MLmodel'),
+      ],
+      { encoding: 'utf8' },
+    );
+    const info = JSON.parse(read.trim().split('\n').at(-1) as string);
+    expect(info.inputs).toEqual([{ type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 16, 16, 3] } }]);
+    expect(info.outputs).toEqual([{ type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 2] } }]);
+    expect(info.uuid).toMatch(/^[0-9a-f]{32}$/);
+    expect(info.created).toBeTruthy();
+    expect(info.flavors).toEqual(['tfjs']);
+  });
+});
