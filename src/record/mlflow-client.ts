@@ -290,6 +290,16 @@ export function mlflowClient(options: ClientOptions) {
   const client = {
     uri: base,
 
+    /** The server's MLflow version (`GET /version`), or null when it does not say. */
+    async serverVersion(): Promise<string | null> {
+      try {
+        const text = (await (await request('GET', '/version')).text()).trim();
+        return /^\d+\.\d+/.test(text) ? text : null;
+      } catch {
+        return null;
+      }
+    },
+
     /** The experiment of that name, in any lifecycle stage, with its tags; null when there is none. */
     async experimentByName(name: string): Promise<Experiment | null> {
       try {
@@ -554,6 +564,17 @@ export function mlflowClient(options: ClientOptions) {
         'PUT',
         `/api/2.0/mlflow-artifacts/artifacts/${encodePath(target)}`,
         () => blob,
+        'application/octet-stream',
+      );
+    },
+
+    /** Uploads `text` as the file `artifactPath` under the artifact root. */
+    async uploadArtifactText(artifactUri: string, artifactPath: string, text: string): Promise<void> {
+      const target = `${artifactRoot(artifactUri)}/${artifactPath}`;
+      await request(
+        'PUT',
+        `/api/2.0/mlflow-artifacts/artifacts/${encodePath(target)}`,
+        () => text,
         'application/octet-stream',
       );
     },

@@ -5,7 +5,9 @@
 // (MLflow 2.x) answers 404: the files are among the run's artifacts under
 // model/ already, so that is said once and nothing else is tried.
 import * as path from 'node:path';
+import { MLMODEL } from '../model/model-folder.ts';
 import { findOrCreate, type Metric, type MlflowClient, MlflowError, type Param } from './mlflow-client.ts';
+import { mlmodelForMlflow } from './mlflow-mlmodel.ts';
 import { RUN_ID_TAG, type Spool, saveState } from './mlflow-spool.ts';
 
 export interface ModelEvent {
@@ -76,9 +78,14 @@ export async function sendModel(
     return;
   }
   const model = await client.getLoggedModel(id);
+  const mlflowVersion = await client.serverVersion();
   for (const f of event.files) {
     const rel = path.relative(event.folder, f).split(path.sep).join('/');
-    await client.uploadArtifact(model.info.artifact_uri, rel, path.join(spool.dir, f));
+    const file = path.join(spool.dir, f);
+    if (rel === MLMODEL) {
+      const ids = { runId: state.run_id as string, modelId: id, mlflowVersion };
+      await client.uploadArtifactText(model.info.artifact_uri, rel, mlmodelForMlflow(file, ids));
+    } else await client.uploadArtifact(model.info.artifact_uri, rel, file);
   }
   await client.logLoggedModelParams(id, event.params);
   await client.logBatch(state.run_id as string, { metrics: event.metrics.map((m) => ({ ...m, model_id: id })) });

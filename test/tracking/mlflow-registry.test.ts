@@ -1,6 +1,7 @@
 // The model registry against a real MLflow server: a finished run registered
 // (twice: one version), an alias, `predict --model models:/...` equal to
 // `predict --run`, and bad input that stops with exit 2 having created nothing.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { resolveExperiment } from '../../src/config/resolve.ts';
 import { mlflowClient } from '../../src/record/mlflow-client.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { tempDir } from '../data/fixtures.ts';
-import { serverPerFile } from '../support/mlflow-server.ts';
+import { MLFLOW_BIN, serverPerFile } from '../support/mlflow-server.ts';
 import { dataset, experimentFile } from '../support/toy.ts';
 
 const server = serverPerFile();
@@ -67,6 +68,32 @@ describe('the model registry', () => {
     expect((await client.getModelVersion('toy', '1')).tags).toEqual(
       expect.arrayContaining([{ key: 'team', value: 'vision' }]),
     );
+
+    // MLflow's own client reads the registered model's MLmodel: the MLflow run, a uuid, the signature.
+    const python = path.join(path.dirname(MLFLOW_BIN), 'python');
+    const info = JSON.parse(
+      execFileSync(
+        python,
+        [
+          '-c',
+          `import json, mlflow
+i = mlflow.models.get_model_info("models:/toy@champion")
+print(json.dumps({"run_id": i.run_id, "model_uuid": i.model_uuid, "mlflow_version": i.mlflow_version,
+  "inputs": i.signature.inputs.to_dict(), "outputs": i.signature.outputs.to_dict()}))`,
+        ],
+        { encoding: 'utf8', env: { ...process.env, MLFLOW_TRACKING_URI: server.uri } },
+      )
+        .trim()
+        .split('\n')
+        .at(-1) as string,
+    );
+    expect(info).toMatchObject({
+      run_id: state.run_id,
+      model_uuid: expect.stringMatching(/^[0-9a-f]{32}$/),
+      mlflow_version: expect.stringMatching(/^\d+\.\d+/),
+      inputs: [{ type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 16, 16, 3] } }],
+      outputs: [{ type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 2] } }],
+    });
 
     const images = path.join(dir, 'images');
     const byRun = await cli(['predict', '--run', run, images, '--json']);

@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { CONTEXT_TAG } from '../../src/record/datasets.ts';
 import { artifactRoot, type LoggedModel, mlflowClient, splitBatch } from '../../src/record/mlflow-client.ts';
@@ -205,10 +206,17 @@ describe('a run tracked in MLflow', () => {
     });
     const files = await client.listArtifacts(model.info.artifact_uri);
     expect(files.map((f) => f.path)).toEqual(['MLmodel', 'model.json', 'weights.bin']);
-    for (const f of files)
+    for (const f of files.filter((x) => x.path !== 'MLmodel'))
       expect(await client.downloadArtifact(model.info.artifact_uri, f.path)).toEqual(
         readFileSync(path.join(result.run.dir, 'model', f.path)),
       );
+    // Its MLmodel is the run's with what only the server knows: the MLflow run, the logged model, MLflow's version.
+    expect(parse(String(await client.downloadArtifact(model.info.artifact_uri, 'MLmodel')))).toEqual({
+      ...parse(readFileSync(path.join(result.run.dir, 'model', 'MLmodel'), 'utf8')),
+      run_id: check.run.info.run_id,
+      model_id: model.info.model_id,
+      mlflow_version: expect.stringMatching(/^\d+\.\d+/),
+    });
     const linked = (await client.getLoggedModel(model.info.model_id)).data;
     expect(linked?.metrics?.find((m) => m.key === 'val_accuracy')).toMatchObject({
       step: 4,
