@@ -87,16 +87,19 @@ export async function decodeJobs(
 ): Promise<JobError[]> {
   const errors: JobError[] = jobs.map((j) => (j.skip ? { reason: j.skip, noFace: true } : undefined));
   const todo = jobs.flatMap((j, k) => (j.skip ? [] : [k]));
-  const whole = faceCropOf(p) ? [] : todo;
-  const declined = await decodeJpegs(
-    whole.map((k) => (jobs[k] as ImageJob).file),
-    whole.map((k) => offsets[k] as number),
-    pixels,
-    p,
-    os.availableParallelism(),
-    (n) => options.onProgress?.(n),
-  );
-  const forSharp = whole.length ? declined.map((i) => whole[i] as number) : todo;
+  // Face crops are cut from the decoded image, so only whole images can take the JPEG fast path.
+  const forSharp = faceCropOf(p)
+    ? todo
+    : (
+        await decodeJpegs(
+          todo.map((k) => (jobs[k] as ImageJob).file),
+          todo.map((k) => offsets[k] as number),
+          pixels,
+          p,
+          os.availableParallelism(),
+          (n) => options.onProgress?.(n),
+        )
+      ).map((i) => todo[i] as number);
   let cursor = 0;
   const concurrency = options.concurrency ?? Math.max(2, os.availableParallelism() * 2);
   await Promise.all(

@@ -133,16 +133,17 @@ export async function train(p: TrainParts): Promise<TrainOutcome> {
       const started = performance.now();
       let lossSum = 0;
       let done = 0;
+      let b = 0;
       // Predicted class of every training example, in `order`: the epoch's training metrics.
       const predicted = new Int32Array(order.length);
       const random = rng(exp.seed * 104729 + epoch);
       for await (const step of engine.steps({ epoch, lr, batches, random })) {
-        const n = (batches[done / t.batch_size] as StepBatch).labels.length;
+        const n = (batches[b++] as StepBatch).labels.length;
         if (!Number.isFinite(step.loss) || !step.predicted) {
           await engine.sync();
           return {
             status: 'FAILED',
-            error: `the training loss (or the model output) became ${step.loss} at epoch ${epoch + 1}, batch ${done / t.batch_size + 1}; lower training.optimizer.lr (now ${lr}) or check the data`,
+            error: `the training loss (or the model output) became ${step.loss} at epoch ${epoch + 1}, batch ${b}; lower training.optimizer.lr (now ${lr}) or check the data`,
             epochs,
           };
         }
