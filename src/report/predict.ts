@@ -8,7 +8,6 @@ import type { LayersModel } from '@tensorflow/tfjs-node';
 import { parse } from 'yaml';
 import { channelsOf, type Preprocessing } from '../data/decode.ts';
 import { fileJobs, inputBatches } from '../data/preprocess.ts';
-import { registerCustomLayers } from '../layers/spatial-dropout.ts';
 import { loadModel } from '../model/backbones/graph-layer.ts';
 import { readModelMeta } from '../model/model-folder.ts';
 import { mirrorImages, predictProbs } from '../model/predict-probs.ts';
@@ -53,7 +52,6 @@ function withCropDefaults<P extends Preprocessing>(p: P): P {
  */
 export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
   const dir = path.resolve(run);
-  registerCustomLayers(tf);
   const own = readModelMeta(dir);
   if (own) {
     const { classes, preprocessing, test_time_flip } = own;

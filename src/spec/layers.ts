@@ -224,8 +224,8 @@ export const LAYERS = {
     params: { rate },
   },
   spatialDropout2d: {
-    doc: 'drops whole channels of an image batch while training',
-    className: 'SpatialDropout2D',
+    doc: 'drops whole channels of an image batch while training (saved as Dropout with noise_shape [null, 1, 1, null])',
+    className: 'Dropout',
     input: 'image',
     params: { rate },
   },

@@ -197,7 +197,21 @@ export const EMITTERS: Record<string, Emitter> = {
     const rate = Number(c.config.rate ?? 0);
     const x = c.inputs[0] as Output;
     if (!c.training || rate === 0) return x;
-    return dropWith(c, x, c.g.op('Shape', [x], { T: f32, out_type: i32 }), rate);
+    const shape = c.g.op('Shape', [x], { T: f32, out_type: i32 });
+    const noise = c.config.noiseShape as (number | null)[] | null | undefined;
+    if (!noise) return dropWith(c, x, shape, rate);
+    // Keras's noise_shape: a null takes the input's size (spatial dropout: [null, 1, 1, null]).
+    const keep = c.constant(
+      noise.map((d) => (d == null ? 1 : 0)),
+      [noise.length],
+      DT.int32,
+    );
+    const fixed = c.constant(
+      noise.map((d) => d ?? 0),
+      [noise.length],
+      DT.int32,
+    );
+    return dropWith(c, x, c.g.op('AddV2', [c.g.op('Mul', [shape, keep], { T: i32 }), fixed], { T: i32 }), rate);
   },
   Add: merge('AddV2'),
   Multiply: merge('Mul'),
@@ -261,22 +275,5 @@ export const EMITTERS: Record<string, Emitter> = {
       c.updates.push(c.g.op('AssignSubVariableOp', [c.handles[name] as Output, delta], { dtype: f32 })[0]);
     }
     return normalize(c, x, mean, variance);
-  },
-  SpatialDropout2D: (c) => {
-    const rate = Number(c.config.rate ?? 0);
-    const x = c.inputs[0] as Output;
-    if (!c.training || rate === 0) return x;
-    // One draw per example and channel: the noise shape [n, 1, 1, c].
-    const shape = c.g.op(
-      'AddV2',
-      [
-        c.g.op('Mul', [c.g.op('Shape', [x], { T: f32, out_type: i32 }), c.constant([1, 0, 0, 1], [4], DT.int32)], {
-          T: i32,
-        }),
-        c.constant([0, 1, 1, 0], [4], DT.int32),
-      ],
-      { T: i32 },
-    );
-    return dropWith(c, x, shape, rate);
   },
 };

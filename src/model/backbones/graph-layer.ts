@@ -3,6 +3,7 @@
 // weights, so the run's model.json and weights hold it whole: predict and
 // evaluate load it like any layer, from the run folder alone.
 import type { LayersModel, NamedTensorMap, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
+import { registerCustomLayers } from '../../layers/spatial-dropout.ts';
 import type { Tf } from '../../platform/tensorflow.ts';
 
 /** A weight of a graph model: its name in the graph, shape and type. */
@@ -132,8 +133,9 @@ export function applyGraphLayer(
   return out;
 }
 
-/** Loads a saved run model (or any layers model) that may hold a graph layer. */
+/** Loads a saved run model (or any layers model) that may hold a graph layer or a layer saved under an old class name. */
 export function loadModel(tf: Tf, file: string): Promise<LayersModel> {
   graphLayer(tf);
+  registerCustomLayers(tf);
   return tf.loadLayersModel(`file://${file}`);
 }
