@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { MLMODEL } from '../model/model-folder.ts';
 import { findOrCreate, type Metric, type MlflowClient, MlflowError, type Param } from './mlflow-client.ts';
 import { mlmodelForMlflow } from './mlflow-mlmodel.ts';
-import { RUN_ID_TAG, type Spool, saveState } from './mlflow-spool.ts';
+import { RUN_ID_TAG, type Spool, type SpooledEvent, saveState, uploadEach } from './mlflow-spool.ts';
 
 export interface ModelEvent {
   type: 'model';
@@ -61,7 +61,7 @@ async function loggedModelId(client: MlflowClient, spool: Spool, runExpId: strin
 export async function sendModel(
   client: MlflowClient,
   spool: Spool,
-  event: ModelEvent,
+  event: ModelEvent & Pick<SpooledEvent, 'seq'>,
   notice: (message: string) => void,
 ): Promise<void> {
   const { state } = spool;
@@ -77,16 +77,19 @@ export async function sendModel(
     );
     return;
   }
-  const model = await client.getLoggedModel(id);
-  const mlflowVersion = await client.serverVersion();
-  for (const f of event.files) {
+  state.logged_model_uri ??= (await client.getLoggedModel(id)).info.artifact_uri;
+  if (state.mlflow_version === undefined) state.mlflow_version = await client.serverVersion();
+  saveState(spool);
+  const { logged_model_uri: uri } = state;
+  const mlflowVersion = state.mlflow_version;
+  await uploadEach(spool, event, async (f) => {
     const rel = path.relative(event.folder, f).split(path.sep).join('/');
     const file = path.join(spool.dir, f);
     if (rel === MLMODEL) {
       const ids = { runId: state.run_id as string, modelId: id, mlflowVersion };
-      await client.uploadArtifactText(model.info.artifact_uri, rel, mlmodelForMlflow(file, ids));
-    } else await client.uploadArtifact(model.info.artifact_uri, rel, file);
-  }
+      await client.uploadArtifactText(uri, rel, mlmodelForMlflow(file, ids));
+    } else await client.uploadArtifact(uri, rel, file);
+  });
   await client.logLoggedModelParams(id, event.params);
   await client.logBatch(state.run_id as string, { metrics: event.metrics.map((m) => ({ ...m, model_id: id })) });
   await client.finalizeLoggedModel(id, 'LOGGED_MODEL_READY');

@@ -45,10 +45,15 @@ export interface SpoolState {
   artifact_uri?: string;
   /** The highest event seq the server has acknowledged. */
   sent: number;
-  /** The run's MLflow logged model, once created. */
+  /** The run's MLflow logged model, once created, and where its files go. */
   logged_model_id?: string;
+  logged_model_uri?: string;
   /** Set when the server turned out to have no logged models (MLflow 2.x). */
   logged_models?: 'unsupported';
+  /** The server's MLflow version, once asked (the logged model's MLmodel names it). */
+  mlflow_version?: string | null;
+  /** Files of event `seq` (artifacts or model) the server already has: a replay uploads only the rest. */
+  uploaded?: { seq: number; files: string[] };
 }
 
 /** The tag that ties an MLflow run to its run folder, so a replay finds the run instead of making another. */
@@ -137,6 +142,26 @@ async function ensureRun(client: MlflowClient, spool: Spool, start: Extract<Mlfl
 }
 
 /**
+ * Uploads each of `event`'s files not yet acknowledged, recording each one, so
+ * that a replay after a failure goes on from the file that failed.
+ */
+export async function uploadEach(
+  spool: Spool,
+  event: SpooledEvent & { files: string[] },
+  upload: (file: string) => Promise<void>,
+): Promise<void> {
+  const { state } = spool;
+  if (state.uploaded?.seq !== event.seq) state.uploaded = { seq: event.seq, files: [] };
+  const done = state.uploaded;
+  for (const f of event.files) {
+    if (done.files.includes(f)) continue;
+    await upload(f);
+    done.files.push(f);
+    saveState(spool);
+  }
+}
+
+/**
  * Sends every pending event in order and records each acknowledgement; consecutive metrics,
  * params and tags go as one batch. Throws on the first failure, leaving the rest pending.
  */
@@ -176,10 +201,11 @@ export async function drain(
     } else if (first.type === 'inputs') {
       await client.logInputs(runId, first.datasets);
     } else if (first.type === 'artifacts') {
-      for (const f of first.files) {
+      const artifactUri = state.artifact_uri;
+      await uploadEach(spool, first, async (f) => {
         const file = path.join(spool.dir, f);
-        if (existsSync(file)) await client.uploadArtifact(state.artifact_uri, f.split(path.sep).join('/'), file);
-      }
+        if (existsSync(file)) await client.uploadArtifact(artifactUri, f.split(path.sep).join('/'), file);
+      });
     } else {
       await client.updateRun(runId, { status: first.status, endTime: first.endTime ?? undefined });
     }
