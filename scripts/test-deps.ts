@@ -1,5 +1,6 @@
 // What the test suite needs beside npm's packages, installed when missing:
-// the pinned MLflow server in .venv (requirements-dev.txt) and Debian's
+// the pinned MLflow server and the model's Python side in .venv
+// (requirements-dev.txt, which includes python/requirements-model.txt) and Debian's
 // chromium for the browser test (playwright-core downloads no browser).
 // `npm test` runs it first; a second run finds everything and does nothing.
 import { execFileSync } from 'node:child_process';
@@ -9,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const venv = path.join(root, '.venv');
-const requirements = readFileSync(path.join(root, 'requirements-dev.txt'), 'utf8');
+const requirements = ['requirements-dev.txt', 'python/requirements-model.txt']
+  .map((f) => readFileSync(path.join(root, f), 'utf8'))
+  .join('');
 const stamp = path.join(venv, 'requirements-dev.txt');
 const run = (cmd: string, args: string[]) =>
   execFileSync(cmd, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
@@ -19,7 +22,7 @@ if (
   !existsSync(stamp) ||
   readFileSync(stamp, 'utf8') !== requirements
 ) {
-  console.log('test deps: installing the MLflow server into .venv (requirements-dev.txt)');
+  console.log('test deps: installing the MLflow server and the model tools into .venv (requirements-dev.txt)');
   run('python3', ['-m', 'venv', venv]);
   run(path.join(venv, 'bin', 'pip'), [
     'install',

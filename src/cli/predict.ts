@@ -1,7 +1,7 @@
 // `run-exp predict --run <run> <image|folder>...`: label and class probabilities per file.
 import { loadTensorflow } from '../platform/tensorflow.ts';
-import { downloadModel, RegistryError } from '../record/registry.ts';
 import { expandInputs, type FacesMode, loadRun, type Prediction, predictFiles } from '../report/predict.ts';
+import { modelFolder } from './model-source.ts';
 
 /** "x,y wxh" of a face, "no face" when none was found, "" without a face crop. */
 function faceText(p: Prediction): string {
@@ -17,15 +17,8 @@ export async function predictCommand(
   out: (s: string) => void,
   err: (s: string) => void = () => {},
 ): Promise<number> {
-  if (!options.run && !options.model)
-    throw new RegistryError('say which model: --run <run folder> or --model models:/<name>@<alias>');
+  const folder = await modelFolder(options, err);
   const { tf } = await loadTensorflow();
-  let folder = options.run as string;
-  if (options.model) {
-    const got = await downloadModel(options.model, options.env);
-    if (got.downloaded) err(`${options.model}: version ${got.version} downloaded to ${got.dir}\n`);
-    folder = got.dir;
-  }
   const run = await loadRun(tf, folder);
   const predictions = await predictFiles(tf, run, expandInputs(inputs), { faces: options.faces });
   if (options.json) {

@@ -1,7 +1,9 @@
 // The command line: parsing and output only; the work lives in the modules it calls.
+
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { experimentSchema } from '../config/schema.ts';
 import { RunExpError } from '../spec/errors.ts';
+import type { ServeCommandOptions } from './serve.ts';
 import type { SweepCliOptions } from './sweep.ts';
 
 export interface Io {
@@ -97,6 +99,23 @@ export async function main(argv: string[], io: Io): Promise<number> {
         code = await (await import('./predict.ts')).predictCommand(inputs, { ...opts, env: io.env }, io.out, io.err);
       },
     );
+
+  program
+    .command('serve')
+    .description(
+      "serve a run's model over HTTP with MLflow's scoring protocol (POST /invocations), and a page at / to try a photo",
+    )
+    .addOption(new Option('--run <run>', 'run folder or model folder').conflicts('model'))
+    .option('--model <uri>', 'a registered model in MLflow: models:/<name>@<alias> or models:/<name>/<version>')
+    .option('--host <host>', 'address to listen on (anything but loopback needs a token)', '127.0.0.1')
+    .option('--port <port>', 'port (0: any free one)', '8080')
+    .option('--token <token>', 'bearer token clients must send to /invocations (or RUN_EXP_SERVE_TOKEN)')
+    .option('--max-body <MiB>', 'largest request body, in MiB', '20')
+    .option('--max-pixels <megapixels>', 'largest image decoded, in megapixels', '50')
+    .option('--max-batch <images>', 'images per model call at most, across concurrent requests', '64')
+    .action(async (opts: ServeCommandOptions) => {
+      code = await (await import('./serve.ts')).serveCommand({ ...opts, env: io.env }, io.out, io.err);
+    });
 
   program
     .command('register')

@@ -5,6 +5,7 @@
 // `predict --model models:/...`.
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { RunExpError } from '../spec/errors.ts';
 import type { Experiment } from '../spec/experiment.ts';
@@ -67,14 +68,38 @@ export function preprocessingSteps(meta: ModelMeta): Record<string, unknown>[] {
   ];
 }
 
-/** An MLflow signature: tensors as its JSON strings spell them. */
-const tensorSpec = (shape: number[]) =>
-  JSON.stringify([{ type: 'tensor', 'tensor-spec': { dtype: 'float32', shape } }]);
+/** The Python loader and its requirements (python/ in the package), as the model folder holds them. */
+const PYTHON_DIR = fileURLToPath(new URL('../../python/', import.meta.url));
+const PYFUNC_MODULE = 'run_exp_pyfunc';
 
 /**
- * MLmodel's text: a `tfjs` flavor (a TF.js layers model), the signature of
- * the model's tensors (images after preprocessing in, class probabilities out),
- * and run-exp's metadata with every preprocessing step.
+ * The files MLflow's python_function flavor needs beside the TF.js files: the
+ * loader under code/, its pinned requirements and a python_env.yaml naming them.
+ */
+export function pyfuncFiles(): Record<string, string> {
+  const requirements = readFileSync(path.join(PYTHON_DIR, 'requirements-model.txt'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#'));
+  return {
+    [`code/${PYFUNC_MODULE}.py`]: readFileSync(path.join(PYTHON_DIR, `${PYFUNC_MODULE}.py`), 'utf8'),
+    'requirements.txt': `${['mlflow', 'pandas', ...requirements].join('\n')}\n`,
+    'python_env.yaml': stringify({
+      python: PYTHON_VERSION,
+      build_dependencies: ['pip', 'setuptools', 'wheel'],
+      dependencies: ['-r requirements.txt'],
+    }),
+  };
+}
+
+/** The Python the pinned requirements install on. */
+const PYTHON_VERSION = '3.11';
+
+/**
+ * MLmodel's text: a `tfjs` flavor (a TF.js layers model: float32 images after
+ * every preprocessing step in), a `python_function` flavor (uint8 pixels after
+ * decode, crop and resize in; the loader normalizes and flips), the signature
+ * of the latter (class probabilities out, one column per class), and run-exp's
+ * metadata with every preprocessing step.
  */
 export function mlmodelText(
   meta: ModelMeta,
@@ -90,13 +115,23 @@ export function mlmodelText(
         model_file: 'model.json',
         weights: 'weights.bin',
         tfjs_version: info.tfjsVersion,
+        input: `float32 [-1, ${height}, ${width}, ${channels}], the images after every step of metadata.run_exp.preprocessing_steps`,
+      },
+      python_function: {
+        loader_module: PYFUNC_MODULE,
+        code: 'code',
+        env: { virtualenv: 'python_env.yaml' },
+        python_version: PYTHON_VERSION,
+        input: `uint8 [-1, ${height}, ${width}, ${channels}], the images after decode, crop and resize (metadata.run_exp.preprocessing_steps); the loader normalizes${meta.test_time_flip ? ' and averages over the mirror image' : ''}`,
       },
     },
     model_uuid: info.modelUuid,
     run_exp_run_id: info.runId,
     signature: {
-      inputs: tensorSpec([-1, height, width, channels]),
-      outputs: tensorSpec([-1, meta.classes.length]),
+      inputs: JSON.stringify([
+        { type: 'tensor', 'tensor-spec': { dtype: 'uint8', shape: [-1, height, width, channels] } },
+      ]),
+      outputs: JSON.stringify(meta.classes.map((name) => ({ type: 'float', name, required: true }))),
       params: null,
     },
     utc_time_created: info.created.toISOString().replace('T', ' ').replace('Z', ''),

@@ -103,28 +103,38 @@ export function expandInputs(inputs: string[]): string[] {
   return files;
 }
 
+/** Class probabilities (n x classes, row by row) of `n` model inputs laid end to end in `x`. */
+export type Scorer = (x: Float32Array, n: number) => Promise<Float32Array>;
+
+/** The run's model on a batch, with its test-time flip: the scorer predict uses unless given another (serve batches requests). */
+export function modelScorer(tf: Tf, run: LoadedRun): Scorer {
+  const [h, w] = run.preprocessing.size;
+  const c = channelsOf(run.preprocessing);
+  return async (x, n) => {
+    // The tensor, not its data, leaves tidy: tidy walks a returned typed array element by element.
+    const output = tf.tidy(() => {
+      const input = tf.tensor4d(x, [n, h, w, c]);
+      return predictProbs(tf, run.model, input, run.testTimeFlip ? mirrorImages(tf, input) : undefined);
+    });
+    const probs = (await output.data()) as Float32Array;
+    output.dispose();
+    return probs;
+  };
+}
+
 export async function predictFiles(
   tf: Tf,
   run: LoadedRun,
   files: string[],
-  options: { faces?: FacesMode; cacheDir?: string } = {},
+  options: { faces?: FacesMode; cacheDir?: string; score?: Scorer } = {},
   batchSize = 64,
 ): Promise<Prediction[]> {
   const p = run.preprocessing;
-  const [h, w] = p.size;
-  const c = channelsOf(p);
+  const score = options.score ?? modelScorer(tf, run);
   const out: Prediction[] = [];
   const jobs = await fileJobs(files, p, options.faces, options.cacheDir);
   for await (const { chunk, errors, good, x } of inputBatches(p, jobs, batchSize)) {
-    // The tensor, not its data, leaves tidy: tidy walks a returned typed array element by element.
-    const output = good.length
-      ? tf.tidy(() => {
-          const input = tf.tensor4d(x, [good.length, h, w, c]);
-          return predictProbs(tf, run.model, input, run.testTimeFlip ? mirrorImages(tf, input) : undefined);
-        })
-      : null;
-    const probs = output ? (output.dataSync() as Float32Array) : new Float32Array();
-    output?.dispose();
+    const probs = good.length ? await score(x, good.length) : new Float32Array();
     chunk.forEach(({ file, face, note }, i) => {
       const error = errors[i];
       const about = { ...(face === undefined ? {} : { face }), ...(note ? { note } : {}) };

@@ -12,7 +12,7 @@ import { makeTrainingOptimizer } from '../engine/optimizer-groups.ts';
 import { classWeights, learningOrder } from '../engine/variables.ts';
 import { WeightAverage } from '../engine/weight-average.ts';
 import { initSource } from '../model/init-from.ts';
-import { MLMODEL, mlmodelText } from '../model/model-folder.ts';
+import { MLMODEL, mlmodelText, pyfuncFiles } from '../model/model-folder.ts';
 import type { Verdict } from '../plan/pruner.ts';
 import type { TrialInfo } from '../plan/trial.ts';
 import { saveModelFiles } from '../platform/model-files.ts';
@@ -297,6 +297,7 @@ async function runInFolder(
       modelUuid: randomUUID().replaceAll('-', ''),
     }),
   );
+  for (const [file, text] of Object.entries(pyfuncFiles())) run.writeText(path.join('model', file), text);
   // The last epoch's scores are the final model's unless early stopping put back earlier weights.
   const restored = exp.training.early_stopping?.restore_best_weights === true;
   const scored = sets.last?.epoch === outcome.epochs.length && !restored ? sets.last.sets : undefined;

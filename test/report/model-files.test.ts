@@ -126,10 +126,14 @@ print(json.dumps({"inputs": m.signature.inputs.to_dict(), "outputs": m.signature
       { encoding: 'utf8' },
     );
     const info = JSON.parse(read.trim().split('\n').at(-1) as string);
-    expect(info.inputs).toEqual([{ type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 16, 16, 3] } }]);
-    expect(info.outputs).toEqual([{ type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 2] } }]);
+    // The python_function flavor's signature: pixels after decode and resize in, a probability per class out.
+    expect(info.inputs).toEqual([{ type: 'tensor', 'tensor-spec': { dtype: 'uint8', shape: [-1, 16, 16, 3] } }]);
+    expect(info.outputs).toEqual([
+      { type: 'float', name: 'bottom', required: true },
+      { type: 'float', name: 'top', required: true },
+    ]);
     expect(info.uuid).toMatch(/^[0-9a-f]{32}$/);
     expect(info.created).toBeTruthy();
-    expect(info.flavors).toEqual(['tfjs']);
+    expect(info.flavors).toEqual(['tfjs', 'python_function']);
   });
 });

@@ -2,12 +2,15 @@
 // (twice: one version), an alias, `predict --model models:/...` equal to
 // `predict --run`, and bad input that stops with exit 2 having created nothing.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/program.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
+import { decodeJobs, fileJobs } from '../../src/data/preprocess.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { mlflowClient } from '../../src/record/mlflow-client.ts';
+import { loadRun } from '../../src/report/predict.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { MLFLOW_BIN, serverPerFile } from '../support/mlflow-server.ts';
@@ -22,14 +25,12 @@ async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
   return { code, out: out.join(''), err: err.join('') };
 }
 
-async function trackedRun(experiment: string, hooks: Parameters<typeof runExperiment>[1] = {}) {
+async function trackedRun(experiment: string, hooks: Parameters<typeof runExperiment>[1] = {}, set: string[] = []) {
   const dir = tempDir();
   await dataset(path.join(dir, 'images'), 8);
   const resolved = resolveExperiment(
     experimentFile(dir, `  mlflow_uri: ${server.uri}\n  experiment_name: ${experiment}\n`),
-    {
-      env: {},
-    },
+    { env: {}, set },
   );
   const result = await runExperiment(resolved, hooks, path.join(dir, 'cache'));
   return { dir, run: result.run.dir, result };
@@ -37,7 +38,10 @@ async function trackedRun(experiment: string, hooks: Parameters<typeof runExperi
 
 describe('the model registry', () => {
   it('registers a run once, sets an alias, and predicts from models:/ as from the run folder', async () => {
-    const { dir, run, result } = await trackedRun('registry');
+    const { dir, run, result } = await trackedRun('registry', {}, [
+      'data.test_time_flip=true',
+      'data.preprocessing.normalize=symmetric',
+    ]);
     expect(result.status).toBe('FINISHED');
     const env = { MLFLOW_TRACKING_URI: server.uri, RUN_EXP_CACHE_DIR: path.join(dir, 'cache') };
 
@@ -91,8 +95,11 @@ print(json.dumps({"run_id": i.run_id, "model_uuid": i.model_uuid, "mlflow_versio
       run_id: state.run_id,
       model_uuid: expect.stringMatching(/^[0-9a-f]{32}$/),
       mlflow_version: expect.stringMatching(/^\d+\.\d+/),
-      inputs: [{ type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 16, 16, 3] } }],
-      outputs: [{ type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 2] } }],
+      inputs: [{ type: 'tensor', 'tensor-spec': { dtype: 'uint8', shape: [-1, 16, 16, 3] } }],
+      outputs: [
+        { type: 'float', name: 'bottom', required: true },
+        { type: 'float', name: 'top', required: true },
+      ],
     });
 
     const images = path.join(dir, 'images');
@@ -102,6 +109,44 @@ print(json.dumps({"run_id": i.run_id, "model_uuid": i.model_uuid, "mlflow_versio
     expect(byAlias.code, byAlias.err).toBe(0);
     expect(byAlias.err).toMatch(/version 1 downloaded to /);
     expect(JSON.parse(byAlias.out)).toEqual(JSON.parse(byRun.out));
+    // MLflow's python_function flavor, loaded by alias in Python: the files' pixels after decode and resize
+    // (the one preprocessing path) in, run-exp predict's probabilities out (the loader normalizes and flips).
+    const files = (JSON.parse(byRun.out) as { file: string }[]).map((p) => p.file);
+    const { tf } = await loadTensorflow();
+    const p = (await loadRun(tf, run)).preprocessing;
+    const pixels = new Uint8Array(files.length * 16 * 16 * 3);
+    const errors = await decodeJobs(
+      await fileJobs(files, p),
+      p,
+      pixels,
+      files.map((_, i) => i * 16 * 16 * 3),
+    );
+    expect(errors.every((e) => e === undefined)).toBe(true);
+    const pixelFile = path.join(dir, 'pixels.u8');
+    writeFileSync(pixelFile, pixels);
+    const pyfunc = JSON.parse(
+      execFileSync(
+        python,
+        [
+          '-c',
+          `import json, sys, numpy as np, mlflow
+m = mlflow.pyfunc.load_model("models:/toy@champion")
+x = np.fromfile(sys.argv[1], dtype=np.uint8).reshape(-1, 16, 16, 3)
+print(json.dumps(m.predict(x).to_dict(orient="records")))`,
+          pixelFile,
+        ],
+        { encoding: 'utf8', env: { ...process.env, MLFLOW_TRACKING_URI: server.uri } },
+      )
+        .trim()
+        .split('\n')
+        .at(-1) as string,
+    ) as Record<string, number>[];
+    const ours = JSON.parse(byRun.out) as { probabilities: Record<string, number> }[];
+    expect(pyfunc).toHaveLength(ours.length);
+    for (const [i, row] of ours.entries())
+      for (const [cls, prob] of Object.entries(row.probabilities))
+        expect(Math.abs((pyfunc[i]?.[cls] as number) - prob)).toBeLessThan(1e-4);
+
     // By version number, from the cache this time.
     const byVersion = await cli(['predict', '--model', 'models:/toy/1', images, '--json'], env);
     expect(byVersion.code, byVersion.err).toBe(0);
