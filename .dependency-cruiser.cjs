@@ -3,7 +3,20 @@
 // folder of src/ imports only from the folders before it in LAYERS (and from
 // spec and platform, which every folder may use). spec imports nothing of ours,
 // platform only spec. A cycle between folders is then impossible too.
-const LAYERS = ['config', 'plan', 'data', 'layers', 'model', 'engine', 'train', 'record', 'report', 'serve', 'runner', 'cli'];
+const LAYERS = [
+  'config',
+  'plan',
+  'data',
+  'layers',
+  'model',
+  'engine',
+  'train',
+  'record',
+  'report',
+  'serve',
+  'runner',
+  'cli',
+];
 
 const later = (i) => LAYERS.slice(i + 1).join('|');
 
