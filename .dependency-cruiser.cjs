@@ -14,6 +14,7 @@ const LAYERS = [
   'record',
   'report',
   'serve',
+  'export',
   'runner',
   'cli',
 ];

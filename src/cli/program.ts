@@ -118,6 +118,30 @@ export async function main(argv: string[], io: Io): Promise<number> {
     });
 
   program
+    .command('export')
+    .description(
+      "convert a run's model for other runtimes with the official converters, checked against run-exp's predictions",
+    )
+    .addOption(new Option('--run <run>', 'run folder or model folder').conflicts('model'))
+    .option('--model <uri>', 'a registered model in MLflow: models:/<name>@<alias> or models:/<name>/<version>')
+    .addOption(
+      new Option('--format <format>', 'what to write').choices(['keras', 'savedmodel', 'onnx']).makeOptionMandatory(),
+    )
+    .requiredOption('--out <dir>', 'folder to write into')
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: {
+        run?: string;
+        model?: string;
+        format: 'keras' | 'savedmodel' | 'onnx';
+        out: string;
+        json?: boolean;
+      }) => {
+        code = await (await import('./export.ts')).exportCommand({ ...opts, env: io.env }, io.out, io.err);
+      },
+    );
+
+  program
     .command('register')
     .description("register a finished run's model in MLflow's model registry (a new version, or the same one again)")
     .requiredOption('--run <run>', 'run folder of a FINISHED run tracked in MLflow')

@@ -5,8 +5,8 @@
 // `predict --model models:/...`.
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { PYTHON_DIR } from '../platform/model-python.ts';
 import { RunExpError } from '../spec/errors.ts';
 import type { Experiment } from '../spec/experiment.ts';
 
@@ -68,8 +68,6 @@ export function preprocessingSteps(meta: ModelMeta): Record<string, unknown>[] {
   ];
 }
 
-/** The Python loader and its requirements (python/ in the package), as the model folder holds them. */
-const PYTHON_DIR = fileURLToPath(new URL('../../python/', import.meta.url));
 const PYFUNC_MODULE = 'run_exp_pyfunc';
 
 /**

@@ -32,6 +32,8 @@ export type FacesMode = 'largest' | 'all';
 
 export interface LoadedRun {
   dir: string;
+  /** The model.json the model was read from. */
+  modelJson: string;
   preprocessing: Experiment['data']['preprocessing'];
   /** Score by the mean over the image and its mirror image (the experiment's data.test_time_flip). */
   testTimeFlip: boolean;
@@ -55,9 +57,11 @@ export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
   const own = readModelMeta(dir);
   if (own) {
     const { classes, preprocessing, test_time_flip } = own;
-    const model = await loadModel(tf, path.join(dir, 'model.json'));
+    const modelJson = path.join(dir, 'model.json');
+    const model = await loadModel(tf, modelJson);
     return {
       dir,
+      modelJson,
       classes,
       preprocessing: withCropDefaults(preprocessing),
       testTimeFlip: test_time_flip === true,
@@ -76,6 +80,7 @@ export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
   const { classes } = JSON.parse(readFileSync(path.join(dir, 'data.json'), 'utf8')) as { classes: string[] };
   return {
     dir,
+    modelJson,
     preprocessing: withCropDefaults(experiment.data.preprocessing),
     testTimeFlip: experiment.data.test_time_flip === true,
     classes,

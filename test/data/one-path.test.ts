@@ -96,6 +96,7 @@ describe('one preprocessing path', () => {
       const seen: Float32Array[] = [];
       const run: LoadedRun = {
         dir,
+        modelJson: '',
         preprocessing: exp.data.preprocessing,
         testTimeFlip: false,
         classes: ['a', 'b'],

@@ -1,0 +1,79 @@
+"""Converts a run-exp model folder with the official converters and checks the result.
+
+Usage: export_model.py <model.json> <run_exp.json> <format> <out> <check.f32> <expected.f32>
+format: keras (a Keras 3 .keras file), savedmodel (a TF SavedModel), onnx (tf2onnx).
+check.f32 holds model inputs (float32, [n, h, w, c]) and expected.f32 run-exp's
+outputs on them ([n, classes]); the converted model must give the same to
+--tolerance, read back by its own runtime (Keras 3, TensorFlow, onnxruntime).
+Prints one JSON line: the files written and the largest difference.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model_json")
+    parser.add_argument("meta", help="run_exp.json: classes and preprocessing")
+    parser.add_argument("format", choices=["keras", "savedmodel", "onnx"])
+    parser.add_argument("out")
+    parser.add_argument("check")
+    parser.add_argument("expected")
+    parser.add_argument("--tolerance", type=float, required=True)
+    a = parser.parse_args()
+
+    import tensorflow as tf
+    from tensorflowjs.converters import keras_tfjs_loader
+
+    with open(a.meta, encoding="utf-8") as f:
+        meta = json.load(f)
+    h, w = meta["preprocessing"]["size"]
+    c = 3 if meta["preprocessing"]["color"] == "rgb" else 1
+    x = np.fromfile(a.check, dtype=np.float32).reshape(-1, h, w, c)
+    want = np.fromfile(a.expected, dtype=np.float32).reshape(x.shape[0], -1)
+    model = keras_tfjs_loader.load_keras_model(a.model_json)
+
+    os.makedirs(a.out, exist_ok=True)
+    if a.format == "keras":
+        import keras
+
+        # tf_keras (Keras 2) writes h5, which Keras 3 reads and saves in its own format.
+        with tempfile.TemporaryDirectory() as tmp:
+            h5 = os.path.join(tmp, "model.h5")
+            model.save(h5)
+            k3 = keras.models.load_model(h5, compile=False)
+        target = os.path.join(a.out, "model.keras")
+        k3.save(target)
+        got = keras.models.load_model(target, compile=False).predict(x, verbose=0)
+    elif a.format == "savedmodel":
+        target = os.path.join(a.out, "saved_model")
+        shutil.rmtree(target, ignore_errors=True)
+        spec = tf.TensorSpec([None, h, w, c], tf.float32, name="images")
+        serve = tf.function(lambda images: {"probabilities": model(images, training=False)}, input_signature=[spec])
+        tf.saved_model.save(model, target, signatures={"serving_default": serve})
+        loaded = tf.saved_model.load(target)
+        got = loaded.signatures["serving_default"](images=tf.constant(x))["probabilities"].numpy()
+    else:
+        import onnxruntime
+        import tf2onnx
+
+        target = os.path.join(a.out, "model.onnx")
+        spec = (tf.TensorSpec([None, h, w, c], tf.float32, name="images"),)
+        tf2onnx.convert.from_keras(model, input_signature=spec, opset=17, output_path=target)
+        session = onnxruntime.InferenceSession(target, providers=["CPUExecutionProvider"])
+        got = session.run(None, {session.get_inputs()[0].name: x})[0]
+
+    diff = float(np.max(np.abs(got - want)))
+    print(json.dumps({"path": target, "max_abs_diff": diff, "images": int(x.shape[0])}))
+    return 0 if diff <= a.tolerance else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

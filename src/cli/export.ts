@@ -1,0 +1,34 @@
+// `run-exp export --run <run> | --model models:/... --format <f> --out <dir>`:
+// the model for other runtimes, checked against run-exp's before success.
+import { CONVERTED, type ConvertedFormat, convertModel } from '../export/convert.ts';
+import { modelPython } from '../platform/model-python.ts';
+import { loadTensorflow } from '../platform/tensorflow.ts';
+import { loadRun } from '../report/predict.ts';
+import { modelFolder } from './model-source.ts';
+
+export const EXPORT_FORMATS = Object.keys(CONVERTED) as ConvertedFormat[];
+
+export async function exportCommand(
+  options: {
+    run?: string;
+    model?: string;
+    format: ConvertedFormat;
+    out: string;
+    json?: boolean;
+    env?: NodeJS.ProcessEnv;
+  },
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
+  const folder = await modelFolder(options, err);
+  const { tf } = await loadTensorflow();
+  const run = await loadRun(tf, folder);
+  const python = modelPython(options.env ?? process.env, (line) => err(`${line}\n`));
+  const got = convertModel(tf, run, options.format, options.out, python);
+  if (options.json) out(`${JSON.stringify({ format: options.format, ...got })}\n`);
+  else
+    out(
+      `exported ${options.format}: ${got.path}; it gives run-exp's probabilities to ${got.max_abs_diff.toExponential(1)} on ${got.images} check images (tolerance ${got.tolerance}); classes and preprocessing in run_exp.json beside it\n`,
+    );
+  return 0;
+}
