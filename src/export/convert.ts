@@ -48,13 +48,7 @@ export function metadataFile(run: LoadedRun): string {
   return `${JSON.stringify({ ...meta, preprocessing_steps: preprocessingSteps(meta), output: 'class probabilities in the order of classes' }, null, 2)}\n`;
 }
 
-export function convertModel(
-  tf: Tf,
-  run: LoadedRun,
-  format: ConvertedFormat,
-  out: string,
-  python: string,
-): Converted {
+export function convertModel(tf: Tf, run: LoadedRun, format: ConvertedFormat, out: string, python: string): Converted {
   const [h, w] = run.preprocessing.size;
   const n = 8;
   const x = checkInputs(run, n);
