@@ -74,7 +74,7 @@ const PYFUNC_MODULE = 'run_exp_pyfunc';
  * The files MLflow's python_function flavor needs beside the TF.js files: the
  * loader under code/, its pinned requirements and a python_env.yaml naming them.
  */
-export function pyfuncFiles(): Record<string, string> {
+function pyfuncFiles(): Record<string, string> {
   const requirements = readFileSync(path.join(PYTHON_DIR, 'requirements-model.txt'), 'utf8')
     .split('\n')
     .filter((l) => l.trim() && !l.startsWith('#'));
@@ -99,7 +99,7 @@ const PYTHON_VERSION = '3.11';
  * of the latter (class probabilities out, one column per class), and run-exp's
  * metadata with every preprocessing step.
  */
-export function mlmodelText(
+function mlmodelText(
   meta: ModelMeta,
   info: { runId: string; tfjsVersion: string; created: Date; modelUuid: string },
 ): string {
@@ -135,6 +135,14 @@ export function mlmodelText(
     utc_time_created: info.created.toISOString().replace('T', ' ').replace('Z', ''),
     metadata: { run_exp: { ...meta, preprocessing_steps: preprocessingSteps(meta) } },
   });
+}
+
+/** Every file of a model folder beside the TF.js files: MLmodel and the python_function flavor's. */
+export function modelFolderFiles(
+  meta: ModelMeta,
+  info: Parameters<typeof mlmodelText>[1],
+): Record<string, string> {
+  return { [MLMODEL]: mlmodelText(meta, info), ...pyfuncFiles() };
 }
 
 /** The metadata of a model folder, or null when it has no MLmodel (a run saved before there was one). */

@@ -12,7 +12,7 @@ import { makeTrainingOptimizer } from '../engine/optimizer-groups.ts';
 import { classWeights, learningOrder } from '../engine/variables.ts';
 import { WeightAverage } from '../engine/weight-average.ts';
 import { initSource } from '../model/init-from.ts';
-import { MLMODEL, mlmodelText, pyfuncFiles } from '../model/model-folder.ts';
+import { modelFolderFiles } from '../model/model-folder.ts';
 import type { Verdict } from '../plan/pruner.ts';
 import type { TrialInfo } from '../plan/trial.ts';
 import { saveModelFiles } from '../platform/model-files.ts';
@@ -288,16 +288,13 @@ async function runInFolder(
   };
   model.setUserDefinedMetadata({ run_exp: meta });
   await save('model');
-  run.writeText(
-    path.join('model', MLMODEL),
-    mlmodelText(meta, {
-      runId: run.id,
-      tfjsVersion: tf.version.tfjs,
-      created: new Date(),
-      modelUuid: randomUUID().replaceAll('-', ''),
-    }),
-  );
-  for (const [file, text] of Object.entries(pyfuncFiles())) run.writeText(path.join('model', file), text);
+  const files = modelFolderFiles(meta, {
+    runId: run.id,
+    tfjsVersion: tf.version.tfjs,
+    created: new Date(),
+    modelUuid: randomUUID().replaceAll('-', ''),
+  });
+  for (const [file, text] of Object.entries(files)) run.writeText(path.join('model', file), text);
   // The last epoch's scores are the final model's unless early stopping put back earlier weights.
   const restored = exp.training.early_stopping?.restore_best_weights === true;
   const scored = sets.last?.epoch === outcome.epochs.length && !restored ? sets.last.sets : undefined;
