@@ -3,7 +3,8 @@
 // on loopback, one 200x200 UTKFace JPEG per request. run-exp is sent the JPEG
 // (it decodes, crops and resizes); MLflow is sent that image's pixels after
 // decode, crop and resize (what its pyfunc takes), so MLflow does less work
-// per request than run-exp.
+// per request than run-exp. MLflow runs with 1 uvicorn worker (its default)
+// and with 2 (one per core here).
 //
 //   npm run bench:serve -- <run folder>...   (UTKFACE_DIR; .venv from requirements-dev.txt)
 // BENCH_SECONDS per level (default 15), after a warm-up of 3 s.
@@ -39,7 +40,8 @@ const photos = ['male', 'female'].flatMap((c) =>
 );
 
 function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  return spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // Its own process group: MLflow's CLI starts uvicorn in a shell, and the whole group is stopped.
+  return spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
 }
 
 async function ready(url: string): Promise<void> {
@@ -54,7 +56,7 @@ async function ready(url: string): Promise<void> {
 
 async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
+  process.kill(-(child.pid as number), 'SIGTERM');
   await exited;
 }
 
@@ -134,21 +136,42 @@ for (const runDir of runs) {
     return { body: JSON.stringify({ inputs: [rows] }), type: 'application/json' };
   });
 
-  for (const [server, cmd, args, bodies] of [
+  type Body = { body: Buffer | string; type: string };
+  const servers: [string, string, string[], Body[]][] = [
     ['run-exp serve', process.execPath, [RUN_EXP, 'serve', '--run', folder, '--port', '8701'], jpegs],
-    [
-      'mlflow models serve',
-      MLFLOW_BIN,
-      ['models', 'serve', '-m', folder, '--env-manager', 'local', '--host', '127.0.0.1', '-p', '8702'],
-      arrays,
-    ],
-  ] as const) {
-    const url = `http://127.0.0.1:${server === 'run-exp serve' ? 8701 : 8702}`;
-    const child = start(cmd, [...args], { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' });
+    ...(['1', '2'] as const).map(
+      (workers) =>
+        [
+          `mlflow models serve -w ${workers}`,
+          MLFLOW_BIN,
+          [
+            'models',
+            'serve',
+            '-m',
+            folder,
+            '--env-manager',
+            'local',
+            '--host',
+            '127.0.0.1',
+            '-p',
+            `870${Number(workers) + 1}`,
+            '-w',
+            workers,
+          ],
+          arrays,
+        ] as [string, string, string[], Body[]],
+    ),
+  ];
+  for (const [server, cmd, args, bodies] of servers) {
+    const port = args[args.indexOf(server === 'run-exp serve' ? '--port' : '-p') + 1];
+    const url = `http://127.0.0.1:${port}`;
+    // MLflow starts uvicorn by name: its venv's bin goes first on PATH.
+    const PATH = `${path.dirname(MLFLOW_BIN)}:${process.env.PATH}`;
+    const child = start(cmd, args, { ...process.env, PATH, TF_CPP_MIN_LOG_LEVEL: '3' });
     try {
       await ready(url);
       for (const clients of LEVELS) {
-        const r = await load(url, [...bodies], clients);
+        const r = await load(url, bodies, clients);
         results.push({ model: name, server, clients, ...r });
         console.log(
           `${name.padEnd(9)} ${server.padEnd(20)} ${String(clients).padStart(2)} clients  ${r.rps.toFixed(1).padStart(7)} req/s  p50 ${r.p50.toFixed(1).padStart(7)} ms  p99 ${r.p99.toFixed(1).padStart(7)} ms`,

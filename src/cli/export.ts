@@ -1,18 +1,17 @@
 // `run-exp export --run <run> | --model models:/... --format <f> --out <dir>`:
 // the model for other runtimes, checked against run-exp's before success.
-import { CONVERTED, type ConvertedFormat, convertModel } from '../export/convert.ts';
+import { type ConvertedFormat, convertModel } from '../export/convert.ts';
+import { exportWeb } from '../export/web.ts';
 import { modelPython } from '../platform/model-python.ts';
 import { loadTensorflow } from '../platform/tensorflow.ts';
 import { loadRun } from '../report/predict.ts';
 import { modelFolder } from './model-source.ts';
 
-export const EXPORT_FORMATS = Object.keys(CONVERTED) as ConvertedFormat[];
-
 export async function exportCommand(
   options: {
     run?: string;
     model?: string;
-    format: ConvertedFormat;
+    format: ConvertedFormat | 'web';
     out: string;
     json?: boolean;
     env?: NodeJS.ProcessEnv;
@@ -23,12 +22,20 @@ export async function exportCommand(
   const folder = await modelFolder(options, err);
   const { tf } = await loadTensorflow();
   const run = await loadRun(tf, folder);
-  const python = modelPython(options.env ?? process.env, (line) => err(`${line}\n`));
-  const got = convertModel(tf, run, options.format, options.out, python);
+  const got =
+    options.format === 'web'
+      ? await exportWeb(tf, run, options.out)
+      : convertModel(
+          tf,
+          run,
+          options.format,
+          options.out,
+          modelPython(options.env ?? process.env, (line) => err(`${line}\n`)),
+        );
   if (options.json) out(`${JSON.stringify({ format: options.format, ...got })}\n`);
   else
     out(
-      `exported ${options.format}: ${got.path}; it gives run-exp's probabilities to ${got.max_abs_diff.toExponential(1)} on ${got.images} check images (tolerance ${got.tolerance}); classes and preprocessing in run_exp.json beside it\n`,
+      `exported ${options.format}: ${got.path}; it gives run-exp's probabilities to ${got.max_abs_diff.toExponential(1)} on ${got.images} check images (tolerance ${got.tolerance}); classes and preprocessing in run_exp.json beside it${options.format === 'web' ? '; serve the folder with any static file server' : ''}\n`,
     );
   return 0;
 }

@@ -125,7 +125,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .addOption(new Option('--run <run>', 'run folder or model folder').conflicts('model'))
     .option('--model <uri>', 'a registered model in MLflow: models:/<name>@<alias> or models:/<name>/<version>')
     .addOption(
-      new Option('--format <format>', 'what to write').choices(['keras', 'savedmodel', 'onnx']).makeOptionMandatory(),
+      new Option('--format <format>', 'what to write')
+        .choices(['web', 'keras', 'savedmodel', 'onnx'])
+        .makeOptionMandatory(),
     )
     .requiredOption('--out <dir>', 'folder to write into')
     .option('--json', 'print JSON')

@@ -20,7 +20,7 @@ export const CONVERTED = { keras: 1e-5, savedmodel: 1e-5, onnx: 1e-4 } as const;
 export type ConvertedFormat = keyof typeof CONVERTED;
 
 /** Images the check runs on: seeded noise, normalized as the model's own inputs are. */
-function checkInputs(run: LoadedRun, n: number): Float32Array {
+export function checkInputs(run: LoadedRun, n: number): Float32Array {
   const [h, w] = run.preprocessing.size;
   const bytes = h * w * channelsOf(run.preprocessing);
   const random = rng(7);

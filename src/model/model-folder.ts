@@ -138,10 +138,7 @@ function mlmodelText(
 }
 
 /** Every file of a model folder beside the TF.js files: MLmodel and the python_function flavor's. */
-export function modelFolderFiles(
-  meta: ModelMeta,
-  info: Parameters<typeof mlmodelText>[1],
-): Record<string, string> {
+export function modelFolderFiles(meta: ModelMeta, info: Parameters<typeof mlmodelText>[1]): Record<string, string> {
   return { [MLMODEL]: mlmodelText(meta, info), ...pyfuncFiles() };
 }
 

@@ -1,0 +1,67 @@
+// `run-exp export --format web`: a static folder that runs the model in a page
+// (index.html, the preprocessing in run-exp-web.js, tf.min.js, the model with
+// its metadata), served by any static file server. The model files are
+// checked by loading them back and comparing with run-exp's model.
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
+import { channelsOf } from '../data/decode.ts';
+import { saveModelFiles } from '../platform/model-files.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import type { LoadedRun } from '../report/predict.ts';
+import { RunExpError } from '../spec/errors.ts';
+import { type Converted, checkInputs, metadataFile } from './convert.ts';
+
+const WEB = fileURLToPath(new URL('./web/', import.meta.url));
+
+/** What the page cannot do yet, or null. */
+function unsupported(run: LoadedRun): string | null {
+  if (run.preprocessing.crop?.type === 'face')
+    return 'the model crops faces (BlazeFace and the alignment do not run in the page yet); use run-exp serve, whose page at / scores with the face crop';
+  if (run.preprocessing.color !== 'rgb') return 'the model takes grayscale images (the page converts only RGB yet)';
+  return null;
+}
+
+export async function exportWeb(tf: Tf, run: LoadedRun, out: string): Promise<Converted> {
+  const why = unsupported(run);
+  if (why) throw new RunExpError(`--format web: ${why}`);
+  const modelDir = path.join(out, 'model');
+  mkdirSync(modelDir, { recursive: true });
+  const meta = { classes: run.classes, preprocessing: run.preprocessing, test_time_flip: run.testTimeFlip };
+  run.model.setUserDefinedMetadata({ run_exp: meta });
+  await saveModelFiles(tf, run.model, modelDir);
+  const require = createRequire(import.meta.url);
+  copyFileSync(
+    path.join(path.dirname(require.resolve('@tensorflow/tfjs/package.json')), 'dist', 'tf.min.js'),
+    path.join(out, 'tf.min.js'),
+  );
+  for (const f of ['index.html', 'run-exp-web.js']) copyFileSync(path.join(WEB, f), path.join(out, f));
+  writeFileSync(path.join(out, 'run_exp.json'), metadataFile(run));
+
+  // The files written, read back: the same outputs as the model they came from.
+  const [h, w] = run.preprocessing.size;
+  const n = 8;
+  const x = tf.tensor4d(checkInputs(run, n), [n, h, w, channelsOf(run.preprocessing)]);
+  const back: LayersModel = await tf.loadLayersModel(`file://${path.join(modelDir, 'model.json')}`);
+  const diff = tf.tidy(
+    () =>
+      (back.predict(x) as Tensor)
+        .sub(run.model.predict(x) as Tensor)
+        .abs()
+        .max()
+        .dataSync()[0] as number,
+  );
+  x.dispose();
+  back.dispose();
+  const tolerance = 1e-6;
+  if (diff > tolerance)
+    throw new RunExpError(
+      `the web model differs from run-exp's by up to ${diff} (tolerance ${tolerance}): not exported`,
+      {
+        exitCode: 1,
+      },
+    );
+  return { path: path.join(out, 'index.html'), max_abs_diff: diff, images: n, tolerance };
+}
