@@ -151,7 +151,7 @@ export async function fileJobs(
   files: string[],
   p: Preprocessing,
   faces: 'largest' | 'all' = 'largest',
-  cacheDir?: string,
+  cacheDir?: string | null,
 ): Promise<ImageJob[]> {
   const crop = faceCropOf(p);
   const located = crop ? (await locateFaces(await stampFiles(files), crop, { cacheDir })).faces : null;

@@ -131,7 +131,7 @@ export async function predictFiles(
   tf: Tf,
   run: LoadedRun,
   files: string[],
-  options: { faces?: FacesMode; cacheDir?: string; score?: Scorer } = {},
+  options: { faces?: FacesMode; cacheDir?: string | null; score?: Scorer } = {},
   batchSize = 64,
 ): Promise<Prediction[]> {
   const p = run.preprocessing;

@@ -105,6 +105,8 @@ export async function startServer(tf: Tf, run: LoadedRun, options: ServeOptions)
     let requests = 0;
     try {
       const predictions = await predictFiles(tf, run, files, {
+        // Uploads are one-off files: no face-box cache to grow or to share between concurrent requests.
+        cacheDir: null,
         score: async (x, n) => {
           const got = await score(x, n);
           requests = Math.max(requests, got.requests);

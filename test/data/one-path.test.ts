@@ -1,8 +1,8 @@
 // One preprocessing path: a file gives the same model input, byte for byte,
-// whether training, evaluate or predict reads it (with and without a face
+// whether training, evaluate, predict or serve reads it (with and without a face
 // crop, JPEG through the fast path, PNG through sharp, a photo without a face).
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
@@ -14,6 +14,7 @@ import { prepareData } from '../../src/data/prepare.ts';
 import { loadTensorflow, type Tf } from '../../src/platform/tensorflow.ts';
 import { evaluateOn } from '../../src/report/evaluate-run.ts';
 import { type LoadedRun, predictFiles } from '../../src/report/predict.ts';
+import { startServer } from '../../src/serve/server.ts';
 import { tempDir } from './fixtures.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -70,7 +71,7 @@ const CASES = {
 
 describe('one preprocessing path', () => {
   for (const [name, preprocessing] of Object.entries(CASES)) {
-    it(`training, evaluate and predict give a file the same model input (${name})`, async () => {
+    it(`training, evaluate, predict and serve give a file the same model input (${name})`, async () => {
       const { tf } = await loadTensorflow();
       const dir = tempDir('run-exp-onepath-');
       const files = await photos(path.join(dir, 'images'));
@@ -109,6 +110,43 @@ describe('one preprocessing path', () => {
       seen.length = 0;
       await evaluateOn(tf, run, exp.data, { cacheDir });
       expect(seen.map(digest).sort()).toEqual([...trained.values()].sort());
+      // Serve: each file's bytes posted to a real server, one request at a time.
+      seen.length = 0;
+      const server = await startServer(tf, run, {
+        host: '127.0.0.1',
+        port: 0,
+        maxBodyBytes: 1 << 24,
+        maxPixels: 5e7,
+        maxBatch: 8,
+        version: 'test',
+        title: 'test',
+      });
+      try {
+        for (const f of files) {
+          const res = await fetch(`${server.url}/invocations`, {
+            method: 'POST',
+            body: readFileSync(f),
+            headers: { 'content-type': 'application/octet-stream' },
+          });
+          expect(res.status).toBe(200);
+        }
+        const byServe = new Map(files.map((f, i) => [path.resolve(f), digest(seen[i] as Float32Array)]));
+        expect(byServe).toEqual(trained);
+        // All at once too (a face crop's detection runs for each request side by side).
+        const statuses = await Promise.all(
+          files.map(async (f) => {
+            const res = await fetch(`${server.url}/invocations`, {
+              method: 'POST',
+              body: readFileSync(f),
+              headers: { 'content-type': 'image/jpeg' },
+            });
+            return res.status;
+          }),
+        );
+        expect(statuses).toEqual(files.map(() => 200));
+      } finally {
+        await server.close();
+      }
       // The photo without a face: the whole image, in every path, and said so by predict.
       const noFace = predicted.find((p) => p.file.endsWith('noise.png'));
       if (name.startsWith('face')) expect(noFace?.note).toMatch(/no face found; predicted on the whole image/);

@@ -35,7 +35,8 @@ export interface Located {
 }
 
 export interface LocateOptions {
-  cacheDir?: string;
+  /** Where the box cache lives (default: the cache root); null: no cache, for one-off files such as a server's uploads. */
+  cacheDir?: string | null;
   onProgress?: (done: number, total: number) => void;
   /** Aborted: save the boxes found so far and reject with the signal's reason. */
   signal?: AbortSignal;
@@ -95,14 +96,17 @@ async function readBoxes(file: string): Promise<Map<string, Entry>> {
 export async function locateFaces(files: FileStamp[], crop: FaceCrop, options: LocateOptions = {}): Promise<Located> {
   const name = crop.detector as DetectorName;
   if (!(name in DETECTORS)) throw new Error(`unknown face detector '${crop.detector}'`);
-  const dir = path.join(
-    options.cacheDir ?? cacheRoot(),
-    'faces',
-    `${detectorKey(crop)}-${folderKey(files.map((f) => f.path))}`,
-  );
-  await mkdir(dir, { recursive: true });
-  const boxFile = path.join(dir, 'boxes.json');
-  const entries = await readBoxes(boxFile);
+  const boxFile =
+    options.cacheDir === null
+      ? null
+      : path.join(
+          options.cacheDir ?? cacheRoot(),
+          'faces',
+          `${detectorKey(crop)}-${folderKey(files.map((f) => f.path))}`,
+          'boxes.json',
+        );
+  if (boxFile) await mkdir(path.dirname(boxFile), { recursive: true });
+  const entries = boxFile ? await readBoxes(boxFile) : new Map<string, Entry>();
   const faces = new Map<string, ImageFaces>();
   const todo: FileStamp[] = [];
   for (const f of files) {
@@ -117,7 +121,9 @@ export async function locateFaces(files: FileStamp[], crop: FaceCrop, options: L
 
   const { tf } = await loadTensorflow();
   const detector: Detector = await loadDetector(tf, name);
-  const save = () => writeAtomic(boxFile, JSON.stringify(Object.fromEntries(entries)));
+  const save = async () => {
+    if (boxFile) await writeAtomic(boxFile, JSON.stringify(Object.fromEntries(entries)));
+  };
   const prepare = (chunk: FileStamp[]) =>
     Promise.all(chunk.map((f) => detectorInput(f.path, detector.inputSize, crop.pad).catch(() => null)));
   let sinceSave = 0;
