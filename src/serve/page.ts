@@ -48,6 +48,7 @@ $('file').onchange = (e) => e.target.files[0] && score(e.target.files[0]);
 drop.ondragover = (e) => { e.preventDefault(); drop.classList.add('over'); };
 drop.ondragleave = () => drop.classList.remove('over');
 drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove('over'); if (e.dataTransfer.files[0]) score(e.dataTransfer.files[0]); };
+document.body.dataset.ready = '1';
 </script></body></html>
 `;
 }

@@ -20,6 +20,9 @@ export async function pagePredictions(url: string, files: string[], screenshot?:
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(url);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 60_000 }).catch((e: Error) => {
+      throw new Error(`the page did not get ready: ${errors.join('; ') || e.message}`);
+    });
     const got: PagePrediction[] = [];
     for (const [i, file] of files.entries()) {
       await page.setInputFiles('#file', file);

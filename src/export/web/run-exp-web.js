@@ -1,121 +1,180 @@
 // run-exp's preprocessing and prediction in a browser, for a model exported by
-// `run-exp export --format web`: the steps of src/data/decode.ts (EXIF
-// orientation, centre crop, resize by fit with an antialiased Lanczos-3 in two
-// passes rounded to 8 bits between them, as libvips does), the normalization
-// table of src/data/normalize.ts, and the test-time flip. The model and its
+// `run-exp export --format web`: the steps of run-exp's JPEG path
+// (native/jpeg/jpeg.cc: EXIF orientation, a JPEG's shrink by 2, 4 or 8 on
+// decode, centre crop, fit, an antialiased Lanczos-3 per axis), the
+// normalization table of src/data/normalize.ts, and the test-time flip. The model and its
 // metadata come from model/model.json; `tf` is the global of tf.min.js.
 /* global tf */
 
 /** The Lanczos-3 kernel. */
 function lanczos3(x) {
-  if (x === 0) return 1;
-  if (x <= -3 || x >= 3) return 0;
-  const px = Math.PI * x;
+  const a = Math.abs(x);
+  if (a < 1e-9) return 1;
+  if (a >= 3) return 0;
+  const px = Math.PI * a;
   return (3 * Math.sin(px) * Math.sin(px / 3)) / (px * px);
 }
 
-/** For each output position: the first source index and the normalized weights (edges extended). */
-function taps(inLen, outLen) {
-  const scale = inLen / outLen;
-  const stretch = Math.max(scale, 1);
-  const support = 3 * stretch;
-  const out = [];
-  for (let o = 0; o < outLen; o++) {
-    const centre = (o + 0.5) * scale - 0.5;
-    const first = Math.ceil(centre - support);
-    const last = Math.floor(centre + support);
-    const weights = [];
+/** C's rint: to the nearest whole number, halves to even. */
+function rint(v) {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** For each of `out` outputs over the input span [in0, in1) of an axis `inSize` long: first input and weights (antialiased). */
+function axisWeights(inSize, in0, in1, out) {
+  const scale = (in1 - in0) / out;
+  const filterScale = Math.max(scale, 1);
+  const support = 3 * filterScale;
+  const stride = Math.ceil(support) * 2 + 1;
+  const axis = [];
+  for (let i = 0; i < out; i++) {
+    const centre = in0 + (i + 0.5) * scale;
+    const lo = Math.min(inSize - 1, Math.max(0, Math.floor(centre - support + 0.5)));
+    const hi = Math.min(Math.min(inSize, lo + stride), Math.max(lo + 1, Math.floor(centre + support + 0.5)));
+    const w = [];
     let sum = 0;
-    for (let i = first; i <= last; i++) {
-      const w = lanczos3((i - centre) / stretch);
-      weights.push(w);
-      sum += w;
+    for (let x = lo; x < hi; x++) {
+      const v = lanczos3((x + 0.5 - centre) / filterScale);
+      w.push(v);
+      sum += v;
     }
-    out.push({ first, weights: weights.map((w) => w / sum) });
+    axis.push({ first: lo, weights: w.map((v) => (sum !== 0 ? v / sum : 0)) });
   }
-  return out;
+  return axis;
 }
 
-const clampByte = (v) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
+const toByte = (v) => Math.min(255, Math.max(0, Math.round(v)));
 
-/** RGB bytes [h][w][3] resized to outW x outH: horizontal pass, then vertical, each rounded to bytes. */
-function resize(src, w, h, outW, outH) {
-  const mid = new Uint8Array(h * outW * 3);
-  for (const [x, { first, weights }] of taps(w, outW).entries()) {
-    for (let y = 0; y < h; y++) {
-      for (let c = 0; c < 3; c++) {
-        let v = 0;
-        for (let k = 0; k < weights.length; k++) {
-          const sx = Math.min(w - 1, Math.max(0, first + k));
-          v += weights[k] * src[(y * w + sx) * 3 + c];
-        }
-        mid[(y * outW + x) * 3 + c] = clampByte(v);
-      }
-    }
-  }
-  const out = new Uint8Array(outH * outW * 3);
-  for (const [y, { first, weights }] of taps(h, outH).entries()) {
-    for (let x = 0; x < outW; x++) {
-      for (let c = 0; c < 3; c++) {
-        let v = 0;
-        for (let k = 0; k < weights.length; k++) {
-          const sy = Math.min(h - 1, Math.max(0, first + k));
-          v += weights[k] * mid[(sy * outW + x) * 3 + c];
-        }
-        out[(y * outW + x) * 3 + c] = clampByte(v);
-      }
-    }
-  }
-  return out;
-}
-
-/** A region of RGB bytes. */
-function extract(src, w, left, top, cw, ch) {
-  const out = new Uint8Array(cw * ch * 3);
-  for (let y = 0; y < ch; y++)
-    out.set(src.subarray(((top + y) * w + left) * 3, ((top + y) * w + left + cw) * 3), y * cw * 3);
-  return out;
-}
-
-/** The image file as upright RGB bytes (EXIF orientation applied, alpha dropped). */
+/** The image file as upright RGB bytes (EXIF orientation applied, alpha dropped), and whether it is a JPEG. */
 async function decode(file) {
+  const head = new Uint8Array(await file.slice(0, 2).arrayBuffer());
   const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const ctx = canvas.getContext('2d');
   ctx.drawImage(bitmap, 0, 0);
   const rgba = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
-  const rgb = new Uint8Array(bitmap.width * bitmap.height * 3);
+  const rgb = new Float32Array(bitmap.width * bitmap.height * 3);
   for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
     rgb[j] = rgba[i];
     rgb[j + 1] = rgba[i + 1];
     rgb[j + 2] = rgba[i + 2];
   }
-  return { rgb, width: bitmap.width, height: bitmap.height };
+  return { rgb, width: bitmap.width, height: bitmap.height, jpeg: head[0] === 0xff && head[1] === 0xd8 };
 }
 
-/** The model input of one image file: [height, width, 3] uint8 after crop and resize, as the run's preprocessing says. */
+/** The mean of each ratio x ratio block: what libjpeg's scaled decode gives, near enough. */
+function blockMean(rgb, w, h, ratio) {
+  const bw = Math.ceil(w / ratio);
+  const bh = Math.ceil(h / ratio);
+  const out = new Float32Array(bw * bh * 3);
+  for (let by = 0; by < bh; by++)
+    for (let bx = 0; bx < bw; bx++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      let n = 0;
+      for (let y = by * ratio; y < Math.min(h, (by + 1) * ratio); y++)
+        for (let x = bx * ratio; x < Math.min(w, (bx + 1) * ratio); x++) {
+          const k = (y * w + x) * 3;
+          r += rgb[k];
+          g += rgb[k + 1];
+          b += rgb[k + 2];
+          n++;
+        }
+      const o = (by * bw + bx) * 3;
+      out[o] = Math.round(r / n);
+      out[o + 1] = Math.round(g / n);
+      out[o + 2] = Math.round(b / n);
+    }
+  return { rgb: out, width: bw };
+}
+
+/**
+ * The model input of one image file: [height, width, 3] bytes after crop and resize, with the
+ * geometry of run-exp's JPEG path (native/jpeg/jpeg.cc, itself sharp's): a JPEG shrunk first by
+ * 2, 4 or 8 as libjpeg would, the centre crop, fit, and one antialiased Lanczos-3 pass per axis.
+ */
 export async function pixels(file, p) {
-  let { rgb, width, height } = await decode(file);
-  if (p.center_crop < 1) {
-    const cw = Math.max(1, Math.round(width * p.center_crop));
-    const ch = Math.max(1, Math.round(height * p.center_crop));
-    rgb = extract(rgb, width, Math.floor((width - cw) / 2), Math.floor((height - ch) / 2), cw, ch);
-    width = cw;
-    height = ch;
+  const decoded = await decode(file);
+  const uw = decoded.width;
+  const uh = decoded.height;
+  const [th, tw] = p.size;
+  const cw = Math.max(1, Math.round(uw * p.center_crop));
+  const ch = Math.max(1, Math.round(uh * p.center_crop));
+  const extract = p.center_crop < 1;
+  const shrinks = (inW, inH) => {
+    let hs = inW / tw;
+    let vs = inH / th;
+    if (p.fit === 'cover') hs = vs = Math.min(hs, vs);
+    if (p.fit === 'contain') hs = vs = Math.max(hs, vs);
+    return [hs, vs];
+  };
+  let ratio = 1;
+  if (decoded.jpeg && !extract) {
+    const common = Math.min(...shrinks(cw, ch));
+    ratio = common >= 8 ? 8 : common >= 4 ? 4 : common >= 2 ? 2 : 1;
+    if (ratio > 1 && Math.trunc(common) === ratio) ratio /= 2;
   }
-  const [outH, outW] = p.size;
-  if (p.fit === 'fill') return resize(rgb, width, height, outW, outH);
-  // cover: scaled to cover the size, the centre cut out; contain: scaled to fit, centred on black.
-  const factor = p.fit === 'cover' ? Math.min(width / outW, height / outH) : Math.max(width / outW, height / outH);
-  const rw = Math.max(1, Math.round(width / factor));
-  const rh = Math.max(1, Math.round(height / factor));
-  const scaled = resize(rgb, width, height, rw, rh);
-  if (p.fit === 'cover')
-    return extract(scaled, rw, Math.floor((rw - outW) / 2), Math.floor((rh - outH) / 2), outW, outH);
-  const out = new Uint8Array(outH * outW * 3);
-  const left = Math.floor((outW - rw) / 2);
-  const top = Math.floor((outH - rh) / 2);
-  for (let y = 0; y < rh; y++) out.set(scaled.subarray(y * rw * 3, (y + 1) * rw * 3), ((top + y) * outW + left) * 3);
+  let img = decoded.rgb;
+  let stride = uw;
+  if (ratio > 1) ({ rgb: img, width: stride } = blockMean(decoded.rgb, uw, uh, ratio));
+  const iw = Math.min(Math.ceil(uw / ratio), Math.floor(uw / ratio));
+  const ih = Math.min(Math.ceil(uh / ratio), Math.floor(uh / ratio));
+  const inW = extract ? cw : iw;
+  const inH = extract ? ch : ih;
+  let ox = extract ? Math.floor((uw - cw) / 2) : 0;
+  let oy = extract ? Math.floor((uh - ch) / 2) : 0;
+  const [hs, vs] = shrinks(inW, inH);
+  const rw = p.fit === 'fill' ? tw : Math.max(1, rint(inW / hs));
+  const rh = p.fit === 'fill' ? th : Math.max(1, rint(inH / vs));
+  let dx = 0;
+  let dy = 0;
+  let dw = rw;
+  let dh = rh;
+  let left = 0;
+  let top = 0;
+  if (p.fit === 'cover') {
+    dw = Math.min(rw, tw);
+    dh = Math.min(rh, th);
+    left = Math.trunc((rw - dw + 1) / 2);
+    top = Math.trunc((rh - dh + 1) / 2);
+  } else if (p.fit === 'contain') {
+    dw = Math.min(rw, tw);
+    dh = Math.min(rh, th);
+    dx = Math.trunc((tw - dw) / 2);
+    dy = Math.trunc((th - dh) / 2);
+  }
+  ox -= (rw * hs - inW) / 2;
+  oy -= (rh * vs - inH) / 2;
+  const ax = axisWeights(iw, ox + left * hs, ox + (left + dw) * hs, dw);
+  const ay = axisWeights(ih, oy + top * vs, oy + (top + dh) * vs, dh);
+  const out = new Uint8Array(th * tw * 3);
+  const acc = new Float32Array(iw * 3);
+  for (let j = 0; j < dh; j++) {
+    acc.fill(0);
+    const { first, weights } = ay[j];
+    for (let n = 0; n < weights.length; n++) {
+      const row = (first + n) * stride * 3;
+      for (let x = 0; x < iw * 3; x++) acc[x] += weights[n] * img[row + x];
+    }
+    for (let i = 0; i < dw; i++) {
+      const { first: fx, weights: wx } = ax[i];
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let n = 0; n < wx.length; n++) {
+        const k = (fx + n) * 3;
+        r += wx[n] * acc[k];
+        g += wx[n] * acc[k + 1];
+        b += wx[n] * acc[k + 2];
+      }
+      const o = ((dy + j) * tw + dx + i) * 3;
+      out[o] = toByte(r);
+      out[o + 1] = toByte(g);
+      out[o + 2] = toByte(b);
+    }
+  }
   return out;
 }
 
