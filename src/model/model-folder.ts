@@ -99,10 +99,19 @@ const PYTHON_VERSION = '3.11';
  * of the latter (class probabilities out, one column per class), and run-exp's
  * metadata with every preprocessing step.
  */
-function mlmodelText(
-  meta: ModelMeta,
-  info: { runId: string; tfjsVersion: string; created: Date; modelUuid: string },
-): string {
+interface FolderInfo {
+  runId: string;
+  tfjsVersion: string;
+  created: Date;
+  modelUuid: string;
+  /** One image's pixels after decode, crop and resize (height x width x channels): the input example. */
+  example?: Uint8Array;
+}
+
+const INPUT_EXAMPLE = 'input_example.json';
+const SERVING_INPUT = 'serving_input_example.json';
+
+function mlmodelText(meta: ModelMeta, info: FolderInfo): string {
   const [height, width] = meta.preprocessing.size;
   const channels = meta.preprocessing.color === 'rgb' ? 3 : 1;
   return stringify({
@@ -132,14 +141,44 @@ function mlmodelText(
       outputs: JSON.stringify(meta.classes.map((name) => ({ type: 'float', name, required: true }))),
       params: null,
     },
+    ...(info.example
+      ? {
+          saved_input_example_info: {
+            artifact_path: INPUT_EXAMPLE,
+            type: 'ndarray',
+            serving_input_path: SERVING_INPUT,
+          },
+        }
+      : {}),
     utc_time_created: info.created.toISOString().replace('T', ' ').replace('Z', ''),
     metadata: { run_exp: { ...meta, preprocessing_steps: preprocessingSteps(meta) } },
   });
 }
 
-/** Every file of a model folder beside the TF.js files: MLmodel and the python_function flavor's. */
-export function modelFolderFiles(meta: ModelMeta, info: Parameters<typeof mlmodelText>[1]): Record<string, string> {
-  return { [MLMODEL]: mlmodelText(meta, info), ...pyfuncFiles() };
+/** One image as MLflow keeps a tensor example: [image] as nested rows of pixels. */
+function exampleTensor(meta: ModelMeta, pixels: Uint8Array): number[][][][] {
+  const [h, w] = meta.preprocessing.size;
+  const c = meta.preprocessing.color === 'rgb' ? 3 : 1;
+  return [
+    Array.from({ length: h }, (_, y) =>
+      Array.from({ length: w }, (_, x) => Array.from(pixels.subarray((y * w + x) * c, (y * w + x + 1) * c))),
+    ),
+  ];
+}
+
+/** Every file of a model folder beside the TF.js files: MLmodel, the input example and the python_function flavor's. */
+export function modelFolderFiles(meta: ModelMeta, info: FolderInfo): Record<string, string> {
+  return {
+    [MLMODEL]: mlmodelText(meta, info),
+    // The example as MLflow 3 saves an ndarray one: bare, and as a scoring request body.
+    ...(info.example
+      ? {
+          [INPUT_EXAMPLE]: JSON.stringify(exampleTensor(meta, info.example)),
+          [SERVING_INPUT]: JSON.stringify({ inputs: exampleTensor(meta, info.example) }),
+        }
+      : {}),
+    ...pyfuncFiles(),
+  };
 }
 
 /** The metadata of a model folder, or null when it has no MLmodel (a run saved before there was one). */

@@ -288,13 +288,21 @@ async function runInFolder(
   };
   model.setUserDefinedMetadata({ run_exp: meta });
   await save('model');
+  // The input example: the first validation image (else training image) as the model folder's signature takes it.
+  const first = data.splits.validation.index[0] ?? data.splits.train.index[0];
   const files = modelFolderFiles(meta, {
     runId: run.id,
     tfjsVersion: tf.version.tfjs,
     created: new Date(),
     modelUuid: randomUUID().replaceAll('-', ''),
+    ...(first !== undefined && data.pixels.length
+      ? { example: data.pixels.subarray(first * data.imageBytes, (first + 1) * data.imageBytes) }
+      : {}),
   });
   for (const [file, text] of Object.entries(files)) run.writeText(path.join('model', file), text);
+  const summary: string[] = [];
+  model.summary(120, undefined, (line: string) => summary.push(line));
+  run.writeText('model_summary.txt', `${summary.join('\n')}\n`);
   // The last epoch's scores are the final model's unless early stopping put back earlier weights.
   const restored = exp.training.early_stopping?.restore_best_weights === true;
   const scored = sets.last?.epoch === outcome.epochs.length && !restored ? sets.last.sets : undefined;

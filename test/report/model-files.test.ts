@@ -105,7 +105,7 @@ describe("a run's model folder", () => {
         expect(Math.abs((stock.probs[i][j] as number) - (p.probabilities?.[cls] as number))).toBeLessThan(1e-5);
   });
 
-  it("has an MLmodel that MLflow's Python reads: signature, model_uuid, creation time, preprocessing steps", async () => {
+  it("has an MLmodel that MLflow's Python reads: signature, model_uuid, creation time, preprocessing steps, input example", async () => {
     const dir = tempDir();
     const { modelDir } = await trained(dir, '', ['training.epochs=1'], 16);
     const mlmodel = parse(readFileSync(path.join(modelDir, 'MLmodel'), 'utf8'));
@@ -118,10 +118,12 @@ describe("a run's model folder", () => {
         '-c',
         `import json, sys
 from mlflow.models import Model
-m = Model.load(sys.argv[1])
+m = Model.load(sys.argv[1] + "/MLmodel")
+x = m.load_input_example(sys.argv[1])
 print(json.dumps({"inputs": m.signature.inputs.to_dict(), "outputs": m.signature.outputs.to_dict(),
-  "uuid": m.model_uuid, "created": m.utc_time_created, "flavors": list(m.flavors)}))`,
-        path.join(modelDir, 'MLmodel'),
+  "uuid": m.model_uuid, "created": m.utc_time_created, "flavors": list(m.flavors),
+  "example": [list(x.shape), int(x.min()), int(x.max())]}))`,
+        modelDir,
       ],
       { encoding: 'utf8' },
     );
@@ -135,5 +137,13 @@ print(json.dumps({"inputs": m.signature.inputs.to_dict(), "outputs": m.signature
     expect(info.uuid).toMatch(/^[0-9a-f]{32}$/);
     expect(info.created).toBeTruthy();
     expect(info.flavors).toEqual(['tfjs', 'python_function']);
+    // The first validation image's pixels, the toy's dark and bright halves.
+    expect(info.example[0]).toEqual([1, 16, 16, 3]);
+    expect(info.example[1]).toBeLessThan(90);
+    expect(info.example[2]).toBeGreaterThan(180);
+    // model_summary.txt beside the model folder: layers and parameter count.
+    const summary = readFileSync(path.join(modelDir, '..', 'model_summary.txt'), 'utf8');
+    expect(summary).toMatch(/conv2d/i);
+    expect(summary).toMatch(/Total params: \d/);
   });
 });
