@@ -11,6 +11,7 @@ import { channelsOf } from '../data/decode.ts';
 import { saveModelFiles } from '../platform/model-files.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { LoadedRun } from '../report/predict.ts';
+import { photoPage } from '../serve/page.ts';
 import { RunExpError } from '../spec/errors.ts';
 import { type Converted, checkInputs, metadataFile } from './convert.ts';
 
@@ -37,7 +38,17 @@ export async function exportWeb(tf: Tf, run: LoadedRun, out: string): Promise<Co
     path.join(path.dirname(require.resolve('@tensorflow/tfjs/package.json')), 'dist', 'tf.min.js'),
     path.join(out, 'tf.min.js'),
   );
-  for (const f of ['index.html', 'run-exp-web.js']) copyFileSync(path.join(WEB, f), path.join(out, f));
+  copyFileSync(path.join(WEB, 'run-exp-web.js'), path.join(out, 'run-exp-web.js'));
+  writeFileSync(
+    path.join(out, 'index.html'),
+    photoPage({
+      title: `run-exp model: ${run.classes.join(' / ')}`,
+      intro: 'The model and its preprocessing run in this page; no server scores the photo.',
+      head: '<script src="tf.min.js"></script>',
+      predict:
+        "import { loadModel } from './run-exp-web.js';\nconst model = await loadModel();\nconst predict = (file) => model.predict(file);",
+    }),
+  );
   writeFileSync(path.join(out, 'run_exp.json'), metadataFile(run));
 
   // The files written, read back: the same outputs as the model they came from.

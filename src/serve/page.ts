@@ -1,9 +1,27 @@
-// The page at `/`: drop a photo, see what the model says. It posts the file's
-// bytes to /invocations, so the answer is the server's, preprocessing and all.
-export function pageHtml(title: string, classes: string[]): string {
-  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+// The drop-a-photo page, in two forms: serve's at `/` posts the file's bytes
+// to /invocations (the answer is the server's, preprocessing and all); the web
+// export's runs the model in the page. Both show the label, the probabilities
+// and, when the answer has one, the face box; tests read them off the page.
+
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export interface PhotoPage {
+  title: string;
+  intro: string;
+  /** Extra markup after the drop zone (serve: the token field). */
+  extra?: string;
+  /** Scripts in <head> (the web export: tf.min.js). */
+  head?: string;
+  /**
+   * Module code that defines `async function predict(file)` returning
+   * { label, probabilities, face? } and may use top-level await to set up.
+   */
+  predict: string;
+}
+
+export function photoPage(page: PhotoPage): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(page.title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font:15px system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -14,31 +32,31 @@ body{font:15px system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1
 #box{position:absolute;border:2px solid #e33;display:none}
 table{border-collapse:collapse;margin-top:1rem}td{padding:.2rem .8rem}
 #label{font-size:1.6rem;font-weight:600}#error{color:#b00}
-</style></head><body>
-<h1>${esc(title)}</h1>
-<p>Classes: ${classes.map(esc).join(', ')}. Drop a photo (or click to choose one); it is scored by this server with the model's own preprocessing.</p>
+</style>${page.head ?? ''}</head><body>
+<h1 id="title">${esc(page.title)}</h1>
+<p>${esc(page.intro)} Drop a photo (or click to choose one).</p>
 <div id="drop">Drop a photo here<input id="file" type="file" accept="image/*" hidden></div>
-<p><label>Token (if the server asks for one): <input id="token" type="password" autocomplete="off"></label></p>
+${page.extra ?? ''}
 <div id="view"><img id="img" alt=""><div id="box"></div></div>
 <div id="label"></div><div id="error"></div><table id="probs"></table>
-<script>
+<script type="module">
 const $ = (id) => document.getElementById(id);
+${page.predict}
 async function score(file) {
   $('error').textContent = ''; $('label').textContent = '…'; $('probs').innerHTML = ''; $('box').style.display = 'none';
   const img = $('img'); img.src = URL.createObjectURL(file);
   await img.decode().catch(() => {});
-  const headers = { 'content-type': file.type || 'application/octet-stream' };
-  if ($('token').value) headers.authorization = 'Bearer ' + $('token').value;
-  const res = await fetch('invocations', { method: 'POST', headers, body: file });
-  const body = await res.json();
-  if (!res.ok) { $('label').textContent = ''; $('error').textContent = body.message; return; }
-  const p = body.predictions[0];
-  $('label').textContent = p.label ?? (p.note || 'no label');
-  $('probs').innerHTML = Object.entries(p.probabilities ?? {})
-    .map(([c, v]) => '<tr><td>' + c + '</td><td class="prob" data-class="' + c + '">' + v.toFixed(4) + '</td></tr>').join('');
-  if (p.face && img.naturalWidth) {
-    const s = img.clientWidth / img.naturalWidth, [x, y, w, h] = p.face.box, b = $('box').style;
-    Object.assign(b, { display: 'block', left: x * s + 'px', top: y * s + 'px', width: w * s + 'px', height: h * s + 'px' });
+  try {
+    const p = await predict(file);
+    $('label').textContent = p.label ?? (p.note || 'no label');
+    $('probs').innerHTML = Object.entries(p.probabilities ?? {})
+      .map(([c, v]) => '<tr><td>' + c + '</td><td class="prob" data-class="' + c + '">' + v.toFixed(4) + '</td></tr>').join('');
+    if (p.face && img.naturalWidth) {
+      const s = img.clientWidth / img.naturalWidth, [x, y, w, h] = p.face.box, b = $('box').style;
+      Object.assign(b, { display: 'block', left: x * s + 'px', top: y * s + 'px', width: w * s + 'px', height: h * s + 'px' });
+    }
+  } catch (err) {
+    $('label').textContent = ''; $('error').textContent = err.message ?? String(err);
   }
   document.body.dataset.done = String(Number(document.body.dataset.done || 0) + 1);
 }
@@ -51,4 +69,22 @@ drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove('over'); if (e.
 document.body.dataset.ready = '1';
 </script></body></html>
 `;
+}
+
+/** Serve's page: the photo's bytes to /invocations, with the token when one is typed in. */
+export function servePage(title: string, classes: string[]): string {
+  return photoPage({
+    title,
+    intro: `Classes: ${classes.join(', ')}. Each photo is scored by this server with the model's own preprocessing.`,
+    extra:
+      '<p><label>Token (if the server asks for one): <input id="token" type="password" autocomplete="off"></label></p>',
+    predict: `async function predict(file) {
+  const headers = { 'content-type': file.type || 'application/octet-stream' };
+  if ($('token').value) headers.authorization = 'Bearer ' + $('token').value;
+  const res = await fetch('invocations', { method: 'POST', headers, body: file });
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.message);
+  return body.predictions[0];
+}`,
+  });
 }

@@ -13,7 +13,7 @@ import { channelsOf } from '../data/decode.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { type LoadedRun, modelScorer, type Prediction, predictFiles } from '../report/predict.ts';
 import { batchingScorer } from './batcher.ts';
-import { pageHtml } from './page.ts';
+import { servePage } from './page.ts';
 import { HttpError, readBody, requestImages } from './requests.ts';
 
 export interface ServeOptions {
@@ -88,7 +88,7 @@ export async function startServer(tf: Tf, run: LoadedRun, options: ServeOptions)
   const [h, w] = run.preprocessing.size;
   const score = batchingScorer(modelScorer(tf, run), h * w * channelsOf(run.preprocessing), options.maxBatch);
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'run-exp-serve-'));
-  const page = pageHtml(options.title, run.classes);
+  const page = servePage(options.title, run.classes);
   let inFlight = 0;
   let drained: (() => void) | null = null;
   let counter = 0;
