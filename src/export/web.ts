@@ -9,20 +9,34 @@ import { fileURLToPath } from 'node:url';
 import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
 import { channelsOf } from '../data/decode.ts';
 import { saveModelFiles } from '../platform/model-files.ts';
+import { verifiedPackageDir } from '../platform/pinned-package.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { LoadedRun } from '../report/predict.ts';
 import { photoPage } from '../serve/page.ts';
+import { DETECTORS, type DetectorEntry, type DetectorName } from '../spec/detectors.ts';
 import { RunExpError } from '../spec/errors.ts';
+import { faceCropOf } from '../spec/experiment.ts';
 import { type Converted, checkInputs, metadataFile } from './convert.ts';
 
 const WEB = fileURLToPath(new URL('./web/', import.meta.url));
 
 /** What the page cannot do yet, or null. */
 function unsupported(run: LoadedRun): string | null {
-  if (run.preprocessing.crop?.type === 'face')
-    return 'the model crops faces (BlazeFace and the alignment do not run in the page yet); use run-exp serve, whose page at / scores with the face crop';
   if (run.preprocessing.color !== 'rgb') return 'the model takes grayscale images (the page converts only RGB yet)';
   return null;
+}
+
+/** The face detector's graph model beside the page (detector/model.json and its weights), for a face-crop model. */
+function copyDetector(run: LoadedRun, out: string): void {
+  const crop = faceCropOf(run.preprocessing);
+  if (!crop) return;
+  const entry: DetectorEntry = DETECTORS[crop.detector as DetectorName];
+  const dir = verifiedPackageDir(entry, `face detector '${crop.detector}'`);
+  mkdirSync(path.join(out, 'detector'), { recursive: true });
+  for (const file of Object.keys(entry.files)) {
+    const name = file === entry.model ? 'model.json' : path.basename(file);
+    copyFileSync(path.join(dir, file), path.join(out, 'detector', name));
+  }
 }
 
 export async function exportWeb(tf: Tf, run: LoadedRun, out: string): Promise<Converted> {
@@ -39,6 +53,7 @@ export async function exportWeb(tf: Tf, run: LoadedRun, out: string): Promise<Co
     path.join(out, 'tf.min.js'),
   );
   copyFileSync(path.join(WEB, 'run-exp-web.js'), path.join(out, 'run-exp-web.js'));
+  copyDetector(run, out);
   writeFileSync(
     path.join(out, 'index.html'),
     photoPage({

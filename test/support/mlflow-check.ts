@@ -107,12 +107,15 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
         ]),
       ),
       metrics: series(readMetrics(runDir).flatMap((m) => epochMetrics(m, 0))),
-      artifacts: listRunFiles(runDir, ['mlflow']).map((f) => f.split(path.sep).join('/')),
+      artifacts: listRunFiles(runDir, ['mlflow'])
+        .map((f) => f.split(path.sep).join('/'))
+        .sort(),
     },
     remote: {
       params,
       metrics: series(Object.entries(history).flatMap(([key, points]) => points.map((p) => ({ ...p, key })))),
-      artifacts: artifacts.map((a) => a.path),
+      // In one order on both sides: MLflow lists a folder's entries in its own.
+      artifacts: artifacts.map((a) => a.path).sort(),
     },
     tags,
   };

@@ -205,7 +205,16 @@ describe('a run tracked in MLflow', () => {
       source_run_id: check.run.info.run_id,
     });
     const files = await client.listArtifacts(model.info.artifact_uri);
-    expect(files.map((f) => f.path)).toEqual(['MLmodel', 'model.json', 'weights.bin']);
+    expect(files.map((f) => f.path).sort()).toEqual([
+      'MLmodel',
+      'code/run_exp_pyfunc.py',
+      'input_example.json',
+      'model.json',
+      'python_env.yaml',
+      'requirements.txt',
+      'serving_input_example.json',
+      'weights.bin',
+    ]);
     for (const f of files.filter((x) => x.path !== 'MLmodel'))
       expect(await client.downloadArtifact(model.info.artifact_uri, f.path)).toEqual(
         readFileSync(path.join(result.run.dir, 'model', f.path)),

@@ -1,7 +1,8 @@
 // run-exp's preprocessing and prediction in a browser, for a model exported by
 // `run-exp export --format web`: the steps of run-exp's JPEG path
 // (native/jpeg/jpeg.cc: EXIF orientation, a JPEG's shrink by 2, 4 or 8 on
-// decode, centre crop, fit, an antialiased Lanczos-3 per axis), the
+// decode, centre crop, fit, an antialiased Lanczos-3 per axis), the face crop
+// (BlazeFace, the largest face, margin, eyes levelled, fill), the
 // normalization table of src/data/normalize.ts, and the test-time flip. The model and its
 // metadata come from model/model.json; `tf` is the global of tf.min.js.
 /* global tf */
@@ -46,9 +47,8 @@ function axisWeights(inSize, in0, in1, out) {
 
 const toByte = (v) => Math.min(255, Math.max(0, Math.round(v)));
 
-/** The image file as upright RGB bytes (EXIF orientation applied, alpha dropped), and whether it is a JPEG. */
+/** The image file as upright RGB values (EXIF orientation applied, alpha dropped). */
 async function decode(file) {
-  const head = new Uint8Array(await file.slice(0, 2).arrayBuffer());
   const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const ctx = canvas.getContext('2d');
@@ -60,7 +60,7 @@ async function decode(file) {
     rgb[j + 1] = rgba[i + 1];
     rgb[j + 2] = rgba[i + 2];
   }
-  return { rgb, width: bitmap.width, height: bitmap.height, jpeg: head[0] === 0xff && head[1] === 0xd8 };
+  return { rgb, width: bitmap.width, height: bitmap.height };
 }
 
 /** The mean of each ratio x ratio block: what libjpeg's scaled decode gives, near enough. */
@@ -91,18 +91,18 @@ function blockMean(rgb, w, h, ratio) {
 }
 
 /**
- * The model input of one image file: [height, width, 3] bytes after crop and resize, with the
- * geometry of run-exp's JPEG path (native/jpeg/jpeg.cc, itself sharp's): a JPEG shrunk first by
- * 2, 4 or 8 as libjpeg would, the centre crop, fit, and one antialiased Lanczos-3 pass per axis.
+ * An upright RGB image resampled to `p.size` (height, width) as run-exp does (native/jpeg/jpeg.cc,
+ * itself sharp's pipeline): a JPEG shrunk first by 2, 4 or 8 as libjpeg would (`jpeg`; sharp's
+ * shrink-on-load), the centre crop, fit, and one antialiased Lanczos-3 pass per axis.
  */
-export async function pixels(file, p) {
-  const decoded = await decode(file);
+function resample(decoded, p, jpeg) {
   const uw = decoded.width;
   const uh = decoded.height;
   const [th, tw] = p.size;
-  const cw = Math.max(1, Math.round(uw * p.center_crop));
-  const ch = Math.max(1, Math.round(uh * p.center_crop));
-  const extract = p.center_crop < 1;
+  const centre = p.center_crop ?? 1;
+  const cw = Math.max(1, Math.round(uw * centre));
+  const ch = Math.max(1, Math.round(uh * centre));
+  const extract = centre < 1;
   const shrinks = (inW, inH) => {
     let hs = inW / tw;
     let vs = inH / th;
@@ -111,7 +111,7 @@ export async function pixels(file, p) {
     return [hs, vs];
   };
   let ratio = 1;
-  if (decoded.jpeg && !extract) {
+  if (jpeg && !extract) {
     const common = Math.min(...shrinks(cw, ch));
     ratio = common >= 8 ? 8 : common >= 4 ? 4 : common >= 2 ? 2 : 1;
     if (ratio > 1 && Math.trunc(common) === ratio) ratio /= 2;
@@ -119,8 +119,8 @@ export async function pixels(file, p) {
   let img = decoded.rgb;
   let stride = uw;
   if (ratio > 1) ({ rgb: img, width: stride } = blockMean(decoded.rgb, uw, uh, ratio));
-  const iw = Math.min(Math.ceil(uw / ratio), Math.floor(uw / ratio));
-  const ih = Math.min(Math.ceil(uh / ratio), Math.floor(uh / ratio));
+  const iw = Math.floor(uw / ratio);
+  const ih = Math.floor(uh / ratio);
   const inW = extract ? cw : iw;
   const inH = extract ? ch : ih;
   let ox = extract ? Math.floor((uw - cw) / 2) : 0;
@@ -178,6 +178,185 @@ export async function pixels(file, p) {
   return out;
 }
 
+// ---- Face crop: BlazeFace as src/data/faces/blazeface.ts decodes it, the
+// region of src/data/faces/crop.ts, cut and levelled as cutRegion does.
+
+const SIZE = 256;
+const FLOOR = 0.2;
+const IOU = 0.3;
+const MAX_FACES = 20;
+
+function anchors() {
+  const out = [];
+  for (const [stride, perCell] of [
+    [16, 2],
+    [32, 6],
+  ])
+    for (let y = 0; y < SIZE / stride; y++)
+      for (let x = 0; x < SIZE / stride; x++)
+        for (let k = 0; k < perCell; k++) out.push([stride * (x + 0.5), stride * (y + 0.5)]);
+  return out;
+}
+const ANCHORS = anchors();
+
+function iou(a, b) {
+  const w = Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]);
+  const h = Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]);
+  if (w <= 0 || h <= 0) return 0;
+  return (w * h) / (a[2] * a[3] + b[2] * b[3] - w * h);
+}
+
+function suppress(faces) {
+  const kept = [];
+  for (const f of faces.sort((a, b) => b.score - a.score)) {
+    if (kept.length === MAX_FACES) break;
+    if (kept.every((k) => iou(k.box, f.box) <= IOU)) kept.push(f);
+  }
+  return kept;
+}
+
+/** The faces BlazeFace finds in the image: boxes, scores and eyes in upright image pixels. */
+async function detectFaces(detector, decoded, jpeg, pad) {
+  const { width, height } = decoded;
+  const scale = SIZE / (Math.max(width, height) * (1 + 2 * pad));
+  const rw = Math.max(1, Math.min(SIZE, Math.round(width * scale)));
+  const rh = Math.max(1, Math.min(SIZE, Math.round(height * scale)));
+  const left = Math.floor((SIZE - rw) / 2);
+  const top = Math.floor((SIZE - rh) / 2);
+  const small = resample(decoded, { size: [rh, rw], fit: 'fill' }, jpeg);
+  const input = new Int32Array(SIZE * SIZE * 3);
+  for (let y = 0; y < rh; y++)
+    for (let x = 0; x < rw * 3; x++) input[((top + y) * SIZE + left) * 3 + x] = small[y * rw * 3 + x];
+  const all = tf.tidy(() => {
+    const x = tf.tensor4d(input, [1, SIZE, SIZE, 3], 'int32').toFloat().div(127.5).sub(1);
+    const [s384, s512, r384, r512] = [...detector.execute(x)].sort((a, b) => a.size - b.size);
+    return tf.concat([tf.concat([s512, r512], 2), tf.concat([s384, r384], 2)], 1);
+  });
+  const rows = await all.data();
+  all.dispose();
+  const sx = rw / width;
+  const sy = rh / height;
+  const found = [];
+  for (let a = 0; a < ANCHORS.length; a++) {
+    const r = rows.subarray(a * 17, (a + 1) * 17);
+    const score = 1 / (1 + Math.exp(-r[0]));
+    if (score < FLOOR) continue;
+    const [ax, ay] = ANCHORS[a];
+    const e0 = [r[5] + ax, r[6] + ay];
+    const e1 = [r[7] + ax, r[8] + ay];
+    found.push({
+      box: [r[1] + ax - r[3] / 2, r[2] + ay - r[4] / 2, r[3], r[4]],
+      score,
+      eyes: e0[0] <= e1[0] ? [e0, e1] : [e1, e0],
+    });
+  }
+  return suppress(found).map((f) => ({
+    box: [(f.box[0] - left) / sx, (f.box[1] - top) / sy, f.box[2] / sx, f.box[3] / sy],
+    score: f.score,
+    eyes: f.eyes.map(([x, y]) => [(x - left) / sx, (y - top) / sy]),
+  }));
+}
+
+/** A pixel index past an edge, as the fill says: null for black, else the index to read. */
+function filled(i, size, fill) {
+  if (i >= 0 && i < size) return i;
+  if (fill === 'edge') return Math.min(size - 1, Math.max(0, i));
+  if (fill === 'mirror') {
+    const period = 2 * size;
+    const m = ((i % period) + period) % period;
+    return m < size ? m : period - 1 - m;
+  }
+  return null;
+}
+
+/**
+ * The region's square cut out of the image as cutRegion does: the axis-aligned square that holds
+ * it (filled where it leaves the image), turned by -angle about its centre (bilinear, black
+ * outside), and its centre `round(side)` square kept.
+ */
+export function cutRegion(decoded, region) {
+  const { width, height, rgb } = decoded;
+  const turn = Math.abs(region.angle) > 1e-3;
+  const reach = turn ? Math.abs(Math.cos(region.angle)) + Math.abs(Math.sin(region.angle)) : 1;
+  const side = Math.max(1, Math.round(region.side * reach));
+  const left = Math.round(region.cx - side / 2);
+  const top = Math.round(region.cy - side / 2);
+  const fill = region.fill ?? 'black';
+  // The square, filled: reads of image pixels through `filled`.
+  const at = (x, y, c) => {
+    const ix = filled(x + left, width, fill);
+    const iy = filled(y + top, height, fill);
+    return ix === null || iy === null ? 0 : rgb[(iy * width + ix) * 3 + c];
+  };
+  if (!turn) {
+    const out = new Float32Array(side * side * 3);
+    for (let y = 0; y < side; y++)
+      for (let x = 0; x < side; x++) for (let c = 0; c < 3; c++) out[(y * side + x) * 3 + c] = at(x, y, c);
+    return { rgb: out, width: side, height: side };
+  }
+  const size = Math.max(1, Math.round(region.side));
+  const cos = Math.cos(region.angle);
+  const sin = Math.sin(region.angle);
+  const out = new Float32Array(size * size * 3);
+  for (let v = 0; v < size; v++)
+    for (let u = 0; u < size; u++) {
+      const du = u + 0.5 - size / 2;
+      const dv = v + 0.5 - size / 2;
+      const x = side / 2 + du * cos - dv * sin - 0.5;
+      const y = side / 2 + du * sin + dv * cos - 0.5;
+      const x0 = Math.floor(x);
+      const y0 = Math.floor(y);
+      const fx = x - x0;
+      const fy = y - y0;
+      for (let c = 0; c < 3; c++) {
+        const px = (xx, yy) => (xx < 0 || yy < 0 || xx >= side || yy >= side ? 0 : at(xx, yy, c));
+        const value =
+          (1 - fy) * ((1 - fx) * px(x0, y0) + fx * px(x0 + 1, y0)) +
+          fy * ((1 - fx) * px(x0, y0 + 1) + fx * px(x0 + 1, y0 + 1));
+        out[(v * size + u) * 3 + c] = Math.round(value);
+      }
+    }
+  return { rgb: out, width: size, height: size };
+}
+
+/**
+ * The model input of one image file: [height, width, 3] bytes, as the run's preprocessing says;
+ * with a face crop, also the face used ({ box, score }, null when none was found) or why there is
+ * no input (`skip`).
+ */
+export async function pixels(file, p, detector) {
+  const head = new Uint8Array(await file.slice(0, 2).arrayBuffer());
+  const jpeg = head[0] === 0xff && head[1] === 0xd8;
+  const decoded = await decode(file);
+  const crop = p.crop?.type === 'face' ? p.crop : null;
+  if (!crop) return { bytes: resample(decoded, p, jpeg) };
+  const faces = (await detectFaces(detector, decoded, jpeg, crop.pad ?? 0))
+    .filter((f) => f.score >= crop.min_confidence)
+    .sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
+  const face = faces[0];
+  if (!face) {
+    if (crop.on_miss === 'skip') return { skip: 'no face found (crop.on_miss: skip)', face: null };
+    const note = `no face found; predicted on the ${crop.on_miss === 'center' ? 'centred square' : 'whole image'}, as crop.on_miss is ${crop.on_miss}`;
+    if (crop.on_miss !== 'center') return { bytes: resample(decoded, p, jpeg), face: null, note };
+    const side = Math.min(decoded.width, decoded.height);
+    const cut = cutRegion(decoded, { cx: decoded.width / 2, cy: decoded.height / 2, side, angle: 0 });
+    return { bytes: resample(cut, p, false), face: null, note };
+  }
+  const [x, y, w, h] = face.box;
+  const [[lx, ly], [rx, ry]] = face.eyes;
+  const region = {
+    cx: x + w / 2,
+    cy: y + h / 2,
+    side: Math.max(w, h) * (1 + 2 * crop.margin),
+    angle: crop.align ? Math.atan2(ry - ly, rx - lx) : 0,
+    fill: crop.fill,
+  };
+  return {
+    bytes: resample(cutRegion(decoded, region), p, false),
+    face: { index: 0, box: face.box.map((v) => Math.round(v)), score: face.score },
+  };
+}
+
 /** Bytes to the model's floats, through the same per-channel table as run-exp's normalization. */
 function normalize(bytes, p) {
   const table = new Float32Array(256 * 3);
@@ -194,20 +373,27 @@ function normalize(bytes, p) {
 }
 
 /** Loads the exported model; `predict(file)` gives the label and the probability of each class. */
-export async function loadModel(url = 'model/model.json') {
+export async function loadModel(url = 'model/model.json', detectorUrl = 'detector/model.json') {
   await tf.setBackend('cpu');
   const model = await tf.loadLayersModel(url);
   const meta = model.getUserDefinedMetadata().run_exp;
   const p = meta.preprocessing;
   const [h, w] = p.size;
+  const detector = p.crop?.type === 'face' ? await tf.loadGraphModel(detectorUrl) : null;
   return {
     classes: meta.classes,
     async predict(file) {
-      const x = normalize(await pixels(file, p), p);
+      const input = await pixels(file, p, detector);
+      const about = {
+        ...(input.face === undefined ? {} : { face: input.face }),
+        ...(input.note ? { note: input.note } : {}),
+      };
+      if (input.skip) return { label: null, probabilities: null, ...about, note: input.skip };
+      const x = normalize(input.bytes, p);
       const probs = tf.tidy(() => {
-        const input = tf.tensor4d(x, [1, h, w, 3]);
-        const y = model.predict(input);
-        return meta.test_time_flip ? y.add(model.predict(tf.reverse(input, 2))).div(2) : y;
+        const t = tf.tensor4d(x, [1, h, w, 3]);
+        const y = model.predict(t);
+        return meta.test_time_flip ? y.add(model.predict(tf.reverse(t, 2))).div(2) : y;
       });
       const scores = Array.from(await probs.data());
       probs.dispose();
@@ -215,6 +401,7 @@ export async function loadModel(url = 'model/model.json') {
       return {
         label: meta.classes[best],
         probabilities: Object.fromEntries(meta.classes.map((c, i) => [c, scores[i]])),
+        ...about,
       };
     },
   };
