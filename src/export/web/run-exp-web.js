@@ -1,3 +1,4 @@
+// @ts-nocheck: browser code (the global `tf` of tf.min.js), checked by the tests that run it.
 // run-exp's preprocessing and prediction in a browser, for a model exported by
 // `run-exp export --format web`: the steps of run-exp's JPEG path
 // (native/jpeg/jpeg.cc: EXIF orientation, a JPEG's shrink by 2, 4 or 8 on
@@ -90,12 +91,138 @@ function blockMean(rgb, w, h, ratio) {
   return { rgb: out, width: bw };
 }
 
+/** One axis of libvips' reduce: Lanczos-3 widened by the reduction, centre convention, edges repeated, rounded. */
+function reduceAxis(get, n, out, put) {
+  const scale = n / out;
+  const stretch = Math.max(scale, 1);
+  for (let i = 0; i < out; i++) {
+    const c = (i + 0.5) * scale - 0.5;
+    let sum = 0;
+    let weights = 0;
+    for (let x = Math.floor(c - 3 * stretch); x <= Math.ceil(c + 3 * stretch); x++) {
+      const w = lanczos3((x - c) / stretch);
+      sum += w * get(Math.min(n - 1, Math.max(0, x)));
+      weights += w;
+    }
+    put(i, toByte(sum / weights));
+  }
+}
+
 /**
- * An upright RGB image resampled to `p.size` (height, width) as run-exp does (native/jpeg/jpeg.cc,
- * itself sharp's pipeline): a JPEG shrunk first by 2, 4 or 8 as libjpeg would (`jpeg`; sharp's
- * shrink-on-load), the centre crop, fit, and one antialiased Lanczos-3 pass per axis.
+ * What sharp does to an image it cannot shrink on load (PNG, WebP, a face cut): libvips' resize with
+ * its default gap of 2, a box shrink by floor(factor / 2) per axis, then a Lanczos-3 reduce,
+ * vertical then horizontal, rounded to bytes after each; cover cuts the centre, contain embeds.
  */
-function resample(decoded, p, jpeg) {
+function resampleRaw(decoded, p) {
+  const [th, tw] = p.size;
+  let { rgb, width: w, height: h } = decoded;
+  const centre = p.center_crop ?? 1;
+  if (centre < 1) {
+    const cw = Math.max(1, Math.round(w * centre));
+    const ch = Math.max(1, Math.round(h * centre));
+    const left = Math.floor((w - cw) / 2);
+    const top = Math.floor((h - ch) / 2);
+    const cut = new Float32Array(cw * ch * 3);
+    for (let y = 0; y < ch; y++)
+      cut.set(rgb.subarray(((top + y) * w + left) * 3, ((top + y) * w + left + cw) * 3), y * cw * 3);
+    [rgb, w, h] = [cut, cw, ch];
+  }
+  let hs = w / tw;
+  let vs = h / th;
+  if (p.fit === 'cover') hs = vs = Math.min(hs, vs);
+  if (p.fit === 'contain') hs = vs = Math.max(hs, vs);
+  const rw = p.fit === 'fill' ? tw : Math.max(1, Math.round(w / hs));
+  const rh = p.fit === 'fill' ? th : Math.max(1, Math.round(h / vs));
+  const kx = Math.max(1, Math.floor(w / rw / 2));
+  const ky = Math.max(1, Math.floor(h / rh / 2));
+  const sw = Math.floor(w / kx);
+  const sh = Math.floor(h / ky);
+  const shrunk = new Float32Array(sw * sh * 3);
+  for (let y = 0; y < sh; y++)
+    for (let x = 0; x < sw; x++)
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let j = 0; j < ky; j++) for (let i = 0; i < kx; i++) sum += rgb[((y * ky + j) * w + x * kx + i) * 3 + c];
+        shrunk[(y * sw + x) * 3 + c] = Math.round(sum / (kx * ky));
+      }
+  const mid = new Float32Array(sw * rh * 3);
+  for (let x = 0; x < sw; x++)
+    for (let c = 0; c < 3; c++)
+      reduceAxis(
+        (y) => shrunk[(y * sw + x) * 3 + c],
+        sh,
+        rh,
+        (y, v) => {
+          mid[(y * sw + x) * 3 + c] = v;
+        },
+      );
+  const sized = new Uint8Array(rw * rh * 3);
+  for (let y = 0; y < rh; y++)
+    for (let c = 0; c < 3; c++)
+      reduceAxis(
+        (x) => mid[(y * sw + x) * 3 + c],
+        sw,
+        rw,
+        (x, v) => {
+          sized[(y * rw + x) * 3 + c] = v;
+        },
+      );
+  if (rw === tw && rh === th) return sized;
+  const out = new Uint8Array(th * tw * 3);
+  // cover: the centre of the larger image; contain: the image in the centre of a black one.
+  const [fromX, fromY, toX, toY] =
+    p.fit === 'cover'
+      ? [Math.ceil((rw - tw) / 2), Math.ceil((rh - th) / 2), 0, 0]
+      : [0, 0, Math.floor((tw - rw) / 2), Math.floor((th - rh) / 2)];
+  for (let y = 0; y < Math.min(th, rh); y++)
+    for (let x = 0; x < Math.min(tw, rw); x++)
+      for (let c = 0; c < 3; c++)
+        out[((toY + y) * tw + toX + x) * 3 + c] = sized[((fromY + y) * rw + fromX + x) * 3 + c];
+  return out;
+}
+
+/**
+ * An upright RGB image resampled to `p.size` (height, width) as run-exp does: a JPEG file (`jpeg`)
+ * as run-exp's JPEG path (native/jpeg/jpeg.cc, itself sharp's pipeline with shrink-on-load): shrunk
+ * by 2, 4 or 8 as libjpeg would, the centre crop, fit, one antialiased Lanczos-3 pass per axis;
+ * anything else as sharp resizes it (resampleRaw).
+ */
+export function resample(decoded, p, jpeg) {
+  if (!jpeg) return resampleRaw(decoded, p);
+  return resampleJpeg(decoded, p);
+}
+
+/** The shrink by 2, 4 or 8 that libjpeg applies on decode for this resize (1: none), as sharp chooses it. */
+function loadShrink(decoded, p) {
+  if ((p.center_crop ?? 1) < 1) return 1;
+  const [th, tw] = p.size;
+  let hs = decoded.width / tw;
+  let vs = decoded.height / th;
+  if (p.fit === 'cover') hs = vs = Math.min(hs, vs);
+  if (p.fit === 'contain') hs = vs = Math.max(hs, vs);
+  const common = Math.min(hs, vs);
+  let ratio = common >= 8 ? 8 : common >= 4 ? 4 : common >= 2 ? 2 : 1;
+  if (ratio > 1 && Math.trunc(common) === ratio) ratio /= 2;
+  return ratio;
+}
+
+/**
+ * A JPEG file resized by sharp itself (what face detection and a face model's whole images get):
+ * libjpeg's shrink on load (the block mean), then sharp's resize of what was decoded.
+ */
+function resampleSharpJpeg(decoded, p) {
+  const ratio = loadShrink(decoded, p);
+  if (ratio === 1) return resampleRaw(decoded, p);
+  const { rgb, width: stride } = blockMean(decoded.rgb, decoded.width, decoded.height, ratio);
+  const width = Math.floor(decoded.width / ratio);
+  const height = Math.floor(decoded.height / ratio);
+  const kept = new Float32Array(width * height * 3);
+  for (let y = 0; y < height; y++) kept.set(rgb.subarray(y * stride * 3, (y * stride + width) * 3), y * width * 3);
+  return resampleRaw({ rgb: kept, width, height }, p);
+}
+
+/** run-exp's own JPEG path (native/jpeg/jpeg.cc), which whole JPEGs take when the model has no face crop. */
+function resampleJpeg(decoded, p) {
   const uw = decoded.width;
   const uh = decoded.height;
   const [th, tw] = p.size;
@@ -110,12 +237,7 @@ function resample(decoded, p, jpeg) {
     if (p.fit === 'contain') hs = vs = Math.max(hs, vs);
     return [hs, vs];
   };
-  let ratio = 1;
-  if (jpeg && !extract) {
-    const common = Math.min(...shrinks(cw, ch));
-    ratio = common >= 8 ? 8 : common >= 4 ? 4 : common >= 2 ? 2 : 1;
-    if (ratio > 1 && Math.trunc(common) === ratio) ratio /= 2;
-  }
+  const ratio = loadShrink(decoded, p);
   let img = decoded.rgb;
   let stride = uw;
   if (ratio > 1) ({ rgb: img, width: stride } = blockMean(decoded.rgb, uw, uh, ratio));
@@ -223,7 +345,9 @@ async function detectFaces(detector, decoded, jpeg, pad) {
   const rh = Math.max(1, Math.min(SIZE, Math.round(height * scale)));
   const left = Math.floor((SIZE - rw) / 2);
   const top = Math.floor((SIZE - rh) / 2);
-  const small = resample(decoded, { size: [rh, rw], fit: 'fill' }, jpeg);
+  const small = jpeg
+    ? resampleSharpJpeg(decoded, { size: [rh, rw], fit: 'fill' })
+    : resampleRaw(decoded, { size: [rh, rw], fit: 'fill' });
   const input = new Int32Array(SIZE * SIZE * 3);
   for (let y = 0; y < rh; y++)
     for (let x = 0; x < rw * 3; x++) input[((top + y) * SIZE + left) * 3 + x] = small[y * rw * 3 + x];
@@ -294,26 +418,35 @@ export function cutRegion(decoded, region) {
       for (let x = 0; x < side; x++) for (let c = 0; c < 3; c++) out[(y * side + x) * 3 + c] = at(x, y, c);
     return { rgb: out, width: side, height: side };
   }
-  const size = Math.max(1, Math.round(region.side));
-  const cos = Math.cos(region.angle);
-  const sin = Math.sin(region.angle);
+  // libvips' rotate (sharp.rotate(-angle)): X = a x + b y, Y = c x + d y about the square's corner, the
+  // output the bounding box of its corners rounded to nearest, bilinear, then the centre cut out.
+  const phi = -region.angle;
+  const [a, b, c, d] = [Math.cos(phi), -Math.sin(phi), Math.sin(phi), Math.cos(phi)];
+  const xs = [0, side * a, side * b, side * (a + b)];
+  const ys = [0, side * c, side * d, side * (c + d)];
+  const ol = Math.round(Math.min(...xs));
+  const ot = Math.round(Math.min(...ys));
+  const ow = Math.round(Math.max(...xs) - Math.min(...xs));
+  const oh = Math.round(Math.max(...ys) - Math.min(...ys));
+  const size = Math.max(1, Math.min(Math.round(region.side), ow, oh));
+  const ex = Math.floor((ow - size) / 2) + ol;
+  const ey = Math.floor((oh - size) / 2) + ot;
   const out = new Float32Array(size * size * 3);
   for (let v = 0; v < size; v++)
     for (let u = 0; u < size; u++) {
-      const du = u + 0.5 - size / 2;
-      const dv = v + 0.5 - size / 2;
-      const x = side / 2 + du * cos - dv * sin - 0.5;
-      const y = side / 2 + du * sin + dv * cos - 0.5;
+      // The inverse of the rotation is its transpose.
+      const x = a * (u + ex) + c * (v + ey);
+      const y = b * (u + ex) + d * (v + ey);
       const x0 = Math.floor(x);
       const y0 = Math.floor(y);
       const fx = x - x0;
       const fy = y - y0;
-      for (let c = 0; c < 3; c++) {
-        const px = (xx, yy) => (xx < 0 || yy < 0 || xx >= side || yy >= side ? 0 : at(xx, yy, c));
+      for (let k = 0; k < 3; k++) {
+        const px = (xx, yy) => (xx < 0 || yy < 0 || xx >= side || yy >= side ? 0 : at(xx, yy, k));
         const value =
           (1 - fy) * ((1 - fx) * px(x0, y0) + fx * px(x0 + 1, y0)) +
           fy * ((1 - fx) * px(x0, y0 + 1) + fx * px(x0 + 1, y0 + 1));
-        out[(v * size + u) * 3 + c] = Math.round(value);
+        out[(v * size + u) * 3 + k] = Math.round(value);
       }
     }
   return { rgb: out, width: size, height: size };
@@ -337,10 +470,11 @@ export async function pixels(file, p, detector) {
   if (!face) {
     if (crop.on_miss === 'skip') return { skip: 'no face found (crop.on_miss: skip)', face: null };
     const note = `no face found; predicted on the ${crop.on_miss === 'center' ? 'centred square' : 'whole image'}, as crop.on_miss is ${crop.on_miss}`;
-    if (crop.on_miss !== 'center') return { bytes: resample(decoded, p, jpeg), face: null, note };
+    if (crop.on_miss !== 'center')
+      return { bytes: jpeg ? resampleSharpJpeg(decoded, p) : resampleRaw(decoded, p), face: null, note };
     const side = Math.min(decoded.width, decoded.height);
     const cut = cutRegion(decoded, { cx: decoded.width / 2, cy: decoded.height / 2, side, angle: 0 });
-    return { bytes: resample(cut, p, false), face: null, note };
+    return { bytes: resampleRaw(cut, p), face: null, note };
   }
   const [x, y, w, h] = face.box;
   const [[lx, ly], [rx, ry]] = face.eyes;
@@ -352,7 +486,7 @@ export async function pixels(file, p, detector) {
     fill: crop.fill,
   };
   return {
-    bytes: resample(cutRegion(decoded, region), p, false),
+    bytes: resampleRaw(cutRegion(decoded, region), p),
     face: { index: 0, box: face.box.map((v) => Math.round(v)), score: face.score },
   };
 }

@@ -1,0 +1,138 @@
+// The web page's own preprocessing against run-exp's: the face cut (extract,
+// fill, libvips' rotation) and sharp's resize, compared in Node on the page's
+// functions; and in chromium, a face-crop model's web export on face-api's
+// sample photos against `run-exp predict` (the same boxes, probabilities close).
+import { copyFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LayersModel } from '@tensorflow/tfjs-node';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { cutRegion } from '../../src/data/faces/crop.ts';
+import { cutRegion as pageCut, resample as pageResample } from '../../src/export/web/run-exp-web.js';
+import { exportWeb } from '../../src/export/web.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import { type LoadedRun, predictFiles } from '../../src/report/predict.ts';
+import { tempDir } from '../data/fixtures.ts';
+import { pagePredictions, staticServer } from '../support/web-page.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const demo = path.join(root, 'node_modules', '@vladmandic', 'face-api', 'demo');
+
+function noise(w: number, h: number): Buffer {
+  const data = Buffer.alloc(w * h * 3);
+  let s = 1;
+  for (let i = 0; i < data.length; i++) {
+    s = (s * 16807) % 2147483647;
+    data[i] = (((i / 3) % w) * 0.7 + Math.floor(i / 3 / w) * 0.5 + (s % 40)) & 255;
+  }
+  return data;
+}
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  return m;
+};
+
+describe("the web page's preprocessing", () => {
+  it('cuts a face region as run-exp does, turned and filled, to one level', async () => {
+    const [w, h] = [300, 260];
+    const data = noise(w, h);
+    for (const angle of [0, 0.12, -0.3])
+      for (const fill of ['black', 'edge', 'mirror'] as const)
+        for (const cx of [140.3, 20.2]) {
+          const region = { cx, cy: 120.7, side: 150.4, angle, fill };
+          const theirs = await cutRegion({ data, width: w, height: h }, region);
+          const ours = pageCut({ rgb: Float32Array.from(data), width: w, height: h }, region);
+          expect(ours.width, `${angle} ${fill} ${cx}`).toBe(theirs.width);
+          expect(maxDiff(ours.rgb, theirs.data), `${angle} ${fill} ${cx}`).toBeLessThanOrEqual(1);
+        }
+  });
+
+  it('resizes raw pixels as sharp does, to a few levels', async () => {
+    for (const [w, h, tw, th, fit] of [
+      [170, 170, 150, 150, 'fill'],
+      [470, 470, 150, 150, 'fill'],
+      [300, 400, 64, 64, 'cover'],
+      [123, 77, 64, 64, 'contain'],
+    ] as const) {
+      const data = noise(w, h);
+      const theirs = await sharp(data, { raw: { width: w, height: h, channels: 3 } })
+        .resize({ width: tw, height: th, fit, position: 'centre', background: { r: 0, g: 0, b: 0 } })
+        .raw()
+        .toBuffer();
+      const ours = pageResample({ rgb: Float32Array.from(data), width: w, height: h }, { size: [th, tw], fit }, false);
+      let sum = 0;
+      for (let i = 0; i < theirs.length; i++) sum += Math.abs((theirs[i] as number) - (ours[i] as number));
+      expect(sum / theirs.length, `${w}x${h} ${fit}`).toBeLessThan(1);
+    }
+  });
+
+  it('a face-crop model in the page: the same faces and probabilities as predict on real photos', async () => {
+    const { tf } = await loadTensorflow();
+    const dir = tempDir('run-exp-web-faces-');
+    const files = [1, 2, 3, 4, 5, 6].map((s) => {
+      const f = path.join(dir, `sample${s}.jpg`);
+      copyFileSync(path.join(demo, `sample${s}.jpg`), f);
+      return f;
+    });
+    // Any weights do: the comparison is of what the page and predict compute, not of what the model learned.
+    const model: LayersModel = tf.sequential({
+      layers: [
+        tf.layers.conv2d({
+          inputShape: [48, 48, 3],
+          filters: 4,
+          kernelSize: 3,
+          activation: 'relu',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+        }),
+        tf.layers.globalAveragePooling2d({}),
+        tf.layers.dense({
+          units: 2,
+          activation: 'softmax',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }),
+        }),
+      ],
+    });
+    const run: LoadedRun = {
+      dir,
+      modelJson: '',
+      classes: ['a', 'b'],
+      testTimeFlip: true,
+      model,
+      preprocessing: {
+        size: [48, 48],
+        fit: 'cover',
+        center_crop: 1,
+        color: 'rgb',
+        normalize: 'symmetric',
+        crop: {
+          type: 'face',
+          detector: 'blazeface',
+          margin: 0.2,
+          align: true,
+          fill: 'mirror',
+          on_miss: 'keep',
+          min_confidence: 0.5,
+          pad: 0,
+        },
+      } as LoadedRun['preprocessing'],
+    };
+    const ours = await predictFiles(tf, run, files, { cacheDir: null });
+    const out = path.join(dir, 'web');
+    await exportWeb(tf, run, out);
+    const site = await staticServer(out);
+    try {
+      const got = await pagePredictions(site.url, files);
+      for (const [i, p] of ours.entries())
+        for (const [cls, prob] of Object.entries(p.probabilities ?? {}))
+          expect(
+            Math.abs((got[i]?.probabilities[cls] as number) - prob),
+            `${path.basename(files[i] as string)} ${cls}`,
+          ).toBeLessThan(0.02);
+    } finally {
+      await site.close();
+    }
+  }, 120_000);
+});
