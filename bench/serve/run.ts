@@ -17,7 +17,7 @@ import { decodeJobs, fileJobs } from '../../src/data/preprocess.ts';
 import { modelFolderFiles } from '../../src/model/model-folder.ts';
 import { saveModelFiles } from '../../src/platform/model-files.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
-import { loadRun } from '../../src/report/predict.ts';
+import { loadRun, modelMeta } from '../../src/report/predict.ts';
 import { MLFLOW_BIN } from '../../test/support/mlflow-server.ts';
 import { ROOT, RUN_EXP } from '../run-process.ts';
 
@@ -102,7 +102,7 @@ for (const runDir of runs) {
   // A model folder as run-exp writes one today (a run saved before the python_function flavor gets it here).
   const folder = path.join(here, '..', '.work', 'serve', name, 'model');
   rmSync(folder, { recursive: true, force: true });
-  const meta = { classes: run.classes, preprocessing: run.preprocessing, test_time_flip: run.testTimeFlip };
+  const meta = modelMeta(run);
   run.model.setUserDefinedMetadata({ run_exp: meta });
   await saveModelFiles(tf, run.model, folder);
   const files = modelFolderFiles(meta, {

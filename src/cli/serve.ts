@@ -1,7 +1,6 @@
 // `run-exp serve --run <run> | --model models:/...`: the model behind MLflow's
 // scoring protocol until SIGTERM or Ctrl-C, which finish the requests in flight.
 import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { loadTensorflow } from '../platform/tensorflow.ts';
 import { loadRun } from '../report/predict.ts';
 import { startServer } from '../serve/server.ts';
@@ -23,9 +22,6 @@ export interface ServeCommandOptions {
   maxPixels: string;
   maxBatch: string;
   env?: NodeJS.ProcessEnv;
-  /** Resolves when the server should stop (tests); by default SIGTERM or SIGINT. */
-  stop?: Promise<void>;
-  onListening?: (url: string) => void;
 }
 
 const positive = (value: string, flag: string) => {
@@ -58,7 +54,7 @@ export async function serveCommand(
     maxPixels: positive(options.maxPixels, '--max-pixels') * 1_000_000,
     maxBatch: positive(options.maxBatch, '--max-batch'),
     version: VERSION,
-    title: `run-exp: ${options.model ?? path.basename(path.resolve(folder, folder.endsWith('model') ? '..' : '.'))}`,
+    title: `run-exp: ${options.model ?? folder}`,
   }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === 'EADDRINUSE'
       ? new RunExpError(`port ${port} on ${options.host} is in use: give another with --port`)
@@ -67,12 +63,10 @@ export async function serveCommand(
   out(
     `serving ${run.classes.join('/')} from ${folder} at ${server.url} (POST /invocations; a page at /)${token ? ', token required' : ''}\n`,
   );
-  options.onListening?.(server.url);
-  await (options.stop ??
-    new Promise<void>((resolve) => {
-      process.once('SIGTERM', () => resolve());
-      process.once('SIGINT', () => resolve());
-    }));
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
   out('stopping: finishing the requests in flight\n');
   await server.close();
   return 0;

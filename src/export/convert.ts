@@ -13,26 +13,31 @@ import { preprocessingSteps } from '../model/model-folder.ts';
 import { PYTHON_DIR } from '../platform/model-python.ts';
 import { rng } from '../platform/random.ts';
 import type { Tf } from '../platform/tensorflow.ts';
-import type { LoadedRun } from '../report/predict.ts';
+import { type LoadedRun, modelMeta } from '../report/predict.ts';
 import { RunExpError } from '../spec/errors.ts';
 
 export const CONVERTED = { keras: 1e-5, savedmodel: 1e-5, onnx: 1e-4 } as const;
 export type ConvertedFormat = keyof typeof CONVERTED;
 
-/** Images the check runs on: seeded noise, normalized as the model's own inputs are. */
-export function checkInputs(run: LoadedRun, n: number): Float32Array {
+/**
+ * What a converted model is checked on: 8 images of seeded noise, normalized
+ * as the model's own inputs are, and run-exp's outputs on them (the network's
+ * own, without test-time flip: that is what a converted model computes).
+ */
+export function checkBatch(tf: Tf, run: LoadedRun): { x: Float32Array; shape: number[]; expected: Float32Array } {
   const [h, w] = run.preprocessing.size;
-  const bytes = h * w * channelsOf(run.preprocessing);
+  const c = channelsOf(run.preprocessing);
+  const n = 8;
+  const bytes = h * w * c;
   const random = rng(7);
   const pixels = Uint8Array.from({ length: n * bytes }, () => Math.floor(random() * 256));
-  return toFloat(
-    pixels,
-    bytes,
-    channelsOf(run.preprocessing),
-    Array.from({ length: n }, (_, i) => i),
-    run.preprocessing,
-    new Float32Array(n * bytes),
-  );
+  const indices = Array.from({ length: n }, (_, i) => i);
+  const x = toFloat(pixels, bytes, c, indices, run.preprocessing, new Float32Array(n * bytes));
+  const shape = [n, h, w, c];
+  const output = tf.tidy(() => run.model.predict(tf.tensor(x, shape)) as Tensor);
+  const expected = output.dataSync() as Float32Array;
+  output.dispose();
+  return { x, shape, expected };
 }
 
 export interface Converted {
@@ -44,18 +49,12 @@ export interface Converted {
 
 /** The file that tells a consumer of the converted model what goes in and what comes out. */
 export function metadataFile(run: LoadedRun): string {
-  const meta = { classes: run.classes, preprocessing: run.preprocessing, test_time_flip: run.testTimeFlip };
+  const meta = modelMeta(run);
   return `${JSON.stringify({ ...meta, preprocessing_steps: preprocessingSteps(meta), output: 'class probabilities in the order of classes' }, null, 2)}\n`;
 }
 
 export function convertModel(tf: Tf, run: LoadedRun, format: ConvertedFormat, out: string, python: string): Converted {
-  const [h, w] = run.preprocessing.size;
-  const n = 8;
-  const x = checkInputs(run, n);
-  // The network's own output (no test-time flip): that is what the converted model computes.
-  const output = tf.tidy(() => run.model.predict(tf.tensor4d(x, [n, h, w, channelsOf(run.preprocessing)])) as Tensor);
-  const expected = output.dataSync() as Float32Array;
-  output.dispose();
+  const { x, shape, expected } = checkBatch(tf, run);
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'run-exp-export-'));
   try {
     writeFileSync(path.join(scratch, 'check.f32'), x);
@@ -85,7 +84,7 @@ export function convertModel(tf: Tf, run: LoadedRun, format: ConvertedFormat, ou
       if (e.status === 3) {
         const got = JSON.parse(String(e.stdout).trim().split('\n').at(-1) as string) as Converted;
         throw new RunExpError(
-          `the ${format} model differs from run-exp's by up to ${got.max_abs_diff} on ${n} check images (tolerance ${tolerance}): not exported`,
+          `the ${format} model differs from run-exp's by up to ${got.max_abs_diff} on ${shape[0]} check images (tolerance ${tolerance}): not exported`,
           { exitCode: 1 },
         );
       }

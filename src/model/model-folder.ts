@@ -69,6 +69,8 @@ export function preprocessingSteps(meta: ModelMeta): Record<string, unknown>[] {
 }
 
 const PYFUNC_MODULE = 'run_exp_pyfunc';
+/** The Python the pinned requirements install on. */
+const PYTHON_VERSION = '3.11';
 
 /**
  * The files MLflow's python_function flavor needs beside the TF.js files: the
@@ -89,16 +91,6 @@ function pyfuncFiles(): Record<string, string> {
   };
 }
 
-/** The Python the pinned requirements install on. */
-const PYTHON_VERSION = '3.11';
-
-/**
- * MLmodel's text: a `tfjs` flavor (a TF.js layers model: float32 images after
- * every preprocessing step in), a `python_function` flavor (uint8 pixels after
- * decode, crop and resize in; the loader normalizes and flips), the signature
- * of the latter (class probabilities out, one column per class), and run-exp's
- * metadata with every preprocessing step.
- */
 interface FolderInfo {
   runId: string;
   tfjsVersion: string;
@@ -111,6 +103,13 @@ interface FolderInfo {
 const INPUT_EXAMPLE = 'input_example.json';
 const SERVING_INPUT = 'serving_input_example.json';
 
+/**
+ * MLmodel's text: a `tfjs` flavor (a TF.js layers model: float32 images after
+ * every preprocessing step in), a `python_function` flavor (uint8 pixels after
+ * decode, crop and resize in; the loader normalizes and flips), the signature
+ * of the latter (class probabilities out, one column per class), and run-exp's
+ * metadata with every preprocessing step.
+ */
 function mlmodelText(meta: ModelMeta, info: FolderInfo): string {
   const [height, width] = meta.preprocessing.size;
   const channels = meta.preprocessing.color === 'rgb' ? 3 : 1;

@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { channelsOf, type Preprocessing } from '../data/decode.ts';
 import { fileJobs, inputBatches } from '../data/preprocess.ts';
 import { loadModel } from '../model/backbones/graph-layer.ts';
-import { readModelMeta } from '../model/model-folder.ts';
+import { type ModelMeta, readModelMeta } from '../model/model-folder.ts';
 import { mirrorImages, predictProbs } from '../model/predict-probs.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { CROPS } from '../spec/crops.ts';
@@ -39,6 +39,11 @@ export interface LoadedRun {
   testTimeFlip: boolean;
   classes: string[];
   model: LayersModel;
+}
+
+/** What a model folder records about a loaded model: its classes, preprocessing and test-time flip. */
+export function modelMeta(run: LoadedRun): ModelMeta {
+  return { classes: run.classes, preprocessing: run.preprocessing, test_time_flip: run.testTimeFlip };
 }
 
 /** Saved preprocessing with the crop registry's defaults filled in: a run saved before a crop setting existed (`fill`) reads as it was trained. */

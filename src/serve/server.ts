@@ -3,7 +3,8 @@
 // model's test-time flip), so an answer is exactly `run-exp predict`'s; the
 // model calls of concurrent requests are batched together.
 import { timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
@@ -97,13 +98,10 @@ export async function startServer(tf: Tf, run: LoadedRun, options: ServeOptions)
     const images = await requestImages(req.headers['content-type'], await readBody(req, options.maxBodyBytes));
     await Promise.all(images.map((bytes, i) => checkImage(bytes, i, options.maxPixels)));
     // Through files, as predict reads them: the same decoder choice (JPEG fast path or sharp), byte for byte.
-    const files = images.map((bytes) => {
-      const file = path.join(scratch, String(counter++));
-      writeFileSync(file, bytes);
-      return file;
-    });
+    const files = images.map(() => path.join(scratch, String(counter++)));
     let requests = 0;
     try {
+      await Promise.all(files.map((file, i) => writeFile(file, images[i] as Buffer)));
       const predictions = await predictFiles(tf, run, files, {
         // Uploads are one-off files: no face-box cache to grow or to share between concurrent requests.
         cacheDir: null,
@@ -118,7 +116,7 @@ export async function startServer(tf: Tf, run: LoadedRun, options: ServeOptions)
       const answers: Answer[] = predictions.map(({ file, ...p }) => ({ image: files.indexOf(file), ...p }));
       sendJson(res, 200, { predictions: answers }, { 'x-run-exp-batched-requests': String(requests) });
     } finally {
-      for (const f of files) rmSync(f, { force: true });
+      await Promise.all(files.map((f) => rm(f, { force: true })));
     }
   };
 

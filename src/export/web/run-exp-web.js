@@ -91,6 +91,16 @@ function blockMean(rgb, w, h, ratio) {
   return { rgb: out, width: bw };
 }
 
+/** The horizontal and vertical reduction from inW x inH to the model's size, as `fit` decides them. */
+function fitShrinks(inW, inH, p) {
+  const [th, tw] = p.size;
+  const hs = inW / tw;
+  const vs = inH / th;
+  if (p.fit === 'cover') return [Math.min(hs, vs), Math.min(hs, vs)];
+  if (p.fit === 'contain') return [Math.max(hs, vs), Math.max(hs, vs)];
+  return [hs, vs];
+}
+
 /** One axis of libvips' reduce: Lanczos-3 widened by the reduction, centre convention, edges repeated, rounded. */
 function reduceAxis(get, n, out, put) {
   const scale = n / out;
@@ -127,10 +137,7 @@ function resampleRaw(decoded, p) {
       cut.set(rgb.subarray(((top + y) * w + left) * 3, ((top + y) * w + left + cw) * 3), y * cw * 3);
     [rgb, w, h] = [cut, cw, ch];
   }
-  let hs = w / tw;
-  let vs = h / th;
-  if (p.fit === 'cover') hs = vs = Math.min(hs, vs);
-  if (p.fit === 'contain') hs = vs = Math.max(hs, vs);
+  const [hs, vs] = fitShrinks(w, h, p);
   const rw = p.fit === 'fill' ? tw : Math.max(1, Math.round(w / hs));
   const rh = p.fit === 'fill' ? th : Math.max(1, Math.round(h / vs));
   const kx = Math.max(1, Math.floor(w / rw / 2));
@@ -195,12 +202,7 @@ export function resample(decoded, p, jpeg) {
 /** The shrink by 2, 4 or 8 that libjpeg applies on decode for this resize (1: none), as sharp chooses it. */
 function loadShrink(decoded, p) {
   if ((p.center_crop ?? 1) < 1) return 1;
-  const [th, tw] = p.size;
-  let hs = decoded.width / tw;
-  let vs = decoded.height / th;
-  if (p.fit === 'cover') hs = vs = Math.min(hs, vs);
-  if (p.fit === 'contain') hs = vs = Math.max(hs, vs);
-  const common = Math.min(hs, vs);
+  const common = Math.min(...fitShrinks(decoded.width, decoded.height, p));
   let ratio = common >= 8 ? 8 : common >= 4 ? 4 : common >= 2 ? 2 : 1;
   if (ratio > 1 && Math.trunc(common) === ratio) ratio /= 2;
   return ratio;
@@ -230,13 +232,6 @@ function resampleJpeg(decoded, p) {
   const cw = Math.max(1, Math.round(uw * centre));
   const ch = Math.max(1, Math.round(uh * centre));
   const extract = centre < 1;
-  const shrinks = (inW, inH) => {
-    let hs = inW / tw;
-    let vs = inH / th;
-    if (p.fit === 'cover') hs = vs = Math.min(hs, vs);
-    if (p.fit === 'contain') hs = vs = Math.max(hs, vs);
-    return [hs, vs];
-  };
   const ratio = loadShrink(decoded, p);
   let img = decoded.rgb;
   let stride = uw;
@@ -247,7 +242,7 @@ function resampleJpeg(decoded, p) {
   const inH = extract ? ch : ih;
   let ox = extract ? Math.floor((uw - cw) / 2) : 0;
   let oy = extract ? Math.floor((uh - ch) / 2) : 0;
-  const [hs, vs] = shrinks(inW, inH);
+  const [hs, vs] = fitShrinks(inW, inH, p);
   const rw = p.fit === 'fill' ? tw : Math.max(1, rint(inW / hs));
   const rh = p.fit === 'fill' ? th : Math.max(1, rint(inH / vs));
   let dx = 0;
@@ -457,7 +452,7 @@ export function cutRegion(decoded, region) {
  * with a face crop, also the face used ({ box, score }, null when none was found) or why there is
  * no input (`skip`).
  */
-export async function pixels(file, p, detector) {
+async function pixels(file, p, detector) {
   const head = new Uint8Array(await file.slice(0, 2).arrayBuffer());
   const jpeg = head[0] === 0xff && head[1] === 0xd8;
   const decoded = await decode(file);
