@@ -43,7 +43,7 @@ ${page.extra ?? ''}
 const $ = (id) => document.getElementById(id);
 ${page.predict}
 async function score(file) {
-  $('error').textContent = ''; $('label').textContent = '…'; $('probs').innerHTML = ''; $('box').style.display = 'none';
+  $('error').textContent = ''; $('label').textContent = '…'; $('probs').innerHTML = ''; $('box').style.display = 'none'; delete $('box').dataset.face;
   const img = $('img'); img.src = URL.createObjectURL(file);
   await img.decode().catch(() => {});
   try {
@@ -53,6 +53,7 @@ async function score(file) {
       .map(([c, v]) => '<tr><td>' + c + '</td><td class="prob" data-class="' + c + '">' + v.toFixed(4) + '</td></tr>').join('');
     if (p.face && img.naturalWidth) {
       const s = img.clientWidth / img.naturalWidth, [x, y, w, h] = p.face.box, b = $('box').style;
+      $('box').dataset.face = p.face.box.join(',');
       Object.assign(b, { display: 'block', left: x * s + 'px', top: y * s + 'px', width: w * s + 'px', height: h * s + 'px' });
     }
   } catch (err) {

@@ -11,6 +11,8 @@ import { CHROMIUM } from './mlflow-ui.ts';
 export interface PagePrediction {
   label: string;
   probabilities: Record<string, number>;
+  /** The face box the page drew ([x, y, width, height] in image pixels), when it drew one. */
+  face?: number[];
 }
 
 export async function pagePredictions(url: string, files: string[], screenshot?: string): Promise<PagePrediction[]> {
@@ -37,7 +39,12 @@ export async function pagePredictions(url: string, files: string[], screenshot?:
           ]),
         ),
       );
-      got.push({ label: (await page.textContent('#label')) ?? '', probabilities });
+      const face = await page.getAttribute('#box', 'data-face');
+      got.push({
+        label: (await page.textContent('#label')) ?? '',
+        probabilities,
+        ...(face ? { face: face.split(',').map(Number) } : {}),
+      });
     }
     if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
     if (errors.length) throw new Error(`the page threw: ${errors.join('; ')}`);

@@ -49,28 +49,35 @@ const SAVE_EVERY = 2048;
 /** Names the detector and the settings that change its boxes (not margin, confidence or size). */
 export function detectorKey(crop: Pick<FaceCrop, 'detector' | 'pad'>): string {
   const id = detectorIdentity(crop.detector as DetectorName);
-  return createHash('sha256')
-    .update(JSON.stringify({ v: 1, ...id, pad: crop.pad }))
-    .digest('hex')
-    .slice(0, 16);
+  return (
+    createHash('sha256')
+      // v2: the detector's input is resized from the full decode (v1 let libjpeg shrink large JPEGs on load).
+      .update(JSON.stringify({ v: 2, ...id, pad: crop.pad }))
+      .digest('hex')
+      .slice(0, 16)
+  );
 }
 
-/** The detector's input for one file, and how to map its coordinates back to the upright image. */
+/**
+ * The detector's input for one file, and how to map its coordinates back to the upright image.
+ * Resized from the fully decoded image (not with libjpeg's shrink on load), so that a web page,
+ * which only gets decoded pixels, can compute the same input (src/export/web/run-exp-web.js).
+ */
 async function detectorInput(file: string, inputSize: number, pad: number) {
-  const img = sharp(await readFile(file), { failOn: 'truncated', pages: 1, autoOrient: true });
-  const meta = await img.metadata();
-  const width = meta.autoOrient?.width ?? meta.width ?? 0;
-  const height = meta.autoOrient?.height ?? meta.height ?? 0;
+  const decoded = await sharp(await readFile(file), { failOn: 'truncated', pages: 1, autoOrient: true })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const { width, height, channels } = decoded.info;
   const scale = inputSize / (Math.max(width, height) * (1 + 2 * pad));
   const rw = Math.max(1, Math.min(inputSize, Math.round(width * scale)));
   const rh = Math.max(1, Math.min(inputSize, Math.round(height * scale)));
   const left = Math.floor((inputSize - rw) / 2);
   const top = Math.floor((inputSize - rh) / 2);
-  const pixels = await img
+  const pixels = await sharp(decoded.data, { raw: { width, height, channels } })
     .resize({ width: rw, height: rh, fit: 'fill' })
     .extend({ left, top, right: inputSize - rw - left, bottom: inputSize - rh - top, background: { r: 0, g: 0, b: 0 } })
-    .removeAlpha()
-    .toColourspace('srgb')
     .raw()
     .toBuffer();
   const sx = rw / width;

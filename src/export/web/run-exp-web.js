@@ -3,8 +3,10 @@
 // `run-exp export --format web`: the steps of run-exp's JPEG path
 // (native/jpeg/jpeg.cc: EXIF orientation, a JPEG's shrink by 2, 4 or 8 on
 // decode, centre crop, fit, an antialiased Lanczos-3 per axis), the face crop
-// (BlazeFace, the largest face, margin, eyes levelled, fill), the
-// normalization table of src/data/normalize.ts, and the test-time flip. The model and its
+// (BlazeFace, the largest face, margin, eyes levelled, fill; its detector input,
+// cut and resize computed with libvips' own fixed-point arithmetic, so they equal
+// sharp's byte for byte), the normalization table of src/data/normalize.ts, and
+// the test-time flip. The model and its
 // metadata come from model/model.json; `tf` is the global of tf.min.js.
 /* global tf */
 
@@ -101,27 +103,195 @@ function fitShrinks(inW, inH, p) {
   return [hs, vs];
 }
 
-/** One axis of libvips' reduce: Lanczos-3 widened by the reduction, centre convention, edges repeated, rounded. */
-function reduceAxis(get, n, out, put) {
-  const scale = n / out;
-  const stretch = Math.max(scale, 1);
-  for (let i = 0; i < out; i++) {
-    const c = (i + 0.5) * scale - 0.5;
-    let sum = 0;
-    let weights = 0;
-    for (let x = Math.floor(c - 3 * stretch); x <= Math.ceil(c + 3 * stretch); x++) {
-      const w = lanczos3((x - c) / stretch);
-      sum += w * get(Math.min(n - 1, Math.max(0, x)));
-      weights += w;
-    }
-    put(i, toByte(sum / weights));
+/** libvips' Lanczos-3, in its own sinc form (so its fixed-point masks come out the same). */
+function vipsLanczos3(x) {
+  const sinc = (v) => (v === 0 ? 1 : Math.sin(v * Math.PI) / (v * Math.PI));
+  return x >= -3 && x <= 3 ? sinc(x) * sinc(x / 3) : 0;
+}
+
+/** libvips' shrinkh/shrinkv of a line of bytes by whole `k` (ceil, the edge repeated): its multiply-shift mean. */
+function vipsShrink(line, k) {
+  const n = line.length;
+  const out = new Float32Array(Math.ceil(n / k));
+  const mult = Math.floor(2 ** 32 / (256 * k));
+  for (let o = 0; o < out.length; o++) {
+    let sum = Math.floor(k / 2);
+    for (let j = 0; j < k; j++) sum += line[Math.min(n - 1, o * k + j)];
+    out[o] = Math.floor((sum * mult) / 2 ** 24);
   }
+  return out;
 }
 
 /**
- * What sharp does to an image it cannot shrink on load (PNG, WebP, a face cut): libvips' resize with
- * its default gap of 2, a box shrink by floor(factor / 2) per axis, then a Lanczos-3 reduce,
- * vertical then horizontal, rounded to bytes after each; cover cuts the centre, contain embeds.
+ * libvips' reduceh/reducev of a line of bytes by `shrink` >= 1, as its uchar path computes it: a whole
+ * shrink by floor(factor / gap 2) first, then Lanczos-3 masks at 1/64 positions in 1/4096 units, the
+ * edge repeated, rounded by shift. Byte for byte what sharp gives. The sample position is summed
+ * along the line and restarted every `strip` outputs (libvips computes it per region).
+ */
+function vipsReduce(line, shrink, strip = Number.POSITIVE_INFINITY) {
+  const n = line.length;
+  const size = Math.trunc(n / shrink + 0.5);
+  let extra = size * shrink - n;
+  let residual = shrink;
+  let src = line;
+  const k = Math.max(1, Math.floor(n / size / 2));
+  if (k > 1) {
+    src = vipsShrink(line, k);
+    extra /= k;
+    residual /= k;
+  }
+  if (residual === 1) return src;
+  const points = 2 * rint(3 * residual) + 1;
+  const masks = [];
+  for (let t = 0; t <= 64; t++) {
+    const half = t / 64 + points / 2 - 1;
+    const c = [];
+    for (let i = 0; i < points; i++) c.push(vipsLanczos3((i - half) * (1 / residual)));
+    const sum = c.reduce((a, b) => a + b, 0);
+    masks.push(c.map((v) => Math.trunc((v / sum) * 4096)));
+  }
+  const pad = Math.ceil(points / 2) - 1;
+  const at = (i) => src[Math.min(src.length - 1, Math.max(0, i - pad))];
+  const out = new Float32Array(size);
+  const start = (o) => (o + 0.5) * residual - 0.5 - ((1 + extra) / 2 - 1);
+  let pos = 0;
+  for (let o = 0; o < size; o++) {
+    if (o % strip === 0) pos = start(o);
+    const first = Math.trunc(pos);
+    const mask = masks[((Math.trunc(pos * 128) & 127) + 1) >> 1];
+    let sum = 2048;
+    for (let i = 0; i < points; i++) sum += mask[i] * at(first + i);
+    out[o] = Math.min(255, Math.max(0, sum >> 12));
+    pos += residual;
+  }
+  return out;
+}
+
+/** libvips' Catmull-Rom masks at 1/64 positions, in 1/4096 units (its bicubic interpolator's table). */
+const CATMULL = Array.from({ length: 65 }, (_, t) => {
+  const x = t / 64;
+  const cr1 = 1 - x;
+  const cr3 = cr1 * (-0.5 * x);
+  const cone = cr1 * cr3;
+  const cfou = x * cr3;
+  const cr4 = cfou - cone;
+  return [cone, cr1 - cone + cr4, x - cfou - cr4, cfou].map((c) => Math.trunc(c * 4096));
+});
+
+/** C's round-half-away-from-zero to int (VIPS_ROUND_INT). */
+const roundInt = (v) => Math.trunc(v > 0 ? v + 0.5 : v - 0.5);
+
+/**
+ * libvips' affine of an RGB byte image, as its uchar path computes it: output = [a b; c d] (input +
+ * shift), the output the bounding box of the unshifted input's corners rounded; each output pixel the
+ * interpolation (bilinear, or bicubic with `bicubic`) at its inverse image, in fixed point, the
+ * input's edges repeated (`copy`) or black. Sharp's rotate (bilinear) and resize's enlargement
+ * (bicubic) are this.
+ */
+function vipsAffine(img, [a, b, c, d], { bicubic = false, shift = 0, copy = false } = {}) {
+  const { rgb, width: w, height: h } = img;
+  const offset = bicubic ? 1 : 0;
+  const border = offset + 1;
+  // The output area comes from the corners before the shift is applied (as vips_affine_build orders it).
+  const xs = [0, 0, w, w].map((x, i) => a * x + b * [0, h, 0, h][i]);
+  const ys = [0, 0, w, w].map((x, i) => c * x + d * [0, h, 0, h][i]);
+  const [left, top] = [roundInt(Math.min(...xs)), roundInt(Math.min(...ys))];
+  const ow = roundInt(Math.max(...xs) - Math.min(...xs));
+  const oh = roundInt(Math.max(...ys) - Math.min(...ys));
+  const inv = 1 / (a * d - b * c);
+  const [ia, ib, ic, id] = [inv * d, -inv * b, -inv * c, inv * a];
+  // The input as libvips embeds it: `border` pixels around, edges repeated or black.
+  const at = (u, v, k) => {
+    let x = u - border;
+    let y = v - border;
+    if (copy) {
+      x = Math.min(w - 1, Math.max(0, x));
+      y = Math.min(h - 1, Math.max(0, y));
+    } else if (x < 0 || y < 0 || x >= w || y >= h) return 0;
+    return rgb[(y * w + x) * 3 + k];
+  };
+  const out = new Float32Array(ow * oh * 3);
+  for (let y = 0; y < oh; y++) {
+    let ix = ia * left + ib * (y + top) - (shift - 1) + offset;
+    let iy = ic * left + id * (y + top) - (shift - 1) + offset;
+    for (let x = 0; x < ow; x++, ix += ia, iy += ic) {
+      const [fx, fy] = [Math.floor(ix), Math.floor(iy)];
+      if (fx < offset || fx > offset + w || fy < offset || fy > offset + h) continue; // black
+      const [px, py] = [Math.trunc(ix), Math.trunc(iy)];
+      for (let k = 0; k < 3; k++) {
+        let v;
+        if (bicubic) {
+          const cx = CATMULL[((Math.trunc(ix * 128) & 127) + 1) >> 1];
+          const cy = CATMULL[((Math.trunc(iy * 128) & 127) + 1) >> 1];
+          let sum = 2048;
+          for (let j = 0; j < 4; j++) {
+            let row = 2048;
+            for (let i = 0; i < 4; i++) row += cx[i] * at(px - 1 + i, py - 1 + j, k);
+            sum += cy[j] * (row >> 12);
+          }
+          v = Math.min(255, Math.max(0, sum >> 12));
+        } else {
+          const X = Math.trunc((ix - px) * 4096);
+          const Y = Math.trunc((iy - py) * 4096);
+          const c4 = (Y * X) >> 12;
+          const c2 = ((4096 - Y) * X) >> 12;
+          const c3 = Y - c4;
+          const c1 = 4096 - Y - c2;
+          v =
+            (c1 * at(px, py, k) +
+              c2 * at(px + 1, py, k) +
+              c3 * at(px, py + 1, k) +
+              c4 * at(px + 1, py + 1, k) +
+              2048) >>
+            12;
+        }
+        out[(y * ow + x) * 3 + k] = v;
+      }
+    }
+  }
+  return { rgb: out, width: ow, height: oh };
+}
+
+/** `img` with `fn` applied to every line along one axis (each column for 'v', each row for 'h') of each band. */
+function mapLines(img, axis, fn) {
+  const { rgb, width, height } = img;
+  const vertical = axis === 'v';
+  const [count, length] = vertical ? [width, height] : [height, width];
+  let out = null;
+  let size = 0;
+  const line = new Float32Array(length);
+  for (let a = 0; a < count; a++)
+    for (let c = 0; c < 3; c++) {
+      for (let i = 0; i < length; i++) line[i] = rgb[(vertical ? i * width + a : a * width + i) * 3 + c];
+      const done = fn(line);
+      if (!out) {
+        size = done.length;
+        out = new Float32Array(count * size * 3);
+      }
+      for (let i = 0; i < size; i++) out[(vertical ? i * width + a : a * size + i) * 3 + c] = done[i];
+    }
+  return vertical ? { rgb: out, width, height: size } : { rgb: out, width: size, height };
+}
+
+/**
+ * libvips' resize as sharp calls it (scale 1 / hshrink, vscale 1 / vshrink): reducev, then reduceh,
+ * then an affine for any axis that grows.
+ */
+function vipsResize(img, hshrink, vshrink) {
+  const hscale = Math.max(1 / hshrink, 1 / img.width);
+  const vscale = Math.max(1 / vshrink, 1 / img.height);
+  let out = img;
+  // reducev's regions are libvips' fat strips, 16 lines high; reduceh's span the whole width.
+  if (vscale < 1) out = mapLines(out, 'v', (line) => vipsReduce(line, 1 / vscale, 16));
+  if (hscale < 1) out = mapLines(out, 'h', (line) => vipsReduce(line, 1 / hscale));
+  if (hscale > 1 || vscale > 1)
+    out = vipsAffine(out, [Math.max(1, hscale), 0, 0, Math.max(1, vscale)], { bicubic: true, shift: 0.5, copy: true });
+  return out;
+}
+
+/**
+ * What sharp does to an image it cannot shrink on load (PNG, WebP, a face cut): libvips' resize
+ * (vipsResize); cover cuts the centre, contain embeds.
  */
 function resampleRaw(decoded, p) {
   const [th, tw] = p.size;
@@ -138,42 +308,9 @@ function resampleRaw(decoded, p) {
     [rgb, w, h] = [cut, cw, ch];
   }
   const [hs, vs] = fitShrinks(w, h, p);
-  const rw = p.fit === 'fill' ? tw : Math.max(1, Math.round(w / hs));
-  const rh = p.fit === 'fill' ? th : Math.max(1, Math.round(h / vs));
-  const kx = Math.max(1, Math.floor(w / rw / 2));
-  const ky = Math.max(1, Math.floor(h / rh / 2));
-  const sw = Math.floor(w / kx);
-  const sh = Math.floor(h / ky);
-  const shrunk = new Float32Array(sw * sh * 3);
-  for (let y = 0; y < sh; y++)
-    for (let x = 0; x < sw; x++)
-      for (let c = 0; c < 3; c++) {
-        let sum = 0;
-        for (let j = 0; j < ky; j++) for (let i = 0; i < kx; i++) sum += rgb[((y * ky + j) * w + x * kx + i) * 3 + c];
-        shrunk[(y * sw + x) * 3 + c] = Math.round(sum / (kx * ky));
-      }
-  const mid = new Float32Array(sw * rh * 3);
-  for (let x = 0; x < sw; x++)
-    for (let c = 0; c < 3; c++)
-      reduceAxis(
-        (y) => shrunk[(y * sw + x) * 3 + c],
-        sh,
-        rh,
-        (y, v) => {
-          mid[(y * sw + x) * 3 + c] = v;
-        },
-      );
-  const sized = new Uint8Array(rw * rh * 3);
-  for (let y = 0; y < rh; y++)
-    for (let c = 0; c < 3; c++)
-      reduceAxis(
-        (x) => mid[(y * sw + x) * 3 + c],
-        sw,
-        rw,
-        (x, v) => {
-          sized[(y * rw + x) * 3 + c] = v;
-        },
-      );
+  const resized = vipsResize({ rgb, width: w, height: h }, hs, vs);
+  const { width: rw, height: rh } = resized;
+  const sized = Uint8Array.from(resized.rgb);
   if (rw === tw && rh === th) return sized;
   const out = new Uint8Array(th * tw * 3);
   // cover: the centre of the larger image; contain: the image in the centre of a black one.
@@ -209,7 +346,7 @@ function loadShrink(decoded, p) {
 }
 
 /**
- * A JPEG file resized by sharp itself (what face detection and a face model's whole images get):
+ * A JPEG file resized by sharp itself (what a face model gets of a photo without a face, on_miss: keep):
  * libjpeg's shrink on load (the block mean), then sharp's resize of what was decoded.
  */
 function resampleSharpJpeg(decoded, p) {
@@ -333,16 +470,15 @@ function suppress(faces) {
 }
 
 /** The faces BlazeFace finds in the image: boxes, scores and eyes in upright image pixels. */
-async function detectFaces(detector, decoded, jpeg, pad) {
+async function detectFaces(detector, decoded, pad) {
   const { width, height } = decoded;
   const scale = SIZE / (Math.max(width, height) * (1 + 2 * pad));
   const rw = Math.max(1, Math.min(SIZE, Math.round(width * scale)));
   const rh = Math.max(1, Math.min(SIZE, Math.round(height * scale)));
   const left = Math.floor((SIZE - rw) / 2);
   const top = Math.floor((SIZE - rh) / 2);
-  const small = jpeg
-    ? resampleSharpJpeg(decoded, { size: [rh, rw], fit: 'fill' })
-    : resampleRaw(decoded, { size: [rh, rw], fit: 'fill' });
+  // run-exp resizes the full decode for detection (src/data/faces/locate.ts), as here.
+  const small = resampleRaw(decoded, { size: [rh, rw], fit: 'fill' });
   const input = new Int32Array(SIZE * SIZE * 3);
   for (let y = 0; y < rh; y++)
     for (let x = 0; x < rw * 3; x++) input[((top + y) * SIZE + left) * 3 + x] = small[y * rw * 3 + x];
@@ -407,43 +543,23 @@ export function cutRegion(decoded, region) {
     const iy = filled(y + top, height, fill);
     return ix === null || iy === null ? 0 : rgb[(iy * width + ix) * 3 + c];
   };
-  if (!turn) {
-    const out = new Float32Array(side * side * 3);
-    for (let y = 0; y < side; y++)
-      for (let x = 0; x < side; x++) for (let c = 0; c < 3; c++) out[(y * side + x) * 3 + c] = at(x, y, c);
-    return { rgb: out, width: side, height: side };
-  }
-  // libvips' rotate (sharp.rotate(-angle)): X = a x + b y, Y = c x + d y about the square's corner, the
-  // output the bounding box of its corners rounded to nearest, bilinear, then the centre cut out.
-  const phi = -region.angle;
-  const [a, b, c, d] = [Math.cos(phi), -Math.sin(phi), Math.sin(phi), Math.cos(phi)];
-  const xs = [0, side * a, side * b, side * (a + b)];
-  const ys = [0, side * c, side * d, side * (c + d)];
-  const ol = Math.round(Math.min(...xs));
-  const ot = Math.round(Math.min(...ys));
-  const ow = Math.round(Math.max(...xs) - Math.min(...xs));
-  const oh = Math.round(Math.max(...ys) - Math.min(...ys));
-  const size = Math.max(1, Math.min(Math.round(region.side), ow, oh));
-  const ex = Math.floor((ow - size) / 2) + ol;
-  const ey = Math.floor((oh - size) / 2) + ot;
+  const square = new Float32Array(side * side * 3);
+  for (let y = 0; y < side; y++)
+    for (let x = 0; x < side; x++) for (let c = 0; c < 3; c++) square[(y * side + x) * 3 + c] = at(x, y, c);
+  if (!turn) return { rgb: square, width: side, height: side };
+  // sharp.rotate(degrees) is libvips' rotate: an affine by the angle (bilinear, black outside); then its centre cut out.
+  const rad = ((-region.angle * 180) / Math.PI / 360) * 2 * Math.PI;
+  const [a, b] = [Math.cos(rad), -Math.sin(rad)];
+  const turned = vipsAffine({ rgb: square, width: side, height: side }, [a, b, -b, a]);
+  const size = Math.max(1, Math.min(Math.round(region.side), turned.width, turned.height));
+  const ex = Math.floor((turned.width - size) / 2);
+  const ey = Math.floor((turned.height - size) / 2);
   const out = new Float32Array(size * size * 3);
-  for (let v = 0; v < size; v++)
-    for (let u = 0; u < size; u++) {
-      // The inverse of the rotation is its transpose.
-      const x = a * (u + ex) + c * (v + ey);
-      const y = b * (u + ex) + d * (v + ey);
-      const x0 = Math.floor(x);
-      const y0 = Math.floor(y);
-      const fx = x - x0;
-      const fy = y - y0;
-      for (let k = 0; k < 3; k++) {
-        const px = (xx, yy) => (xx < 0 || yy < 0 || xx >= side || yy >= side ? 0 : at(xx, yy, k));
-        const value =
-          (1 - fy) * ((1 - fx) * px(x0, y0) + fx * px(x0 + 1, y0)) +
-          fy * ((1 - fx) * px(x0, y0 + 1) + fx * px(x0 + 1, y0 + 1));
-        out[(v * size + u) * 3 + k] = Math.round(value);
-      }
-    }
+  for (let y = 0; y < size; y++)
+    out.set(
+      turned.rgb.subarray(((ey + y) * turned.width + ex) * 3, ((ey + y) * turned.width + ex + size) * 3),
+      y * size * 3,
+    );
   return { rgb: out, width: size, height: size };
 }
 
@@ -458,7 +574,7 @@ async function pixels(file, p, detector) {
   const decoded = await decode(file);
   const crop = p.crop?.type === 'face' ? p.crop : null;
   if (!crop) return { bytes: resample(decoded, p, jpeg) };
-  const faces = (await detectFaces(detector, decoded, jpeg, crop.pad ?? 0))
+  const faces = (await detectFaces(detector, decoded, crop.pad ?? 0))
     .filter((f) => f.score >= crop.min_confidence)
     .sort((a, b) => b.box[2] * b.box[3] - a.box[2] * a.box[3]);
   const face = faces[0];
