@@ -18,6 +18,59 @@ import tempfile
 import numpy as np
 
 
+def without_slashes(model_json, tmp):
+    """A copy of the TF.js model whose layer names have '.' for '/' (Keras 3 refuses '/', which
+    run-exp's backbone layers have: backbone/...), its weights renamed to match; its model.json path."""
+    with open(model_json, encoding="utf-8") as f:
+        model = json.load(f)
+    topology = model["modelTopology"]
+    config = topology.get("model_config", topology)["config"]
+    names = {layer["config"]["name"] for layer in config["layers"] if "/" in layer["config"]["name"]}
+    if not names:
+        return model_json
+    rename = lambda name: name.replace("/", ".") if name in names else name  # noqa: E731
+
+    def refs(value):
+        # inbound_nodes, input_layers and output_layers: nested lists whose strings are layer names.
+        if isinstance(value, list):
+            return [refs(v) for v in value]
+        return rename(value) if isinstance(value, str) else value
+
+    for layer in config["layers"]:
+        layer["name"] = rename(layer["name"])
+        layer["config"]["name"] = rename(layer["config"]["name"])
+        layer["inbound_nodes"] = refs(layer.get("inbound_nodes", []))
+    for key in ("input_layers", "output_layers"):
+        config[key] = refs(config[key])
+    for group in model["weightsManifest"]:
+        for weight in group["weights"]:
+            layer, _, rest = weight["name"].rpartition("/")
+            # A weight is <layer>/<weight>; the layer's own name may hold '/'.
+            while layer and layer not in names and "/" in layer:
+                head, _, tail = layer.rpartition("/")
+                layer, rest = head, f"{tail}/{rest}"
+            if layer in names:
+                weight["name"] = f"{rename(layer)}/{rest}"
+        group["paths"] = [os.path.join(os.path.dirname(os.path.abspath(model_json)), p) for p in group["paths"]]
+    target = os.path.join(tmp, "model.json")
+    with open(target, "w", encoding="utf-8") as f:
+        json.dump(model, f)
+    return target
+
+
+def keras3_config(h5):
+    """Drops what tf_keras writes into an h5 model's config that Keras 3 refuses: DepthwiseConv2D's
+    `groups` (always 1 there)."""
+    import h5py
+
+    with h5py.File(h5, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "DepthwiseConv2D":
+                layer["config"].pop("groups", None)
+        f.attrs["model_config"] = json.dumps(config)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("model_json")
@@ -47,7 +100,8 @@ def main():
         # tf_keras (Keras 2) writes h5, which Keras 3 reads and saves in its own format.
         with tempfile.TemporaryDirectory() as tmp:
             h5 = os.path.join(tmp, "model.h5")
-            model.save(h5)
+            keras_tfjs_loader.load_keras_model(without_slashes(a.model_json, tmp)).save(h5)
+            keras3_config(h5)
             k3 = keras.models.load_model(h5, compile=False)
         target = os.path.join(a.out, "model.keras")
         k3.save(target)

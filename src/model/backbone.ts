@@ -4,7 +4,7 @@
 // of them training may change.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
+import type { LayersModel, NamedTensorMap, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
 import { normalization } from '../data/normalize.ts';
 import { verifiedPackageDir } from '../platform/pinned-package.ts';
 import type { Tf } from '../platform/tensorflow.ts';
@@ -13,6 +13,7 @@ import { didYouMean } from '../spec/errors.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { faceResnet } from './backbones/face-resnet.ts';
 import { copyLayers, type PathBackbone } from './backbones/from-path.ts';
+import { type GraphNode, inlineGraph } from './backbones/graph-inline.ts';
 import { applyGraphLayer, graphModel } from './backbones/graph-layer.ts';
 import { LayerError } from './layer-error.ts';
 
@@ -124,7 +125,11 @@ function adapted(tf: Tf, x: SymbolicTensor, spec: BackboneSpec, exp: Pick<Experi
   return out;
 }
 
-/** A graph model as one frozen layer on `x`, reading out `spec.output` (by default the graph's own output). */
+/**
+ * A graph model on `x`, read out at `spec.output` (by default the graph's own
+ * output): as standard frozen layers when every op on the way has one, else as
+ * one frozen graph layer.
+ */
 function graphBackbone(
   tf: Tf,
   x: SymbolicTensor,
@@ -145,29 +150,67 @@ function graphBackbone(
     source,
     source.weightSpecs.map((w) => source.weights[w.name] as Tensor),
   );
-  const outputNode = spec.output ?? (probe.outputNodes[0] as string);
-  if (!source.nodes.includes(outputNode)) {
-    probe.dispose();
-    const hint = didYouMean(outputNode, source.nodes);
-    throw new LayerError(
-      -1,
-      `backbone ${label} has no node '${outputNode}'${hint ? `; did you mean '${hint}'?` : ''}`,
-      undefined,
-      'model.backbone.output',
+  try {
+    const outputNode = spec.output ?? (probe.outputNodes[0] as string);
+    if (!source.nodes.includes(outputNode)) {
+      const hint = didYouMean(outputNode, source.nodes);
+      throw new LayerError(
+        -1,
+        `backbone ${label} has no node '${outputNode}'${hint ? `; did you mean '${hint}'?` : ''}`,
+        undefined,
+        'model.backbone.output',
+      );
+    }
+    const imageShape = x.shape.slice(1) as number[];
+    const topology = source.topology as { node: GraphNode[] };
+    if (inlinesFaithfully(tf, probe, topology.node, source.weights, outputNode, imageShape)) {
+      const inlined = inlineGraph(tf, x, topology.node, source.weights, outputNode, BACKBONE_SCOPE);
+      if ('output' in inlined) return inlined.output;
+    }
+    // The output's shape: the graph run once on a blank image of the input's size.
+    const shape = tf.tidy(() => (probe.execute(tf.zeros([1, ...imageShape]), outputNode) as Tensor).shape);
+    return applyGraphLayer(
+      tf,
+      x,
+      `${BACKBONE_SCOPE}/graph`,
+      { topology: source.topology, weightSpecs: source.weightSpecs, outputNode, outputShape: shape.slice(1) },
+      source.weights,
     );
+  } finally {
+    probe.dispose();
   }
-  // The output's shape: the graph run once on a blank image of the input's size.
-  const shape = tf.tidy(
-    () => (probe.execute(tf.zeros([1, ...(x.shape.slice(1) as number[])]), outputNode) as Tensor).shape,
-  );
-  probe.dispose();
-  return applyGraphLayer(
-    tf,
-    x,
-    `${BACKBONE_SCOPE}/graph`,
-    { topology: source.topology, weightSpecs: source.weightSpecs, outputNode, outputShape: shape.slice(1) },
-    source.weights,
-  );
+}
+
+/**
+ * Whether the graph's path to `outputNode` rebuilds as standard layers that
+ * compute what the graph computes (to 1e-4 of the features' scale, on a
+ * seeded image; some graphs fix the batch at 1): the check that keeps a
+ * mistranslated op from going unseen.
+ */
+function inlinesFaithfully(
+  tf: Tf,
+  graph: ReturnType<typeof graphModel>,
+  nodes: GraphNode[],
+  weights: NamedTensorMap,
+  outputNode: string,
+  imageShape: number[],
+): boolean {
+  const input = tf.input({ shape: imageShape });
+  const trial = inlineGraph(tf, input, nodes, weights, outputNode, BACKBONE_SCOPE);
+  if (!('output' in trial)) return false;
+  const model = tf.model({ inputs: input, outputs: trial.output });
+  try {
+    return tf.tidy(() => {
+      const images = tf.randomUniform([1, ...imageShape], -1, 1, 'float32', 1);
+      const theirs = graph.execute(images, outputNode) as Tensor;
+      const ours = model.predict(images) as Tensor;
+      if (ours.shape.join() !== theirs.shape.join()) return false;
+      const scale = Math.max(1, theirs.abs().max().dataSync()[0] as number);
+      return (ours.sub(theirs).abs().max().dataSync()[0] as number) <= 1e-4 * scale;
+    });
+  } finally {
+    model.dispose();
+  }
 }
 
 /**

@@ -2,12 +2,11 @@
 // layers are copied in under backbone/, with their weights, an input adapter
 // for the normalization they expect, frozen batch norm in inference mode, and
 // located errors for folders that are not layers models.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LayersModel, Tensor, Tensor4D } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
-import { loadModel } from '../../src/model/backbones/graph-layer.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
 import { loadTensorflow, type Tf } from '../../src/platform/tensorflow.ts';
 import type { Experiment } from '../../src/spec/experiment.ts';
@@ -32,13 +31,15 @@ async function savedNetwork(tf: Tf, dir: string): Promise<LayersModel> {
   return model;
 }
 
-function experiment(dir: string, backbone: object) {
+const HEAD = [{ type: 'dense', units: 2, activation: 'softmax' }];
+
+function experiment(dir: string, backbone: object, layers: object[] = HEAD) {
   return {
     seed: 1,
     data: { preprocessing: { normalize: 'unit' } },
     model: {
       backbone: { trainable: false, path: dir, ...backbone },
-      layers: [{ type: 'dense', units: 2, activation: 'softmax' }],
+      layers,
     },
     training: { loss: { type: 'categorical_crossentropy' } },
   } as unknown as Experiment;
@@ -102,22 +103,28 @@ describe('backbones by path', () => {
     expect(model.getLayer('backbone/conv').trainable).toBe(false);
   });
 
-  it('a graph model becomes one frozen layer: its features, saved and loaded back from the run model alone', async () => {
+  it('a graph model is rebuilt as frozen standard layers: its features to the last bit, saved and loaded back', async () => {
     const { tf } = await loadTensorflow();
     const file = path.join(root, 'node_modules', '@vladmandic', 'human', 'models', 'emotion.json');
     const node = 'StatefulPartitionedCall/model_1/global_average_pooling2d_1/Mean';
-    const exp = experiment(file, { output: node });
-    const model = await buildExperimentModel(tf, exp, [64, 64, 1], 2);
-    expect(model.getLayer('backbone/graph').trainable).toBe(false);
+    const model = await buildExperimentModel(tf, experiment(file, { output: node }), [64, 64, 1], 2);
+    const backbone = model.layers.filter((l) => l.name.startsWith('backbone/'));
+    // Fused convolutions, depthwise convolutions, pooling, residual adds: TF.js's own classes, frozen.
+    expect(new Set(backbone.map((l) => l.getClassName()))).toEqual(
+      new Set(['Conv2D', 'DepthwiseConv2D', 'MaxPooling2D', 'Add', 'Activation', 'GlobalAveragePooling2D']),
+    );
+    expect(backbone.every((l) => !l.trainable)).toBe(true);
     expect(model.trainableWeights.every((w) => !w.originalName.startsWith('backbone/'))).toBe(true);
     const x = tf.randomUniform([2, 64, 64, 1], 0, 1, 'float32', 9) as Tensor4D;
     const graph = await tf.loadGraphModel(`file://${file}`);
     const theirs = graph.execute(x, node) as Tensor;
-    const ours = tf.model({ inputs: model.inputs, outputs: model.getLayer('backbone/graph').output as never });
-    expect((ours.predict(x) as Tensor).sub(theirs).abs().max().dataSync()[0]).toBeLessThan(1e-5);
+    const features = (backbone.at(-1) as (typeof backbone)[number]).output;
+    const ours = tf.model({ inputs: model.inputs, outputs: features as never });
+    expect((ours.predict(x) as Tensor).sub(theirs).abs().max().dataSync()[0]).toBeLessThan(1e-6);
     const dir = tempDir();
     await model.save(`file://${dir}`);
-    const loaded = await loadModel(tf, path.join(dir, 'model.json'));
+    expect(readFileSync(path.join(dir, 'model.json'), 'utf8')).not.toMatch(/RunExp/);
+    const loaded = await tf.loadLayersModel(`file://${path.join(dir, 'model.json')}`);
     const diff = (loaded.predict(x) as Tensor)
       .sub(model.predict(x) as Tensor)
       .abs()
@@ -126,6 +133,47 @@ describe('backbones by path', () => {
     await expect(buildExperimentModel(tf, experiment(file, { trainable: true }), [64, 64, 1], 2)).rejects.toThrow(
       /is a TF\.js graph model: a frozen feature extractor; use trainable: false/,
     );
+  });
+
+  it('more graphs inline exactly (padded channels, fused PReLU, constant scale and shift); one with an op no layer has stays one graph layer', async () => {
+    const { tf } = await loadTensorflow();
+    const models = path.join(root, 'node_modules', '@vladmandic', 'human', 'models');
+    const flatten = [{ type: 'flatten' }, ...HEAD];
+    for (const [name, size, node, head] of [
+      ['blazeface', 256, 'StatefulPartitionedCall/functional_1/re_lu_30/Relu', flatten],
+      ['iris', 64, 'Identity', flatten],
+      ['liveness', 32, 'StatefulPartitionedCall/sequential_1/flatten_1/Reshape', HEAD],
+    ] as const) {
+      const file = path.join(models, `${name}.json`);
+      const model = await buildExperimentModel(tf, experiment(file, { output: node }, head), [size, size, 3], 2);
+      expect(
+        model.layers.map((l) => l.getClassName()),
+        name,
+      ).not.toContain('RunExpGraphBackbone');
+      const x = tf.randomUniform([1, size, size, 3], 0, 1, 'float32', 2) as Tensor4D;
+      const graph = await tf.loadGraphModel(`file://${file}`);
+      const theirs = graph.execute(x, node) as Tensor;
+      const last = model.layers.filter((l) => l.name.startsWith('backbone/')).at(-1);
+      const ours = tf.model({ inputs: model.inputs, outputs: last?.output as never }).predict(x) as Tensor;
+      expect(
+        ours
+          .reshape([-1])
+          .sub(theirs.reshape([-1]))
+          .abs()
+          .max()
+          .dataSync()[0],
+        name,
+      ).toBeLessThan(1e-5);
+    }
+    // faceres clips with Minimum/Maximum against constants, which no standard layer does.
+    const faceres = path.join(models, 'faceres.json');
+    const model = await buildExperimentModel(
+      tf,
+      experiment(faceres, { output: 'global_pooling/Mean' }),
+      [224, 224, 3],
+      2,
+    );
+    expect(model.getLayer('backbone/graph').getClassName()).toBe('RunExpGraphBackbone');
   });
 
   it('a folder without a readable model.json gives a located error, exit 2', async () => {

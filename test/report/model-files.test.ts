@@ -80,11 +80,22 @@ const BACKBONE = `model:
     - { type: dense, units: 2, activation: softmax }
 `;
 
+// A TF.js graph model (a small liveness CNN @vladmandic/human ships) read out at its flatten: inlined as standard layers.
+const GRAPH = `model:
+  backbone:
+    path: ${path.join(root, 'node_modules', '@vladmandic', 'human', 'models', 'liveness.json')}
+    output: StatefulPartitionedCall/sequential_1/flatten_1/Reshape
+    trainable: false
+  layers:
+    - { type: dense, units: 2, activation: softmax }
+`;
+
 describe("a run's model folder", () => {
   it.each([
     ['the toy CNN', '', 16],
     ['a spatialDropout2d model', SPATIAL, 16],
     ['a face_resnet backbone model', BACKBONE, 150],
+    ['a graph-model backbone model', GRAPH, 32],
   ])('of %s loads in stock @tensorflow/tfjs with its classes and predicts as run-exp does', async (_, model, size) => {
     const dir = tempDir();
     const set = [
