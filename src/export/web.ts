@@ -19,12 +19,6 @@ import { type Converted, checkBatch, metadataFile } from './convert.ts';
 
 const WEB = fileURLToPath(new URL('./web/', import.meta.url));
 
-/** What the page cannot do yet, or null. */
-function unsupported(run: LoadedRun): string | null {
-  if (run.preprocessing.color !== 'rgb') return 'the model takes grayscale images (the page converts only RGB yet)';
-  return null;
-}
-
 /** The face detector's graph model beside the page (detector/model.json and its weights), for a face-crop model. */
 function copyDetector(run: LoadedRun, out: string): void {
   const crop = faceCropOf(run.preprocessing);
@@ -39,8 +33,6 @@ function copyDetector(run: LoadedRun, out: string): void {
 }
 
 export async function exportWeb(tf: Tf, run: LoadedRun, out: string): Promise<Converted> {
-  const why = unsupported(run);
-  if (why) throw new RunExpError(`--format web: ${why}`);
   const modelDir = path.join(out, 'model');
   mkdirSync(modelDir, { recursive: true });
   run.model.setUserDefinedMetadata({ run_exp: modelMeta(run) });

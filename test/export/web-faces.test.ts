@@ -50,7 +50,7 @@ describe("the web page's preprocessing", () => {
         }
   });
 
-  it('resizes raw pixels as sharp does, byte for byte: reduce, whole shrinks, enlargement, both at once', async () => {
+  it('resizes raw pixels as sharp does, byte for byte: reduce, whole shrinks, enlargement, both at once, in colour and grey', async () => {
     for (const [w, h, tw, th, fit] of [
       [170, 170, 150, 150, 'fill'],
       [470, 470, 150, 150, 'fill'],
@@ -70,6 +70,15 @@ describe("the web page's preprocessing", () => {
       const ours = pageResample({ rgb: Float32Array.from(data), width: w, height: h }, { size: [th, tw], fit }, false);
       expect(ours.length).toBe(theirs.length);
       expect(maxDiff(ours, theirs), `${w}x${h} -> ${tw}x${th} ${fit}`).toBe(0);
+      // A grayscale model: sharp's greyscale (libvips' B_W) before the resize.
+      const grey = await sharp(data, { raw: { width: w, height: h, channels: 3 } })
+        .grayscale()
+        .resize({ width: tw, height: th, fit, position: 'centre', background: { r: 0, g: 0, b: 0 } })
+        .raw()
+        .toBuffer();
+      const page = { rgb: Float32Array.from(data), width: w, height: h };
+      const ourGrey = pageResample(page, { size: [th, tw], fit, color: 'grayscale' }, false);
+      expect(maxDiff(ourGrey, grey), `${w}x${h} -> ${tw}x${th} ${fit} grey`).toBe(0);
     }
   });
 

@@ -106,4 +106,39 @@ describe('the model in a page', () => {
       await server.close();
     }
   }, 180_000);
+
+  it("a grayscale model in the page: sharp's greyscale before its resize, run-exp's JPEG path after its own", async () => {
+    const { tf } = await loadTensorflow();
+    const dir = tempDir('run-exp-web-grey-');
+    await dataset(path.join(dir, 'images'), 6);
+    const set = ['training.epochs=3', 'data.preprocessing.size=[24,24]', 'data.preprocessing.color=grayscale'];
+    const result = await runExperiment(
+      resolveExperiment(experimentFile(dir), { env: {}, set }),
+      {},
+      path.join(dir, 'cache'),
+    );
+    const run = await loadRun(tf, result.run.dir);
+    // Besides the photos, one smaller than the model's input: enlarged by sharp, not run-exp's JPEG path.
+    const small = path.join(dir, 'small.jpg');
+    await sharp({ create: { width: 16, height: 20, channels: 3, background: { r: 200, g: 90, b: 30 } } })
+      .jpeg()
+      .toFile(small);
+    const files = [...(await photos(dir)), small];
+    const ours = await predictFiles(tf, run, files);
+    const out = path.join(dir, 'web');
+    const said: string[] = [];
+    const io = { out: (s: string) => said.push(s), err: (s: string) => said.push(s), env: {} };
+    expect(await main(['export', '--run', result.run.dir, '--format', 'web', '--out', out], io), said.join('')).toBe(0);
+    const site = await staticServer(out);
+    try {
+      const got = await pagePredictions(site.url, files);
+      for (const [i, p] of ours.entries()) {
+        expect(got[i]?.label, path.basename(files[i] as string)).toBe(p.label);
+        for (const [cls, prob] of Object.entries(p.probabilities ?? {}))
+          expect(Math.abs((got[i]?.probabilities[cls] as number) - prob), `${i} ${cls}`).toBeLessThan(0.01);
+      }
+    } finally {
+      await site.close();
+    }
+  }, 180_000);
 });

@@ -189,7 +189,7 @@ const roundInt = (v) => Math.trunc(v > 0 ? v + 0.5 : v - 0.5);
  * (bicubic) are this.
  */
 function vipsAffine(img, [a, b, c, d], { bicubic = false, shift = 0, copy = false } = {}) {
-  const { rgb, width: w, height: h } = img;
+  const { rgb, width: w, height: h, bands = 3 } = img;
   const offset = bicubic ? 1 : 0;
   const border = offset + 1;
   // The output area comes from the corners before the shift is applied (as vips_affine_build orders it).
@@ -208,9 +208,9 @@ function vipsAffine(img, [a, b, c, d], { bicubic = false, shift = 0, copy = fals
       x = Math.min(w - 1, Math.max(0, x));
       y = Math.min(h - 1, Math.max(0, y));
     } else if (x < 0 || y < 0 || x >= w || y >= h) return 0;
-    return rgb[(y * w + x) * 3 + k];
+    return rgb[(y * w + x) * bands + k];
   };
-  const out = new Float32Array(ow * oh * 3);
+  const out = new Float32Array(ow * oh * bands);
   for (let y = 0; y < oh; y++) {
     let ix = ia * left + ib * (y + top) - (shift - 1) + offset;
     let iy = ic * left + id * (y + top) - (shift - 1) + offset;
@@ -218,7 +218,7 @@ function vipsAffine(img, [a, b, c, d], { bicubic = false, shift = 0, copy = fals
       const [fx, fy] = [Math.floor(ix), Math.floor(iy)];
       if (fx < offset || fx > offset + w || fy < offset || fy > offset + h) continue; // black
       const [px, py] = [Math.trunc(ix), Math.trunc(iy)];
-      for (let k = 0; k < 3; k++) {
+      for (let k = 0; k < bands; k++) {
         let v;
         if (bicubic) {
           const cx = CATMULL[((Math.trunc(ix * 128) & 127) + 1) >> 1];
@@ -245,32 +245,32 @@ function vipsAffine(img, [a, b, c, d], { bicubic = false, shift = 0, copy = fals
               2048) >>
             12;
         }
-        out[(y * ow + x) * 3 + k] = v;
+        out[(y * ow + x) * bands + k] = v;
       }
     }
   }
-  return { rgb: out, width: ow, height: oh };
+  return { rgb: out, width: ow, height: oh, bands };
 }
 
 /** `img` with `fn` applied to every line along one axis (each column for 'v', each row for 'h') of each band. */
 function mapLines(img, axis, fn) {
-  const { rgb, width, height } = img;
+  const { rgb, width, height, bands = 3 } = img;
   const vertical = axis === 'v';
   const [count, length] = vertical ? [width, height] : [height, width];
   let out = null;
   let size = 0;
   const line = new Float32Array(length);
   for (let a = 0; a < count; a++)
-    for (let c = 0; c < 3; c++) {
-      for (let i = 0; i < length; i++) line[i] = rgb[(vertical ? i * width + a : a * width + i) * 3 + c];
+    for (let c = 0; c < bands; c++) {
+      for (let i = 0; i < length; i++) line[i] = rgb[(vertical ? i * width + a : a * width + i) * bands + c];
       const done = fn(line);
       if (!out) {
         size = done.length;
-        out = new Float32Array(count * size * 3);
+        out = new Float32Array(count * size * bands);
       }
-      for (let i = 0; i < size; i++) out[(vertical ? i * width + a : a * size + i) * 3 + c] = done[i];
+      for (let i = 0; i < size; i++) out[(vertical ? i * width + a : a * size + i) * bands + c] = done[i];
     }
-  return vertical ? { rgb: out, width, height: size } : { rgb: out, width: size, height };
+  return vertical ? { rgb: out, width, height: size, bands } : { rgb: out, width: size, height, bands };
 }
 
 /**
@@ -296,23 +296,24 @@ function vipsResize(img, hshrink, vshrink) {
 function resampleRaw(decoded, p) {
   const [th, tw] = p.size;
   let { rgb, width: w, height: h } = decoded;
+  const n = decoded.bands ?? 3;
   const centre = p.center_crop ?? 1;
   if (centre < 1) {
     const cw = Math.max(1, Math.round(w * centre));
     const ch = Math.max(1, Math.round(h * centre));
     const left = Math.floor((w - cw) / 2);
     const top = Math.floor((h - ch) / 2);
-    const cut = new Float32Array(cw * ch * 3);
+    const cut = new Float32Array(cw * ch * n);
     for (let y = 0; y < ch; y++)
-      cut.set(rgb.subarray(((top + y) * w + left) * 3, ((top + y) * w + left + cw) * 3), y * cw * 3);
+      cut.set(rgb.subarray(((top + y) * w + left) * n, ((top + y) * w + left + cw) * n), y * cw * n);
     [rgb, w, h] = [cut, cw, ch];
   }
   const [hs, vs] = fitShrinks(w, h, p);
-  const resized = vipsResize({ rgb, width: w, height: h }, hs, vs);
+  const resized = vipsResize({ rgb, width: w, height: h, bands: n }, hs, vs);
   const { width: rw, height: rh } = resized;
   const sized = Uint8Array.from(resized.rgb);
   if (rw === tw && rh === th) return sized;
-  const out = new Uint8Array(th * tw * 3);
+  const out = new Uint8Array(th * tw * n);
   // cover: the centre of the larger image; contain: the image in the centre of a black one.
   const [fromX, fromY, toX, toY] =
     p.fit === 'cover'
@@ -320,8 +321,8 @@ function resampleRaw(decoded, p) {
       : [0, 0, Math.floor((tw - rw) / 2), Math.floor((th - rh) / 2)];
   for (let y = 0; y < Math.min(th, rh); y++)
     for (let x = 0; x < Math.min(tw, rw); x++)
-      for (let c = 0; c < 3; c++)
-        out[((toY + y) * tw + toX + x) * 3 + c] = sized[((fromY + y) * rw + fromX + x) * 3 + c];
+      for (let c = 0; c < n; c++)
+        out[((toY + y) * tw + toX + x) * n + c] = sized[((fromY + y) * rw + fromX + x) * n + c];
   return out;
 }
 
@@ -332,8 +333,61 @@ function resampleRaw(decoded, p) {
  * anything else as sharp resizes it (resampleRaw).
  */
 export function resample(decoded, p, jpeg) {
-  if (!jpeg) return resampleRaw(decoded, p);
-  return resampleJpeg(decoded, p);
+  const grey = p.color === 'grayscale';
+  const centre = p.center_crop ?? 1;
+  const cut = [decoded.width, decoded.height].map((n) => Math.max(1, Math.round(n * centre)));
+  // run-exp's JPEG path declines to enlarge; sharp does it (grey before the resize).
+  if (!jpeg || Math.min(...fitShrinks(cut[0], cut[1], p)) < 1)
+    return resampleRaw(grey ? vipsGrey(decoded) : decoded, p);
+  const bytes = resampleJpeg(decoded, p);
+  return grey ? jpegGrey(bytes) : bytes;
+}
+
+/** 32-bit float arithmetic, as libvips' colour code does it in C floats. */
+const f32 = Math.fround;
+
+/** C's 1.0F + 0.055F. */
+const ONE_055 = f32(1 + f32(0.055));
+
+/** libvips' sRGB <-> linear tables for 8 bits (LabQ2sRGB.c's calcul_tables, in floats). */
+const SRGB_TABLES = (() => {
+  const toLinear = new Float32Array(256);
+  const toSrgb = new Int32Array(257);
+  for (let i = 0; i < 256; i++) {
+    const f = f32(i / 255);
+    const v = f <= 0.0031308 ? f32(f32(12.92) * f) : f32(f32(ONE_055 * f32(f ** f32(1 / f32(2.4)))) - f32(0.055));
+    toSrgb[i] = rint(f32(255 * v));
+    toLinear[i] = f <= 0.04045 ? f32(f / f32(12.92)) : f32(f32(f32(f + f32(0.055)) / ONE_055) ** f32(2.4));
+  }
+  toSrgb[256] = toSrgb[255];
+  return { toLinear, toSrgb };
+})();
+
+/** sharp's greyscale() (libvips' sRGB -> B_W: the luminance of linear RGB, back to sRGB through its table), one band. */
+function vipsGrey(img) {
+  const { toLinear, toSrgb } = SRGB_TABLES;
+  const n = img.width * img.height;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const [r, g, b] = [0, 1, 2].map((c) => toLinear[img.rgb[i * 3 + c]]);
+    const y = f32(f32(f32(f32(0.2126) * r) + f32(f32(0.7152) * g)) + f32(f32(0.0722) * b));
+    const yf = Math.min(255, Math.max(0, f32(y * 255)));
+    const yi = Math.trunc(yf);
+    out[i] = rint(f32(toSrgb[yi] + f32(f32(toSrgb[yi + 1] - toSrgb[yi]) * f32(yf - yi))));
+  }
+  return { rgb: out, width: img.width, height: img.height, bands: 1 };
+}
+
+/** run-exp's JPEG path's greyscale (native/jpeg/jpeg.cc, after its resize): the luminance of linear RGB, in doubles. */
+function jpegGrey(bytes) {
+  const linear = (v) => (v / 255 <= 0.04045 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4);
+  const srgb = (v) => 255 * (v <= 0.0031308 ? v * 12.92 : 1.055 * v ** (1 / 2.4) - 0.055);
+  const out = new Uint8Array(bytes.length / 3);
+  for (let i = 0; i < out.length; i++)
+    out[i] = toByte(
+      srgb(0.2126 * linear(bytes[i * 3]) + 0.7152 * linear(bytes[i * 3 + 1]) + 0.0722 * linear(bytes[i * 3 + 2])),
+    );
+  return out;
 }
 
 /** The shrink by 2, 4 or 8 that libjpeg applies on decode for this resize (1: none), as sharp chooses it. */
@@ -351,14 +405,20 @@ function loadShrink(decoded, p) {
  */
 function resampleSharpJpeg(decoded, p) {
   const ratio = loadShrink(decoded, p);
-  if (ratio === 1) return resampleRaw(decoded, p);
-  const { rgb, width: stride } = blockMean(decoded.rgb, decoded.width, decoded.height, ratio);
-  const width = Math.floor(decoded.width / ratio);
-  const height = Math.floor(decoded.height / ratio);
-  const kept = new Float32Array(width * height * 3);
-  for (let y = 0; y < height; y++) kept.set(rgb.subarray(y * stride * 3, (y * stride + width) * 3), y * width * 3);
-  return resampleRaw({ rgb: kept, width, height }, p);
+  let img = decoded;
+  if (ratio > 1) {
+    const { rgb, width: stride } = blockMean(decoded.rgb, decoded.width, decoded.height, ratio);
+    const width = Math.floor(decoded.width / ratio);
+    const height = Math.floor(decoded.height / ratio);
+    const kept = new Float32Array(width * height * 3);
+    for (let y = 0; y < height; y++) kept.set(rgb.subarray(y * stride * 3, (y * stride + width) * 3), y * width * 3);
+    img = { rgb: kept, width, height };
+  }
+  return resampleRaw(coloured(img, p), p);
 }
+
+/** An RGB image in the model's colour, as sharp makes it before resizing. */
+const coloured = (img, p) => (p.color === 'grayscale' ? vipsGrey(img) : img);
 
 /** run-exp's own JPEG path (native/jpeg/jpeg.cc), which whole JPEGs take when the model has no face crop. */
 function resampleJpeg(decoded, p) {
@@ -582,10 +642,10 @@ async function pixels(file, p, detector) {
     if (crop.on_miss === 'skip') return { skip: 'no face found (crop.on_miss: skip)', face: null };
     const note = `no face found; predicted on the ${crop.on_miss === 'center' ? 'centred square' : 'whole image'}, as crop.on_miss is ${crop.on_miss}`;
     if (crop.on_miss !== 'center')
-      return { bytes: jpeg ? resampleSharpJpeg(decoded, p) : resampleRaw(decoded, p), face: null, note };
+      return { bytes: jpeg ? resampleSharpJpeg(decoded, p) : resampleRaw(coloured(decoded, p), p), face: null, note };
     const side = Math.min(decoded.width, decoded.height);
     const cut = cutRegion(decoded, { cx: decoded.width / 2, cy: decoded.height / 2, side, angle: 0 });
-    return { bytes: resampleRaw(cut, p), face: null, note };
+    return { bytes: resampleRaw(coloured(cut, p), p), face: null, note };
   }
   const [x, y, w, h] = face.box;
   const [[lx, ly], [rx, ry]] = face.eyes;
@@ -597,15 +657,15 @@ async function pixels(file, p, detector) {
     fill: crop.fill,
   };
   return {
-    bytes: resampleRaw(cutRegion(decoded, region), p),
+    bytes: resampleRaw(coloured(cutRegion(decoded, region), p), p),
     face: { index: 0, box: face.box.map((v) => Math.round(v)), score: face.score },
   };
 }
 
 /** Bytes to the model's floats, through the same per-channel table as run-exp's normalization. */
-function normalize(bytes, p) {
-  const table = new Float32Array(256 * 3);
-  for (let c = 0; c < 3; c++) {
+function normalize(bytes, p, channels) {
+  const table = new Float32Array(256 * channels);
+  for (let c = 0; c < channels; c++) {
     const mean = p.mean?.[c] ?? p.mean?.[0] ?? 0;
     const std = p.std?.[c] ?? p.std?.[0] ?? 1;
     for (let v = 0; v < 256; v++)
@@ -613,7 +673,7 @@ function normalize(bytes, p) {
         p.normalize === 'unit' ? v / 255 : p.normalize === 'symmetric' ? v / 127.5 - 1 : (v / 255 - mean) / std;
   }
   const out = new Float32Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) out[i] = table[(i % 3) * 256 + bytes[i]];
+  for (let i = 0; i < bytes.length; i++) out[i] = table[(i % channels) * 256 + bytes[i]];
   return out;
 }
 
@@ -634,9 +694,10 @@ export async function loadModel(url = 'model/model.json', detectorUrl = 'detecto
         ...(input.note ? { note: input.note } : {}),
       };
       if (input.skip) return { label: null, probabilities: null, ...about, note: input.skip };
-      const x = normalize(input.bytes, p);
+      const channels = p.color === 'grayscale' ? 1 : 3;
+      const x = normalize(input.bytes, p, channels);
       const probs = tf.tidy(() => {
-        const t = tf.tensor4d(x, [1, h, w, 3]);
+        const t = tf.tensor4d(x, [1, h, w, channels]);
         const y = model.predict(t);
         return meta.test_time_flip ? y.add(model.predict(tf.reverse(t, 2))).div(2) : y;
       });
