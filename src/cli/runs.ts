@@ -54,8 +54,13 @@ export async function runsCommand(
         : r.status === 'RUNNING?'
           ? `  (on ${r.host}, heartbeat ${age(r.heartbeat)})`
           : '';
+    const backlog = r.mlflow?.pending
+      ? r.mlflow.missing.length
+        ? `  (MLflow lacks ${r.mlflow.missing.length} file(s): ${r.mlflow.error}; run-exp sync uploads them)`
+        : `  (MLflow: ${r.mlflow.pending} events spooled; run-exp sync sends them)`
+      : '';
     out(
-      `${`${r.experiment}/${r.id}`.padEnd(w)}  ${r.status.padEnd(8)}  ${String(r.epochs).padStart(6)}  ${num(r.final.val_accuracy).padStart(7)}  ${num(r.final.val_loss).padStart(8)}  ${r.started ?? '-'}${note}\n`,
+      `${`${r.experiment}/${r.id}`.padEnd(w)}  ${r.status.padEnd(8)}  ${String(r.epochs).padStart(6)}  ${num(r.final.val_accuracy).padStart(7)}  ${num(r.final.val_loss).padStart(8)}  ${r.started ?? '-'}${note}${backlog}\n`,
     );
   }
   return reaped.some((r) => r.mlflow?.pending) ? 1 : 0;

@@ -13,7 +13,7 @@ export async function syncCommand(
     results.push(r);
     if (options.json) continue;
     const state = r.pending
-      ? `${r.pending} events still spooled: ${r.error}`
+      ? `${r.replayed ? `${r.replayed} events replayed; ` : ''}${r.pending} events still spooled${r.missing.length ? ` (${r.missing.length} file(s) not uploaded)` : ''}: ${r.error}`
       : (r.error ?? (r.replayed ? `${r.replayed} events replayed` : 'in sync'));
     out(`${dir}  ${state}${r.url ? `  ${r.url}` : ''}\n`);
     for (const n of r.notices) out(`  ${n}\n`);

@@ -163,7 +163,11 @@ export async function trainCommand(
           .join('')}\n`,
       );
       for (const n of mlflow?.notices ?? []) err(`MLflow: ${n}\n`);
-      if (mlflow?.pending) {
+      if (mlflow?.pending && mlflow.pendingRecords === 0) {
+        err(
+          `MLflow: the run's metrics, params and status reached ${mlflow.url ?? mlflow.uri}, but ${mlflow.missing.length} file(s) did not (${mlflow.error}); upload them later with: run-exp sync ${result.run.dir}\n`,
+        );
+      } else if (mlflow?.pending) {
         err(
           `MLflow: ${mlflow.pending} of ${mlflow.logged} events spooled (${mlflow.error}); send them later with: run-exp sync ${result.run.dir}\n`,
         );

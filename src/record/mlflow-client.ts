@@ -397,6 +397,10 @@ export function mlflowClient(options: ClientOptions) {
       await call('POST', 'runs/set-tag', { run_id: runId, ...cutTag({ key, value }) });
     },
 
+    async deleteTag(runId: string, key: string) {
+      await call('POST', 'runs/delete-tag', { run_id: runId, key });
+    },
+
     /** Logs any number of metrics, params and tags, split into requests within MLflow's limits. */
     async logBatch(runId: string, batch: { metrics?: Metric[]; params?: Param[]; tags?: Tag[] }) {
       const cut = { ...batch, params: batch.params?.map(cutParam), tags: batch.tags?.map(cutTag) };

@@ -43,8 +43,12 @@ export interface SpoolState {
   experiment_id?: string;
   run_id?: string;
   artifact_uri?: string;
-  /** The highest event seq the server has acknowledged. */
+  /** Every event up to this seq is acknowledged. */
   sent: number;
+  /** Events after `sent` the server acknowledged while an earlier one (a file upload) stays pending. */
+  done?: number[];
+  /** Why each pending file event (artifacts or model, by seq) failed last; records never wait for them. */
+  file_errors?: Record<string, string>;
   /** The run's MLflow logged model, once created, and where its files go. */
   logged_model_id?: string;
   logged_model_uri?: string;
@@ -102,11 +106,39 @@ export function openSpool(runDir: string, uri: string): Spool {
       events.push(spooled);
       return spooled;
     },
-    pending: () => events.filter((e) => e.seq > spool.state.sent),
+    pending: () => events.filter((e) => e.seq > spool.state.sent && !spool.state.done?.includes(e.seq)),
   };
   if (state !== saved) saveState(spool);
   return spool;
 }
+
+/** Records `seq` as acknowledged (and saves): `sent` moves up over every acknowledged seq in a row. */
+function acknowledge(spool: Spool, seqs: number[]): void {
+  const { state } = spool;
+  const done = new Set([...(state.done ?? []), ...seqs]);
+  for (const seq of seqs) delete state.file_errors?.[seq];
+  while (done.has(state.sent + 1)) done.delete(++state.sent);
+  for (const seq of [...done]) if (seq <= state.sent) done.delete(seq);
+  state.done = [...done].sort((a, b) => a - b);
+  if (state.done.length === 0) delete state.done;
+  if (state.file_errors && Object.keys(state.file_errors).length === 0) delete state.file_errors;
+  saveState(spool);
+}
+
+/** The files of the run folder MLflow does not have yet because their upload failed, and why. */
+export function missingArtifacts(spool: Spool): { files: string[]; error: string }[] {
+  const { state } = spool;
+  return spool
+    .pending()
+    .filter((e): e is SpooledEvent & { files: string[] } => 'files' in e && state.file_errors?.[e.seq] !== undefined)
+    .map((e) => ({
+      files: e.files.filter((f) => !(state.uploaded?.seq === e.seq && state.uploaded.files.includes(f))),
+      error: state.file_errors?.[e.seq] as string,
+    }));
+}
+
+/** The run tag that lists, on the MLflow run page, the artifacts that have not reached the server. */
+export const MISSING_TAG = 'run_exp.artifacts_missing';
 
 export function saveState(spool: Spool): void {
   const file = path.join(spoolDir(spool.dir), 'state.json');
@@ -162,54 +194,80 @@ export async function uploadEach(
 }
 
 /**
- * Sends every pending event in order and records each acknowledgement; consecutive metrics,
- * params and tags go as one batch. Throws on the first failure, leaving the rest pending.
+ * Sends every pending event in order and records each acknowledgement;
+ * consecutive metrics, params and tags go as one batch. A failed file upload
+ * (artifacts, model) does not hold back what follows: it stays pending, its
+ * error is kept, and the run's MISSING_TAG lists what is missing until a later
+ * drain delivers it. Throws on the first failure of anything else, leaving it
+ * and what follows pending, and at the end when an upload failed.
  */
 export async function drain(
   client: MlflowClient,
   spool: Spool,
   notice: (message: string) => void = () => {},
 ): Promise<void> {
-  for (;;) {
-    const pending = spool.pending();
-    if (pending.length === 0) return;
-    const first = pending[0] as SpooledEvent;
-    const { state } = spool;
-    if (first.type === 'start') {
-      await ensureRun(client, spool, first);
-      await client.logBatch(state.run_id as string, { tags: first.tags });
-      state.sent = first.seq;
-      saveState(spool);
-      continue;
-    }
-    const runId = state.run_id;
-    if (!runId || !state.artifact_uri) throw new MlflowError('the spool has no run start: cannot replay it');
-    let last = first;
-    if (first.type === 'metrics' || first.type === 'params' || first.type === 'tags') {
-      const batch = { metrics: [] as Metric[], params: [] as Param[], tags: [] as Tag[] };
-      for (const e of pending) {
-        if (e.type === 'metrics') batch.metrics.push(...e.metrics);
-        else if (e.type === 'params') batch.params.push(...e.params);
-        else if (e.type === 'tags') batch.tags.push(...e.tags);
-        else break;
-        last = e;
-        if (batch.metrics.length >= 10_000) break;
+  const { state } = spool;
+  const hadMissing = missingArtifacts(spool).length > 0;
+  // Uploads that failed in this drain: not tried again until the next one.
+  const failed = new Set<number>();
+  // Events appended while sending are sent too.
+  for (let pending = spool.pending(); pending.length; pending = spool.pending().filter((e) => !failed.has(e.seq)))
+    for (let i = 0; i < pending.length; i++) {
+      const first = pending[i] as SpooledEvent;
+      if (first.type === 'start') {
+        await ensureRun(client, spool, first);
+        await client.logBatch(state.run_id as string, { tags: first.tags });
+        acknowledge(spool, [first.seq]);
+        continue;
       }
-      await client.logBatch(runId, batch);
-    } else if (first.type === 'model') {
-      await sendModel(client, spool, first, notice);
-    } else if (first.type === 'inputs') {
-      await client.logInputs(runId, first.datasets);
-    } else if (first.type === 'artifacts') {
-      const artifactUri = state.artifact_uri;
-      await uploadEach(spool, first, async (f) => {
-        const file = path.join(spool.dir, f);
-        if (existsSync(file)) await client.uploadArtifact(artifactUri, f.split(path.sep).join('/'), file);
-      });
-    } else {
-      await client.updateRun(runId, { status: first.status, endTime: first.endTime ?? undefined });
+      const runId = state.run_id;
+      if (!runId || !state.artifact_uri) throw new MlflowError('the spool has no run start: cannot replay it');
+      if (first.type === 'metrics' || first.type === 'params' || first.type === 'tags') {
+        const batch = { metrics: [] as Metric[], params: [] as Param[], tags: [] as Tag[] };
+        const seqs: number[] = [];
+        let j = i;
+        for (; j < pending.length && batch.metrics.length < 10_000; j++) {
+          const e = pending[j] as SpooledEvent;
+          if (e.type === 'metrics') batch.metrics.push(...e.metrics);
+          else if (e.type === 'params') batch.params.push(...e.params);
+          else if (e.type === 'tags') batch.tags.push(...e.tags);
+          else break;
+          seqs.push(e.seq);
+        }
+        await client.logBatch(runId, batch);
+        acknowledge(spool, seqs);
+        i = j - 1;
+        continue;
+      }
+      if (first.type === 'inputs') await client.logInputs(runId, first.datasets);
+      else if (first.type === 'status')
+        await client.updateRun(runId, { status: first.status, endTime: first.endTime ?? undefined });
+      else {
+        try {
+          if (first.type === 'model') await sendModel(client, spool, first, notice);
+          else {
+            const artifactUri = state.artifact_uri;
+            await uploadEach(spool, first, async (f) => {
+              const file = path.join(spool.dir, f);
+              if (existsSync(file)) await client.uploadArtifact(artifactUri, f.split(path.sep).join('/'), file);
+            });
+          }
+        } catch (err) {
+          failed.add(first.seq);
+          state.file_errors = { ...state.file_errors, [first.seq]: err instanceof Error ? err.message : String(err) };
+          saveState(spool);
+          continue;
+        }
+      }
+      acknowledge(spool, [first.seq]);
     }
-    state.sent = last.seq;
-    saveState(spool);
+  const missing = missingArtifacts(spool);
+  if (missing.length > 0) {
+    const files = missing.flatMap((m) => m.files);
+    const why = (missing.at(-1) as { error: string }).error;
+    const text = `${files.length} file(s) not uploaded (${files.slice(0, 5).join(', ')}${files.length > 5 ? ', ...' : ''}): ${why}`;
+    await client.setTag(state.run_id as string, MISSING_TAG, `${text}; run-exp sync uploads them`).catch(() => {});
+    throw new MlflowError(text);
   }
+  if (hadMissing && state.run_id) await client.deleteTag(state.run_id, MISSING_TAG).catch(() => {});
 }

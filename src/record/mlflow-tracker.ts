@@ -11,7 +11,7 @@ import type { DatasetInput } from './datasets.ts';
 import { flatten } from './flatten.ts';
 import { clientOptionsFromEnv, type Metric, mlflowClient, type RunStatus, type Tag } from './mlflow-client.ts';
 import { OVERRIDES_TAG, ROLE_TAG, SWEEP_TAG, TRIAL_TAG } from './mlflow-parent.ts';
-import { drain, type MlflowEvent, openSpool, RUN_ID_TAG, type Spool } from './mlflow-spool.ts';
+import { drain, type MlflowEvent, missingArtifacts, openSpool, RUN_ID_TAG, type Spool } from './mlflow-spool.ts';
 import { listRunFiles } from './run-store.ts';
 
 export interface MlflowReport {
@@ -23,6 +23,10 @@ export interface MlflowReport {
   pending: number;
   /** The last send error, when events are left pending. */
   error?: string;
+  /** Files of the run folder whose upload failed. */
+  missing: string[];
+  /** Pending events other than file uploads: 0 when the metrics, params, tags and status all went through. */
+  pendingRecords: number;
   /** What the server could not take and where it went instead (a model on MLflow 2.x). */
   notices: string[];
 }
@@ -226,8 +230,10 @@ export function startMlflowTracker(
         uri,
         url: runUrl(uri, spool.state.experiment_id, spool.state.run_id),
         logged: spool.events.length,
-        sent: spool.state.sent,
+        sent: spool.events.length - spool.pending().length,
         pending: spool.pending().length,
+        missing: missingArtifacts(spool).flatMap((m) => m.files),
+        pendingRecords: spool.pending().filter((e) => e.type !== 'artifacts' && e.type !== 'model').length,
         error: lastError,
         notices,
       };

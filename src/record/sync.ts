@@ -2,7 +2,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { clientOptionsFromEnv, mlflowClient } from './mlflow-client.ts';
-import { drain, hasSpool, openSpool } from './mlflow-spool.ts';
+import { drain, hasSpool, missingArtifacts, openSpool } from './mlflow-spool.ts';
 import { runUrl } from './mlflow-tracker.ts';
 
 export interface SyncResult {
@@ -11,6 +11,8 @@ export interface SyncResult {
   replayed: number;
   /** Events still unsent (the server failed again). */
   pending: number;
+  /** Files of the run still not uploaded (their uploads failed; the rest of the run went through). */
+  missing: string[];
   url?: string;
   error?: string;
   notices: string[];
@@ -29,11 +31,18 @@ export function spooledRuns(root: string): string[] {
 /** Sends what a run's spool still holds, to `uri` if given, else to the server the run was tracked on. */
 export async function syncRun(dir: string, uri?: string, env: NodeJS.ProcessEnv = process.env): Promise<SyncResult> {
   if (!hasSpool(dir)) {
-    return { dir, replayed: 0, pending: 0, error: 'not tracked in MLflow (no mlflow/outbox.jsonl)', notices: [] };
+    return {
+      dir,
+      replayed: 0,
+      pending: 0,
+      missing: [],
+      error: 'not tracked in MLflow (no mlflow/outbox.jsonl)',
+      notices: [],
+    };
   }
   const spool = openSpool(dir, uri ?? '');
   const client = mlflowClient(clientOptionsFromEnv(spool.state.uri, env));
-  const before = spool.state.sent;
+  const before = spool.pending().length;
   let error: string | undefined;
   const notices: string[] = [];
   try {
@@ -43,8 +52,9 @@ export async function syncRun(dir: string, uri?: string, env: NodeJS.ProcessEnv 
   }
   return {
     dir,
-    replayed: spool.state.sent - before,
+    replayed: before - spool.pending().length,
     pending: spool.pending().length,
+    missing: missingArtifacts(spool).flatMap((m) => m.files),
     url: runUrl(spool.state.uri, spool.state.experiment_id, spool.state.run_id),
     error,
     notices,

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { parse } from 'yaml';
 import { flatten } from '../record/flatten.ts';
 import { liveness, type Owner } from '../record/liveness.ts';
+import { hasSpool, missingArtifacts, openSpool } from '../record/mlflow-spool.ts';
 import { readMetrics } from '../record/run-store.ts';
 
 export interface RunSummary {
@@ -23,6 +24,20 @@ export interface RunSummary {
   epochs: number;
   /** The last epoch's metrics. */
   final: Record<string, number | null>;
+  /** What of a tracked run has not reached MLflow: events still spooled, and the files among them with why. */
+  mlflow: { pending: number; missing: string[]; error?: string } | null;
+}
+
+/** What of the run at `dir` MLflow does not have yet (null: not tracked in MLflow). */
+function mlflowBacklog(dir: string): RunSummary['mlflow'] {
+  if (!hasSpool(dir)) return null;
+  const spool = openSpool(dir, '');
+  const missing = missingArtifacts(spool);
+  return {
+    pending: spool.pending().length,
+    missing: missing.flatMap((m) => m.files),
+    ...(missing.length ? { error: (missing.at(-1) as { error: string }).error } : {}),
+  };
 }
 
 function readJson<T>(file: string): T | null {
@@ -58,6 +73,7 @@ export function summarize(dir: string): RunSummary {
     pid: status?.pid ?? null,
     epochs: lines.length,
     final: last,
+    mlflow: mlflowBacklog(dir),
   };
 }
 

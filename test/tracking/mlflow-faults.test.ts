@@ -152,6 +152,39 @@ describe('MLflow faults', () => {
     }
   }, 180_000);
 
+  it('artifact uploads failing (500 on artifact paths only): metrics, params and status still arrive; the missing files are listed; sync delivers them once', async () => {
+    const server = await shared();
+    let broken = true;
+    const proxy = await faultProxy(server.uri, (_, url) =>
+      broken && url.includes('/mlflow-artifacts/') ? '500' : 'pass',
+    );
+    try {
+      const { result } = await toyRun(proxy.uri, 'artifacts-failing', {}, ['training.epochs=3']);
+      expect(result.status).toBe('FINISHED');
+      const report = result.mlflow;
+      expect(report?.pendingRecords).toBe(0);
+      expect(report?.missing).toEqual(expect.arrayContaining(['config.yaml', 'metrics.jsonl', 'model/model.json']));
+      expect(report?.error).toMatch(/not uploaded.*500/);
+      const client = mlflowClient({ uri: server.uri });
+      const state = JSON.parse(readFileSync(path.join(result.run.dir, 'mlflow', 'state.json'), 'utf8'));
+      const run = await client.getRun(state.run_id);
+      // The run page: FINISHED, every epoch's metrics, and a tag saying which files are missing and why.
+      expect(run.info.status).toBe('FINISHED');
+      expect((await client.metricHistory(state.run_id, 'val_accuracy')).length).toBe(3);
+      const tags = Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
+      expect(tags['run_exp.artifacts_missing']).toMatch(/file\(s\) not uploaded.*500.*run-exp sync/);
+      // run-exp runs says it too.
+      const listed = await cli(['runs', '--dir', path.dirname(path.dirname(result.run.dir))]);
+      expect(listed.out).toMatch(/MLflow lacks \d+ file\(s\).*500/);
+      broken = false;
+      await syncAndCheck(server, result, 'artifacts-failing');
+      const after = await client.getRun(state.run_id);
+      expect((after.data.tags ?? []).map((t) => t.key)).not.toContain('run_exp.artifacts_missing');
+    } finally {
+      await proxy.close();
+    }
+  }, 180_000);
+
   it('a server without logged models (MLflow 2.x answers 404): the model stays among the run artifacts, with a warning, once', async () => {
     const server = await shared();
     const proxy = await faultProxy(server.uri, (_, url) => (url.includes('/logged-models') ? '404' : 'pass'));
