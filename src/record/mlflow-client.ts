@@ -4,6 +4,7 @@
 // environment and never appear in errors or logs.
 import { openAsBlob, statSync } from 'node:fs';
 import { RunExpError } from '../spec/errors.ts';
+import { type ArtifactStore, ArtifactStoreError, artifactStore } from './artifact-stores.ts';
 import type { DatasetInput } from './datasets.ts';
 
 /** MLflow's request limits (mlflow/utils/validation.py). */
@@ -52,6 +53,8 @@ export interface Experiment {
   experiment_id: string;
   name: string;
   lifecycle_stage: string;
+  /** Where its runs' artifacts go: mlflow-artifacts:/... (proxied), a path, s3://... */
+  artifact_location?: string;
   tags?: Tag[];
 }
 export interface LoggedModel {
@@ -127,15 +130,10 @@ function authHeader(env: NodeJS.ProcessEnv): string | undefined {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The server-side path of a run's artifact root: `mlflow-artifacts:/1/abc/artifacts` -> `1/abc/artifacts`. */
-export function artifactRoot(artifactUri: string): string {
+/** The server-side path of a proxied artifact root (`mlflow-artifacts:/1/abc/artifacts` -> `1/abc/artifacts`), or null for another kind of location. */
+export function artifactRoot(artifactUri: string): string | null {
   const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.*)$/.exec(artifactUri);
-  if (!m) {
-    throw new MlflowError(
-      `the run's artifact location ${artifactUri} is not served by the tracking server; start it with artifact proxying (mlflow server --serve-artifacts, the default)`,
-    );
-  }
-  return m[1]?.replace(/\/+$/, '') ?? '';
+  return m ? (m[1]?.replace(/\/+$/, '') ?? '') : null;
 }
 
 const encodePath = (p: string) => p.split('/').map(encodeURIComponent).join('/');
@@ -212,6 +210,16 @@ export function mlflowClient(options: ClientOptions) {
     options.multipartMinBytes ?? Number(env.MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE ?? 500 * 2 ** 20);
   const chunkBytes = options.multipartChunkBytes ?? Number(env.MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE ?? 10 * 2 ** 20);
   const auth = authHeader(env);
+  /** The store of a location the server does not proxy (a path, s3://), its errors as the client's. */
+  const direct = <T>(artifactUri: string, use: (store: ArtifactStore) => Promise<T>): Promise<T> => {
+    try {
+      return use(artifactStore(artifactUri, env)).catch((err: unknown) => {
+        throw err instanceof ArtifactStoreError ? new MlflowError(err.message) : err;
+      });
+    } catch (err) {
+      throw err instanceof ArtifactStoreError ? new MlflowError(err.message) : err;
+    }
+  };
 
   async function once(url: string, init: RequestInit): Promise<Response> {
     let res: Response;
@@ -560,7 +568,9 @@ export function mlflowClient(options: ClientOptions) {
 
     /** Uploads a local file as `artifactPath` under the run's artifact root. */
     async uploadArtifact(artifactUri: string, artifactPath: string, file: string): Promise<void> {
-      const target = `${artifactRoot(artifactUri)}/${artifactPath}`;
+      const root = artifactRoot(artifactUri);
+      if (root === null) return direct(artifactUri, (store) => store.upload(artifactPath, file));
+      const target = `${root}/${artifactPath}`;
       const size = statSync(file).size;
       if (size >= multipartMin && (await multipartUpload(target, file, size))) return;
       const blob = await openAsBlob(file);
@@ -574,7 +584,9 @@ export function mlflowClient(options: ClientOptions) {
 
     /** Uploads `text` as the file `artifactPath` under the artifact root. */
     async uploadArtifactText(artifactUri: string, artifactPath: string, text: string): Promise<void> {
-      const target = `${artifactRoot(artifactUri)}/${artifactPath}`;
+      const root = artifactRoot(artifactUri);
+      if (root === null) return direct(artifactUri, (store) => store.uploadText(artifactPath, text));
+      const target = `${root}/${artifactPath}`;
       await request(
         'PUT',
         `/api/2.0/mlflow-artifacts/artifacts/${encodePath(target)}`,
@@ -586,6 +598,7 @@ export function mlflowClient(options: ClientOptions) {
     /** Every file under the run's artifact root (or a folder in it), with sizes; paths relative to the root. */
     async listArtifacts(artifactUri: string, folder = ''): Promise<FileInfo[]> {
       const root = artifactRoot(artifactUri);
+      if (root === null) return direct(artifactUri, (store) => store.list(folder));
       const res = await request(
         'GET',
         `/api/2.0/mlflow-artifacts/artifacts?${new URLSearchParams({ path: folder ? `${root}/${folder}` : root })}`,
@@ -601,7 +614,9 @@ export function mlflowClient(options: ClientOptions) {
     },
 
     async downloadArtifact(artifactUri: string, artifactPath: string): Promise<Buffer> {
-      const target = `${artifactRoot(artifactUri)}/${artifactPath}`;
+      const root = artifactRoot(artifactUri);
+      if (root === null) return direct(artifactUri, (store) => store.download(artifactPath));
+      const target = `${root}/${artifactPath}`;
       const res = await request('GET', `/api/2.0/mlflow-artifacts/artifacts/${encodePath(target)}`);
       return Buffer.from(await res.arrayBuffer());
     },

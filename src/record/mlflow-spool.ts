@@ -149,13 +149,16 @@ export function saveState(spool: Spool): void {
   }
 }
 
+/** The experiment's id, created (as run-exp creates them) when it does not exist. */
+export function ensureExperiment(client: MlflowClient, name: string): Promise<string> {
+  // The kind makes MLflow's UI open the experiment on its training-runs view, not the GenAI one.
+  return client.getOrCreateExperiment(name, [{ key: 'mlflow.experimentKind', value: 'custom_model_development' }]);
+}
+
 async function ensureRun(client: MlflowClient, spool: Spool, start: Extract<MlflowEvent, { type: 'start' }>) {
   const { state } = spool;
   if (state.run_id && state.artifact_uri) return;
-  // The kind makes MLflow's UI open the experiment on its training-runs view, not the GenAI one.
-  const experimentId = await client.getOrCreateExperiment(start.experiment, [
-    { key: 'mlflow.experimentKind', value: 'custom_model_development' },
-  ]);
+  const experimentId = await ensureExperiment(client, start.experiment);
   const runExpId = start.tags.find((t) => t.key === RUN_ID_TAG)?.value ?? '';
   const tags = start.sweep
     ? [

@@ -7,11 +7,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { MLMODEL } from '../model/model-folder.ts';
 import type { TrialInfo } from '../plan/trial.ts';
+import { unwritableLocation } from './artifact-stores.ts';
 import type { DatasetInput } from './datasets.ts';
 import { flatten } from './flatten.ts';
 import { clientOptionsFromEnv, type Metric, mlflowClient, type RunStatus, type Tag } from './mlflow-client.ts';
 import { OVERRIDES_TAG, ROLE_TAG, SWEEP_TAG, TRIAL_TAG } from './mlflow-parent.ts';
-import { drain, type MlflowEvent, missingArtifacts, openSpool, RUN_ID_TAG, type Spool } from './mlflow-spool.ts';
+import {
+  drain,
+  ensureExperiment,
+  type MlflowEvent,
+  missingArtifacts,
+  openSpool,
+  RUN_ID_TAG,
+  type Spool,
+} from './mlflow-spool.ts';
 import { listRunFiles } from './run-store.ts';
 
 export interface MlflowReport {
@@ -32,6 +41,12 @@ export interface MlflowReport {
 }
 
 export interface MlflowTracker {
+  /**
+   * What to say before training starts: the experiment is found (or made) and
+   * its artifact location checked. Quick: an unreachable server says nothing
+   * here (the spool waits for it).
+   */
+  preflight(): Promise<string[]>;
   epoch(metrics: Record<string, unknown>): void;
   /** Sends the run folder's files, `tags` and the final status, waits for the sends, and reports. */
   finish(status: Exclude<RunStatus, 'RUNNING' | 'SCHEDULED'>, tags?: Tag[]): Promise<MlflowReport>;
@@ -201,6 +216,17 @@ export function startMlflowTracker(
     ? epochMetrics(facts.history.at(-1) as Record<string, unknown>, stamps.get(facts.history.length) ?? Date.now())
     : [];
   return {
+    async preflight() {
+      const quick = mlflowClient({ ...clientOptionsFromEnv(uri, env), attempts: 1, timeoutMs: 5000 });
+      try {
+        await ensureExperiment(quick, facts.experiment);
+        const location = (await quick.experimentByName(facts.experiment))?.artifact_location;
+        const why = location ? unwritableLocation(location) : null;
+        return why ? [why] : [];
+      } catch {
+        return [];
+      }
+    },
     epoch(m) {
       last = epochMetrics(m, stamps.get(Number(m.epoch)) ?? Date.now());
       emit({ type: 'metrics', metrics: last });

@@ -207,13 +207,13 @@ async function runInFolder(
     reason ? `training engine: eager (${reason})` : 'training engine: graph',
   );
   const uri = trackingUri(exp.tracking.mlflow_uri);
-  const mlflow = uri
-    ? mlflowSink(
-        startMlflowTracker(uri, runFacts(resolved, run, env, data, history, trial), (message) =>
-          log.warn({ event: 'mlflow unreachable' }, message),
-        ),
+  const tracker = uri
+    ? startMlflowTracker(uri, runFacts(resolved, run, env, data, history, trial), (message) =>
+        log.warn({ event: 'mlflow unreachable' }, message),
       )
     : null;
+  for (const notice of (await tracker?.preflight()) ?? []) log.warn({ event: 'mlflow' }, `MLflow: ${notice}`);
+  const mlflow = tracker ? mlflowSink(tracker) : null;
   const events = runEvents([folderSink(run), logSink(log), ...(mlflow ? [mlflow] : [])]);
   let ended = false;
   /** The last event: local records first, then MLflow, whose report says what reached the server. */

@@ -51,6 +51,11 @@ export interface ServerOptions {
   port?: number;
   /** Where the server keeps artifacts (default: a folder beside its store), e.g. s3://bucket. */
   artifacts?: string;
+  /**
+   * Instead of proxying: the artifact root it hands to clients, which write
+   * there themselves (--default-artifact-root <root> --no-serve-artifacts).
+   */
+  defaultArtifactRoot?: string;
   env?: Record<string, string>;
 }
 
@@ -88,8 +93,9 @@ export async function mlflowServer(options: ServerOptions = {}): Promise<MlflowS
           '2',
           '--backend-store-uri',
           `sqlite:///${path.join(dir, 'mlflow.db')}`,
-          '--artifacts-destination',
-          options.artifacts ?? path.join(dir, 'artifacts'),
+          ...(options.defaultArtifactRoot
+            ? ['--default-artifact-root', options.defaultArtifactRoot, '--no-serve-artifacts']
+            : ['--artifacts-destination', options.artifacts ?? path.join(dir, 'artifacts')]),
         ],
         // Its own process group, so that killing it takes its workers along.
         {
