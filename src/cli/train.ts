@@ -3,6 +3,8 @@
 import { type Resolved, type ResolveOptions, resolveExperiment } from '../config/resolve.ts';
 import type { TrialInfo } from '../plan/trial.ts';
 import { loadTensorflow } from '../platform/tensorflow.ts';
+import { redactUri } from '../record/credentials.ts';
+import { refusedCredentials } from '../record/mlflow-client.ts';
 import { trackingUri } from '../record/mlflow-tracker.ts';
 import { trialToRun } from '../report/sweep-results.ts';
 import { runExperiment } from '../runner/run.ts';
@@ -69,8 +71,14 @@ export async function trainCommand(
   const uri = trackingUri(resolved.experiment.tracking.mlflow_uri);
   if (uri && !/^https?:\/\/[^/]/.test(uri)) {
     err(
-      `MLFLOW_TRACKING_URI: '${uri}' is not an http(s) URL of an MLflow server (for example http://127.0.0.1:5000)\n`,
+      `MLFLOW_TRACKING_URI: '${redactUri(uri)}' is not an http(s) URL of an MLflow server (for example http://127.0.0.1:5000)\n`,
     );
+    return 2;
+  }
+  // Wrong credentials would refuse every event of the run: said now, before anything is recorded.
+  const refused = uri ? await refusedCredentials(uri) : null;
+  if (refused) {
+    err(`${refused}\n`);
     return 2;
   }
   const tty = process.stderr.isTTY && !options.quiet && !options.json;
@@ -163,7 +171,9 @@ export async function trainCommand(
           .join('')}\n`,
       );
       for (const n of mlflow?.notices ?? []) err(`MLflow: ${n}\n`);
-      if (mlflow?.pending && mlflow.pendingRecords === 0) {
+      if (mlflow?.refused) {
+        // Said when the server refused, with what to do.
+      } else if (mlflow?.pending && mlflow.pendingRecords === 0) {
         err(
           `MLflow: the run's metrics, params and status reached ${mlflow.url ?? mlflow.uri}, but ${mlflow.missing.length} file(s) did not (${mlflow.error}); upload them later with: run-exp sync ${result.run.dir}\n`,
         );

@@ -2,9 +2,11 @@
 // runs, batched logging within the server's limits, metric history, tags and
 // artifacts through the server's artifact proxy. Credentials come from the
 // environment and never appear in errors or logs.
-import { openAsBlob, statSync } from 'node:fs';
+import { openAsBlob, readFileSync, statSync } from 'node:fs';
+import { Agent, fetch } from 'undici';
 import { RunExpError } from '../spec/errors.ts';
 import { type ArtifactStore, ArtifactStoreError, artifactStore } from './artifact-stores.ts';
+import { redactUri, splitCredentials } from './credentials.ts';
 import type { DatasetInput } from './datasets.ts';
 
 /** MLflow's request limits (mlflow/utils/validation.py). */
@@ -119,6 +121,34 @@ export interface ClientOptions {
 
 const UNSUPPORTED_MULTIPART = 'Multipart upload is not supported';
 
+/**
+ * The TLS settings MLflow's clients read: a CA bundle for the server
+ * (MLFLOW_TRACKING_SERVER_CERT_PATH), a client certificate with its key in one
+ * PEM (MLFLOW_TRACKING_CLIENT_CERT_PATH), or no verification
+ * (MLFLOW_TRACKING_INSECURE_TLS=true); undefined when none is set.
+ */
+function tlsAgent(env: NodeJS.ProcessEnv): Agent | undefined {
+  const ca = env.MLFLOW_TRACKING_SERVER_CERT_PATH;
+  const client = env.MLFLOW_TRACKING_CLIENT_CERT_PATH;
+  const insecure = /^(true|1)$/i.test(env.MLFLOW_TRACKING_INSECURE_TLS ?? '');
+  if (!ca && !client && !insecure) return undefined;
+  const read = (name: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new MlflowError(`${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+    }
+  };
+  const pem = client ? read('MLFLOW_TRACKING_CLIENT_CERT_PATH', client) : undefined;
+  return new Agent({
+    connect: {
+      ...(ca ? { ca: read('MLFLOW_TRACKING_SERVER_CERT_PATH', ca) } : {}),
+      ...(pem ? { cert: pem, key: pem } : {}),
+      rejectUnauthorized: !insecure,
+    },
+  });
+}
+
 function authHeader(env: NodeJS.ProcessEnv): string | undefined {
   if (env.MLFLOW_TRACKING_TOKEN) return `Bearer ${env.MLFLOW_TRACKING_TOKEN}`;
   if (env.MLFLOW_TRACKING_USERNAME || env.MLFLOW_TRACKING_PASSWORD) {
@@ -184,6 +214,21 @@ export async function findOrCreate<T>(find: () => Promise<T | undefined>, create
   }
 }
 
+/**
+ * Whether the server at `uri` refuses this client's credentials: its one-line
+ * message, or null (accepted, none needed, or the server did not answer: the
+ * spool deals with that). Asked once, quickly, before a run starts.
+ */
+export async function refusedCredentials(uri: string, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+  const client = mlflowClient({ ...clientOptionsFromEnv(uri, env), attempts: 1, timeoutMs: 5000 });
+  try {
+    await client.searchExperiments(1);
+    return null;
+  } catch (err) {
+    return err instanceof MlflowError && err.status === 401 ? err.message : null;
+  }
+}
+
 /** Client settings from the environment: RUN_EXP_MLFLOW_TIMEOUT_MS, _ATTEMPTS, _BACKOFF_MS. */
 export function clientOptionsFromEnv(uri: string, env: NodeJS.ProcessEnv = process.env): ClientOptions {
   const num = (name: string) => (env[name] ? Number(env[name]) : undefined);
@@ -198,10 +243,14 @@ export function clientOptionsFromEnv(uri: string, env: NodeJS.ProcessEnv = proce
 
 export function mlflowClient(options: ClientOptions) {
   const env = options.env ?? process.env;
-  const base = options.uri.replace(/\/+$/, '');
+  // Credentials in the URI become the Basic header (fetch refuses them in a URL); the rest is the base.
+  const given = splitCredentials(options.uri);
+  const base = given.uri.replace(/\/+$/, '');
   if (!/^https?:\/\//.test(base)) {
-    throw new MlflowError(`tracking URI ${options.uri} is not an http(s) URL of an MLflow server`);
+    throw new MlflowError(`tracking URI ${redactUri(options.uri)} is not an http(s) URL of an MLflow server`);
   }
+  const user = env.MLFLOW_TRACKING_USERNAME || given.username;
+  const dispatcher = tlsAgent(env);
   const timeoutMs = options.timeoutMs ?? 30_000;
   const attempts = Math.max(1, options.attempts ?? 5);
   const backoffMs = options.backoffMs ?? 500;
@@ -209,7 +258,11 @@ export function mlflowClient(options: ClientOptions) {
   const multipartMin =
     options.multipartMinBytes ?? Number(env.MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE ?? 500 * 2 ** 20);
   const chunkBytes = options.multipartChunkBytes ?? Number(env.MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE ?? 10 * 2 ** 20);
-  const auth = authHeader(env);
+  const auth =
+    authHeader(env) ??
+    (given.username === undefined
+      ? undefined
+      : `Basic ${Buffer.from(`${given.username}:${given.password ?? ''}`).toString('base64')}`);
   /** The store of a location the server does not proxy (a path, s3://), its errors as the client's. */
   const direct = <T>(artifactUri: string, use: (store: ArtifactStore) => Promise<T>): Promise<T> => {
     try {
@@ -225,7 +278,11 @@ export function mlflowClient(options: ClientOptions) {
     let res: Response;
     const where = `${init.method ?? 'GET'} ${new URL(url).pathname}`;
     try {
-      res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      res = (await fetch(url, {
+        ...(init as object),
+        signal: AbortSignal.timeout(timeoutMs),
+        ...(dispatcher ? { dispatcher } : {}),
+      })) as unknown as Response;
     } catch (err) {
       const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
       throw new MlflowError(`MLflow ${where}: ${cause}`);
@@ -239,7 +296,16 @@ export function mlflowClient(options: ClientOptions) {
       code = body.error_code;
       message = body.message ?? message;
     } catch {}
-    const error = new MlflowError(`MLflow ${where}: ${res.status} ${message}`.trim(), res.status, code);
+    // Refused credentials or permissions: said plainly, never retried, the password nowhere in it.
+    const said =
+      res.status === 401
+        ? user
+          ? `MLflow refused the credentials for user ${user} at ${base}`
+          : `MLflow at ${base} asks for credentials: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD`
+        : res.status === 403
+          ? `MLflow at ${base} does not let ${user ? `user ${user}` : 'this client'} ${where}: ${message}`
+          : `MLflow ${where}: ${res.status} ${message}`.trim();
+    const error = new MlflowError(said, res.status, code);
     (error as MlflowError & { retryAfter?: number }).retryAfter = Number(res.headers.get('retry-after')) * 1000 || 0;
     throw error;
   }
@@ -309,6 +375,14 @@ export function mlflowClient(options: ClientOptions) {
     },
 
     /** The experiment of that name, in any lifecycle stage, with its tags; null when there is none. */
+    /** Up to `max` experiments (any): a cheap call that needs the client's credentials. */
+    async searchExperiments(max: number): Promise<Experiment[]> {
+      return (
+        (await call<{ experiments?: Experiment[] }>('POST', 'experiments/search', { max_results: max })).experiments ??
+        []
+      );
+    },
+
     async experimentByName(name: string): Promise<Experiment | null> {
       try {
         return (await call<{ experiment: Experiment }>('GET', 'experiments/get-by-name', { experiment_name: name }))

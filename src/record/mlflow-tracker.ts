@@ -8,9 +8,17 @@ import * as path from 'node:path';
 import { MLMODEL } from '../model/model-folder.ts';
 import type { TrialInfo } from '../plan/trial.ts';
 import { unwritableLocation } from './artifact-stores.ts';
+import { redactUri, redactUris } from './credentials.ts';
 import type { DatasetInput } from './datasets.ts';
 import { flatten } from './flatten.ts';
-import { clientOptionsFromEnv, type Metric, mlflowClient, type RunStatus, type Tag } from './mlflow-client.ts';
+import {
+  clientOptionsFromEnv,
+  type Metric,
+  MlflowError,
+  mlflowClient,
+  type RunStatus,
+  type Tag,
+} from './mlflow-client.ts';
 import { OVERRIDES_TAG, ROLE_TAG, SWEEP_TAG, TRIAL_TAG } from './mlflow-parent.ts';
 import {
   drain,
@@ -36,6 +44,8 @@ export interface MlflowReport {
   missing: string[];
   /** Pending events other than file uploads: 0 when the metrics, params, tags and status all went through. */
   pendingRecords: number;
+  /** The server refused the credentials or the permission (said once, when it happened). */
+  refused: boolean;
   /** What the server could not take and where it went instead (a model on MLflow 2.x). */
   notices: string[];
 }
@@ -147,7 +157,11 @@ export function startMlflowTracker(
 ): MlflowTracker {
   const client = mlflowClient(clientOptionsFromEnv(uri, env));
   const retryInterval = Number(env.RUN_EXP_MLFLOW_RETRY_INTERVAL_MS ?? 30_000);
-  const spool: Spool = openSpool(facts.runDir, uri);
+  // What is kept and shown of the URI: a password in it masked.
+  const shown = redactUri(uri);
+  const spool: Spool = openSpool(facts.runDir, shown);
+  /** Set when the server refused the credentials or the permission: no more tries from this process. */
+  let refused = false;
   let busy: Promise<void> | null = null;
   let failedAt = 0;
   let lastError: string | undefined;
@@ -163,7 +177,14 @@ export function startMlflowTracker(
       })
       .catch((err: unknown) => {
         const message = err instanceof Error ? err.message : String(err);
-        if (lastError === undefined && !finishing) onError(`${message}; events stay spooled in ${spool.dir}/mlflow`);
+        if (err instanceof MlflowError && (err.status === 401 || err.status === 403)) {
+          if (!refused)
+            onError(
+              `${message}; the run is recorded locally: run-exp sync ${spool.dir} sends it once the server takes it`,
+            );
+          refused = true;
+        } else if (lastError === undefined && !finishing)
+          onError(`${message}; events stay spooled in ${spool.dir}/mlflow`);
         lastError = message;
         failedAt = Date.now();
       })
@@ -174,7 +195,7 @@ export function startMlflowTracker(
   };
   const emit = (event: MlflowEvent) => {
     spool.append(event);
-    if (!busy && (lastError === undefined || Date.now() - failedAt >= retryInterval)) void send();
+    if (!busy && !refused && (lastError === undefined || Date.now() - failedAt >= retryInterval)) void send();
   };
 
   if (spool.events.some((e) => e.type === 'start')) {
@@ -197,7 +218,7 @@ export function startMlflowTracker(
     });
     emit({
       type: 'params',
-      params: Object.entries(flatten(facts.config))
+      params: Object.entries(flatten(redactUris(facts.config)))
         .filter(([, v]) => v !== undefined)
         .map(([key, v]) => ({ key, value: String(v) })),
     });
@@ -251,15 +272,16 @@ export function startMlflowTracker(
       spool.append({ type: 'status', status, endTime: Date.now() });
       await busy;
       // One last try, whatever the retry interval: the process is about to end.
-      await send();
+      if (!refused) await send();
       return {
-        uri,
-        url: runUrl(uri, spool.state.experiment_id, spool.state.run_id),
+        uri: shown,
+        url: runUrl(shown, spool.state.experiment_id, spool.state.run_id),
         logged: spool.events.length,
         sent: spool.events.length - spool.pending().length,
         pending: spool.pending().length,
         missing: missingArtifacts(spool).flatMap((m) => m.files),
         pendingRecords: spool.pending().filter((e) => e.type !== 'artifacts' && e.type !== 'model').length,
+        refused,
         error: lastError,
         notices,
       };

@@ -1,5 +1,6 @@
 // The local run folder: runs/<experiment>/<run-id>/ holds everything a run
 // records. Every write lands on disk before anything else sees it.
+
 import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
@@ -20,6 +21,7 @@ import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { RunExpError } from '../spec/errors.ts';
 import type { EpochMetrics } from '../spec/events.ts';
+import { redactUri, redactUris } from './credentials.ts';
 import { currentOwner, liveness, type Owner } from './liveness.ts';
 import { recordError } from './record-errors.ts';
 
@@ -191,9 +193,14 @@ export function readMetrics(dir: string): Record<string, unknown>[] {
 /** metrics.jsonl as the epochs' records. */
 export const readEpochs = (dir: string): EpochMetrics[] => readMetrics(dir) as unknown as EpochMetrics[];
 
+/** The run's config.yaml: the resolved experiment, any password in a URI masked. */
+export const configText = (resolved: unknown): string => stringify(redactUris(resolved));
+
 export function writeConfig(store: RunStore, resolved: unknown): void {
-  store.writeText('config.yaml', stringify(resolved));
+  store.writeText('config.yaml', configText(resolved));
 }
+
+const redactRemote = (url: string | null) => (url === null ? null : redactUri(url));
 
 function git(args: string[]): string | null {
   try {
@@ -214,7 +221,8 @@ export function environment(extra: Record<string, unknown>): Record<string, unkn
     memory_gib: Math.round(os.totalmem() / 2 ** 30),
     git_commit: git(['rev-parse', 'HEAD']),
     git_branch: git(['rev-parse', '--abbrev-ref', 'HEAD']),
-    git_remote: git(['remote', 'get-url', 'origin']),
+    // A remote URL may carry a token (https://user:token@host/...).
+    git_remote: redactRemote(git(['remote', 'get-url', 'origin'])),
     git_dirty: (git(['status', '--porcelain']) ?? '') !== '',
     ...extra,
   };

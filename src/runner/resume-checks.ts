@@ -1,8 +1,9 @@
 // What --resume checks before it continues a run: the same experiment, the same data.
+
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { stringify } from 'yaml';
 import type { PreparedData } from '../data/prepare.ts';
+import { configText } from '../record/run-store.ts';
 import { DataError } from '../spec/errors.ts';
 import type { Experiment } from '../spec/experiment.ts';
 
@@ -14,7 +15,7 @@ export const dataFiles = (data: PreparedData): Record<string, [number, number]> 
 
 /** A resumed run goes on only with the experiment it was started with (its config.yaml). */
 export function checkSameExperiment(dir: string, exp: Experiment, named = dir): void {
-  if (readFileSync(path.join(dir, 'config.yaml'), 'utf8') === stringify(exp)) return;
+  if (readFileSync(path.join(dir, 'config.yaml'), 'utf8') === configText(exp)) return;
   throw new DataError(
     `the experiment differs from the one ${named} was started with (its config.yaml); resume with the same file and --set options`,
   );

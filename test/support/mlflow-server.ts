@@ -2,9 +2,10 @@
 // (installed by .ci/run from requirements-dev.txt) on a free loopback port,
 // with a sqlite store and artifact proxying in a temp folder. It can be
 // killed and started again on the same port and store.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -56,6 +57,8 @@ export interface ServerOptions {
    * there themselves (--default-artifact-root <root> --no-serve-artifacts).
    */
   defaultArtifactRoot?: string;
+  /** MLflow's basic-auth app, with this admin (MLflow's own default permission for other users: READ). */
+  auth?: { admin: string; password: string };
   env?: Record<string, string>;
 }
 
@@ -68,6 +71,17 @@ export async function mlflowServer(options: ServerOptions = {}): Promise<MlflowS
   const dir = mkdtempSync(path.join(os.tmpdir(), 'run-exp-mlflow-'));
   const port = options.port ?? (await freePort());
   const uri = `http://127.0.0.1:${port}`;
+  const authEnv: Record<string, string> = {};
+  if (options.auth) {
+    const ini = path.join(dir, 'basic_auth.ini');
+    writeFileSync(
+      ini,
+      `[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///${path.join(dir, 'auth.db')}\nadmin_username = ${options.auth.admin}\nadmin_password = ${options.auth.password}\nauthorization_function = mlflow.server.auth:authenticate_request_basic_auth\n`,
+    );
+    authEnv.MLFLOW_AUTH_CONFIG_PATH = ini;
+    // Its CSRF protection (on the UI's forms) wants a fixed key.
+    authEnv.MLFLOW_FLASK_SERVER_SECRET_KEY = 'run-exp-test-secret';
+  }
   let child: ChildProcess | null = null;
   let output = '';
   const exited = () =>
@@ -91,6 +105,7 @@ export async function mlflowServer(options: ServerOptions = {}): Promise<MlflowS
           String(port),
           '--workers',
           '2',
+          ...(options.auth ? ['--app-name', 'basic-auth'] : []),
           '--backend-store-uri',
           `sqlite:///${path.join(dir, 'mlflow.db')}`,
           ...(options.defaultArtifactRoot
@@ -102,7 +117,7 @@ export async function mlflowServer(options: ServerOptions = {}): Promise<MlflowS
           cwd: dir,
           detached: true,
           stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...process.env, NO_COLOR: '1', ...options.env },
+          env: { ...process.env, NO_COLOR: '1', ...authEnv, ...options.env },
         },
       );
       const keep = (d: Buffer) => {
@@ -229,5 +244,97 @@ export async function faultProxy(target: string, plan: (n: number, url: string) 
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * A certificate authority of its own in `dir` (openssl): ca.pem, a server certificate for 127.0.0.1
+ * (server.pem, server.key) and a client certificate with its key in one PEM (client.pem).
+ */
+export function testCa(dir: string): { ca: string; cert: string; key: string; client: string } {
+  const f = (n: string) => path.join(dir, n);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=run-exp test CA',
+  );
+  for (const [name, ext] of [
+    ['server', 'subjectAltName=IP:127.0.0.1'],
+    ['client', 'extendedKeyUsage=clientAuth'],
+  ] as const) {
+    ssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      `/CN=${name}`,
+    );
+    writeFileSync(f(`${name}.ext`), `${ext}\n`);
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    );
+  }
+  // The client's certificate and key in one file, as MLFLOW_TRACKING_CLIENT_CERT_PATH takes it.
+  writeFileSync(f('client-bundle.pem'), Buffer.concat([readFileSync(f('client.pem')), readFileSync(f('client.key'))]));
+  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key'), client: f('client-bundle.pem') };
+}
+
+/** An HTTPS proxy on loopback in front of `target` with the CA's server certificate; `clientCert` requires a client certificate from the CA. */
+export async function tlsProxy(target: string, certs: ReturnType<typeof testCa>, clientCert = false) {
+  const to = new URL(target);
+  const server = https.createServer(
+    {
+      key: readFileSync(certs.key),
+      cert: readFileSync(certs.cert),
+      ca: readFileSync(certs.ca),
+      requestCert: clientCert,
+      rejectUnauthorized: clientCert,
+    },
+    (req, res) => {
+      const up = http.request(
+        { host: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    uri: `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
