@@ -1,7 +1,9 @@
 // What the test suite needs beside npm's packages, installed when missing:
 // the pinned MLflow server and the model's Python side in .venv
-// (requirements-dev.txt, which includes python/requirements-model.txt) and Debian's
-// chromium for the browser test (playwright-core downloads no browser).
+// (requirements-dev.txt, which includes python/requirements-model.txt), the
+// latest MLflow 2.x server in .venv-mlflow2 (requirements-mlflow2.txt, for
+// npm run test:compat) and Debian's chromium for the browser test
+// (playwright-core downloads no browser).
 // `npm test` runs it first; a second run finds everything and does nothing.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,30 +11,34 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const venv = path.join(root, '.venv');
-const requirements = ['requirements-dev.txt', 'python/requirements-model.txt']
-  .map((f) => readFileSync(path.join(root, f), 'utf8'))
-  .join('');
-const stamp = path.join(venv, 'requirements-dev.txt');
 const run = (cmd: string, args: string[]) =>
   execFileSync(cmd, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 
-if (
-  !existsSync(path.join(venv, 'bin', 'mlflow')) ||
-  !existsSync(stamp) ||
-  readFileSync(stamp, 'utf8') !== requirements
-) {
-  console.log('test deps: installing the MLflow server and the model tools into .venv (requirements-dev.txt)');
-  run('python3', ['-m', 'venv', venv]);
-  run(path.join(venv, 'bin', 'pip'), [
+/** A virtual environment at `dir` holding `files` (the first is installed; it may include the others), kept while they are unchanged. */
+function venv(dir: string, files: string[], what: string): void {
+  const requirements = files.map((f) => readFileSync(path.join(root, f), 'utf8')).join('');
+  const stamp = path.join(root, dir, 'requirements.stamp');
+  if (
+    existsSync(path.join(root, dir, 'bin', 'mlflow')) &&
+    existsSync(stamp) &&
+    readFileSync(stamp, 'utf8') === requirements
+  )
+    return;
+  console.log(`test deps: installing ${what} into ${dir} (${files[0]})`);
+  run('python3', ['-m', 'venv', path.join(root, dir)]);
+  run(path.join(root, dir, 'bin', 'pip'), [
     'install',
     '-q',
     '--disable-pip-version-check',
     '-r',
-    path.join(root, 'requirements-dev.txt'),
+    path.join(root, files[0] as string),
   ]);
   writeFileSync(stamp, requirements);
 }
+
+venv('.venv', ['requirements-dev.txt', 'python/requirements-model.txt'], 'the MLflow server and the model tools');
+// The latest MLflow 2.x server, for npm run test:compat.
+venv('.venv-mlflow2', ['requirements-mlflow2.txt'], 'the MLflow 2.x server');
 
 const chromium = process.env.RUN_EXP_CHROMIUM ?? '/usr/bin/chromium';
 if (!existsSync(chromium)) {

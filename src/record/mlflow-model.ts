@@ -3,7 +3,8 @@
 // files uploaded, params logged, the final metrics linked to it, finalized
 // READY and named as the run's output. A server without logged models
 // (MLflow 2.x) answers 404: the files are among the run's artifacts under
-// model/ already, so that is said once and nothing else is tried.
+// model/ already, so that is said once, the MLmodel there gets the run's id,
+// and no logged model is tried again.
 import * as path from 'node:path';
 import { MLMODEL } from '../model/model-folder.ts';
 import { findOrCreate, type Metric, type MlflowClient, MlflowError, type Param } from './mlflow-client.ts';
@@ -65,15 +66,25 @@ export async function sendModel(
   notice: (message: string) => void,
 ): Promise<void> {
   const { state } = spool;
-  if (state.logged_models === 'unsupported') return;
   const start = spool.events.find((e) => e.type === 'start');
   const runExpId = start?.type === 'start' ? (start.tags.find((t) => t.key === RUN_ID_TAG)?.value ?? '') : '';
-  const id = await loggedModelId(client, spool, runExpId);
+  const id = state.logged_models === 'unsupported' ? null : await loggedModelId(client, spool, runExpId);
   if (!id) {
-    state.logged_models = 'unsupported';
+    if (state.logged_models !== 'unsupported') {
+      state.logged_models = 'unsupported';
+      saveState(spool);
+      notice(
+        `MLflow at ${state.uri} has no logged models (MLflow 2.x): the model is among the run's artifacts under ${event.folder}/ instead`,
+      );
+    }
+    // There its MLmodel names the run and the server's version, as MLflow's get_model_info reads them.
+    if (state.mlflow_version === undefined) state.mlflow_version = await client.serverVersion();
     saveState(spool);
-    notice(
-      `MLflow at ${state.uri} has no logged models (MLflow 2.x): the model is among the run's artifacts under ${event.folder}/ instead`,
+    const ids = { runId: state.run_id as string, mlflowVersion: state.mlflow_version };
+    await client.uploadArtifactText(
+      state.artifact_uri as string,
+      `${event.folder}/${MLMODEL}`,
+      mlmodelForMlflow(path.join(spool.dir, event.folder, MLMODEL), ids),
     );
     return;
   }

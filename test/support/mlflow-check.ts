@@ -3,9 +3,16 @@
 import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
+import { MLMODEL } from '../../src/model/model-folder.ts';
 import { CONTEXT_TAG } from '../../src/record/datasets.ts';
 import { flatten } from '../../src/record/flatten.ts';
-import { LIMITS, type LoggedModel, type MlflowClient, type MlflowRun } from '../../src/record/mlflow-client.ts';
+import {
+  LIMITS,
+  type LoggedModel,
+  type MlflowClient,
+  MlflowError,
+  type MlflowRun,
+} from '../../src/record/mlflow-client.ts';
 import { openSpool, RUN_ID_TAG } from '../../src/record/mlflow-spool.ts';
 import { epochMetrics } from '../../src/record/mlflow-tracker.ts';
 import { listRunFiles, readMetrics } from '../../src/record/run-store.ts';
@@ -41,12 +48,24 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
   const artifacts = await client.listArtifacts(run.info.artifact_uri);
   const sizes = Object.fromEntries(artifacts.map((a) => [a.path, a.file_size]));
   // The run's logged model, found as a replay would: by the run-exp tag.
-  const models = await client.searchLoggedModels([experimentId], `tags.\`${RUN_ID_TAG}\` = '${runExpId}'`);
+  // An MLflow 2.x server has no logged models (404): the model is then among the run's artifacts.
+  const models = await client
+    .searchLoggedModels([experimentId], `tags.\`${RUN_ID_TAG}\` = '${runExpId}'`)
+    .catch((err: unknown) => {
+      if (err instanceof MlflowError && err.status === 404) return null;
+      throw err;
+    });
   const inputs = (run.inputs?.dataset_inputs ?? []).map((i) => ({
     key: `${i.dataset.name}@${i.dataset.digest}`,
     context: i.tags?.find((t) => t.key === CONTEXT_TAG)?.value,
   }));
 
+  /** A run-folder file the server holds as it is; on 2.x the model's MLmodel there has the run id added. */
+  const uploaded = (f: string) => {
+    const p = f.split(path.sep).join('/');
+    if (models === null && p.endsWith(`/${MLMODEL}`)) return sizes[p] !== undefined;
+    return sizes[p] === statSync(path.join(runDir, f)).size;
+  };
   const held = (e: (typeof spool.events)[number]): boolean => {
     switch (e.type) {
       case 'start':
@@ -60,7 +79,7 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
           (history[m.key] ?? []).some((h) => h.step === m.step && h.value === m.value && h.timestamp === m.timestamp),
         );
       case 'artifacts':
-        return e.files.every((f) => sizes[f.split(path.sep).join('/')] === statSync(path.join(runDir, f)).size);
+        return e.files.every(uploaded);
       case 'inputs':
         return e.datasets.every((d) =>
           inputs.some(
@@ -70,7 +89,9 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
           ),
         );
       case 'model':
-        return models.length === 1 && models[0]?.info.status === 'LOGGED_MODEL_READY';
+        return models
+          ? models.length === 1 && models[0]?.info.status === 'LOGGED_MODEL_READY'
+          : e.files.every(uploaded);
       case 'status':
         return true;
     }
@@ -82,7 +103,7 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
   let doubled = 0;
   for (const points of Object.values(history)) doubled += points.length - new Set(points.map((p) => p.step)).size;
   doubled += inputs.length - new Set(inputs.map((i) => i.key)).size;
-  doubled += Math.max(0, models.length - 1);
+  doubled += Math.max(0, (models?.length ?? 0) - 1);
 
   const series = (points: { key: string; step: number; value: number }[]) => {
     const out: Record<string, [number, number][]> = {};
@@ -95,7 +116,7 @@ export async function checkRecord(client: MlflowClient, runDir: string, experime
   return {
     runs: found.length,
     run,
-    models,
+    models: models ?? [],
     logged: spool.events.length,
     lost,
     doubled,

@@ -12,7 +12,16 @@ import * as path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
-export const MLFLOW_BIN = process.env.RUN_EXP_MLFLOW_BIN ?? path.join(root, '.venv', 'bin', 'mlflow');
+export const MLFLOW_BIN = path.resolve(process.env.RUN_EXP_MLFLOW_BIN ?? path.join(root, '.venv', 'bin', 'mlflow'));
+/** The Python with a run-exp model's side (TensorFlow, tensorflowjs): the suite's .venv, whichever server runs. */
+export const MODEL_PYTHON = path.join(root, '.venv', 'bin', 'python');
+
+let major: number | undefined;
+/** The major version of the MLflow server the tests start (RUN_EXP_MLFLOW_BIN: 2 in test:compat). */
+export function mlflowMajor(): number {
+  major ??= Number(/version (\d+)/.exec(execFileSync(MLFLOW_BIN, ['--version'], { encoding: 'utf8' }))?.[1]);
+  return major;
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -14,7 +14,7 @@ import { syncRun } from '../../src/record/sync.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { checkRecord } from '../support/mlflow-check.ts';
-import { faultProxy, mlflowServer, s3Store, serverPerFile } from '../support/mlflow-server.ts';
+import { faultProxy, mlflowMajor, mlflowServer, s3Store, serverPerFile } from '../support/mlflow-server.ts';
 import { dataset, experimentFile } from '../support/toy.ts';
 
 const server = serverPerFile();
@@ -196,45 +196,52 @@ describe('a run tracked in MLflow', () => {
     expect(byContext('evaluation').map((i) => i.dataset)).toEqual([
       expect.objectContaining({ name: 'other', digest: data.evaluation_sets.other.hash.slice(0, 32) }),
     ]);
-    // The model as a logged model: READY, its files those of the run's model/ folder, the final metrics linked.
-    expect(check.models).toHaveLength(1);
-    const model = check.models[0] as LoggedModel;
-    expect(model.info).toMatchObject({
-      status: 'LOGGED_MODEL_READY',
-      model_type: 'tfjs',
-      source_run_id: check.run.info.run_id,
-    });
-    const files = await client.listArtifacts(model.info.artifact_uri);
-    expect(files.map((f) => f.path).sort()).toEqual([
-      'MLmodel',
-      'code/run_exp_pyfunc.py',
-      'input_example.json',
-      'model.json',
-      'python_env.yaml',
-      'requirements.txt',
-      'serving_input_example.json',
-      'weights.bin',
-    ]);
-    for (const f of files.filter((x) => x.path !== 'MLmodel'))
-      expect(await client.downloadArtifact(model.info.artifact_uri, f.path)).toEqual(
-        readFileSync(path.join(result.run.dir, 'model', f.path)),
-      );
-    // Its MLmodel is the run's with what only the server knows: the MLflow run, the logged model, MLflow's version.
-    expect(parse(String(await client.downloadArtifact(model.info.artifact_uri, 'MLmodel')))).toEqual({
-      ...parse(readFileSync(path.join(result.run.dir, 'model', 'MLmodel'), 'utf8')),
-      run_id: check.run.info.run_id,
-      model_id: model.info.model_id,
-      mlflow_version: expect.stringMatching(/^\d+\.\d+/),
-    });
-    const linked = (await client.getLoggedModel(model.info.model_id)).data;
-    expect(linked?.metrics?.find((m) => m.key === 'val_accuracy')).toMatchObject({
-      step: 4,
-      value: check.remote.metrics.val_accuracy?.[3]?.[1],
-    });
-    expect(linked?.params?.find((p) => p.key === 'model.layers.0.filters')?.value).toBe('4');
-    expect((check.run as { outputs?: { model_outputs?: { model_id: string }[] } }).outputs?.model_outputs).toEqual([
-      expect.objectContaining({ model_id: model.info.model_id }),
-    ]);
+    if (mlflowMajor() >= 3) {
+      // The model as a logged model: READY, its files those of the run's model/ folder, the final metrics linked.
+      expect(check.models).toHaveLength(1);
+      const model = check.models[0] as LoggedModel;
+      expect(model.info).toMatchObject({
+        status: 'LOGGED_MODEL_READY',
+        model_type: 'tfjs',
+        source_run_id: check.run.info.run_id,
+      });
+      const files = await client.listArtifacts(model.info.artifact_uri);
+      expect(files.map((f) => f.path).sort()).toEqual([
+        'MLmodel',
+        'code/run_exp_pyfunc.py',
+        'input_example.json',
+        'model.json',
+        'python_env.yaml',
+        'requirements.txt',
+        'serving_input_example.json',
+        'weights.bin',
+      ]);
+      for (const f of files.filter((x) => x.path !== 'MLmodel'))
+        expect(await client.downloadArtifact(model.info.artifact_uri, f.path)).toEqual(
+          readFileSync(path.join(result.run.dir, 'model', f.path)),
+        );
+      // Its MLmodel is the run's with what only the server knows: the MLflow run, the logged model, MLflow's version.
+      expect(parse(String(await client.downloadArtifact(model.info.artifact_uri, 'MLmodel')))).toEqual({
+        ...parse(readFileSync(path.join(result.run.dir, 'model', 'MLmodel'), 'utf8')),
+        run_id: check.run.info.run_id,
+        model_id: model.info.model_id,
+        mlflow_version: expect.stringMatching(/^\d+\.\d+/),
+      });
+      const linked = (await client.getLoggedModel(model.info.model_id)).data;
+      expect(linked?.metrics?.find((m) => m.key === 'val_accuracy')).toMatchObject({
+        step: 4,
+        value: check.remote.metrics.val_accuracy?.[3]?.[1],
+      });
+      expect(linked?.params?.find((p) => p.key === 'model.layers.0.filters')?.value).toBe('4');
+      expect((check.run as { outputs?: { model_outputs?: { model_id: string }[] } }).outputs?.model_outputs).toEqual([
+        expect.objectContaining({ model_id: model.info.model_id }),
+      ]);
+    } else {
+      // A 2.x server has no logged models: the model stays under the run's model/, said once.
+      expect(check.models).toEqual([]);
+      expect(result.mlflow?.notices).toEqual([expect.stringMatching(/has no logged models \(MLflow 2\.x\)/)]);
+      expect(check.remote.artifacts).toEqual(expect.arrayContaining(['model/MLmodel', 'model/weights.bin']));
+    }
     const training = byContext('training')[0]?.dataset;
     expect(JSON.parse(training?.source ?? '{}').uri).toBe(pathToFileURL(path.join(dir, 'images')).href);
     expect(JSON.parse(training?.schema ?? '{}').classes).toEqual(data.classes);
