@@ -12,7 +12,14 @@ import * as path from 'node:path';
 // The cache root is the libtensorflow installer's: one definition of where run-exp caches.
 import { cacheRoot } from '../platform/cache-root.ts';
 import { type CropFill, type FaceCrop, faceCropOf } from '../spec/experiment.ts';
-import { type FileStamp, folderKey, stampFiles, writeAtomic } from './cache-files.ts';
+import {
+  contentHashes,
+  type FileStamp,
+  folderKey,
+  sameSettingsFolders,
+  stampFiles,
+  writeAtomic,
+} from './cache-files.ts';
 import { channelsOf, type Preprocessing } from './decode.ts';
 import { chooseFace, faceRegion, outsideFraction } from './faces/crop.ts';
 import { detectorKey, locateFaces } from './faces/locate.ts';
@@ -46,7 +53,7 @@ export interface Pixels {
   /** Bytes per image: height * width * channels. */
   imageBytes: number;
   bad: BadFile[];
-  /** Hash of the options and of every file's path, size and mtime: names this exact data set. */
+  /** Hash of the options and of every file's content and label, in order: names this exact data set wherever it is. */
   hash: string;
   /** Every item's path, size and mtime, as the hash saw them. */
   stamps: FileStamp[];
@@ -64,6 +71,8 @@ interface IndexEntry {
   slot: number;
   reason?: string;
   no_face?: boolean;
+  /** The file's content (contentHash): how a copy of it, elsewhere or with a new time, finds this entry. */
+  sha?: string;
 }
 
 export interface LoadOptions {
@@ -111,9 +120,39 @@ async function readIndex(dir: string): Promise<{ entries: Map<string, IndexEntry
   }
 }
 
-function datasetHash(key: string, entries: IndexEntry[]): string {
+/**
+ * The cached entry (and the pixels its slot is in) of each wanted content hash:
+ * from this folder's index first, then from the folders made for the same
+ * settings, read only while some hash is still missing.
+ */
+async function entriesByContent(
+  dir: string,
+  here: Awaited<ReturnType<typeof readIndex>>,
+  wanted: Set<string>,
+): Promise<Map<string, { entry: IndexEntry; pixels: Uint8Array | null }>> {
+  const found = new Map<string, { entry: IndexEntry; pixels: Uint8Array | null }>();
+  const take = (index: Awaited<ReturnType<typeof readIndex>>) => {
+    for (const e of index.entries.values())
+      if (e.sha && wanted.has(e.sha) && !found.has(e.sha) && (e.slot < 0 || index.pixels))
+        found.set(e.sha, { entry: e, pixels: index.pixels });
+  };
+  take(here);
+  for (const other of sameSettingsFolders(dir)) {
+    if (found.size === wanted.size) break;
+    take(await readIndex(other));
+  }
+  return found;
+}
+
+/**
+ * What names a data set: the settings, and each file's content and label in
+ * order (an unreadable file by its path). Paths and times are left out, so a
+ * copy of the data is the same data set, down to the features cached for it.
+ */
+function datasetHash(key: string, entries: IndexEntry[], items: Item[]): string {
+  const labels = new Map(items.map((it) => [it.path, it.label]));
   const hash = createHash('sha256').update(key);
-  for (const e of entries) hash.update(`${e.path}\0${e.size}\0${e.mtimeMs}\n`);
+  for (const e of entries) hash.update(`${e.sha ?? e.path}\0${labels.get(e.path)}\n`);
   return hash.digest('hex');
 }
 
@@ -163,23 +202,41 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
     ...(o.no_face ? { no_face: true } : {}),
   });
 
-  // Decided per file: reuse its cached slot, or decode it.
-  const outcome: (IndexEntry & { decode: boolean })[] = items.map((it, i) => {
+  // Decided per file: reuse its cached slot (from this folder's pixels, or `src`'s), or decode it.
+  const outcome: (IndexEntry & { decode: boolean; src?: Uint8Array })[] = items.map((it, i) => {
     const s = stats[i];
     if (!s) return { path: it.path, size: -1, mtimeMs: -1, slot: -1, reason: 'cannot read the file', decode: false };
     const prev = old.entries.get(it.path);
     const same = prev && prev.size === s.size && prev.mtimeMs === s.mtimeMs && (prev.slot < 0 || old.pixels);
     return same ? { ...prev, decode: false } : { path: it.path, ...s, slot: 0, decode: true };
   });
+  // A file not known by path, size and time may be a copy (new times, or the data set copied
+  // elsewhere): its content finds its entry here or in a cache folder made for the same settings.
+  const unhashed = outcome.flatMap((o, i) => (o.size >= 0 && !o.sha ? [i] : []));
+  const hashes = await contentHashes(unhashed.map((i) => (outcome[i] as IndexEntry).path));
+  for (const [k, i] of unhashed.entries()) {
+    const sha = hashes[k];
+    if (sha) (outcome[i] as IndexEntry).sha = sha;
+  }
+  const wanted = new Set(outcome.flatMap((o) => (o.decode && o.sha ? [o.sha] : [])));
+  if (wanted.size > 0) {
+    for (const [sha, hit] of await entriesByContent(dir, old, wanted)) {
+      for (const [i, o] of outcome.entries()) {
+        if (!o.decode || o.sha !== sha) continue;
+        const { slot, reason, no_face } = hit.entry;
+        outcome[i] = { ...o, slot, reason, no_face, decode: false, src: hit.pixels ?? undefined };
+      }
+    }
+  }
 
   // Everything cached, in the same order: the cached file is the answer.
   let inOrder = old.pixels !== null && old.entries.size === items.length;
   let expected = 0;
   for (const o of outcome) {
     if (!inOrder) break;
-    if (o.decode || (o.slot >= 0 && o.slot !== expected++)) inOrder = false;
+    if (o.decode || o.src || (o.slot >= 0 && o.slot !== expected++)) inOrder = false;
   }
-  if (inOrder && old.pixels) {
+  if (inOrder && old.pixels && unhashed.length === 0) {
     const goodItems = items.filter((_, i) => (outcome[i] as IndexEntry).slot >= 0);
     if (old.pixels.length === goodItems.length * imageBytes) {
       options.onProgress?.(items.length, items.length);
@@ -188,7 +245,7 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
         pixels: old.pixels,
         imageBytes,
         bad: outcome.filter((o) => o.slot < 0).map(badOf),
-        hash: datasetHash(key, outcome),
+        hash: datasetHash(key, outcome, items),
         stamps,
         decoded: 0,
         reused: items.length,
@@ -203,8 +260,9 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
   for (const [i, o] of outcome.entries()) if (o.decode || o.slot >= 0) slots[i] = next++;
   for (const [i, o] of outcome.entries()) {
     const slot = slots[i] as number;
-    if (!o.decode && o.slot >= 0 && old.pixels)
-      pixels.set(old.pixels.subarray(o.slot * imageBytes, (o.slot + 1) * imageBytes), slot * imageBytes);
+    const from = o.src ?? old.pixels;
+    if (!o.decode && o.slot >= 0 && from)
+      pixels.set(from.subarray(o.slot * imageBytes, (o.slot + 1) * imageBytes), slot * imageBytes);
   }
 
   const todo = outcome.flatMap((o, i) => (o.decode ? [i] : []));
@@ -255,16 +313,24 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
     const slot = slots[i] as number;
     if (slot < 0) {
       bad.push(badOf(o));
-      entries.push({ path: o.path, size: o.size, mtimeMs: o.mtimeMs, slot: -1, reason: o.reason, no_face: o.no_face });
+      entries.push({
+        path: o.path,
+        size: o.size,
+        mtimeMs: o.mtimeMs,
+        slot: -1,
+        reason: o.reason,
+        no_face: o.no_face,
+        sha: o.sha,
+      });
       continue;
     }
     if (slot !== packed) pixels.copyWithin(packed * imageBytes, slot * imageBytes, (slot + 1) * imageBytes);
-    entries.push({ path: o.path, size: o.size, mtimeMs: o.mtimeMs, slot: packed });
+    entries.push({ path: o.path, size: o.size, mtimeMs: o.mtimeMs, slot: packed, sha: o.sha });
     goodItems.push(items[i] as Item);
     packed++;
   }
   const result = pixels.subarray(0, packed * imageBytes);
-  if (todo.length > 0 || old.entries.size !== entries.length) {
+  if (todo.length > 0 || old.entries.size !== entries.length || unhashed.length > 0 || outcome.some((o) => o.src)) {
     await writeAtomic(path.join(dir, 'pixels.u8'), result);
     await writeAtomic(path.join(dir, 'index.json'), JSON.stringify(entries));
   }
@@ -274,7 +340,7 @@ export async function loadPixels(items: Item[], p: Preprocessing, options: LoadO
     pixels: result,
     imageBytes,
     bad,
-    hash: datasetHash(key, entries),
+    hash: datasetHash(key, entries, items),
     stamps,
     decoded: todo.length,
     reused: items.length - todo.length,

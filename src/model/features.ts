@@ -69,10 +69,11 @@ export async function cachedFeatures(
   const dir = path.join(cacheDir ?? cacheRoot(), 'features');
   mkdirSync(dir, { recursive: true });
   const stats: FeatureStats = { layer: cut.sourceLayer.name, values: dim, computed: 0, reused: 0 };
-  // Rows follow the images' order: the key holds that order, the images (data hash, preprocessing) and the weights.
+  // Rows follow the images' order: the data hash holds that order and each image's content (not
+  // its path, so a copy of the data finds its features); with the preprocessing and the weights.
   const features = async (source: InputSource, images: string[], hash: string, mirrored = false) => {
     const count = images.length;
-    const what = { hash, images, preprocessing: exp.data.preprocessing, layer: stats.layer, fixedWeights };
+    const what = { v: 2, hash, preprocessing: exp.data.preprocessing, layer: stats.layer, fixedWeights };
     const key = createHash('sha256')
       .update(JSON.stringify(mirrored ? { ...what, mirrored } : what))
       .digest('hex')

@@ -1,5 +1,6 @@
-import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadPixels } from '../../src/data/cache.ts';
@@ -177,6 +178,64 @@ describe('pixel cache', () => {
     expect([other.decoded, other.reused]).toEqual([7, 0]);
     expect(other.hash).not.toBe(third.hash);
   });
+
+  it('a copy of the data set (new paths, new file times) finds every entry by content: pixels and face boxes, nothing decoded or detected', async () => {
+    const cacheDir = tempDir();
+    const dir = tempDir();
+    await classFolders(dir, { a: 4, b: 3 });
+    // Two face photos too, with a face crop: their boxes come back by content as well.
+    const demo = path.join(
+      path.dirname(fileURLToPath(import.meta.url)),
+      '..',
+      '..',
+      'node_modules',
+      '@vladmandic',
+      'face-api',
+      'demo',
+    );
+    mkdirSync(path.join(dir, 'faces'));
+    for (const n of [1, 2]) copyFileSync(path.join(demo, `sample${n}.jpg`), path.join(dir, 'faces', `s${n}.jpg`));
+    const listed = (root: string) => [
+      ...['a', 'b'].flatMap((c) =>
+        readdirSync(path.join(root, c))
+          .sort()
+          .map((f) => ({ path: path.join(root, c, f), label: c === 'a' ? 0 : 1 })),
+      ),
+    ];
+    const faces = (root: string) => [1, 2].map((n) => ({ path: path.join(root, 'faces', `s${n}.jpg`), label: 0 }));
+    const crop = pre({
+      size: [32, 32],
+      crop: {
+        type: 'face',
+        detector: 'blazeface',
+        margin: 0.2,
+        align: true,
+        fill: 'black',
+        on_miss: 'keep',
+        min_confidence: 0.5,
+        pad: 0,
+      },
+    } as never);
+    const first = await loadPixels(listed(dir), pre(), { cacheDir });
+    const firstFaces = await loadPixels(faces(dir), crop, { cacheDir });
+    expect([first.decoded, firstFaces.decoded, firstFaces.faces?.detected]).toEqual([7, 2, 2]);
+
+    // The copy: elsewhere, every file with a new time (as a fresh checkout or a re-provisioned share gives).
+    const copy = path.join(tempDir(), 'data');
+    cpSync(dir, copy, { recursive: true });
+    const later = new Date(Date.now() + 60_000);
+    for (const it of [...listed(copy), ...faces(copy)]) utimesSync(it.path, later, later);
+    const again = await loadPixels(listed(copy), pre(), { cacheDir });
+    expect([again.decoded, again.reused]).toEqual([0, 7]);
+    expect(Buffer.from(again.pixels).equals(Buffer.from(first.pixels))).toBe(true);
+    // The same data set: the same hash (and so the same cached features).
+    expect(again.hash).toBe(first.hash);
+    const againFaces = await loadPixels(faces(copy), crop, { cacheDir });
+    expect([againFaces.decoded, againFaces.faces?.detected, againFaces.faces?.reused]).toEqual([0, 0, 2]);
+    expect(Buffer.from(againFaces.pixels).equals(Buffer.from(firstFaces.pixels))).toBe(true);
+    // And the copy's own entries now answer by path, size and time.
+    expect((await loadPixels(listed(copy), pre(), { cacheDir })).decoded).toBe(0);
+  }, 60_000);
 
   it('a stopped load rejects with the abort and caches what it decoded: the next load decodes only the rest', async () => {
     const dir = tempDir();

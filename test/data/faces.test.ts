@@ -242,7 +242,7 @@ describe('face crops through the pixel cache', () => {
     );
   });
 
-  it('a second run detects nothing and decodes nothing; another margin re-crops from the cached boxes; a changed file is detected again', async () => {
+  it('a second run detects nothing and decodes nothing; another margin re-crops from the cached boxes; a touched file is found by content, a changed one detected again', async () => {
     const { dir, face, items } = await setup();
     const cacheDir = path.join(dir, 'cache');
     const first = await loadPixels(items, p({}), { cacheDir });
@@ -254,8 +254,14 @@ describe('face crops through the pixel cache', () => {
     const wider = await loadPixels(items, p({ margin: 0.3 }), { cacheDir });
     expect(wider.faces).toMatchObject({ detected: 0, reused: 2 });
     expect(wider.decoded).toBe(2);
+    // New times, same bytes (a copied or re-provisioned data set): found by content.
     const later = new Date(Date.now() + 5000);
     utimesSync(face, later, later);
+    const touched = await loadPixels(items, p({}), { cacheDir });
+    expect(touched.faces).toMatchObject({ detected: 0, reused: 2 });
+    expect(touched.decoded).toBe(0);
+    // New bytes: detected and decoded again.
+    await sharp(group).flop().jpeg().toFile(face);
     const changed = await loadPixels(items, p({}), { cacheDir });
     expect(changed.faces).toMatchObject({ detected: 1, reused: 1 });
     expect(changed.decoded).toBe(1);

@@ -1,7 +1,7 @@
 // Pretrained backbones: the catalog's face_resnet rebuilt from tf.layers gives
 // face-api's own descriptors; frozen layers stay put while the head learns;
 // weights are checked; the model folder holds everything predict needs.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -171,6 +171,18 @@ describe('backbones', () => {
     const viaImages = model.predict(pixelSources(tf, exp, data).data(all)) as Tensor;
     expect(viaFeatures.shape).toEqual([8, 2]);
     expect(viaFeatures.sub(viaImages).abs().max().dataSync()[0]).toBeLessThan(1e-5);
+
+    // A copy of the data elsewhere, every file with a new time: its features are found, not computed.
+    const copy = tempDir();
+    cpSync(path.join(dir, 'images'), path.join(copy, 'images'), { recursive: true });
+    const later = new Date(Date.now() + 60_000);
+    for (const f of readdirSync(path.join(copy, 'images'), { recursive: true, withFileTypes: true }))
+      if (f.isFile()) utimesSync(path.join(f.parentPath, f.name), later, later);
+    const copied = resolveExperiment(toyExperiment(copy), { env: {} }).experiment;
+    const copyData = await prepareData(copied, { cacheDir: cache });
+    expect([copyData.decoded, copyData.hash]).toEqual([0, data.hash]);
+    const fromCopy = await cachedFeatures(tf, copied, copyData, model, cache);
+    expect(fromCopy?.stats).toMatchObject({ computed: 0, reused: 8 });
   });
 
   /** The toy backbone experiment with `set`, its cached features, the 8 images as pixels and a distance. */

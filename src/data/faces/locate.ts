@@ -12,7 +12,7 @@ import { cacheRoot } from '../../platform/cache-root.ts';
 import { loadTensorflow } from '../../platform/tensorflow.ts';
 import { DETECTORS, type DetectorName, detectorIdentity, type Face } from '../../spec/detectors.ts';
 import type { FaceCrop } from '../../spec/experiment.ts';
-import { type FileStamp, folderKey, writeAtomic } from '../cache-files.ts';
+import { contentHashes, type FileStamp, folderKey, sameSettingsFolders, writeAtomic } from '../cache-files.ts';
 import { type Detector, loadDetector } from './detectors.ts';
 
 /** An image's upright size and the faces found in it (any score above the detector's floor). */
@@ -25,6 +25,8 @@ export interface ImageFaces {
 interface Entry extends ImageFaces {
   size: number;
   mtimeMs: number;
+  /** The file's content (contentHash): how a copy of it, with a new path or time, finds this entry. */
+  sha?: string;
 }
 
 export interface Located {
@@ -90,6 +92,49 @@ async function detectorInput(file: string, inputSize: number, pad: number) {
   return { pixels, width, height, back };
 }
 
+/**
+ * Files of `todo` whose content has boxes here or in a box file made with the
+ * same detector settings (a copy of the data set elsewhere): their entries,
+ * under their own path, size and time. Entries without a content hash get one.
+ * Returns what is still to detect, and the content hashes it read.
+ */
+async function reuseByContent(
+  boxFile: string,
+  entries: Map<string, Entry>,
+  files: FileStamp[],
+  todo: FileStamp[],
+  faces: Map<string, ImageFaces>,
+): Promise<{ todo: FileStamp[]; shaOf: Map<string, string | null> }> {
+  const known = new Set(todo.map((f) => f.path));
+  const unhashed = files.filter((f) => f.size >= 0 && (known.has(f.path) || !entries.get(f.path)?.sha));
+  const hashes = await contentHashes(unhashed.map((f) => f.path));
+  const shaOf = new Map(unhashed.map((f, i) => [f.path, hashes[i] ?? null]));
+  for (const [p, sha] of shaOf) {
+    const e = entries.get(p);
+    if (e && sha && !known.has(p)) e.sha = sha;
+  }
+  const wanted = new Set(todo.flatMap((f) => (shaOf.get(f.path) ? [shaOf.get(f.path) as string] : [])));
+  const byContent = new Map<string, Entry>();
+  const take = (from: Map<string, Entry>) => {
+    for (const e of from.values()) if (e.sha && wanted.has(e.sha) && !byContent.has(e.sha)) byContent.set(e.sha, e);
+  };
+  take(entries);
+  for (const folder of wanted.size ? sameSettingsFolders(path.dirname(boxFile)) : []) {
+    if (byContent.size === wanted.size) break;
+    take(await readBoxes(path.join(folder, 'boxes.json')));
+  }
+  const rest = todo.filter((f) => {
+    const sha = shaOf.get(f.path);
+    const hit = sha ? byContent.get(sha) : undefined;
+    if (!hit) return true;
+    const entry: Entry = { ...hit, size: f.size, mtimeMs: f.mtimeMs, sha: sha as string };
+    entries.set(f.path, entry);
+    faces.set(f.path, entry);
+    return false;
+  });
+  return { todo: rest, shaOf };
+}
+
 async function readBoxes(file: string): Promise<Map<string, Entry>> {
   if (!existsSync(file)) return new Map();
   try {
@@ -115,11 +160,19 @@ export async function locateFaces(files: FileStamp[], crop: FaceCrop, options: L
   if (boxFile) await mkdir(path.dirname(boxFile), { recursive: true });
   const entries = boxFile ? await readBoxes(boxFile) : new Map<string, Entry>();
   const faces = new Map<string, ImageFaces>();
-  const todo: FileStamp[] = [];
+  let todo: FileStamp[] = [];
   for (const f of files) {
     const e = entries.get(f.path);
     if (e && e.size === f.size && e.mtimeMs === f.mtimeMs) faces.set(f.path, e);
     else if (f.size >= 0) todo.push(f);
+  }
+  let shaOf = new Map<string, string | null>();
+  if (boxFile) {
+    const before = todo.length;
+    ({ todo, shaOf } = await reuseByContent(boxFile, entries, files, todo, faces));
+    // Content hashes added, or entries found by content: kept for the next run.
+    if (shaOf.size > 0 && todo.length === 0) await writeAtomic(boxFile, JSON.stringify(Object.fromEntries(entries)));
+    if (todo.length < before) options.onProgress?.(files.length - todo.length, files.length);
   }
   const total = files.length;
   let done = total - todo.length;
@@ -155,6 +208,7 @@ export async function locateFaces(files: FileStamp[], crop: FaceCrop, options: L
       const entry: Entry = {
         size: f.size,
         mtimeMs: f.mtimeMs,
+        ...(shaOf.get(f.path) ? { sha: shaOf.get(f.path) as string } : {}),
         width: input.width,
         height: input.height,
         faces: (found[k] ?? []).map(input.back),
