@@ -1,8 +1,8 @@
 // `run-exp doctor`: is the native TensorFlow backend installed and in use?
 
 import { jpegFastPath } from '../data/jpeg-fast.ts';
-import { graphMode } from '../engine/graph/tf-graph.ts';
 import { backendReport } from '../platform/tensorflow.ts';
+import { graphMode } from '../platform/tf-graph.ts';
 
 export async function doctor(options: { json?: boolean }, out: (s: string) => void): Promise<number> {
   const r = await backendReport();

@@ -3,12 +3,12 @@
 import type { LayersModel, Optimizer } from '@tensorflow/tfjs-node';
 import type { InputSource } from '../data/batches.ts';
 import type { Tf } from '../platform/tensorflow.ts';
+import { graphMode } from '../platform/tf-graph.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { eagerEngine } from './eager.ts';
 import type { Engine } from './engine.ts';
 import { graphEngine } from './graph/graph-engine.ts';
 import { GraphTrainer, graphUnsupported } from './graph/graph-trainer.ts';
-import { graphMode } from './graph/tf-graph.ts';
 import { learningOrder } from './variables.ts';
 import type { WeightAverage } from './weight-average.ts';
 

@@ -4,9 +4,9 @@
 // probabilities, as a batch mean.
 import type { Scalar, Tensor } from '@tensorflow/tfjs-node';
 import type { Tf } from '../platform/tensorflow.ts';
+import type { Output } from '../platform/tf-graph.ts';
 import type { RegistryChoice } from '../spec/experiment.ts';
 import type { LOSSES } from '../spec/losses.ts';
-import type { Output } from './graph/tf-graph.ts';
 
 /** Mean loss over the batch; with `weights` (one per example), the mean of each example's loss times its weight. */
 export type LossFn = (labels: Tensor, predictions: Tensor, weights?: Tensor) => Scalar;

@@ -5,9 +5,9 @@
 // and in the order tfjs keeps it, so checkpoints are the same in both engines.
 import type { NamedTensorMap, Optimizer, Tensor, Variable } from '@tensorflow/tfjs-node';
 import type { Tf } from '../platform/tensorflow.ts';
+import type { Output } from '../platform/tf-graph.ts';
 import type { RegistryChoice } from '../spec/experiment.ts';
 import type { OPTIMIZERS } from '../spec/optimizers.ts';
-import type { Output } from './graph/tf-graph.ts';
 
 type NamedTensor = { name: string; tensor: Tensor };
 

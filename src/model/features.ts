@@ -10,10 +10,11 @@ import { type InputSource, pixelSources, rowSource, type Sources } from '../data
 import { writeAtomic } from '../data/cache-files.ts';
 import type { PreparedData } from '../data/prepare.ts';
 import { cacheRoot } from '../platform/cache-root.ts';
-import type { Tf } from '../platform/tensorflow.ts';
+import { loadTensorflow, type Tf } from '../platform/tensorflow.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { BACKBONE_SCOPE } from './backbone.ts';
 import { fixedCut, modelAfter } from './cut.ts';
+import { frozenSession } from './frozen-session.ts';
 
 /** The probability of a horizontal flip when it is the only augmentation: each outcome can then be cached. */
 function flipOnly(exp: Experiment): number | null {
@@ -40,6 +41,8 @@ export interface FeatureStats {
   /** Images whose features were computed now, and read from the cache. */
   computed: number;
   reused: number;
+  /** How they are computed: a TensorFlow session, or tfjs' predict and why. */
+  via: string;
 }
 
 /**
@@ -61,6 +64,8 @@ export async function cachedFeatures(
   const shape = cut.shape.slice(1) as number[];
   const dim = shape.reduce((a, b) => a * b, 1);
   const extractor = tf.model({ inputs: model.inputs, outputs: cut });
+  // As one TensorFlow session where it can be (a C API call per batch), else by tfjs' predict.
+  const { run: session, why } = frozenSession(extractor, (await loadTensorflow()).threads);
   // The fixed part's weights are part of the key: init_from may have loaded others than the package's.
   const weights = createHash('sha256');
   for (const w of extractor.weights) weights.update(new Uint8Array(w.read().dataSync().buffer));
@@ -68,7 +73,13 @@ export async function cachedFeatures(
   const pixels = pixelSources(tf, exp, data);
   const dir = path.join(cacheDir ?? cacheRoot(), 'features');
   mkdirSync(dir, { recursive: true });
-  const stats: FeatureStats = { layer: cut.sourceLayer.name, values: dim, computed: 0, reused: 0 };
+  const stats: FeatureStats = {
+    layer: cut.sourceLayer.name,
+    values: dim,
+    computed: 0,
+    reused: 0,
+    via: session ? 'session' : `tfjs (${why})`,
+  };
   // Rows follow the images' order: the data hash holds that order and each image's content (not
   // its path, so a copy of the data finds its features); with the preprocessing and the weights.
   const features = async (source: InputSource, images: string[], hash: string, mirrored = false) => {
@@ -91,10 +102,17 @@ export async function cachedFeatures(
     onProgress?.(0, count);
     for (let b = 0; b < count; b += bs) {
       const idx = Array.from({ length: Math.min(bs, count - b) }, (_, i) => b + i);
-      tf.tidy(() => {
+      const input = tf.tidy(() => {
         const x = source(idx);
-        rows.set((extractor.predict(mirrored ? tf.reverse(x, 2) : x) as Tensor).dataSync(), b * dim);
+        return mirrored ? tf.reverse(x, 2) : x;
       });
+      if (session) rows.set(await session(input.dataSync() as Float32Array, idx.length), b * dim);
+      else
+        rows.set(
+          tf.tidy(() => (extractor.predict(input) as Tensor).dataSync()),
+          b * dim,
+        );
+      input.dispose();
       onProgress?.(b + idx.length, count);
     }
     await writeAtomic(file, new Uint8Array(rows.buffer));

@@ -48,6 +48,10 @@ let loaded: LoadedBackend | undefined;
 function configureEnv(threads: number | undefined): void {
   // INFO lines from TensorFlow's C++ start-up would otherwise clutter every run.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  // oneDNN's kernels on every x86 host, not only those TensorFlow turns them on for (AVX-512 VNNI,
+  // BF16, AMX): the same kernels everywhere, twice as fast as Eigen's for the face detector's
+  // convolutions on an AVX2-only EPYC, and a face's boxes the same whatever batch it is detected in.
+  process.env.TF_ENABLE_ONEDNN_OPTS ??= '1';
   if (threads !== undefined) {
     process.env.TF_NUM_INTRAOP_THREADS = String(threads);
     process.env.TF_NUM_INTEROP_THREADS = String(Math.max(1, Math.min(2, threads)));

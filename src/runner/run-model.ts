@@ -43,7 +43,7 @@ export async function runModel(
   if (cached)
     log.info(
       { event: 'features', ...cached.stats },
-      `backbone features ready: ${cached.stats.layer} (${cached.stats.values} values per image), ${cached.stats.computed} computed, ${cached.stats.reused} from the cache`,
+      `backbone features ready: ${cached.stats.layer} (${cached.stats.values} values per image), ${cached.stats.computed} computed (${cached.stats.via}), ${cached.stats.reused} from the cache`,
     );
   const unfreeze = exp.model.backbone?.trainable;
   if (typeof unfreeze === 'object' && (unfreeze.at_epoch ?? 1) > 1)

@@ -157,14 +157,14 @@ describe('backbones', () => {
     const progress: number[][] = [];
     const onProgress = (done: number, total: number) => progress.push([done, total]);
     const first = await cachedFeatures(tf, exp, data, model, cache, onProgress);
-    expect(first?.stats).toEqual({ layer: 'backbone/fc', values: 128, computed: 8, reused: 0 });
+    expect(first?.stats).toEqual({ layer: 'backbone/fc', values: 128, computed: 8, reused: 0, via: 'session' });
     expect([progress[0], progress.at(-1)]).toEqual([
       [0, 8],
       [8, 8],
     ]);
     progress.length = 0;
     const again = await cachedFeatures(tf, exp, data, model, cache, onProgress);
-    expect(again?.stats).toEqual({ layer: 'backbone/fc', values: 128, computed: 0, reused: 8 });
+    expect(again?.stats).toEqual({ layer: 'backbone/fc', values: 128, computed: 0, reused: 8, via: 'session' });
     expect(progress).toEqual([]);
     const all = Array.from({ length: 8 }, (_, i) => i);
     const viaFeatures = again?.head.predict(again.sources.data(all)) as Tensor;

@@ -9,7 +9,7 @@ import { loadBlazeFace } from './blazeface.ts';
 export interface Detector {
   inputSize: number;
   /** Detects in `n` images of inputSize x inputSize x 3, back to back in `pixels`. */
-  detect(pixels: Uint8Array, n: number): Face[][];
+  detect(pixels: Uint8Array, n: number): Promise<Face[][]>;
 }
 
 /** Every registry entry's loader: a detector without one does not compile. */

@@ -54,7 +54,8 @@ export function detectorKey(crop: Pick<FaceCrop, 'detector' | 'pad'>): string {
   return (
     createHash('sha256')
       // v2: the detector's input is resized from the full decode (v1 let libjpeg shrink large JPEGs on load).
-      .update(JSON.stringify({ v: 2, ...id, pad: crop.pad }))
+      // v3: oneDNN's kernels (boxes independent of the batch), through a TensorFlow session.
+      .update(JSON.stringify({ v: 3, ...id, pad: crop.pad }))
       .digest('hex')
       .slice(0, 16)
   );
@@ -201,7 +202,7 @@ export async function locateFaces(files: FileStamp[], crop: FaceCrop, options: L
     const bytes = detector.inputSize * detector.inputSize * 3;
     const batch = new Uint8Array(ok.length * bytes);
     for (const [k, i] of ok.entries()) batch.set(inputs[i]?.pixels as Buffer, k * bytes);
-    const found = ok.length ? detector.detect(batch, ok.length) : [];
+    const found = ok.length ? await detector.detect(batch, ok.length) : [];
     for (const [k, i] of ok.entries()) {
       const input = inputs[i] as NonNullable<(typeof inputs)[number]>;
       const f = chunk[i] as FileStamp;

@@ -5,13 +5,13 @@
 // validation, predict, evaluate and the saved model.json are the eager path's.
 
 import type { LayersModel, LayerVariable, Optimizer, Variable } from '@tensorflow/tfjs-node';
+import { EMITTERS, emitForward } from '../../layers/emit-layers.ts';
 import type { Tf } from '../../platform/tensorflow.ts';
+import { type Attr, DT, type HostTensor, type Output, TfGraph } from '../../platform/tf-graph.ts';
 import type { Experiment } from '../../spec/experiment.ts';
 import { graphLoss } from '../losses.ts';
 import { optimizerParts, ownerScope } from '../optimizer-groups.ts';
 import { optimizerSlots, optimizerUpdate } from '../optimizers.ts';
-import { EMITTERS, type EmitContext, UnsupportedInGraph } from './emit-layers.ts';
-import { type Attr, DT, type HostTensor, type Output, TfGraph } from './tf-graph.ts';
 
 const f32: Attr = { kind: 'type', value: DT.float32 };
 const i32: Attr = { kind: 'type', value: DT.int32 };
@@ -141,64 +141,24 @@ export class GraphTrainer {
     return { handle, read, shape, value, assign };
   }
 
-  /** The model's layers as graph operations, in the model's (topological) order. */
+  /** The model's layers as graph operations, each weight a variable of the graph. */
   private forward(): Output {
-    const outputs = new Map<string, Output>();
-    const shapes = new Map<string, number[]>();
-    for (const layer of this.model.layers) {
-      const cls = layer.getClassName();
-      const emit = EMITTERS[cls];
-      if (!emit) throw new UnsupportedInGraph(`layer ${layer.name} (${cls})`);
-      const inbound = this.inboundOf(layer);
-      // A Sequential model does not list its input layer: whatever is not a layer here is the input.
-      const inputs = cls === 'InputLayer' ? [this.x] : inbound.map((l) => outputs.get(l.name) ?? this.x);
-      const inputShapes =
-        cls === 'InputLayer'
-          ? [[-1, ...this.inputShape]]
-          : inbound.map((l) => shapes.get(l.name) ?? [-1, ...this.inputShape]);
-      const weights: Record<string, Output> = {};
-      const handles: Record<string, Output> = {};
-      for (const w of layer.weights) {
+    return emitForward(this.model, {
+      g: this.g,
+      x: this.x,
+      inputShape: this.inputShape,
+      training: true,
+      weight: (w) => {
         const v = { variable: w, ...this.variable(w.name, w.shape as number[]) };
         this.vars.push(v);
-        const short = w.originalName.split('/').at(-1) as string;
-        weights[short] = v.read;
-        handles[short] = v.handle;
-      }
-      const context: EmitContext = {
-        g: this.g,
-        config: layer.getConfig() as Record<string, unknown>,
-        inputs,
-        weights,
-        inputShapes,
-        training: true,
-        updates: this.sideEffects,
-        handles,
-        // Each random layer its own stream: the step's seed moved by a per-layer offset.
-        seed: () =>
-          this.g.op('AddV2', [this.seed, this.constant([++this.seedCount * 1_000_003, 0], [2], DT.int32)], { T: i32 }),
-        constant: (d, s, t) => this.constant(d, s, t),
-      };
-      outputs.set(layer.name, emit(context));
-      const out = layer.outputShape as number[];
-      shapes.set(
-        layer.name,
-        out.map((d) => d ?? -1),
-      );
-    }
-    const last = this.model.outputLayers[0]?.name ?? this.model.layers.at(-1)?.name;
-    return outputs.get(last as string) as Output;
-  }
-
-  /**
-   * The layers feeding `layer` in this model. A layer shared with another
-   * model (a cached backbone's head is cut from the whole model) has one
-   * inbound node per model; tfjs marks this model's as `<layer>_ib-<index>`.
-   */
-  private inboundOf(layer: LayersModel['layers'][number]) {
-    const mine = (this.model as unknown as { containerNodes: Set<string> }).containerNodes;
-    const index = layer.inboundNodes.findIndex((_, i) => mine.has(`${layer.name}_ib-${i}`));
-    return layer.inboundNodes[Math.max(0, index)]?.inboundLayers ?? [];
+        return { read: v.read, handle: v.handle };
+      },
+      updates: this.sideEffects,
+      // Each random layer its own stream: the step's seed moved by a per-layer offset.
+      seed: () =>
+        this.g.op('AddV2', [this.seed, this.constant([++this.seedCount * 1_000_003, 0], [2], DT.int32)], { T: i32 }),
+      constant: (d, s, t) => this.constant(d, s, t),
+    });
   }
 
   /** makeLoss's loss, op for op (losses.ts), as a batch mean. */

@@ -1,7 +1,7 @@
 // TensorFlow graph mode through native/graph: build a graph op by op, add
 // symbolic gradients, run whole training steps as one session call on the
 // libtensorflow that tfjs-node loads.
-import { openAddon } from '../../platform/native-addon.ts';
+import { openAddon } from './native-addon.ts';
 
 export const DT = { float32: 1, int32: 3, uint8: 4, int64: 9, bool: 10 } as const;
 

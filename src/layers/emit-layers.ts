@@ -1,9 +1,11 @@
 // Each tfjs layer class as TensorFlow graph operations: the forward pass of
-// the graph engine, built from the compiled LayersModel (its configs and
-// weights), so the graph computes exactly what model.apply does. A class
-// without an emitter keeps the run on the eager engine.
-import type { ACTIVATIONS } from '../../spec/layers.ts';
-import { type Attr, DT, type Output, type TfGraph } from './tf-graph.ts';
+// the graph engine, and of the frozen part of a model whose features are
+// cached, built from the compiled LayersModel (its configs and weights), so the
+// graph computes exactly what model.apply does. A class without an emitter
+// keeps the run on the eager engine.
+import type { LayersModel, LayerVariable } from '@tensorflow/tfjs-node';
+import { type Attr, DT, type Output, type TfGraph } from '../platform/tf-graph.ts';
+import type { ACTIVATIONS } from '../spec/layers.ts';
 
 const f32: Attr = { kind: 'type', value: DT.float32 };
 const i32: Attr = { kind: 'type', value: DT.int32 };
@@ -257,6 +259,8 @@ export const EMITTERS: Record<string, Emitter> = {
   },
   BatchNormalization: (c) => {
     const x = c.inputs[0] as Output;
+    // Inference: the moving statistics, as tfjs' predict.
+    if (!c.training) return normalize(c, x, c.weights.moving_mean as Output, c.weights.moving_variance as Output);
     const rank = c.inputShapes[0]?.length ?? 2;
     const [mean, variance] = moments(
       c,
@@ -277,3 +281,71 @@ export const EMITTERS: Record<string, Emitter> = {
     return normalize(c, x, mean, variance);
   },
 };
+
+/** How a model's forward pass goes into a graph: everything EmitContext holds that is not per layer. */
+export interface ForwardParts {
+  g: TfGraph;
+  /** The model's input (batch axis free) and its shape without the batch axis. */
+  x: Output;
+  inputShape: number[];
+  training: boolean;
+  /** A weight's read in the graph, and its handle where the graph may write it (a variable). */
+  weight: (w: LayerVariable) => { read: Output; handle?: Output };
+  seed: () => Output;
+  updates: string[];
+  constant: EmitContext['constant'];
+}
+
+/**
+ * The layers feeding `layer` in `model`. A layer shared with another model (a
+ * cached backbone's head is cut from the whole model, its frozen part too) has
+ * one inbound node per model; tfjs marks this model's as `<layer>_ib-<index>`.
+ */
+function inboundOf(model: LayersModel, layer: LayersModel['layers'][number]) {
+  const mine = (model as unknown as { containerNodes: Set<string> }).containerNodes;
+  const index = layer.inboundNodes.findIndex((_, i) => mine.has(`${layer.name}_ib-${i}`));
+  return layer.inboundNodes[Math.max(0, index)]?.inboundLayers ?? [];
+}
+
+/** The model's layers as graph operations, in the model's (topological) order; its output. */
+export function emitForward(model: LayersModel, p: ForwardParts): Output {
+  const outputs = new Map<string, Output>();
+  const shapes = new Map<string, number[]>();
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    const emit = EMITTERS[cls];
+    if (!emit) throw new UnsupportedInGraph(`layer ${layer.name} (${cls})`);
+    const inbound = inboundOf(model, layer);
+    // A Sequential model does not list its input layer: whatever is not a layer here is the input.
+    const inputs = cls === 'InputLayer' ? [p.x] : inbound.map((l) => outputs.get(l.name) ?? p.x);
+    const inputShapes =
+      cls === 'InputLayer' ? [[-1, ...p.inputShape]] : inbound.map((l) => shapes.get(l.name) ?? [-1, ...p.inputShape]);
+    const weights: Record<string, Output> = {};
+    const handles: Record<string, Output> = {};
+    for (const w of layer.weights) {
+      const { read, handle } = p.weight(w);
+      const short = w.originalName.split('/').at(-1) as string;
+      weights[short] = read;
+      if (handle) handles[short] = handle;
+    }
+    const context: EmitContext = {
+      g: p.g,
+      config: layer.getConfig() as Record<string, unknown>,
+      inputs,
+      weights,
+      inputShapes,
+      training: p.training,
+      updates: p.updates,
+      handles,
+      seed: p.seed,
+      constant: p.constant,
+    };
+    outputs.set(layer.name, emit(context));
+    shapes.set(
+      layer.name,
+      (layer.outputShape as number[]).map((d) => d ?? -1),
+    );
+  }
+  const last = model.outputLayers[0]?.name ?? model.layers.at(-1)?.name;
+  return outputs.get(last as string) as Output;
+}

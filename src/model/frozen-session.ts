@@ -1,0 +1,53 @@
+// The frozen part of a model as one TensorFlow session: its layers emitted in
+// inference mode (layers/emit-layers.ts), its weights as constants, a batch per
+// C API call, instead of one TF.js kernel dispatch per layer op.
+import type { LayersModel } from '@tensorflow/tfjs-node';
+import { emitForward, UnsupportedInGraph } from '../layers/emit-layers.ts';
+import { DT, graphMode, type Output, TfGraph } from '../platform/tf-graph.ts';
+
+/** Runs `n` inputs (float32, back to back) through the model; its outputs, back to back. */
+export type FrozenRun = (x: Float32Array, n: number) => Promise<Float32Array>;
+
+/** `model` as a session on `threads` intra-op threads, or null (and why) where graph mode or a layer's graph form is missing. */
+export function frozenSession(model: LayersModel, threads: number): { run: FrozenRun | null; why: string } {
+  const mode = graphMode();
+  if (!mode.available) return { run: null, why: mode.why };
+  const g = new TfGraph();
+  const inputShape = (model.inputs[0]?.shape ?? []).slice(1) as number[];
+  const x = g.op('Placeholder', [], {
+    dtype: { kind: 'type', value: DT.float32 },
+    shape: { kind: 'shape', value: [-1, ...inputShape] },
+  });
+  const constant = (data: ArrayLike<number>, shape: number[], dtype: number = DT.float32): Output =>
+    g.op('Const', [], {
+      dtype: { kind: 'type', value: dtype },
+      value: {
+        kind: 'tensor',
+        value: { dtype, shape, data: dtype === DT.int32 ? Int32Array.from(data) : Float32Array.from(data) },
+      },
+    });
+  let y: Output;
+  try {
+    y = emitForward(model, {
+      g,
+      x,
+      inputShape,
+      training: false,
+      weight: (w) => ({ read: constant(w.read().dataSync() as Float32Array, w.shape as number[]) }),
+      updates: [],
+      seed: () => constant([0, 0], [2], DT.int32),
+      constant,
+    });
+  } catch (err) {
+    if (err instanceof UnsupportedInGraph) return { run: null, why: `no graph form for ${err.message}` };
+    throw err;
+  }
+  g.startSession(threads, 1);
+  return {
+    run: async (data, n) => {
+      const [out] = await g.runAsync([[x, { dtype: DT.float32, shape: [n, ...inputShape], data }]], [y]);
+      return out?.data as Float32Array;
+    },
+    why: '',
+  };
+}

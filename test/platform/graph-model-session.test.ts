@@ -1,0 +1,69 @@
+// A TF.js graph model run as one TensorFlow session (the face detector's path):
+// the outputs of stock TF.js's graph executor, and an image's outputs the same
+// whatever batch it runs in.
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Tensor } from '@tensorflow/tfjs-node';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { graphModelSession } from '../../src/platform/graph-model-session.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import type { HostTensor } from '../../src/platform/tf-graph.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const blazeface = path.join(root, 'node_modules', '@vladmandic', 'human', 'models', 'blazeface.json');
+const demo = path.join(root, 'node_modules', '@vladmandic', 'face-api', 'demo');
+
+/** Six demo photos as BlazeFace's input: 256x256 RGB, scaled to [-1, 1]. */
+async function inputs(): Promise<Float32Array> {
+  const size = 256 * 256 * 3;
+  const x = new Float32Array(6 * size);
+  for (let i = 0; i < 6; i++) {
+    const px = await sharp(path.join(demo, `sample${i + 1}.jpg`))
+      .resize(256, 256, { fit: 'fill' })
+      .removeAlpha()
+      .raw()
+      .toBuffer();
+    x.set(
+      Float32Array.from(px, (v) => v / 127.5 - 1),
+      i * size,
+    );
+  }
+  return x;
+}
+
+describe('graph model session', () => {
+  it("BlazeFace as one session: stock TF.js's outputs to 1e-4 (relative), and an image's outputs the same alone or in a batch", async () => {
+    const { tf } = await loadTensorflow();
+    const session = await graphModelSession(tf, blazeface, { freeBatch: true, threads: 2 });
+    expect(session.outputs).toHaveLength(4);
+    const x = await inputs();
+    const size = 256 * 256 * 3;
+    // Stock TF.js: the model as converted (batch 1), one image at a time.
+    const stock = await tf.loadGraphModel(tf.io.fileSystem(blazeface));
+    const batch = await session.run(x, 6);
+    for (let i = 0; i < 6; i++) {
+      const image = x.subarray(i * size, (i + 1) * size);
+      const expected = tf.tidy(() =>
+        (stock.execute(tf.tensor4d(image, [1, 256, 256, 3]), session.outputs) as Tensor[]).map(
+          (t) => t.dataSync() as Float32Array,
+        ),
+      );
+      const alone = await session.run(image, 1);
+      for (const [k, want] of expected.entries()) {
+        const got = alone[k]?.data as Float32Array;
+        expect(alone[k]?.shape).toEqual([1, ...(batch[k]?.shape.slice(1) ?? [])]);
+        let worst = 0;
+        for (let j = 0; j < want.length; j++)
+          worst = Math.max(
+            worst,
+            Math.abs((got[j] as number) - (want[j] as number)) / (1 + Math.abs(want[j] as number)),
+          );
+        expect(worst).toBeLessThan(1e-4);
+        // Batch-invariant: the image's rows of the batch of six are its rows alone, bit for bit.
+        const rows = ((batch[k] as HostTensor).data as Float32Array).subarray(i * want.length, (i + 1) * want.length);
+        expect(Buffer.from(rows.slice().buffer).equals(Buffer.from(got.slice().buffer))).toBe(true);
+      }
+    }
+  });
+});
