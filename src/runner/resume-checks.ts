@@ -31,7 +31,14 @@ export function checkSameData(dir: string, data: PreparedData, allow: boolean): 
   const changed = Object.keys(now).filter((f) => f in before && String(before[f]) !== String(now[f])).length;
   const added = Object.keys(now).filter((f) => !(f in before)).length;
   const removed = Object.keys(before).filter((f) => !(f in now)).length;
+  const hashes = `dataset hash ${data.hash.slice(0, 16)}, recorded ${recorded.dataset_hash?.slice(0, 16)}`;
+  // Same paths, sizes and times, another hash: contents rewritten in place, or a hash of paths and
+  // times (run-exp before content-keyed caches).
+  if (changed + added + removed === 0)
+    throw new DataError(
+      `the dataset hash differs from the run's (${hashes}) though every file has its recorded path, size and time: files rewritten in place, or a run recorded by an earlier run-exp (whose hash covered paths and times, not contents); resume with --allow-data-change if the data is the same, or start a new run`,
+    );
   throw new DataError(
-    `the data changed since the run started (dataset hash ${data.hash.slice(0, 16)}, recorded ${recorded.dataset_hash?.slice(0, 16)}): ${changed} files changed, ${added} added, ${removed} removed; resume with --allow-data-change to go on with the data as it is now, or start a new run`,
+    `the data changed since the run started (${hashes}): ${changed} files changed, ${added} added, ${removed} removed; resume with --allow-data-change to go on with the data as it is now, or start a new run`,
   );
 }

@@ -2,7 +2,16 @@
 // up mid-checkpoint, a checkpoint damaged afterwards, data changed under a
 // stopped run. Each has one defined outcome and --resume picks up from it.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readdirSync, readFileSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
@@ -38,6 +47,17 @@ function smallDisk(): string | null {
 
 const noTemporaries = (dir: string) =>
   (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.tmp') || f.includes('.partial'));
+
+/** A toy run of one epoch, finished: its folder, experiment file and data folder's parent. */
+async function finishedToyRun(): Promise<{ dir: string; file: string; runDir: string }> {
+  const dir = tempDir();
+  await dataset(path.join(dir, 'images'), 8);
+  const file = experimentFile(dir);
+  const stopped = await cli([file, '--set', 'training.epochs=1', '--quiet']);
+  expect(stopped.code, stopped.err).toBe(0);
+  const [id] = readdirSync(path.join(dir, 'runs', 'toy'));
+  return { dir, file, runDir: path.join(dir, 'runs', 'toy', id as string) };
+}
 
 describe('recording errors', () => {
   it('a disk that fills during a checkpoint: one line, FAILED, no temporaries, the last checkpoint intact; resumed after freeing space, the run ends as an uninterrupted one', async () => {
@@ -132,13 +152,7 @@ describe('recording errors', () => {
   }, 120_000);
 
   it('data changed under a stopped run: --resume stops naming how many files, unless --allow-data-change', async () => {
-    const dir = tempDir();
-    await dataset(path.join(dir, 'images'), 8);
-    const file = experimentFile(dir);
-    const stopped = await cli([file, '--set', 'training.epochs=1', '--quiet']);
-    expect(stopped.code, stopped.err).toBe(0);
-    const [id] = readdirSync(path.join(dir, 'runs', 'toy'));
-    const runDir = path.join(dir, 'runs', 'toy', id as string);
+    const { dir, file, runDir } = await finishedToyRun();
     // Two images written again, one more added.
     for (const f of ['top/0.png', 'bottom/0.png'])
       writeFileSync(path.join(dir, 'images', f), readFileSync(path.join(dir, 'images', f.replace('0', '1'))));
@@ -158,5 +172,23 @@ describe('recording errors', () => {
       '--allow-data-change',
     ]);
     expect(allowed.code, allowed.err).toBe(0);
+  }, 120_000);
+
+  it('the data re-provisioned in place (new file times, same bytes) resumes; an old-style hash over unchanged files is named as such', async () => {
+    const { dir, file, runDir } = await finishedToyRun();
+    // A hash recorded by an earlier run-exp (paths and times): nothing changed, and the message says so.
+    const envFile = path.join(runDir, 'environment.json');
+    const env = JSON.parse(readFileSync(envFile, 'utf8'));
+    writeFileSync(envFile, JSON.stringify({ ...env, dataset_hash: 'f'.repeat(64) }));
+    const old = await cli([file, '--set', 'training.epochs=1', '--resume', runDir, '--quiet']);
+    expect(old.code).toBe(2);
+    expect(old.err).toMatch(/every file has its recorded path, size and time: .*an earlier run-exp/);
+    // The data re-provisioned in place (a fresh checkout: every file with a new time, the same bytes): it resumes.
+    writeFileSync(envFile, JSON.stringify(env));
+    const later = new Date(Date.now() + 60_000);
+    for (const f of readdirSync(path.join(dir, 'images'), { recursive: true, withFileTypes: true }))
+      if (f.isFile()) utimesSync(path.join(f.parentPath, f.name), later, later);
+    const moved = await cli([file, '--set', 'training.epochs=1', '--resume', runDir, '--quiet']);
+    expect(moved.code, moved.err).toBe(0);
   }, 120_000);
 });

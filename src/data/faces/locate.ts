@@ -66,7 +66,7 @@ export function detectorKey(crop: Pick<FaceCrop, 'detector' | 'pad'>): string {
  * Resized from the fully decoded image (not with libjpeg's shrink on load), so that a web page,
  * which only gets decoded pixels, can compute the same input (src/export/web/run-exp-web.js).
  */
-async function detectorInput(file: string, inputSize: number, pad: number) {
+export async function detectorInput(file: string, inputSize: number, pad: number) {
   const decoded = await sharp(await readFile(file), { failOn: 'truncated', pages: 1, autoOrient: true })
     .removeAlpha()
     .toColourspace('srgb')
