@@ -2,8 +2,8 @@
 // entries live, how a file is replaced whole, and a file's content identity,
 // by which a copy of the data (new paths, new times) finds its entries again.
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 
 export async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
@@ -26,39 +26,43 @@ export interface FileStamp {
   mtimeMs: number;
 }
 
-export function stampFiles(files: string[]): Promise<FileStamp[]> {
-  return Promise.all(
-    files.map(async (file) => {
-      const s = await stat(file).catch(() => null);
-      return { path: file, size: s?.size ?? -1, mtimeMs: s?.mtimeMs ?? -1 };
-    }),
-  );
+/**
+ * Each file's stamp. statSync: 0.12 s for UTKFace's 23k files where 23k
+ * promise stats take 0.5 s (each a trip through the thread pool), which is
+ * most of a cached load.
+ */
+export async function stampFiles(files: string[]): Promise<FileStamp[]> {
+  return files.map((file) => {
+    try {
+      const s = statSync(file);
+      return { path: file, size: s.size, mtimeMs: s.mtimeMs };
+    } catch {
+      return { path: file, size: -1, mtimeMs: -1 }; // missing or unreadable: the decoder reports it
+    }
+  });
 }
 
 /** The first 32 hex characters of the sha256 of a file's bytes (null when unreadable): what a copy keeps. */
-export async function contentHash(file: string): Promise<string | null> {
+export function contentHash(file: string): string | null {
   try {
-    return createHash('sha256')
-      .update(await readFile(file))
-      .digest('hex')
-      .slice(0, 32);
+    return createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 32);
   } catch {
     return null;
   }
 }
 
-/** contentHash of each file, a bounded number of reads at a time. */
-export async function contentHashes(files: string[], concurrency = 32): Promise<(string | null)[]> {
-  const out: (string | null)[] = new Array(files.length).fill(null);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, files.length) }, async () => {
-      while (next < files.length) {
-        const i = next++;
-        out[i] = await contentHash(files[i] as string);
-      }
-    }),
-  );
+/**
+ * contentHash of each file. Read synchronously, a few hundred files between
+ * yields to the event loop: several times faster than asynchronous reads of
+ * small files (0.6 s for UTKFace's 23k, against 1-5 s), and nothing else is
+ * waiting on the thread pool while a load hashes.
+ */
+export async function contentHashes(files: string[]): Promise<(string | null)[]> {
+  const out: (string | null)[] = [];
+  for (let i = 0; i < files.length; i++) {
+    out.push(contentHash(files[i] as string));
+    if (i % 512 === 511) await new Promise((r) => setImmediate(r));
+  }
   return out;
 }
 

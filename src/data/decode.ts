@@ -2,10 +2,11 @@
 // JPEG, PNG, WebP, GIF (first frame), TIFF, AVIF; EXIF orientation applied;
 // alpha dropped; optional centre crop or a region (a face) cut out first;
 // resize by cover, contain or fill.
-import { readFile } from 'node:fs/promises';
+
 import sharp from 'sharp';
 import type { Experiment } from '../spec/experiment.ts';
 import { cutRegion, type RawImage, type Region } from './faces/crop.ts';
+import { readBytes } from './read-bytes.ts';
 
 type Full = Experiment['data']['preprocessing'];
 /** What decoding needs; `crop` absent means none. */
@@ -20,7 +21,7 @@ const open = (input: Buffer) => sharp(input, { failOn: 'truncated', pages: 1, au
 
 /** The whole image, upright, as RGB pixels: what face detection and cropping work on. */
 export async function decodeRgb(file: string): Promise<RawImage> {
-  const { data, info } = await open(await readFile(file))
+  const { data, info } = await open(await readBytes(file))
     .removeAlpha()
     .toColourspace('srgb')
     .raw()
@@ -40,7 +41,7 @@ export async function decodeImage(file: string, p: Preprocessing, region?: Regio
     const cut = await cutRegion(await decodeRgb(file), region);
     img = sharp(cut.data, { raw: { width: cut.width, height: cut.height, channels: 3 } });
   } else {
-    img = open(await readFile(file));
+    img = open(await readBytes(file));
     if (p.center_crop < 1) {
       const meta = await img.metadata();
       const w = meta.autoOrient?.width ?? meta.width ?? 0;

@@ -13,6 +13,7 @@ import { loadTensorflow } from '../../platform/tensorflow.ts';
 import { DETECTORS, type DetectorName, detectorIdentity, type Face } from '../../spec/detectors.ts';
 import type { FaceCrop } from '../../spec/experiment.ts';
 import { contentHashes, type FileStamp, folderKey, sameSettingsFolders, writeAtomic } from '../cache-files.ts';
+import { readBytes } from '../read-bytes.ts';
 import { type Detector, loadDetector } from './detectors.ts';
 
 /** An image's upright size and the faces found in it (any score above the detector's floor). */
@@ -67,7 +68,7 @@ export function detectorKey(crop: Pick<FaceCrop, 'detector' | 'pad'>): string {
  * which only gets decoded pixels, can compute the same input (src/export/web/run-exp-web.js).
  */
 export async function detectorInput(file: string, inputSize: number, pad: number) {
-  const decoded = await sharp(await readFile(file), { failOn: 'truncated', pages: 1, autoOrient: true })
+  const decoded = await sharp(await readBytes(file), { failOn: 'truncated', pages: 1, autoOrient: true })
     .removeAlpha()
     .toColourspace('srgb')
     .raw()
