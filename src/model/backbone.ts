@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { LayersModel, NamedTensorMap, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
 import { normalization } from '../data/normalize.ts';
+import type { GraphNode } from '../platform/graph-nodes.ts';
 import { verifiedPackageDir } from '../platform/pinned-package.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { BACKBONES, type BackboneEntry, type BackboneName } from '../spec/backbones.ts';
@@ -13,7 +14,7 @@ import { didYouMean } from '../spec/errors.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { faceResnet } from './backbones/face-resnet.ts';
 import { copyLayers, type PathBackbone } from './backbones/from-path.ts';
-import { type GraphNode, inlineGraph } from './backbones/graph-inline.ts';
+import { inlineGraph } from './backbones/graph-inline.ts';
 import { applyGraphLayer, graphModel } from './backbones/graph-layer.ts';
 import { LayerError } from './layer-error.ts';
 

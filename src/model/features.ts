@@ -14,7 +14,7 @@ import { loadTensorflow, type Tf } from '../platform/tensorflow.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { BACKBONE_SCOPE } from './backbone.ts';
 import { fixedCut, modelAfter } from './cut.ts';
-import { frozenSession } from './frozen-session.ts';
+import { frozenSession, noFrozenSession } from './frozen-session.ts';
 
 /** The probability of a horizontal flip when it is the only augmentation: each outcome can then be cached. */
 function flipOnly(exp: Experiment): number | null {
@@ -64,8 +64,16 @@ export async function cachedFeatures(
   const shape = cut.shape.slice(1) as number[];
   const dim = shape.reduce((a, b) => a * b, 1);
   const extractor = tf.model({ inputs: model.inputs, outputs: cut });
-  // As one TensorFlow session where it can be (a C API call per batch), else by tfjs' predict.
-  const { run: session, why } = frozenSession(extractor, (await loadTensorflow()).threads);
+  // As one TensorFlow session where it can be (a C API call per batch), else by tfjs' predict;
+  // built on the first batch to compute, so a run whose features are all cached builds nothing.
+  const threads = (await loadTensorflow()).threads;
+  let made: ReturnType<typeof frozenSession> | undefined;
+  const session = () => {
+    made ??= frozenSession(extractor, threads);
+    stats.via = made.run ? 'session' : `tfjs (${made.why})`;
+    return made.run;
+  };
+  const why = noFrozenSession(extractor);
   // The fixed part's weights are part of the key: init_from may have loaded others than the package's.
   const weights = createHash('sha256');
   for (const w of extractor.weights) weights.update(new Uint8Array(w.read().dataSync().buffer));
@@ -78,7 +86,7 @@ export async function cachedFeatures(
     values: dim,
     computed: 0,
     reused: 0,
-    via: session ? 'session' : `tfjs (${why})`,
+    via: why ? `tfjs (${why})` : 'session',
   };
   // Rows follow the images' order: the data hash holds that order and each image's content (not
   // its path, so a copy of the data finds its features); with the preprocessing and the weights.
@@ -106,7 +114,8 @@ export async function cachedFeatures(
         const x = source(idx);
         return mirrored ? tf.reverse(x, 2) : x;
       });
-      if (session) rows.set(await session(input.dataSync() as Float32Array, idx.length), b * dim);
+      const run = session();
+      if (run) rows.set(await run(input.dataSync() as Float32Array, idx.length), b * dim);
       else
         rows.set(
           tf.tidy(() => (extractor.predict(input) as Tensor).dataSync()),

@@ -3,26 +3,9 @@
 // per batch instead of one TF.js kernel dispatch per node. The converter's
 // fused ops are split back into the standard ops they stand for (Grappler's
 // remapper fuses them again), so only ops of TensorFlow's public op set are built.
+import { attrText, fusedOps, type GraphNode, type NodeAttr } from './graph-nodes.ts';
 import type { Tf } from './tensorflow.ts';
 import { type Attr, DT, type HostTensor, type Output, TfGraph } from './tf-graph.ts';
-
-interface NodeAttr {
-  type?: string;
-  i?: string;
-  f?: number;
-  b?: boolean;
-  s?: string;
-  shape?: { dim?: { size: string }[]; unknownRank?: boolean };
-  list?: { i?: string[]; s?: string[]; type?: string[] };
-  tensor?: unknown;
-}
-
-interface Node {
-  name: string;
-  op: string;
-  input?: string[];
-  attr?: Record<string, NodeAttr>;
-}
 
 const DTYPES: Record<string, number> = {
   DT_FLOAT: DT.float32,
@@ -39,8 +22,6 @@ export class UnsupportedGraphModel extends Error {
   override name = 'UnsupportedGraphModel';
 }
 
-const text = (s: string) => Buffer.from(s, 'base64').toString('utf8');
-
 function dtypeOf(name: string | undefined): number {
   const d = name === undefined ? undefined : DTYPES[name];
   if (d === undefined) throw new UnsupportedGraphModel(`dtype ${name}`);
@@ -48,12 +29,12 @@ function dtypeOf(name: string | undefined): number {
 }
 
 /** A node's attribute as the addon takes it; null for one to leave at its default (an empty list). */
-function attrOf(node: Node, key: string, a: NodeAttr, freeBatch: boolean): Attr | null {
+function attrOf(node: GraphNode, key: string, a: NodeAttr, freeBatch: boolean): Attr | null {
   if (a.type !== undefined) return { kind: 'type', value: dtypeOf(a.type) };
   if (a.i !== undefined) return { kind: 'int', value: Number(a.i) };
   if (a.f !== undefined) return { kind: 'float', value: a.f };
   if (a.b !== undefined) return { kind: 'bool', value: a.b };
-  if (a.s !== undefined) return { kind: 'string', value: text(a.s) };
+  if (a.s !== undefined) return { kind: 'string', value: attrText(a.s) };
   if (a.shape !== undefined) {
     if (a.shape.unknownRank) return null;
     const dims = (a.shape.dim ?? []).map((d) => Number(d.size));
@@ -90,7 +71,7 @@ export async function graphModelSession(
   options: { freeBatch?: boolean; threads: number },
 ): Promise<GraphModelSession> {
   const artifacts = await tf.io.fileSystem(modelFile).load();
-  const nodes = (artifacts.modelTopology as { node: Node[] }).node;
+  const nodes = (artifacts.modelTopology as { node: GraphNode[] }).node;
   const data = artifacts.weightData;
   const weights = tf.io.decodeWeights(
     Array.isArray(data) ? tf.io.concatenateArrayBuffers(data) : (data as ArrayBuffer),
@@ -154,13 +135,13 @@ export async function graphModelSession(
 /** A converter-fused convolution as its convolution, BiasAdd and activation; the last takes the node's name. */
 function emitFused(
   g: TfGraph,
-  node: Node,
+  node: GraphNode,
   base: string,
   inputs: Output[],
   attrs: Record<string, Attr>,
   control: string[],
 ): void {
-  const ops = (node.attr?.fused_ops?.list?.s ?? []).map(text);
+  const ops = fusedOps(node);
   const [add, act, ...rest] = ops;
   if (add !== 'BiasAdd' || rest.length > 0 || (act !== undefined && !FUSED_ACTIVATIONS.has(act)))
     throw new UnsupportedGraphModel(`${node.op} with ${ops.join(', ')}`);

@@ -5,24 +5,10 @@
 // the Keras converter load it. A graph with an op outside this table stays one
 // frozen graph layer (graph-layer.ts), which only run-exp loads.
 import type { LayersModel, NamedTensorMap, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
+import { type NodeAttr as Attr, attrText, fusedOps, type GraphNode } from '../../platform/graph-nodes.ts';
 import type { Tf } from '../../platform/tensorflow.ts';
 
 type Layer = LayersModel['layers'][number];
-
-interface Attr {
-  s?: string;
-  i?: string;
-  f?: number;
-  b?: boolean;
-  list?: { i?: string[]; s?: string[] };
-}
-
-export interface GraphNode {
-  name: string;
-  op: string;
-  input?: string[];
-  attr?: Record<string, Attr>;
-}
 
 /** An op (or a use of one) that no standard layer computes. */
 class Unsupported extends Error {}
@@ -39,7 +25,7 @@ const ACTIVATIONS: Record<string, string> = {
 };
 const PASS = new Set(['Identity', 'StopGradient', 'Snapshot']);
 
-const text = (a: Attr | undefined) => (a?.s === undefined ? undefined : Buffer.from(a.s, 'base64').toString('utf8'));
+const text = (a: Attr | undefined) => (a?.s === undefined ? undefined : attrText(a.s));
 const ints = (a: Attr | undefined, fallback: number[]) => a?.list?.i?.map(Number) ?? fallback;
 
 type Value = { sym: SymbolicTensor } | { value: Tensor };
@@ -259,7 +245,7 @@ export function inlineGraph(
 
   const convolution = (node: GraphNode, input: SymbolicTensor, [kernel, bias, extra]: Tensor[]) => {
     const a = node.attr ?? {};
-    const fused = (a.fused_ops?.list?.s ?? []).map((s) => Buffer.from(s, 'base64').toString('utf8'));
+    const fused = fusedOps(node);
     const [add, act] = fused;
     if ((fused.length > 0 && add !== 'BiasAdd') || fused.length > 2)
       throw new Unsupported(`${node.op} fused with ${fused.join(', ')}`);
@@ -307,7 +293,7 @@ export function inlineGraph(
 
   const dense = (node: GraphNode, input: SymbolicTensor, [kernel, bias]: Tensor[]) => {
     const a = node.attr ?? {};
-    const fused = (a.fused_ops?.list?.s ?? []).map((s) => Buffer.from(s, 'base64').toString('utf8'));
+    const fused = fusedOps(node);
     const [add, act] = fused;
     const activation = act === undefined ? undefined : ACTIVATIONS[act];
     if ((fused.length > 0 && add !== 'BiasAdd') || (act !== undefined && !activation) || a.transpose_a?.b)
