@@ -181,7 +181,10 @@ export class GraphTrainer {
 
   /** The update op for the variables trainable now (built once per distinct set: a backbone may unfreeze). */
   private trainOp(): { op: string; parts: number[] } {
-    const trainable = this.vars.filter((v) => v.variable.trainable);
+    // The model's own list, as the eager engine takes it: a layer built with trainable: false
+    // (face_resnet's fixed shortcut projections) keeps weights whose own flag still says trainable.
+    const now = new Set(this.model.trainableWeights.map((w) => w.name));
+    const trainable = this.vars.filter((v) => now.has(v.variable.name));
     const key = trainable.map((v) => v.variable.name).join('\n');
     const known = this.trainOps.get(key);
     if (known) return known;
