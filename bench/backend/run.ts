@@ -2,7 +2,10 @@
 // backend, beside PyTorch and Keras (on the same libtensorflow), over full
 // epochs of the same real 64x64 faces, 1 and 2 threads, in one run.
 //
-//   npm run bench:backend            (UTKFACE_DIR, BENCH_IMAGES, BENCH_EPOCHS, BENCH_ROUNDS, BENCH_PYTORCH_PYTHON, BENCH_KERAS_PYTHON)
+//   npm run bench:backend            (UTKFACE_DIR, BENCH_IMAGES, BENCH_EPOCHS, BENCH_ROUNDS, BENCH_PYTORCH_PYTHON, BENCH_KERAS_PYTHON, BENCH_BF16)
+//
+// On a CPU with bfloat16 units (AVX512_BF16, AMX-BF16), run-exp's bf16 (training.precision: bf16) and
+// Keras's mixed_bfloat16 rows run beside the float32 ones; BENCH_BF16=emulate runs them on other CPUs too.
 //
 // Each framework runs BENCH_ROUNDS times (default 2) per thread count, every
 // other round in reverse order, and its figure is the mean over its rounds:
@@ -21,6 +24,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bf16Support } from '../../src/platform/cpu-features.ts';
 import { prepareFaces } from './faces.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -94,13 +98,29 @@ if (!torch)
     '\n*** NO PYTORCH: python3-torch could not be installed; the PyTorch rows are MISSING from this run ***\n\n',
   );
 const keras = kerasPython();
+// bf16 rows where the CPU has bfloat16 units; elsewhere TensorFlow emulates them, slower than float32,
+// which measures nothing run-exp would do (it trains such a run in float32): BENCH_BF16=emulate runs them anyway.
+const support = bf16Support();
+const bf16 = support.units.length > 0 || process.env.BENCH_BF16 === 'emulate';
+if (!bf16)
+  process.stderr.write(
+    `\n*** NO BF16 ROWS: this CPU (${support.cpu}) has no bfloat16 units (AVX512_BF16, AMX-BF16); BENCH_BF16=emulate runs them emulated ***\n\n`,
+  );
+const BF16 = { BENCH_PRECISION: 'bf16' };
 const results: Result[] = [];
 for (const threads of [1, 2]) {
   const args = [data, labels, String(threads), String(epochs)];
   const tsx = ['--import', 'tsx', path.join(here, 'tfjs_cnn.ts'), ...args];
+  const kerasArgs = [path.join(here, 'keras_cnn.py'), ...args];
   const benches = [
+    ...(bf16
+      ? [
+          () => run(process.execPath, tsx, { BENCH_ENGINE: 'graph', ...BF16 }),
+          ...(keras ? [() => run(keras, kerasArgs, BF16)] : []),
+        ]
+      : []),
     () => run(process.execPath, tsx, { BENCH_ENGINE: 'graph' }),
-    ...(keras ? [() => run(keras, [path.join(here, 'keras_cnn.py'), ...args])] : []),
+    ...(keras ? [() => run(keras, kerasArgs)] : []),
     () => run(process.execPath, tsx),
     () => run(process.execPath, tsx, { RUN_EXP_KERNEL_OVERRIDES: '0' }),
     ...(torch ? [() => run(torch, [path.join(here, 'torch_cnn.py'), ...args])] : []),
@@ -130,8 +150,9 @@ const rows = [...groups.values()].map((rs) => {
 });
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const units = support.units.length ? support.units.join(', ') : 'none (bf16 rows emulated or skipped)';
 const lines = [
-  `Machine: ${cpu}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`,
+  `Machine: ${cpu}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}; bfloat16 units: ${units}`,
   `Data: ${images} UTKFace images (64x64 RGB, uint8 in memory), batch 64, ${epochs} epochs; images/s averaged over epochs 2-${epochs}, then over ${rounds} round(s), every other one in reverse order.`,
   '',
   '| framework | version | threads | images/s | each round | final loss |',
@@ -141,16 +162,19 @@ const lines = [
       `| ${r.framework} | ${r.version} | ${r.threads} | ${mean.toFixed(0)} | ${each.map((v) => v.toFixed(0)).join(', ')} | ${(r.loss.at(-1) ?? Number.NaN).toFixed(3)} |`,
   ),
 ];
-// The figure issue #13 reads: the graph engine against Keras, on the mean and round by round.
+// The figures issues #13 and #35 read: the graph engine against Keras, and bf16 against float32, on the mean and round by round.
 for (const threads of [1, 2]) {
   const of = (framework: string) => rows.find(({ r }) => r.framework === framework && r.threads === threads);
-  const [graphRow, kerasRow] = [of('run-exp graph engine'), of('keras')];
-  if (!graphRow || !kerasRow) continue;
-  const byRound = graphRow.each.map((v, i) => `${(v / (kerasRow.each[i] ?? Number.NaN)).toFixed(2)}x`).join(', ');
-  lines.push(
-    '',
-    `Graph engine against Keras, ${threads} thread(s): ${(graphRow.mean / kerasRow.mean).toFixed(2)}x (rounds: ${byRound})`,
-  );
+  for (const [label, a, b] of [
+    ['Graph engine against Keras', 'run-exp graph engine', 'keras'],
+    ['Graph engine bf16 against Keras mixed_bfloat16', 'run-exp graph engine bf16', 'keras mixed_bfloat16'],
+    ['Graph engine bf16 against its float32', 'run-exp graph engine bf16', 'run-exp graph engine'],
+  ] as const) {
+    const [row, base] = [of(a), of(b)];
+    if (!row || !base) continue;
+    const byRound = row.each.map((v, i) => `${(v / (base.each[i] ?? Number.NaN)).toFixed(2)}x`).join(', ');
+    lines.push('', `${label}, ${threads} thread(s): ${(row.mean / base.mean).toFixed(2)}x (rounds: ${byRound})`);
+  }
 }
 writeFileSync(
   path.join(here, 'results.json'),

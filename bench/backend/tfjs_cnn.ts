@@ -32,7 +32,9 @@ const model = tf.sequential({
   ],
 });
 model.compile({ optimizer: tf.train.momentum(0.01, 0.9), loss: 'categoricalCrossentropy' });
-// BENCH_ENGINE=graph: the same model, loss and optimizer through run-exp's graph engine (one session run a step).
+// BENCH_ENGINE=graph: the same model, loss and optimizer through run-exp's graph engine (one session run a step);
+// BENCH_PRECISION=bf16: in mixed precision (training.precision: bf16).
+const bf16 = process.env.BENCH_PRECISION === 'bf16';
 const graph =
   process.env.BENCH_ENGINE === 'graph'
     ? new GraphTrainer(
@@ -48,6 +50,7 @@ const graph =
         } as unknown as Experiment,
         model,
         threads,
+        bf16 ? 'bf16' : 'float32',
       )
     : null;
 
@@ -110,7 +113,7 @@ const libtf = (tf.backend() as any).binding.TF_Version as string;
 process.stdout.write(
   `${JSON.stringify({
     framework: graph
-      ? 'run-exp graph engine'
+      ? `run-exp graph engine${bf16 ? ' bf16' : ''}`
       : process.env.RUN_EXP_KERNEL_OVERRIDES === '0'
         ? 'tfjs-node (stock kernels)'
         : 'run-exp eager (tfjs-node)',

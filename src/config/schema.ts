@@ -283,6 +283,12 @@ export function experimentSchema(): JsonSchema {
       description:
         'graph (the default): each training step is one TensorFlow graph run (forward, loss, gradients, update), which TensorFlow optimizes as a whole; an experiment without a graph form, or a machine without graph mode, trains eagerly (the log says why). eager: op by op from JavaScript',
     },
+    precision: {
+      enum: ['float32', 'bf16'],
+      default: 'float32',
+      description:
+        "bf16: mixed precision, as Keras mixed_bfloat16 (layers compute in bfloat16 on the CPU's bfloat16 units; weights, optimizer state, batch norm, the output layer and the loss stay float32); on the graph engine, on a CPU with AVX512_BF16 or AMX-BF16. Elsewhere the run trains in float32 and its log says why",
+    },
     threads: {
       type: 'integer',
       minimum: 1,

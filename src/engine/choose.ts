@@ -1,7 +1,10 @@
 // Which engine trains an experiment: graph (the default) when graph mode is
 // available and the experiment has a graph form; eager otherwise, with why.
+// And in which precision: bf16 when asked for, on the graph engine, on a CPU
+// with bfloat16 units; float32 otherwise, with why.
 import type { LayersModel, Optimizer } from '@tensorflow/tfjs-node';
 import type { InputSource } from '../data/batches.ts';
+import { type Bf16Support, bf16Support } from '../platform/cpu-features.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { graphMode } from '../platform/tf-graph.ts';
 import type { Experiment } from '../spec/experiment.ts';
@@ -35,14 +38,45 @@ function eagerBecause(exp: Experiment, model: LayersModel): string | null {
   return unsupported ? `no graph form for ${unsupported}` : null;
 }
 
-/** The engine, with the model's weights (and a resumed optimizer's state) in it. */
-export async function makeEngine(p: EngineParts): Promise<{ engine: Engine; reason: string | null }> {
+export type Precision = Experiment['training']['precision'];
+
+/**
+ * The precision a run trains in, and why it is not the one the experiment asks
+ * for (null: as asked). bf16 on a CPU without bfloat16 units would run
+ * emulated, slower than float32: float32 then, unless RUN_EXP_BF16=emulate
+ * (for accuracy studies and tests on such hosts).
+ */
+export function trainingPrecision(
+  exp: Experiment,
+  eagerReason: string | null,
+  support: Bf16Support = bf16Support(),
+  env: NodeJS.ProcessEnv = process.env,
+): { precision: Precision; why: string | null } {
+  if (exp.training.precision === 'float32') return { precision: 'float32', why: null };
+  if (eagerReason)
+    return {
+      precision: 'float32',
+      why: `bf16 trains on the graph engine only, and this run trains eagerly (${eagerReason})`,
+    };
+  if (support.units.length === 0 && env.RUN_EXP_BF16 !== 'emulate')
+    return {
+      precision: 'float32',
+      why: `this CPU (${support.cpu}) has no bfloat16 units (AVX512_BF16 or AMX-BF16), where bf16 would run emulated and slower than float32 (RUN_EXP_BF16=emulate trains in bf16 anyway)`,
+    };
+  return { precision: 'bf16', why: null };
+}
+
+/** The engine, with the model's weights (and a resumed optimizer's state) in it, and the precision it trains in. */
+export async function makeEngine(
+  p: EngineParts,
+): Promise<{ engine: Engine; reason: string | null; precision: Precision; precisionWhy: string | null }> {
   // Decided on the model as built: a backbone frozen at the start counts, whatever unfreezes later.
   const reason = eagerBecause(p.exp, p.model);
-  const trainer = reason ? null : new GraphTrainer(p.tf, p.exp, p.model, p.threads);
+  const { precision, why } = trainingPrecision(p.exp, reason);
+  const trainer = reason ? null : new GraphTrainer(p.tf, p.exp, p.model, p.threads, precision);
   const variables = learningOrder(p.exp, p.model);
   const engine = trainer
     ? await graphEngine({ ...p, trainer, variables, seed: p.exp.seed })
     : eagerEngine({ ...p, variables });
-  return { engine, reason };
+  return { engine, reason, precision, precisionWhy: why };
 }

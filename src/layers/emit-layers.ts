@@ -2,7 +2,10 @@
 // the graph engine, and of the frozen part of a model whose features are
 // cached, built from the compiled LayersModel (its configs and weights), so the
 // graph computes exactly what model.apply does. A class without an emitter
-// keeps the run on the eager engine.
+// keeps the run on the eager engine. Layers compute in float32, or in bfloat16
+// (training.precision: bf16) with float32 weights cast at each read; the
+// normalization layers and the model's output layer stay float32, as Keras'
+// mixed precision keeps them.
 import type { LayersModel, LayerVariable } from '@tensorflow/tfjs-node';
 import { type Attr, DT, type Output, type TfGraph } from '../platform/tf-graph.ts';
 import type { ACTIVATIONS } from '../spec/layers.ts';
@@ -29,7 +32,10 @@ export interface EmitContext {
   updates: string[];
   /** The layer's weights as variable handles, for side effects that write them. */
   handles: Record<string, Output>;
+  /** A constant; without a dtype, of the layer's compute type (T). */
   constant: (data: number[], shape: number[], dtype?: number) => Output;
+  /** The type the layer computes in: float32, or bfloat16 in mixed precision. */
+  T: Attr;
 }
 
 type Emitter = (c: EmitContext) => Output;
@@ -58,13 +64,13 @@ const ACTIVATION_OPS: Record<
   mish: (x, op) => op('Mul', x, op('Tanh', op('Softplus', x))),
 };
 
-export function activation(g: TfGraph, x: Output, name: unknown, constant: EmitContext['constant']): Output {
-  const emit = ACTIVATION_OPS[(name ?? 'linear') as (typeof ACTIVATIONS)[number]];
-  if (!emit) throw new UnsupportedInGraph(`activation ${String(name)}`);
+function activation(c: EmitContext, x: Output): Output {
+  const emit = ACTIVATION_OPS[(c.config.activation ?? 'linear') as (typeof ACTIVATIONS)[number]];
+  if (!emit) throw new UnsupportedInGraph(`activation ${String(c.config.activation)}`);
   return emit(
     x,
-    (type, ...inputs) => g.op(type, inputs, { T: f32 }),
-    (v) => constant([v], []),
+    (type, ...inputs) => c.g.op(type, inputs, { T: c.T }),
+    (v) => c.constant([v], []),
   );
 }
 
@@ -73,8 +79,8 @@ export class UnsupportedInGraph extends Error {
 }
 
 function biasAndActivation(c: EmitContext, x: Output): Output {
-  const y = c.weights.bias ? c.g.op('BiasAdd', [x, c.weights.bias], { T: f32 }) : x;
-  return activation(c.g, y, c.config.activation, c.constant);
+  const y = c.weights.bias ? c.g.op('BiasAdd', [x, c.weights.bias], { T: c.T }) : x;
+  return activation(c, y);
 }
 
 const padding = (c: EmitContext) => str(String(c.config.padding ?? 'valid').toUpperCase());
@@ -84,7 +90,7 @@ function pool(type: 'MaxPool' | 'AvgPool'): Emitter {
     const [ph, pw] = pair(c.config.poolSize ?? 2);
     const [sh, sw] = pair(c.config.strides ?? c.config.poolSize ?? 2);
     return c.g.op(type, [c.inputs[0] as Output], {
-      T: f32,
+      T: c.T,
       ksize: ints([1, ph, pw, 1]),
       strides: ints([1, sh, sw, 1]),
       padding: padding(c),
@@ -100,23 +106,24 @@ function pool(type: 'MaxPool' | 'AvgPool'): Emitter {
  */
 function dropWith(c: EmitContext, x: Output, shape: Output, rate: number): Output {
   const u = c.g.op('StatelessRandomUniform', [shape, c.seed()], { dtype: f32, T: i32, Tseed: i32 });
-  const keep = c.g.op('Cast', [c.g.op('GreaterEqual', [u, c.constant([rate], [])], { T: f32 })], {
+  // Drawn in float32 whatever the compute type: the same seed drops the same units in either precision.
+  const keep = c.g.op('Cast', [c.g.op('GreaterEqual', [u, c.constant([rate], [], DT.float32)], { T: f32 })], {
     SrcT: { kind: 'type', value: DT.bool },
-    DstT: f32,
+    DstT: c.T,
   });
-  return c.g.op('Mul', [c.g.op('Mul', [x, keep], { T: f32 }), c.constant([1 / (1 - rate)], [])], { T: f32 });
+  return c.g.op('Mul', [c.g.op('Mul', [x, keep], { T: c.T }), c.constant([1 / (1 - rate)], [])], { T: c.T });
 }
 
 function merge(type: 'AddV2' | 'Mul'): Emitter {
-  return (c) => c.inputs.slice(1).reduce((acc, x) => c.g.op(type, [acc, x], { T: f32 }), c.inputs[0] as Output);
+  return (c) => c.inputs.slice(1).reduce((acc, x) => c.g.op(type, [acc, x], { T: c.T }), c.inputs[0] as Output);
 }
 
 /** Mean and (biased) variance over `axes`, kept as dims: tf.moments. */
 function moments(c: EmitContext, x: Output, axes: number[]): [Output, Output] {
   const ax = c.constant(axes, [axes.length], DT.int32);
-  const keep: Record<string, Attr> = { T: f32, Tidx: i32, keep_dims: { kind: 'bool', value: true } };
+  const keep: Record<string, Attr> = { T: c.T, Tidx: i32, keep_dims: { kind: 'bool', value: true } };
   const mean = c.g.op('Mean', [x, ax], keep);
-  const variance = c.g.op('Mean', [c.g.op('SquaredDifference', [x, mean], { T: f32 }), ax], keep);
+  const variance = c.g.op('Mean', [c.g.op('SquaredDifference', [x, mean], { T: c.T }), ax], keep);
   return [mean, variance];
 }
 
@@ -126,11 +133,11 @@ function normalize(c: EmitContext, x: Output, mean: Output, variance: Output): O
   const eps = c.constant([Number(c.config.epsilon ?? 1e-3)], []);
   let y = g.op(
     'Mul',
-    [g.op('Sub', [x, mean], { T: f32 }), g.op('Rsqrt', [g.op('AddV2', [variance, eps], { T: f32 })], { T: f32 })],
-    { T: f32 },
+    [g.op('Sub', [x, mean], { T: c.T }), g.op('Rsqrt', [g.op('AddV2', [variance, eps], { T: c.T })], { T: c.T })],
+    { T: c.T },
   );
-  if (c.weights.gamma) y = g.op('Mul', [y, c.weights.gamma], { T: f32 });
-  if (c.weights.beta) y = g.op('AddV2', [y, c.weights.beta], { T: f32 });
+  if (c.weights.gamma) y = g.op('Mul', [y, c.weights.gamma], { T: c.T });
+  if (c.weights.beta) y = g.op('AddV2', [y, c.weights.beta], { T: c.T });
   return y;
 }
 
@@ -138,7 +145,7 @@ function depthwise(c: EmitContext, x: Output): Output {
   const [sh, sw] = pair(c.config.strides ?? 1);
   const [dh, dw] = pair(c.config.dilationRate ?? 1);
   return c.g.op('DepthwiseConv2dNative', [x, c.weights.depthwise_kernel as Output], {
-    T: f32,
+    T: c.T,
     strides: ints([1, sh, sw, 1]),
     padding: padding(c),
     data_format: str('NHWC'),
@@ -165,11 +172,11 @@ export const EMITTERS: Record<string, Emitter> = {
             c.constant([0, 0, 0, 0], [4], DT.int32),
             c.constant([1, sh, sw, 1], [4], DT.int32),
           ],
-          { T: f32, Index: i32, begin_mask: { kind: 'int', value: 15 }, end_mask: { kind: 'int', value: 15 } },
+          { T: c.T, Index: i32, begin_mask: { kind: 'int', value: 15 }, end_mask: { kind: 'int', value: 15 } },
         )
       : (c.inputs[0] as Output);
     const y = c.g.op('Conv2D', [x, c.weights.kernel as Output], {
-      T: f32,
+      T: c.T,
       strides: ints(strided1x1 ? [1, 1, 1, 1] : [1, sh, sw, 1]),
       padding: strided1x1 ? str('VALID') : padding(c),
       data_format: str('NHWC'),
@@ -179,27 +186,27 @@ export const EMITTERS: Record<string, Emitter> = {
   },
   Dense: (c) => {
     if ((c.inputShapes[0]?.length ?? 2) !== 2) throw new UnsupportedInGraph('dense on a non-flat input');
-    return biasAndActivation(c, c.g.op('MatMul', [c.inputs[0] as Output, c.weights.kernel as Output], { T: f32 }));
+    return biasAndActivation(c, c.g.op('MatMul', [c.inputs[0] as Output, c.weights.kernel as Output], { T: c.T }));
   },
   MaxPooling2D: pool('MaxPool'),
   AveragePooling2D: pool('AvgPool'),
   GlobalAveragePooling2D: (c) =>
-    c.g.op('Mean', [c.inputs[0] as Output, c.constant([1, 2], [2], DT.int32)], { T: f32, Tidx: i32 }),
+    c.g.op('Mean', [c.inputs[0] as Output, c.constant([1, 2], [2], DT.int32)], { T: c.T, Tidx: i32 }),
   GlobalMaxPooling2D: (c) =>
-    c.g.op('Max', [c.inputs[0] as Output, c.constant([1, 2], [2], DT.int32)], { T: f32, Tidx: i32 }),
+    c.g.op('Max', [c.inputs[0] as Output, c.constant([1, 2], [2], DT.int32)], { T: c.T, Tidx: i32 }),
   Flatten: (c) => {
     const features = (c.inputShapes[0] ?? []).slice(1).reduce((a, b) => a * b, 1);
     return c.g.op('Reshape', [c.inputs[0] as Output, c.constant([-1, features], [2], DT.int32)], {
-      T: f32,
+      T: c.T,
       Tshape: i32,
     });
   },
-  Activation: (c) => activation(c.g, c.inputs[0] as Output, c.config.activation, c.constant),
+  Activation: (c) => activation(c, c.inputs[0] as Output),
   Dropout: (c) => {
     const rate = Number(c.config.rate ?? 0);
     const x = c.inputs[0] as Output;
     if (!c.training || rate === 0) return x;
-    const shape = c.g.op('Shape', [x], { T: f32, out_type: i32 });
+    const shape = c.g.op('Shape', [x], { T: c.T, out_type: i32 });
     const noise = c.config.noiseShape as (number | null)[] | null | undefined;
     if (!noise) return dropWith(c, x, shape, rate);
     // Keras's noise_shape: a null takes the input's size (spatial dropout: [null, 1, 1, null]).
@@ -217,34 +224,34 @@ export const EMITTERS: Record<string, Emitter> = {
   },
   Add: merge('AddV2'),
   Multiply: merge('Mul'),
-  Average: (c) => c.g.op('Mul', [merge('AddV2')(c), c.constant([1 / c.inputs.length], [])], { T: f32 }),
+  Average: (c) => c.g.op('Mul', [merge('AddV2')(c), c.constant([1 / c.inputs.length], [])], { T: c.T }),
   Concatenate: (c) => {
     const rank = c.inputShapes[0]?.length ?? 4;
     const axis = Number(c.config.axis ?? -1);
     return c.g.op('ConcatV2', [c.inputs, c.constant([axis < 0 ? rank + axis : axis], [], DT.int32)], {
       N: { kind: 'int', value: c.inputs.length },
-      T: f32,
+      T: c.T,
       Tidx: i32,
     });
   },
   Reshape: (c) => {
     const target = (c.config.targetShape as (number | null)[]).map((d) => d ?? -1);
     return c.g.op('Reshape', [c.inputs[0] as Output, c.constant([-1, ...target], [target.length + 1], DT.int32)], {
-      T: f32,
+      T: c.T,
       Tshape: i32,
     });
   },
   ZeroPadding2D: (c) => {
     const [[t, b], [l, r]] = c.config.padding as [[number, number], [number, number]];
     return c.g.op('Pad', [c.inputs[0] as Output, c.constant([0, 0, t, b, l, r, 0, 0], [4, 2], DT.int32)], {
-      T: f32,
+      T: c.T,
       Tpaddings: i32,
     });
   },
   DepthwiseConv2D: (c) => biasAndActivation(c, depthwise(c, c.inputs[0] as Output)),
   SeparableConv2D: (c) => {
     const pointwise = c.g.op('Conv2D', [depthwise(c, c.inputs[0] as Output), c.weights.pointwise_kernel as Output], {
-      T: f32,
+      T: c.T,
       strides: ints([1, 1, 1, 1]),
       padding: str('VALID'),
       data_format: str('NHWC'),
@@ -269,13 +276,13 @@ export const EMITTERS: Record<string, Emitter> = {
     );
     // tfjs' moving averages: moving -= (moving - batch) * (1 - momentum), from the batch's biased variance.
     const decay = c.constant([1 - Number(c.config.momentum ?? 0.99)], []);
-    const flat = (t: Output) => c.g.op('Reshape', [t, c.constant([-1], [1], DT.int32)], { T: f32, Tshape: i32 });
+    const flat = (t: Output) => c.g.op('Reshape', [t, c.constant([-1], [1], DT.int32)], { T: c.T, Tshape: i32 });
     for (const [name, batch] of [
       ['moving_mean', mean],
       ['moving_variance', variance],
     ] as const) {
       const moving = c.weights[name] as Output;
-      const delta = c.g.op('Mul', [c.g.op('Sub', [moving, flat(batch)], { T: f32 }), decay], { T: f32 });
+      const delta = c.g.op('Mul', [c.g.op('Sub', [moving, flat(batch)], { T: c.T }), decay], { T: c.T });
       c.updates.push(c.g.op('AssignSubVariableOp', [c.handles[name] as Output, delta], { dtype: f32 })[0]);
     }
     return normalize(c, x, mean, variance);
@@ -293,8 +300,16 @@ export interface ForwardParts {
   weight: (w: LayerVariable) => { read: Output; handle?: Output };
   seed: () => Output;
   updates: string[];
-  constant: EmitContext['constant'];
+  /** A constant (float32 unless `dtype` says otherwise). */
+  constant: (data: number[], shape: number[], dtype?: number) => Output;
+  /** bfloat16: mixed precision (the layers between the input and the output layer compute in bfloat16). */
+  compute?: 'float32' | 'bfloat16';
 }
+
+/** Layers that compute in float32 in mixed precision too: their statistics need float32's range and precision. */
+const FLOAT32_ALWAYS = new Set(['InputLayer', 'BatchNormalization', 'LayerNormalization']);
+
+const typeAttr = (dtype: number): Attr => ({ kind: 'type', value: dtype });
 
 /**
  * The layers feeding `layer` in `model`. A layer shared with another model (a
@@ -309,15 +324,24 @@ function inboundOf(model: LayersModel, layer: LayersModel['layers'][number]) {
 
 /** The model's layers as graph operations, in the model's (topological) order; its output. */
 export function emitForward(model: LayersModel, p: ForwardParts): Output {
-  const outputs = new Map<string, Output>();
+  const outputs = new Map<string, { out: Output; dtype: number }>();
   const shapes = new Map<string, number[]>();
+  const last = model.outputLayers[0]?.name ?? model.layers.at(-1)?.name;
+  const mixed = p.compute === 'bfloat16';
+  const cast = (x: Output, from: number, to: number) =>
+    from === to ? x : p.g.op('Cast', [x], { SrcT: typeAttr(from), DstT: typeAttr(to) });
   for (const layer of model.layers) {
     const cls = layer.getClassName();
     const emit = EMITTERS[cls];
     if (!emit) throw new UnsupportedInGraph(`layer ${layer.name} (${cls})`);
+    // The output layer in float32 too: its softmax's probabilities feed the loss.
+    const dtype = mixed && !FLOAT32_ALWAYS.has(cls) && layer.name !== last ? DT.bfloat16 : DT.float32;
     const inbound = inboundOf(model, layer);
     // A Sequential model does not list its input layer: whatever is not a layer here is the input.
-    const inputs = cls === 'InputLayer' ? [p.x] : inbound.map((l) => outputs.get(l.name) ?? p.x);
+    const input = { out: p.x, dtype: DT.float32 };
+    const inputs = (cls === 'InputLayer' ? [input] : inbound.map((l) => outputs.get(l.name) ?? input)).map((i) =>
+      cast(i.out, i.dtype, dtype),
+    );
     const inputShapes =
       cls === 'InputLayer' ? [[-1, ...p.inputShape]] : inbound.map((l) => shapes.get(l.name) ?? [-1, ...p.inputShape]);
     const weights: Record<string, Output> = {};
@@ -325,7 +349,8 @@ export function emitForward(model: LayersModel, p: ForwardParts): Output {
     for (const w of layer.weights) {
       const { read, handle } = p.weight(w);
       const short = w.originalName.split('/').at(-1) as string;
-      weights[short] = read;
+      // The variables stay float32 (the optimizer updates them there); each step reads a bfloat16 copy.
+      weights[short] = cast(read, DT.float32, dtype);
       if (handle) handles[short] = handle;
     }
     const context: EmitContext = {
@@ -338,14 +363,16 @@ export function emitForward(model: LayersModel, p: ForwardParts): Output {
       updates: p.updates,
       handles,
       seed: p.seed,
-      constant: p.constant,
+      constant: (data, shape, type) =>
+        type === undefined ? cast(p.constant(data, shape), DT.float32, dtype) : p.constant(data, shape, type),
+      T: typeAttr(dtype),
     };
-    outputs.set(layer.name, emit(context));
+    outputs.set(layer.name, { out: emit(context), dtype });
     shapes.set(
       layer.name,
       (layer.outputShape as number[]).map((d) => d ?? -1),
     );
   }
-  const last = model.outputLayers[0]?.name ?? model.layers.at(-1)?.name;
-  return outputs.get(last as string) as Output;
+  const out = outputs.get(last as string) as { out: Output; dtype: number };
+  return cast(out.out, out.dtype, DT.float32);
 }

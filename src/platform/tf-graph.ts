@@ -3,7 +3,7 @@
 // libtensorflow that tfjs-node loads.
 import { openAddon } from './native-addon.ts';
 
-export const DT = { float32: 1, int32: 3, uint8: 4, int64: 9, bool: 10 } as const;
+export const DT = { float32: 1, int32: 3, uint8: 4, int64: 9, bool: 10, bfloat16: 14 } as const;
 
 /** An operation's output: [operation name, index]. */
 export type Output = readonly [string, number];

@@ -191,7 +191,7 @@ async function runInFolder(
   const ema = exp.training.ema;
   const average = ema ? new WeightAverage(tf, learningOrder(exp, net), ema.decay) : null;
   const history = resume ? await resumeFrom(tf, run, log, model, optimizer, average) : [];
-  const { engine, reason } = await makeEngine({
+  const { engine, reason, precision, precisionWhy } = await makeEngine({
     tf,
     exp,
     model: net,
@@ -203,9 +203,11 @@ async function runInFolder(
     ...(average ? { average } : {}),
   });
   log.info(
-    { event: 'engine', engine: engine.kind, reason },
-    reason ? `training engine: eager (${reason})` : 'training engine: graph',
+    { event: 'engine', engine: engine.kind, reason, precision },
+    `${reason ? `training engine: eager (${reason})` : 'training engine: graph'}, ${precision}`,
   );
+  if (precisionWhy)
+    log.warn({ event: 'precision', asked: exp.training.precision, precision }, `training in float32: ${precisionWhy}`);
   const uri = trackingUri(exp.tracking.mlflow_uri);
   const tracker = uri
     ? startMlflowTracker(uri, runFacts(resolved, run, env, data, history, trial), (message) =>

@@ -95,6 +95,8 @@ export interface Experiment {
     checkpoints: { every: number; best: boolean; monitor: string };
     threads?: number;
     engine: 'graph' | 'eager';
+    /** bf16: mixed precision (bfloat16 compute, float32 weights and loss) on the graph engine. */
+    precision: 'float32' | 'bf16';
     allow_non_native_backend: boolean;
   };
   tracking: { dir: string; mlflow_uri: string | null; experiment_name?: string; tags: Record<string, string> };

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
+import { trainingPrecision } from '../../src/engine/choose.ts';
+import { bf16Support } from '../../src/platform/cpu-features.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { tempDir } from '../data/fixtures.ts';
@@ -13,13 +15,13 @@ import { dataset, deterministic, experimentFile } from '../support/toy.ts';
 
 const GRAPH = 'training.engine=graph';
 
-/** The run log's engine line. */
-const engineOf = (runDir: string) =>
+/** The run log's line of `event` (default: the engine line). */
+const engineOf = (runDir: string, event = 'engine') =>
   readFileSync(path.join(runDir, 'log.jsonl'), 'utf8')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l))
-    .find((e) => e.event === 'engine');
+    .find((e) => e.event === event);
 
 describe('graph engine in the runner', () => {
   it('trains the toy task like the eager path, and repeats itself exactly', async () => {
@@ -74,5 +76,47 @@ describe('graph engine in the runner', () => {
     );
     expect(result.status, (result as { error?: string }).error).toBe('FINISHED');
     expect(engineOf(result.run.dir)).toMatchObject({ engine: 'eager', reason: 'no graph form for mixup/cutmix' });
+  });
+
+  it('bf16 trains in float32, with a line saying why, on a CPU without bfloat16 units or on the eager engine', async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 8);
+    const file = experimentFile(dir);
+    const exp = resolveExperiment(file, { env: {}, set: ['training.precision=bf16'] }).experiment;
+    const epyc = 'AMD EPYC 9R14 96-Core Processor';
+    const none = { units: [], cpu: epyc };
+    expect(trainingPrecision(exp, null, none, {})).toEqual({
+      precision: 'float32',
+      why: expect.stringMatching(new RegExp(`this CPU \\(${epyc}\\) has no bfloat16 units`)),
+    });
+    expect(trainingPrecision(exp, null, { units: ['AVX512_BF16'], cpu: epyc }, {})).toEqual({
+      precision: 'bf16',
+      why: null,
+    });
+    expect(trainingPrecision(exp, null, none, { RUN_EXP_BF16: 'emulate' }).precision).toBe('bf16');
+    // The flags as Linux lists them.
+    const info = (flags: string) => `model name\t: ${epyc}\nflags\t\t: fpu sse2 avx2 ${flags}\n`;
+    expect(bf16Support(info('avx512f avx512_bf16 amx_tile amx_bf16'))).toEqual({
+      units: ['AVX512_BF16', 'AMX-BF16'],
+      cpu: epyc,
+    });
+    expect(bf16Support(info('avx512f avx512_vnni')).units).toEqual([]);
+    // On the eager engine, whatever the CPU: float32, and a warning in the log (and on the terminal).
+    const result = await runExperiment(
+      resolveExperiment(file, {
+        env: {},
+        set: ['training.epochs=1', 'training.precision=bf16', 'training.engine=eager'],
+      }),
+      {},
+      path.join(dir, 'cache'),
+    );
+    expect(result.status).toBe('FINISHED');
+    expect(engineOf(result.run.dir)).toMatchObject({ engine: 'eager', precision: 'float32' });
+    expect(engineOf(result.run.dir, 'precision')).toMatchObject({
+      level: 40,
+      asked: 'bf16',
+      precision: 'float32',
+      msg: 'training in float32: bf16 trains on the graph engine only, and this run trains eagerly (training.engine: eager)',
+    });
   });
 });

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { batchTensor } from '../../src/data/batches.ts';
 import { prepareData } from '../../src/data/prepare.ts';
@@ -154,12 +154,19 @@ describe('runner', () => {
   });
 
   // The weight average (training.ema) is state of its own, kept in the checkpoint beside the raw weights.
+  // bf16 on any host: RUN_EXP_BF16=emulate (a host without bfloat16 units would train in float32).
   for (const [engine, extra] of [
     ['eager', []],
     ['graph', []],
     ['eager', ['training.ema={decay: 0.9}']],
+    ['graph', ['training.precision=bf16']],
   ] as const)
     it(`stopped mid-epoch and resumed, a run ends with the same weights and metrics as an uninterrupted one (${[engine, ...extra].join(', ')})`, async () => {
+      const bf16 = extra.includes('training.precision=bf16' as never);
+      if (bf16) process.env.RUN_EXP_BF16 = 'emulate';
+      onTestFinished(() => {
+        delete process.env.RUN_EXP_BF16;
+      });
       const dir = tempDir();
       await dataset(path.join(dir, 'images'), 16);
       // Dropout and augmentation too: their randomness must repeat as well.
@@ -190,6 +197,12 @@ describe('runner', () => {
       const a = whole.model?.getWeights().map((w) => Array.from(w.dataSync()));
       const b = resumed.model?.getWeights().map((w) => Array.from(w.dataSync()));
       expect(b).toEqual(a);
+      const engineLine = readFileSync(path.join(resumed.run.dir, 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .find((e) => e.event === 'engine');
+      expect(engineLine).toMatchObject({ engine, precision: bf16 ? 'bf16' : 'float32' });
     });
 
   it('a crash during training marks the run FAILED with the error, keeping what was recorded', async () => {

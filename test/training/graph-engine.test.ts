@@ -168,6 +168,7 @@ async function compare(
   steps = 1,
   lr = 0.1,
   pixel?: (i: number) => number,
+  precision: 'float32' | 'bf16' = 'float32',
 ) {
   const eagerModel = model(tf, input, layers);
   const graphModel = model(tf, input, layers);
@@ -189,7 +190,7 @@ async function compare(
     tf.dispose([value, ...Object.values(grads)]);
   };
   for (let s = 0; s < steps; s++) eagerStep();
-  const trainer = new GraphTrainer(tf, exp, graphModel, 1);
+  const trainer = new GraphTrainer(tf, exp, graphModel, 1, precision);
   const graph: number[] = [];
   for (let s = 0; s < steps; s++) graph.push((await trainer.step(x, n, y, lr, [1, s], w)).loss);
   trainer.saveWeights();
@@ -210,7 +211,7 @@ async function compare(
       const slots = (st: typeof a) =>
         st.flatMap((part) => part.weights.map((t) => Array.from(tensorFromSaved(tf, t).dataSync())));
       const extras = (st: typeof a) => st.map((part) => part.extras);
-      const next = new GraphTrainer(tf, exp, graphModel, 1);
+      const next = new GraphTrainer(tf, exp, graphModel, 1, precision);
       await next.loadOptimizerState(handed, order);
       const loss = (await next.step(x, n, y, lr, [1, steps], w)).loss;
       next.saveWeights();
@@ -389,6 +390,48 @@ describe('graph engine against eager', () => {
       const why = graphUnsupported(experiment({ type }), model(tf, input, layers));
       expect(why !== null, type).toBe(EAGER_ONLY.optimizers.includes(type));
       if (why) expect(why).toContain(type);
+    }
+  });
+
+  it('bf16 (mixed precision): every layer type and optimizer trains close to float32, computing in bfloat16', async () => {
+    const { tf } = await loadTensorflow({ threads: 1 });
+    for (const [type, [input, layers]] of Object.entries(SAMPLES)) {
+      const r = await compare(tf, input, layers, experiment({}), 1, 0.1, undefined, 'bf16');
+      const d = Math.abs((r.graph[0] as number) - (r.eager[0] as number));
+      // The engines agree within 1e-5 in float32: more apart, the step ran in bfloat16 (8-bit mantissas).
+      expect(d, `${type} loss ${r.graph[0]} against float32's ${r.eager[0]}`).toBeGreaterThan(1e-5);
+      expect(d, `${type} loss`).toBeLessThan(1e-2);
+      expect(r.weights, `${type} weights after a step`).toBeLessThan(2e-3);
+    }
+    // Dropout draws the same units in either precision.
+    const input: [number, number, number] = [5, 5, 3];
+    const dropped: RegistryChoice[] = [
+      { type: 'flatten' },
+      { type: 'dense', units: 16 },
+      { type: 'dropout', rate: 0.5 },
+    ];
+    const base = model(tf, input, dropped);
+    const { x, y, n } = batch(tf, input);
+    const losses = [];
+    for (const precision of ['float32', 'bf16', 'float32'] as const) {
+      const m = model(tf, input, dropped);
+      m.setWeights(base.getWeights());
+      const seed: [number, number] = [losses.length === 2 ? 9 : 1, 0];
+      losses.push((await new GraphTrainer(tf, experiment({}), m, 1, precision).step(x, n, y, 0.1, seed)).loss);
+    }
+    const [f32, bf16, otherSeed] = losses as [number, number, number];
+    expect(Math.abs(bf16 - f32)).toBeLessThan(5e-3);
+    expect(Math.abs(otherSeed - f32)).toBeGreaterThan(Math.abs(bf16 - f32));
+    // Optimizers update the float32 weights from the bfloat16 step's gradients.
+    const layers: RegistryChoice[] = [
+      { type: 'conv2d', filters: 4, kernel_size: 3, activation: 'relu', name: 'features' },
+      { type: 'flatten' },
+    ];
+    for (const type of Object.keys(OPTIMIZERS)) {
+      const r = await compare(tf, input, layers, experiment({ type, lr: 0.01 }), 4, 0.01, undefined, 'bf16');
+      for (const [i, loss] of r.graph.entries())
+        expect(Math.abs(loss - (r.eager[i] as number)), `${type} step ${i}`).toBeLessThan(5e-3);
+      expect(r.weights, type).toBeLessThan(0.05);
     }
   });
 });

@@ -90,6 +90,7 @@ export class GraphTrainer {
     private readonly exp: Experiment,
     private readonly model: LayersModel,
     threads: number,
+    private readonly precision: 'float32' | 'bf16' = 'float32',
   ) {
     const g = this.g;
     const inputShape = (model.inputs[0]?.shape ?? []).slice(1) as number[];
@@ -158,6 +159,7 @@ export class GraphTrainer {
       seed: () =>
         this.g.op('AddV2', [this.seed, this.constant([++this.seedCount * 1_000_003, 0], [2], DT.int32)], { T: i32 }),
       constant: (d, s, t) => this.constant(d, s, t),
+      compute: this.precision === 'bf16' ? 'bfloat16' : 'float32',
     });
   }
 
