@@ -46,7 +46,8 @@ function train(seed: number, precision: Precision): { val: number[]; seconds: nu
     { encoding: 'utf8', env: { ...process.env, ...(emulate ? { RUN_EXP_BF16: 'emulate' } : {}) } },
   );
   const dir = /FINISHED\s+(\S+)/.exec(r.stdout ?? '')?.[1];
-  if (r.status !== 0 || !dir) throw new Error(`seed ${seed} ${precision} failed:\n${r.stdout}\n${r.stderr?.slice(-2000)}`);
+  if (r.status !== 0 || !dir)
+    throw new Error(`seed ${seed} ${precision} failed:\n${r.stdout}\n${r.stderr?.slice(-2000)}`);
   const epochs = readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
     .trim()
     .split('\n')

@@ -218,7 +218,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
   program
     .command('report')
-    .description("draw a run's plots (learning curves, confusion matrix) from its records")
+    .description(
+      "draw a run's plots (learning curves, confusion matrix) and its report.html (the photos it gets wrong, calibration, slices) from its records",
+    )
     .argument('<run>', 'run folder')
     .action(async (run: string) => {
       code = await (await import('./report.ts')).reportCommand(run, io.out);

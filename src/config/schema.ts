@@ -114,6 +114,7 @@ export function experimentSchema(): JsonSchema {
       pattern: {
         type: 'string',
         minLength: 1,
+        format: 'regex',
         description: 'filename source: a regular expression with a named group `label` matched against each file name',
       },
       label_map: {
@@ -319,6 +320,55 @@ export function experimentSchema(): JsonSchema {
     },
   });
 
+  const report = section("the run's report.html: the photos it gets wrong, its calibration, the slices it fails on", {
+    enabled: {
+      type: 'boolean',
+      default: true,
+      description: 'write report.html after the last epoch (run-exp report makes one later too)',
+    },
+    images_per_cell: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 200,
+      default: 12,
+      description: "photos shown per confusion-matrix cell and data set, the model's most confident first",
+    },
+    mistakes: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 500,
+      default: 24,
+      description: 'most confident mistakes shown per data set',
+    },
+    slices: section('attributes to score the model on separately (accuracy per value, worst first)', {
+      pattern: {
+        type: 'string',
+        minLength: 1,
+        format: 'regex',
+        description:
+          "a regular expression on each file's name whose named groups are attributes, e.g. '^(?<age>\\d+)_\\d_(?<race>\\d)_' for UTKFace (a filename source's own pattern groups are used too)",
+      },
+      bands: {
+        type: 'object',
+        additionalProperties: {
+          type: 'array',
+          items: { type: 'number' },
+          minItems: 1,
+          description: 'ascending lower bounds of the bands',
+        },
+        default: {},
+        description:
+          'numeric attributes grouped into bands: name -> ascending lower bounds, e.g. age: [0, 13, 20, 40, 60]',
+      },
+      columns: {
+        type: 'array',
+        items: { type: 'string', minLength: 1 },
+        default: [],
+        description: 'manifest columns that are attributes (a manifest source or evaluation set)',
+      },
+    }),
+  });
+
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: SCHEMA_ID,
@@ -464,6 +514,7 @@ export function experimentSchema(): JsonSchema {
       ),
       training,
       tracking,
+      report,
       sweep: sweepSchema(),
     },
   };

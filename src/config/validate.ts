@@ -16,10 +16,22 @@ function validator(schema: Schema) {
   if (!v) {
     // Defaults inside oneOf branches (registry entries) are filled by fillRegistryDefaults instead.
     const ajv = new Ajv2020({ allErrors: true, verbose: true, useDefaults: true, discriminator: true, strict: false });
+    // Patterns users write (file-name labels and attributes) are JavaScript regular expressions.
+    ajv.addFormat('regex', (text: string) => regexError(text) === null);
     v = ajv.compile(schema);
     ajvFor.set(schema, v);
   }
   return v;
+}
+
+/** Why `text` is not a JavaScript regular expression, or null when it is one. */
+function regexError(text: string): string | null {
+  try {
+    new RegExp(text);
+    return null;
+  } catch (err) {
+    return (err as Error).message.replace(/^Invalid regular expression: /, '');
+  }
 }
 
 /** "/model/layers/2/filters" -> ["model", "layers", 2, "filters"] */
@@ -168,6 +180,12 @@ function describe(
       return { parts, what: 'value', message: 'has duplicate items; each may appear once' };
     case 'minLength':
       return { parts, what: 'value', message: 'must not be empty' };
+    case 'format':
+      return {
+        parts,
+        what: 'value',
+        message: `${show(value)} is not a valid regular expression (${regexError(String(value))}): must be ${kind(here)}`,
+      };
     default:
       return { parts, what: 'value', message: `${show(value)} is not valid: must be ${kind(here)}` };
   }

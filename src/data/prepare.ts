@@ -153,5 +153,5 @@ export function evaluationListing(name: string, where: string, classes: string[]
       `data.evaluation_sets.${name}`,
     );
   }
-  return listing.items.map((it) => ({ path: it.path, label: classes.indexOf(listing.classes[it.label] as string) }));
+  return listing.items.map((it) => ({ ...it, label: classes.indexOf(listing.classes[it.label] as string) }));
 }

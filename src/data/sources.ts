@@ -11,6 +11,8 @@ export interface Item {
   path: string;
   /** Index into `classes`. */
   label: number;
+  /** A manifest row's columns (what a report can slice by). */
+  attributes?: Record<string, string>;
 }
 
 export interface Listing {
@@ -149,7 +151,11 @@ function manifestItems(file: string, data: DataSpec): { classes: string[]; items
     if (p === undefined || l === undefined) {
       throw new DataError(`${file}: row ${i + 1} lacks '${data.path_column}' or '${data.label_column}'`);
     }
-    return { path: path.resolve(base, String(p)), label: classIndex(classes, String(l), `${file}: row ${i + 1}`) };
+    return {
+      path: path.resolve(base, String(p)),
+      label: classIndex(classes, String(l), `${file}: row ${i + 1}`),
+      attributes: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)])),
+    };
   });
   return { classes, items };
 }

@@ -1,5 +1,6 @@
 // After the last epoch: the final model scored on the validation and test
-// splits and each evaluation set, into evaluation.json and the plots.
+// splits and each evaluation set, into evaluation.json, predictions.json, the
+// plots and report.html.
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import type { Sources } from '../data/batches.ts';
@@ -7,6 +8,7 @@ import type { PreparedData } from '../data/prepare.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { RunStore } from '../record/run-store.ts';
 import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
+import { buildRunReport, type ReportModel, readPredictions } from '../report/run-report.ts';
 import type { EpochMetrics } from '../spec/events.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { evaluateSets, type SetScores, setMetrics, validate } from '../train/evaluate.ts';
@@ -68,6 +70,25 @@ export async function finalEvaluation(
       ]),
     ),
   });
+  // Each image's probabilities: what the report (and a later run-exp report) shows and slices.
+  const predicted = (files: string[], labels: Int32Array, probs: Float32Array) => ({
+    files,
+    labels: Array.from(labels),
+    probs: Array.from(probs, (p) => Math.round(p * 1e6) / 1e6),
+  });
+  run.writeJson('predictions.json', {
+    classes: data.classes,
+    sets: {
+      ...(val ? { validation: predicted(data.splits.validation.files, data.splits.validation.labels, val.probs) } : {}),
+      ...(test ? { test: predicted(data.splits.test.files, data.splits.test.labels, test.probs) } : {}),
+      ...Object.fromEntries(
+        Object.entries(sets).flatMap(([name, s]) => {
+          const set = data.evaluationSets[name];
+          return s && set ? [[name, predicted(set.files, set.labels, s.probs)]] : [];
+        }),
+      ),
+    },
+  });
   await plots(run, exp.name, epochs, data.classes, val?.evaluation.confusion ?? null);
   for (const [name, s] of Object.entries(sets)) {
     if (!s) continue;
@@ -96,4 +117,33 @@ export async function finalEvaluation(
     ),
   );
   return { sets, metrics: setMetrics(sets), summary };
+}
+
+/**
+ * report.html from the predictions final evaluation recorded; its time in the
+ * log. Like the plots, a report that cannot be made is a warning, never fatal.
+ */
+export async function writeReport(
+  run: RunStore,
+  exp: Experiment,
+  cacheDir: string | undefined,
+  model: ReportModel,
+): Promise<{ seconds: number } | { error: string }> {
+  const started = performance.now();
+  try {
+    const predictions = readPredictions(run.dir);
+    if (!predictions) return { error: 'no predictions.json' };
+    const { html } = await buildRunReport(exp, predictions, {
+      runName: exp.name,
+      runId: run.id,
+      model,
+      ...(cacheDir ? { cacheDir } : {}),
+    });
+    run.writeText('report.html', html);
+    return { seconds: (performance.now() - started) / 1000 };
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    run.appendJsonl('warnings.jsonl', { what: 'report', error });
+    return { error };
+  }
 }

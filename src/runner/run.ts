@@ -36,7 +36,7 @@ import {
   recordEpochs,
   systemMetrics,
 } from './callbacks.ts';
-import { finalEvaluation, plots, type SetSummary } from './final-evaluation.ts';
+import { finalEvaluation, plots, type SetSummary, writeReport } from './final-evaluation.ts';
 import { checkSameData, checkSameExperiment } from './resume-checks.ts';
 import { resumeFrom } from './resume-from.ts';
 import { runModel } from './run-model.ts';
@@ -310,6 +310,11 @@ async function runInFolder(
   const scored = sets.last?.epoch === outcome.epochs.length && !restored ? sets.last.sets : undefined;
   const final = await finalEvaluation(tf, exp, data, net, sources, run, outcome.epochs, scored);
   log.info({ event: 'evaluation sets', ...final.metrics }, 'evaluation sets scored with the final model');
+  if (exp.report.enabled) {
+    const report = await writeReport(run, exp, cacheDir, { tf, model });
+    if ('error' in report) log.warn({ event: 'report', ...report }, `report.html not written: ${report.error}`);
+    else log.info({ event: 'report', ...report }, `report.html written in ${report.seconds.toFixed(1)} s`);
+  }
   const pruned = prune?.pruned ?? null;
   const status = pruned ? 'PRUNED' : 'FINISHED';
   log.info(

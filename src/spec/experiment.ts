@@ -100,7 +100,16 @@ export interface Experiment {
     allow_non_native_backend: boolean;
   };
   tracking: { dir: string; mlflow_uri: string | null; experiment_name?: string; tags: Record<string, string> };
+  report: ReportSpec;
   sweep?: Sweep;
+}
+
+/** What a run's report.html shows (report/run-report.ts). */
+export interface ReportSpec {
+  enabled: boolean;
+  images_per_cell: number;
+  mistakes: number;
+  slices: { pattern?: string; bands: Record<string, number[]>; columns: string[] };
 }
 
 /** One swept key: a list of values, `{values}`, or a range for random draws. */

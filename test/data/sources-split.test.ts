@@ -72,7 +72,7 @@ describe('sources', () => {
     ]);
   });
 
-  it('CSV and JSON-lines manifests, paths relative to the manifest', async () => {
+  it("CSV and JSON-lines manifests, paths relative to the manifest, each row's columns kept (for a report's slices)", async () => {
     const root = tempDir();
     await classFolders(path.join(root, 'img'), { x: 2 });
     writeFileSync(path.join(root, 'labels.csv'), 'file,kind\n"img/x/x-000.png",cat\nimg/x/x-001.png,dog\n');
@@ -85,8 +85,8 @@ describe('sources', () => {
     );
     expect(csv.classes).toEqual(['cat', 'dog']);
     expect(csv.items).toEqual([
-      { path: path.join(root, 'img/x/x-000.png'), label: 0 },
-      { path: path.join(root, 'img/x/x-001.png'), label: 1 },
+      { path: path.join(root, 'img/x/x-000.png'), label: 0, attributes: { file: 'img/x/x-000.png', kind: 'cat' } },
+      { path: path.join(root, 'img/x/x-001.png'), label: 1, attributes: { file: 'img/x/x-001.png', kind: 'dog' } },
     ]);
     const jsonl = listData(spec({ source: 'manifest', path: path.join(root, 'labels.jsonl') }));
     expect(jsonl.items.map((i) => i.label)).toEqual([1, 0]);

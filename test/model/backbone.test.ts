@@ -354,6 +354,10 @@ describe('backbones', () => {
       licence: BACKBONES.face_resnet.licence,
       files: BACKBONES.face_resnet.files,
     });
+    // Its report too: the validation set's confusion cells and the crops the backbone saw.
+    const report = readFileSync(path.join(run, 'report.html'), 'utf8');
+    expect(report).toMatch(/data-cell="validation-0-0" data-count="\d+"/);
+    expect(report).toContain('<img class="crop" src="data:image/jpeg;base64,');
     const image = path.join(dir, 'images', 'top', '0.png');
     const predicted = await cli(['predict', '--run', run, image, '--json']);
     expect(predicted.code, predicted.err).toBe(0);

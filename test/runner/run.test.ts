@@ -35,6 +35,8 @@ describe('runner', () => {
       'metrics.jsonl',
       'status.json',
       'evaluation.json',
+      'predictions.json',
+      'report.html',
       'model/model.json',
       'checkpoints/latest/model.json',
     ]) {

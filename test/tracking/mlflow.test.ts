@@ -182,7 +182,14 @@ describe('a run tracked in MLflow', () => {
     }
     expect(check.remote.artifacts).toEqual(check.local.artifacts);
     expect(check.remote.artifacts).toEqual(
-      expect.arrayContaining(['config.yaml', 'metrics.jsonl', 'model/model.json', 'evaluation.json', 'log.jsonl']),
+      expect.arrayContaining([
+        'config.yaml',
+        'metrics.jsonl',
+        'model/model.json',
+        'evaluation.json',
+        'report.html',
+        'log.jsonl',
+      ]),
     );
     expect(check.run.info.status).toBe('FINISHED');
     expect(check.run.info.end_time).toBeGreaterThan(check.run.info.start_time as number);
