@@ -212,8 +212,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .description('the params that differ between runs, and their final metrics side by side')
     .argument('<runs...>', 'run folders')
     .option('--json', 'print JSON')
-    .action(async (runs: string[], opts: { json?: boolean }) => {
-      code = (await import('./runs.ts')).compareCommand(runs, opts, io.out);
+    .option(
+      '--report [file]',
+      'with two runs: a page of the photos the second gets right and the first wrong and the reverse, with metric and slice deltas (default: compare-<first run>.html in the second run folder; logged to the second run in MLflow when both runs are there)',
+    )
+    .action(async (runs: string[], opts: { json?: boolean; report?: string | boolean }) => {
+      code = opts.report
+        ? await (await import('./compare-report.ts')).compareReportCommand(runs, opts.report, io.out)
+        : (await import('./runs.ts')).compareCommand(runs, opts, io.out);
     });
 
   program

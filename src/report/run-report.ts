@@ -42,7 +42,7 @@ interface Shown {
 }
 
 /** A shown image's pictures: the photo (with its face box, scaled to it) and the model's input. */
-interface Pictures {
+export interface Pictures {
   photo: string | null;
   /** The photo thumbnail's size, the face box's coordinates. */
   size: [number, number];
@@ -53,10 +53,11 @@ interface Pictures {
   note?: string;
 }
 
-const jpegOf = async (img: sharp.Sharp) =>
+export const jpegOf = async (img: sharp.Sharp) =>
   `data:image/jpeg;base64,${(await img.jpeg({ quality: 80 }).toBuffer()).toString('base64')}`;
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+export const esc = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+export const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const PHOTO = 200;
 
 export function readPredictions(runDir: string): Predictions | null {
@@ -65,7 +66,7 @@ export function readPredictions(runDir: string): Predictions | null {
 }
 
 /** The attributes slices are taken from, per data set: file-name groups and manifest rows. */
-function attributeSource(exp: Experiment, classes: string[]): (set: string, file: string) => Attributes {
+export function attributeSource(exp: Experiment, classes: string[]): (set: string, file: string) => Attributes {
   const spec = exp.report.slices;
   const own = exp.data.source === 'filename' && exp.data.pattern ? [new RegExp(exp.data.pattern)] : [];
   const extra = spec.pattern ? [new RegExp(spec.pattern)] : [];
@@ -101,7 +102,7 @@ export interface ReportModel {
  * boxes from the cache); for the files in `explain` (file index -> class), the
  * crop with the model's Grad-CAM map for that class over it.
  */
-async function pictures(
+export async function pictures(
   files: string[],
   exp: Experiment,
   cacheDir: string | undefined,
@@ -169,7 +170,7 @@ async function pictures(
   );
 }
 
-function figure(pic: Pictures | undefined, caption: string): string {
+export function figure(pic: Pictures | undefined, caption: string): string {
   if (!pic) return '';
   const box = pic.box
     ? `<svg class="box" viewBox="0 0 ${pic.size[0]} ${pic.size[1]}" preserveAspectRatio="none"><rect x="${pic.box[0].toFixed(1)}" y="${pic.box[1].toFixed(1)}" width="${pic.box[2].toFixed(1)}" height="${pic.box[3].toFixed(1)}"/></svg>`
@@ -330,7 +331,7 @@ async function setSection(
   return { html, slices: sliced };
 }
 
-const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
+export const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
 h1{font-size:22px}h2{font-size:18px;border-top:1px solid #ccc;padding-top:16px}h3{font-size:15px}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
 table.confusion button{font:inherit;min-width:64px;padding:6px;cursor:pointer;border:0;background:none}

@@ -105,4 +105,40 @@ describe('MLflow UI', () => {
       },
     );
   }, 180_000);
+
+  it("shows a run's report.html in its artifact view, and a confusion cell opens its photos there", async () => {
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 8);
+    const resolved = resolveExperiment(
+      experimentFile(
+        dir,
+        `  mlflow_uri: ${server.uri}\n  experiment_name: ui-report\nreport: { images_per_cell: 2 }\n`,
+      ),
+      { env: {}, set: ['training.epochs=2'] },
+    );
+    const result = await runExperiment(resolved, {}, path.join(dir, 'cache'));
+    expect(result.mlflow?.pending).toBe(0);
+    const experimentId = await mlflowClient({ uri: server.uri }).getExperimentByName('ui-report');
+    const { run_id: runId } = JSON.parse(readFileSync(path.join(result.run.dir, 'mlflow', 'state.json'), 'utf8'));
+    const evaluation = JSON.parse(readFileSync(path.join(result.run.dir, 'evaluation.json'), 'utf8'));
+    const count = evaluation.validation.confusion[0][0] as number;
+    mkdirSync(shots, { recursive: true });
+    await screenshotPage(
+      server.uri,
+      `/experiments/${experimentId}/runs/${runId}/artifactPath/report.html`,
+      'report.html',
+      path.join(shots, 'mlflow-report.png'),
+      async (page) => {
+        // MLflow shows an HTML artifact in a sandboxed frame that allows scripts.
+        const report = page.frameLocator('iframe.mlflow-html-iframe');
+        await report.getByText('what the model gets wrong').waitFor({ timeout: 30_000 });
+        const gallery = report.locator('#validation-0-0');
+        expect(await gallery.isHidden()).toBe(true);
+        await report.locator('button[data-cell="validation-0-0"]').click();
+        await gallery.waitFor({ state: 'visible', timeout: 10_000 });
+        expect(await gallery.locator('figure.shot').count()).toBe(Math.min(count, 2));
+        expect(await gallery.locator('h4').textContent()).toContain(`${count} image(s)`);
+      },
+    );
+  }, 180_000);
 });
