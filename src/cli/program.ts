@@ -225,11 +225,25 @@ export async function main(argv: string[], io: Io): Promise<number> {
   program
     .command('report')
     .description(
-      "draw a run's plots (learning curves, confusion matrix) and its report.html (the photos it gets wrong, calibration, slices) from its records",
+      "draw a run's plots (learning curves, confusion matrix) and its report.html (the photos it gets wrong, calibration, slices, a panel to try a photo) from its records; with --data, the report of another data set",
     )
-    .argument('<run>', 'run folder')
-    .action(async (run: string) => {
-      code = await (await import('./report.ts')).reportCommand(run, io.out);
+    .argument('[run]', 'run folder (or --run)')
+    .option('--run <run>', 'run folder')
+    .option(
+      '--data <data>',
+      "score the run's model on a folder with one sub-folder per class (or an experiment file's data) and make its report in the run's evaluations/<time>/",
+    )
+    .action(async (positional: string | undefined, opts: { run?: string; data?: string }) => {
+      const run = opts.run ?? positional;
+      if (!run || (opts.run && positional && opts.run !== positional)) {
+        io.err('run-exp report: give one run folder, as an argument or with --run\n');
+        code = 2;
+        return;
+      }
+      code = await (await import('./report.ts')).reportCommand(
+        { run, ...(opts.data ? { data: opts.data } : {}), env: io.env },
+        io.out,
+      );
     });
 
   program

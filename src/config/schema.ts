@@ -340,6 +340,12 @@ export function experimentSchema(): JsonSchema {
       default: 24,
       description: 'most confident mistakes shown per data set',
     },
+    panel: {
+      type: 'boolean',
+      default: true,
+      description:
+        "a drop-a-photo panel that runs the run's model, its preprocessing and face detector in the page (TF.js and the model inlined: the report grows by the model's size plus 1.5 MB; left out past MLflow's 50 MB preview)",
+    },
     slices: section('attributes to score the model on separately (accuracy per value, worst first)', {
       pattern: {
         type: 'string',

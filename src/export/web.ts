@@ -14,21 +14,41 @@ import { type LoadedRun, modelMeta } from '../report/predict.ts';
 import { photoPage } from '../serve/page.ts';
 import { DETECTORS, type DetectorEntry, type DetectorName } from '../spec/detectors.ts';
 import { RunExpError } from '../spec/errors.ts';
-import { faceCropOf } from '../spec/experiment.ts';
+import { type Experiment, faceCropOf } from '../spec/experiment.ts';
 import { type Converted, checkBatch, metadataFile } from './convert.ts';
 
-const WEB = fileURLToPath(new URL('./web/', import.meta.url));
+type Preprocessing = Experiment['data']['preprocessing'];
+
+export const WEB = fileURLToPath(new URL('./web/', import.meta.url));
+
+/** TF.js's browser bundle, the version run-exp depends on. */
+export function tfjsBundle(): string {
+  const require = createRequire(import.meta.url);
+  return path.join(path.dirname(require.resolve('@tensorflow/tfjs/package.json')), 'dist', 'tf.min.js');
+}
+
+/** A face-crop model's detector: its registry entry and its verified package folder; null without a face crop. */
+function detectorOf(p: Preprocessing): { entry: DetectorEntry; dir: string } | null {
+  const crop = faceCropOf(p);
+  if (!crop) return null;
+  const entry: DetectorEntry = DETECTORS[crop.detector as DetectorName];
+  return { entry, dir: verifiedPackageDir(entry, `face detector '${crop.detector}'`) };
+}
+
+/** The detector's model.json inside its package (its weight files beside it), for a face-crop model. */
+export function detectorModelFile(p: Preprocessing): string | null {
+  const d = detectorOf(p);
+  return d ? path.join(d.dir, d.entry.model) : null;
+}
 
 /** The face detector's graph model beside the page (detector/model.json and its weights), for a face-crop model. */
 function copyDetector(run: LoadedRun, out: string): void {
-  const crop = faceCropOf(run.preprocessing);
-  if (!crop) return;
-  const entry: DetectorEntry = DETECTORS[crop.detector as DetectorName];
-  const dir = verifiedPackageDir(entry, `face detector '${crop.detector}'`);
+  const d = detectorOf(run.preprocessing);
+  if (!d) return;
   mkdirSync(path.join(out, 'detector'), { recursive: true });
-  for (const file of Object.keys(entry.files)) {
-    const name = file === entry.model ? 'model.json' : path.basename(file);
-    copyFileSync(path.join(dir, file), path.join(out, 'detector', name));
+  for (const file of Object.keys(d.entry.files)) {
+    const name = file === d.entry.model ? 'model.json' : path.basename(file);
+    copyFileSync(path.join(d.dir, file), path.join(out, 'detector', name));
   }
 }
 
@@ -37,11 +57,7 @@ export async function exportWeb(tf: Tf, run: LoadedRun, out: string): Promise<Co
   mkdirSync(modelDir, { recursive: true });
   run.model.setUserDefinedMetadata({ run_exp: modelMeta(run) });
   await saveModelFiles(tf, run.model, modelDir);
-  const require = createRequire(import.meta.url);
-  copyFileSync(
-    path.join(path.dirname(require.resolve('@tensorflow/tfjs/package.json')), 'dist', 'tf.min.js'),
-    path.join(out, 'tf.min.js'),
-  );
+  copyFileSync(tfjsBundle(), path.join(out, 'tf.min.js'));
   copyFileSync(path.join(WEB, 'run-exp-web.js'), path.join(out, 'run-exp-web.js'));
   copyDetector(run, out);
   writeFileSync(

@@ -3,11 +3,12 @@
 import { type FaceStats, type LoadOptions, loadPixels } from '../data/cache.ts';
 import { channelsOf } from '../data/decode.ts';
 import { toFloat } from '../data/normalize.ts';
-import { type DataSpec, listData } from '../data/sources.ts';
+import { type DataSpec, type Item, listData } from '../data/sources.ts';
 import { mirrorImages, predictProbs } from '../model/predict-probs.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { type Evaluation, evaluate } from '../train/metrics.ts';
 import type { LoadedRun } from './predict.ts';
+import { type SetPredictions, setPredictions } from './run-report.ts';
 
 export interface DataEvaluation extends Evaluation {
   images: number;
@@ -17,13 +18,19 @@ export interface DataEvaluation extends Evaluation {
   faces?: FaceStats;
 }
 
+/** The evaluation, and what a report of the data set needs: each image's probabilities, and its listing's items. */
+export interface ScoredData extends DataEvaluation {
+  predictions: SetPredictions;
+  items: Item[];
+}
+
 /** Evaluates `run` on the images of `spec`, whose classes must be the run's. */
 export async function evaluateOn(
   tf: Tf,
   run: LoadedRun,
   spec: DataSpec,
   options: LoadOptions = {},
-): Promise<DataEvaluation> {
+): Promise<ScoredData> {
   const listing = listData({ ...spec, classes: spec.classes ?? run.classes });
   const items = [...listing.items, ...(listing.validation ?? []), ...(listing.test ?? [])];
   const p = run.preprocessing;
@@ -53,5 +60,11 @@ export async function evaluateOn(
     bad: px.bad,
     dataset_hash: px.hash,
     faces: px.faces,
+    predictions: setPredictions(
+      px.items.map((it) => it.path),
+      labels,
+      probs,
+    ),
+    items: px.items,
   };
 }

@@ -12,9 +12,9 @@ import { channelsOf } from '../data/decode.ts';
 import { toFloat } from '../data/normalize.ts';
 import { evaluationListing } from '../data/prepare.ts';
 import { decodeJobs, fileJobs } from '../data/preprocess.ts';
-import { listData } from '../data/sources.ts';
+import { type Item, listData } from '../data/sources.ts';
 import type { Tf } from '../platform/tensorflow.ts';
-import type { Experiment } from '../spec/experiment.ts';
+import { type Experiment, faceCropOf } from '../spec/experiment.ts';
 import { evaluate } from '../train/metrics.ts';
 import { lineChart, rankingCurves, reliability } from './curves.ts';
 import { gradCam, overlay } from './saliency.ts';
@@ -26,6 +26,11 @@ export interface SetPredictions {
   labels: number[];
   /** Row-major: one row of class probabilities per image. */
   probs: number[];
+}
+
+/** A data set's predictions as recorded: probabilities to 6 decimals (predictions.json stays small). */
+export function setPredictions(files: string[], labels: ArrayLike<number>, probs: Float32Array): SetPredictions {
+  return { files, labels: Array.from(labels), probs: Array.from(probs, (p) => Math.round(p * 1e6) / 1e6) };
 }
 
 export interface Predictions {
@@ -65,8 +70,16 @@ export function readPredictions(runDir: string): Predictions | null {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Predictions) : null;
 }
 
-/** The attributes slices are taken from, per data set: file-name groups and manifest rows. */
-export function attributeSource(exp: Experiment, classes: string[]): (set: string, file: string) => Attributes {
+/**
+ * The attributes slices are taken from, per data set: file-name groups and
+ * manifest rows. `listed`: data sets from outside the experiment (run-exp
+ * report --data), by name, with their listing's items.
+ */
+export function attributeSource(
+  exp: Experiment,
+  classes: string[],
+  listed: Record<string, Item[]> = {},
+): (set: string, file: string) => Attributes {
   const spec = exp.report.slices;
   const own = exp.data.source === 'filename' && exp.data.pattern ? [new RegExp(exp.data.pattern)] : [];
   const extra = spec.pattern ? [new RegExp(spec.pattern)] : [];
@@ -77,7 +90,7 @@ export function attributeSource(exp: Experiment, classes: string[]): (set: strin
       m = new Map();
       if (spec.columns.length) {
         const where = exp.data.evaluation_sets[set];
-        const items = where ? evaluationListing(set, where, classes) : listData(exp.data).items;
+        const items = listed[set] ?? (where ? evaluationListing(set, where, classes) : listData(exp.data).items);
         for (const it of items) if (it.attributes) m.set(it.path, it.attributes);
       }
       rows.set(set, m);
@@ -85,8 +98,8 @@ export function attributeSource(exp: Experiment, classes: string[]): (set: strin
     return m;
   };
   return (set, file) => {
-    // The training data's own pattern describes its splits' names, not an evaluation set's.
-    const patterns = exp.data.evaluation_sets[set] ? extra : [...own, ...extra];
+    // The training data's own pattern describes its splits' names, not another data set's.
+    const patterns = exp.data.evaluation_sets[set] || listed[set] ? extra : [...own, ...extra];
     return attributesOf(file, spec, patterns, rowsOf(set).get(file));
   };
 }
@@ -358,6 +371,10 @@ export interface ReportFacts {
   cacheDir?: string;
   /** The run's model: with it, each mistake shows where the model looked. */
   model?: ReportModel;
+  /** Data sets from outside the experiment, with their listing's items (for manifest-column slices). */
+  listed?: Record<string, Item[]>;
+  /** The drop-a-photo panel's markup (made where the web export is known: runner and cli), or a note why there is none. */
+  panel?: string;
 }
 
 /** The report's HTML and each set's slices. */
@@ -366,7 +383,7 @@ export async function buildRunReport(
   predictions: Predictions,
   facts: ReportFacts,
 ): Promise<{ html: string; slices: Record<string, Slice[]> }> {
-  const attributes = attributeSource(exp, predictions.classes);
+  const attributes = attributeSource(exp, predictions.classes, facts.listed);
   const sections: string[] = [];
   const bySet: Record<string, Slice[]> = {};
   for (const [name, set] of Object.entries(predictions.sets)) {
@@ -384,6 +401,7 @@ export async function buildRunReport(
   }
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(facts.runName)}: report</title><style>${STYLE}</style><script>${SCRIPT}</script></head>
 <body><h1>${esc(exp.name)}: what the model gets wrong</h1><p>Run ${esc(facts.runId)}; classes ${predictions.classes.map(esc).join(', ')}. Each photo shows the face the model was given (yellow box) and, beside it, the model's input; beside a mistake's, where the model looked (Grad-CAM for the class it chose, in red).</p>
-${sections.join('\n') || '<p>No data set was scored.</p>'}</body></html>`;
+${sections.join('\n') || '<p>No data set was scored.</p>'}
+${facts.panel === undefined ? '' : `<section class="try"><h2>Try a photo</h2><p>The run's model runs in this page with its recorded preprocessing${faceCropOf(exp.data.preprocessing) ? ' (the face detector too)' : ''}: drop a photo, or click to choose one; the photo stays in the page.</p>${facts.panel}</section>`}</body></html>`;
   return { html, slices: bySet };
 }

@@ -5,10 +5,11 @@ import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import type { Sources } from '../data/batches.ts';
 import type { PreparedData } from '../data/prepare.ts';
+import { reportPanel } from '../export/report-panel.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { RunStore } from '../record/run-store.ts';
 import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
-import { buildRunReport, type ReportModel, readPredictions } from '../report/run-report.ts';
+import { buildRunReport, type ReportModel, readPredictions, setPredictions } from '../report/run-report.ts';
 import type { EpochMetrics } from '../spec/events.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { evaluateSets, type SetScores, setMetrics, validate } from '../train/evaluate.ts';
@@ -71,20 +72,17 @@ export async function finalEvaluation(
     ),
   });
   // Each image's probabilities: what the report (and a later run-exp report) shows and slices.
-  const predicted = (files: string[], labels: Int32Array, probs: Float32Array) => ({
-    files,
-    labels: Array.from(labels),
-    probs: Array.from(probs, (p) => Math.round(p * 1e6) / 1e6),
-  });
   run.writeJson('predictions.json', {
     classes: data.classes,
     sets: {
-      ...(val ? { validation: predicted(data.splits.validation.files, data.splits.validation.labels, val.probs) } : {}),
-      ...(test ? { test: predicted(data.splits.test.files, data.splits.test.labels, test.probs) } : {}),
+      ...(val
+        ? { validation: setPredictions(data.splits.validation.files, data.splits.validation.labels, val.probs) }
+        : {}),
+      ...(test ? { test: setPredictions(data.splits.test.files, data.splits.test.labels, test.probs) } : {}),
       ...Object.fromEntries(
         Object.entries(sets).flatMap(([name, s]) => {
           const set = data.evaluationSets[name];
-          return s && set ? [[name, predicted(set.files, set.labels, s.probs)]] : [];
+          return s && set ? [[name, setPredictions(set.files, set.labels, s.probs)]] : [];
         }),
       ),
     },
@@ -137,6 +135,9 @@ export async function writeReport(
       runName: exp.name,
       runId: run.id,
       model,
+      ...(exp.report.panel
+        ? { panel: reportPanel(path.join(run.dir, 'model', 'model.json'), exp.data.preprocessing).html }
+        : {}),
       ...(cacheDir ? { cacheDir } : {}),
     });
     run.writeText('report.html', html);

@@ -5,13 +5,9 @@
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export interface PhotoPage {
-  title: string;
-  intro: string;
+export interface PhotoPanel {
   /** Extra markup after the drop zone (serve: the token field). */
   extra?: string;
-  /** Scripts in <head> (the web export: tf.min.js). */
-  head?: string;
   /**
    * Module code that defines `async function predict(file)` returning
    * { label, probabilities, face? } and may use top-level await to set up.
@@ -19,29 +15,35 @@ export interface PhotoPage {
   predict: string;
 }
 
-export function photoPage(page: PhotoPage): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(page.title)}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:15px system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#222}
-#drop{border:2px dashed #888;border-radius:8px;padding:2rem;text-align:center;cursor:pointer}
+export interface PhotoPage extends PhotoPanel {
+  title: string;
+  intro: string;
+  /** Scripts in <head> (the web export: tf.min.js). */
+  head?: string;
+}
+
+/** The panel's style, by id only, so it sits in another page (the run's report.html) unchanged. */
+export const PANEL_STYLE = `#drop{border:2px dashed #888;border-radius:8px;padding:2rem;text-align:center;cursor:pointer}
 #drop.over{background:#eef}
 #view{position:relative;display:inline-block;margin-top:1rem}
 #view img{max-width:100%;max-height:24rem;display:block}
 #box{position:absolute;border:2px solid #e33;display:none}
-table{border-collapse:collapse;margin-top:1rem}td{padding:.2rem .8rem}
-#label{font-size:1.6rem;font-weight:600}#error{color:#b00}
-</style>${page.head ?? ''}</head><body>
-<h1 id="title">${esc(page.title)}</h1>
-<p>${esc(page.intro)} Drop a photo (or click to choose one).</p>
-<div id="drop">Drop a photo here<input id="file" type="file" accept="image/*" hidden></div>
-${page.extra ?? ''}
+#probs{border-collapse:collapse;margin-top:1rem}#probs td{padding:.2rem .8rem}
+#label{font-size:1.6rem;font-weight:600}#error{color:#b00}`;
+
+/**
+ * The drop zone, the photo with its face box, the label and probabilities, and
+ * the module script that scores each photo dropped or chosen. body's
+ * data-ready is set once `predict` is set up, data-done counts the photos scored.
+ */
+export function photoPanel(panel: PhotoPanel): string {
+  return `<div id="drop">Drop a photo here<input id="file" type="file" accept="image/*" hidden></div>
+${panel.extra ?? ''}
 <div id="view"><img id="img" alt=""><div id="box"></div></div>
 <div id="label"></div><div id="error"></div><table id="probs"></table>
 <script type="module">
 const $ = (id) => document.getElementById(id);
-${page.predict}
+${panel.predict}
 async function score(file) {
   $('error').textContent = ''; $('label').textContent = '…'; $('probs').innerHTML = ''; $('box').style.display = 'none'; delete $('box').dataset.face;
   const img = $('img'); img.src = URL.createObjectURL(file);
@@ -68,7 +70,21 @@ drop.ondragover = (e) => { e.preventDefault(); drop.classList.add('over'); };
 drop.ondragleave = () => drop.classList.remove('over');
 drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove('over'); if (e.dataTransfer.files[0]) score(e.dataTransfer.files[0]); };
 document.body.dataset.ready = '1';
-</script></body></html>
+</script>`;
+}
+
+export function photoPage(page: PhotoPage): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(page.title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:15px system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;color:#222}
+${PANEL_STYLE}
+</style>${page.head ?? ''}</head><body>
+<h1 id="title">${esc(page.title)}</h1>
+<p>${esc(page.intro)} Drop a photo (or click to choose one).</p>
+${photoPanel(page)}
+</body></html>
 `;
 }
 

@@ -109,6 +109,7 @@ export interface ReportSpec {
   enabled: boolean;
   images_per_cell: number;
   mistakes: number;
+  panel: boolean;
   slices: { pattern?: string; bands: Record<string, number[]>; columns: string[] };
 }
 

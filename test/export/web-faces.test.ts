@@ -1,14 +1,16 @@
 // The web page's own preprocessing against run-exp's: the face cut (extract,
 // fill, libvips' rotation) and sharp's resize, compared in Node on the page's
 // functions; and in chromium, a face-crop model's web export on face-api's
-// sample photos against `run-exp predict` (the same boxes, probabilities close).
-import { copyFileSync } from 'node:fs';
+// sample photos against `run-exp predict` (the same boxes, probabilities close),
+// and the same model in report.html's panel (model and detector inlined).
+import { copyFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { cutRegion } from '../../src/data/faces/crop.ts';
+import { reportPanel } from '../../src/export/report-panel.ts';
 import { cutRegion as pageCut, resample as pageResample } from '../../src/export/web/run-exp-web.js';
 import { exportWeb } from '../../src/export/web.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
@@ -135,18 +137,28 @@ describe("the web page's preprocessing", () => {
     const ours = await predictFiles(tf, run, files, { cacheDir: null });
     const out = path.join(dir, 'web');
     await exportWeb(tf, run, out);
+    // report.html's panel: the same page code with the model and the detector inlined, read from a file.
+    const panel = reportPanel(path.join(out, 'model', 'model.json'), run.preprocessing);
+    expect(panel.inlined).toBe(true);
+    const report = path.join(dir, 'panel.html');
+    writeFileSync(report, `<!doctype html><html><head><meta charset="utf-8"></head><body>${panel.html}</body></html>`);
     const site = await staticServer(out);
     try {
-      const got = await pagePredictions(site.url, files);
-      for (const [i, p] of ours.entries()) {
-        const name = path.basename(files[i] as string);
-        // The page's cut and resize are libvips' to the byte; what is left is the browser's JPEG decode and float order.
-        expect(got[i]?.face, name).toEqual(p.face?.box);
-        for (const [cls, prob] of Object.entries(p.probabilities ?? {}))
-          expect(Math.abs((got[i]?.probabilities[cls] as number) - prob), `${name} ${cls}`).toBeLessThan(1e-3);
+      for (const [page, url] of [
+        ['web export', site.url],
+        ['report panel', pathToFileURL(report).href],
+      ] as const) {
+        const got = await pagePredictions(url, files);
+        for (const [i, p] of ours.entries()) {
+          const name = `${page}: ${path.basename(files[i] as string)}`;
+          // The page's cut and resize are libvips' to the byte; what is left is the browser's JPEG decode and float order.
+          expect(got[i]?.face, name).toEqual(p.face?.box);
+          for (const [cls, prob] of Object.entries(p.probabilities ?? {}))
+            expect(Math.abs((got[i]?.probabilities[cls] as number) - prob), `${name} ${cls}`).toBeLessThan(1e-3);
+        }
       }
     } finally {
       await site.close();
     }
-  }, 120_000);
+  }, 180_000);
 });

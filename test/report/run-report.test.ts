@@ -42,7 +42,13 @@ describe('report.html', () => {
     const evaluation = JSON.parse(readFileSync(path.join(run, 'evaluation.json'), 'utf8'));
     const predictions = JSON.parse(readFileSync(path.join(run, 'predictions.json'), 'utf8')) as Predictions;
     expect(Object.keys(predictions.sets)).toEqual(['validation', 'elsewhere']);
-    expect(html).not.toMatch(/https?:\/\//);
+    // Nothing loaded from the network: no remote src or href (the inlined TF.js mentions URLs in its text).
+    expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
+    // The drop-a-photo panel, with the run's model files inlined.
+    const inlined = JSON.parse(
+      html.slice(html.indexOf('id="panel-files">') + 17, html.indexOf('</script>', html.indexOf('id="panel-files">'))),
+    );
+    expect(Buffer.from(inlined.model.weights, 'base64')).toEqual(readFileSync(path.join(run, 'model', 'weights.bin')));
     for (const [name, set] of Object.entries(predictions.sets)) {
       const scored = name === 'validation' ? evaluation.validation : evaluation.evaluation_sets[name];
       for (const [t, row] of (scored.confusion as number[][]).entries())
@@ -88,7 +94,21 @@ describe('report.html', () => {
     expect(readFileSync(path.join(run, 'report.html'), 'utf8').replace(/\d{8}-\d{6}-\w{4}/g, '')).toBe(
       html.replace(/\d{8}-\d{6}-\w{4}/g, ''),
     );
-  }, 60_000);
+    // And one for a data set given later: scored into evaluations/<time>/, beside its evaluation.json.
+    const later = await cli(['report', '--run', run, '--data', path.join(dir, 'swapped')]);
+    expect(later.code, later.err).toBe(0);
+    const evaluations = path.join(run, 'evaluations');
+    const into = path.join(evaluations, readdirSync(evaluations)[0] as string);
+    expect(later.out).toContain(path.join(into, 'report.html'));
+    const other = readFileSync(path.join(into, 'report.html'), 'utf8');
+    const scored = JSON.parse(readFileSync(path.join(into, 'evaluation.json'), 'utf8'));
+    expect(scored.images).toBe(12);
+    for (const [t, row] of (scored.confusion as number[][]).entries())
+      for (const [p, count] of row.entries())
+        expect(other).toContain(`data-cell="swapped-${t}-${p}" data-count="${count}"`);
+    expect(other).toContain(`<h2>swapped: 12 images, accuracy ${pct(scored.accuracy)}`);
+    expect(other).not.toContain('<h2>validation:');
+  }, 90_000);
 
   it('slices by the named groups of a file-name pattern (numbers in bands) and by a manifest column, worst first', async () => {
     const dir = tempDir();

@@ -4,10 +4,13 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { mlflowClient } from '../../src/record/mlflow-client.ts';
 import { registerRun } from '../../src/record/registry.ts';
+import { loadRun, predictFiles } from '../../src/report/predict.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { serverPerFile } from '../support/mlflow-server.ts';
@@ -106,7 +109,8 @@ describe('MLflow UI', () => {
     );
   }, 180_000);
 
-  it("shows a run's report.html in its artifact view, and a confusion cell opens its photos there", async () => {
+  it("shows a run's report.html in its artifact view: a confusion cell opens its photos, a photo dropped in its panel gets predict's label", async () => {
+    const { tf } = await loadTensorflow();
     const dir = tempDir();
     await dataset(path.join(dir, 'images'), 8);
     const resolved = resolveExperiment(
@@ -122,6 +126,22 @@ describe('MLflow UI', () => {
     const { run_id: runId } = JSON.parse(readFileSync(path.join(result.run.dir, 'mlflow', 'state.json'), 'utf8'));
     const evaluation = JSON.parse(readFileSync(path.join(result.run.dir, 'evaluation.json'), 'utf8'));
     const count = evaluation.validation.confusion[0][0] as number;
+    // Photos from elsewhere: larger than the training images, one JPEG one PNG, one of each class's look.
+    const photos = await Promise.all(
+      [
+        ['dropped.jpg', true],
+        ['chosen.png', false],
+      ].map(async ([name, top]) => {
+        const [w, h] = [64, 48];
+        const raw = Buffer.alloc(w * h * 3);
+        for (let y = 0; y < h; y++) raw.fill(y < h / 2 === top ? 200 : 35, y * w * 3, (y + 1) * w * 3);
+        const file = path.join(dir, name as string);
+        const img = sharp(raw, { raw: { width: w, height: h, channels: 3 } });
+        await (top ? img.jpeg({ quality: 90 }) : img.png()).toFile(file);
+        return file;
+      }),
+    );
+    const ours = await predictFiles(tf, await loadRun(tf, result.run.dir), photos);
     mkdirSync(shots, { recursive: true });
     await screenshotPage(
       server.uri,
@@ -132,6 +152,34 @@ describe('MLflow UI', () => {
         // MLflow shows an HTML artifact in a sandboxed frame that allows scripts.
         const report = page.frameLocator('iframe.mlflow-html-iframe');
         await report.getByText('what the model gets wrong').waitFor({ timeout: 30_000 });
+        // The panel: the first photo dropped on it (a drop event carrying the file), the second chosen.
+        await report.locator('body[data-ready="1"]').waitFor({ timeout: 60_000 });
+        const frame =
+          page.frames().find((f) => f !== page.mainFrame() && f.url() !== 'about:blank') ?? page.frames()[1];
+        if (!frame) throw new Error('no report frame');
+        // Page code as text: the test's TypeScript has no DOM types.
+        const transfer = await frame.evaluateHandle(`(() => {
+          const bytes = Uint8Array.from(atob('${readFileSync(photos[0] as string).toString('base64')}'), (c) => c.charCodeAt(0));
+          const dt = new DataTransfer();
+          dt.items.add(new File([bytes], '${path.basename(photos[0] as string)}', { type: 'image/jpeg' }));
+          return dt;
+        })()`);
+        await report.locator('#drop').dispatchEvent('drop', { dataTransfer: transfer });
+        await report.locator('body[data-done="1"]').waitFor({ timeout: 60_000 });
+        const labels = [await report.locator('#label').textContent()];
+        const probs = [await report.locator('td.prob').allTextContents()];
+        await report.locator('#file').setInputFiles(photos[1] as string);
+        await report.locator('body[data-done="2"]').waitFor({ timeout: 60_000 });
+        labels.push(await report.locator('#label').textContent());
+        probs.push(await report.locator('td.prob').allTextContents());
+        for (const [i, p] of ours.entries()) {
+          expect(labels[i], path.basename(photos[i] as string)).toBe(p.label);
+          for (const [c, prob] of Object.values(p.probabilities ?? {}).entries())
+            expect(Math.abs(Number(probs[i]?.[c]) - prob)).toBeLessThan(0.01);
+        }
+        await report.locator('#drop').scrollIntoViewIfNeeded();
+        await page.screenshot({ path: path.join(shots, 'mlflow-report-panel.png') });
+
         const gallery = report.locator('#validation-0-0');
         expect(await gallery.isHidden()).toBe(true);
         await report.locator('button[data-cell="validation-0-0"]').click();
@@ -140,5 +188,5 @@ describe('MLflow UI', () => {
         expect(await gallery.locator('h4').textContent()).toContain(`${count} image(s)`);
       },
     );
-  }, 180_000);
+  }, 240_000);
 });
