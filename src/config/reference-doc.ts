@@ -9,6 +9,7 @@ import { DETECTORS, type DetectorEntry } from '../spec/detectors.ts';
 import { LAYER_GRAPH_KEYS, LAYERS } from '../spec/layers.ts';
 import { LOSSES } from '../spec/losses.ts';
 import { OPTIMIZERS } from '../spec/optimizers.ts';
+import { OUTPUT_TYPES } from '../spec/outputs.ts';
 import type { Param, Params } from '../spec/params.ts';
 import type { PinnedFiles } from '../spec/pinned.ts';
 import { SCHEDULES } from '../spec/schedules.ts';
@@ -25,6 +26,14 @@ function typeText(p: Param): string {
       return 'list of integers';
     case 'range':
       return `[low, high], each in [${p.minimum}, ${p.maximum}]`;
+    case 'strings':
+      return 'list of names';
+    case 'choices':
+      return `list of ${p.values.join(' \\| ')}`;
+    case 'numbers':
+      return 'list of numbers';
+    case 'map':
+      return 'map of value -> name';
     case 'integer':
     case 'number': {
       const lo =
@@ -192,6 +201,11 @@ export function referenceDoc(): string {
     ),
     ...section('Optimizers', '`training.optimizer`: `{ type: <name>, ...params }`, or just the name.', OPTIMIZERS),
     ...section('Losses', '`training.loss`: `{ type: <name>, ...params }`, or just the name.', LOSSES),
+    ...section(
+      'Outputs',
+      "Values of `outputs.<name>`: `{ type: <name>, from: <label source>, ...params, head: [layers] }`. Each output is a head on the trunk (the last of `model.layers`): its `head` layers, then a unit layer run-exp adds (softmax, sigmoid or linear, of the right size). The model minimizes the sum of the outputs' losses, each times its `loss_weight`; an image without one output's label trains the others.",
+      OUTPUT_TYPES,
+    ),
     ...section('Learning-rate schedules', '`training.lr_schedule`: `{ type: <name>, ...params }`.', SCHEDULES),
     ...section('Augmentations', augmentationIntro(), AUGMENTATIONS),
     ...section('Crops', '`data.preprocessing.crop`: `{ type: <name>, ...params }`.', CROPS),

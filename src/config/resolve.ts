@@ -7,10 +7,12 @@ import type { Experiment, Json } from '../spec/experiment.ts';
 import { LAYERS } from '../spec/layers.ts';
 import { LOSSES } from '../spec/losses.ts';
 import { OPTIMIZERS } from '../spec/optimizers.ts';
+import { OUTPUT_TYPES } from '../spec/outputs.ts';
 import { fillEntry } from '../spec/params.ts';
 import { SCHEDULES } from '../spec/schedules.ts';
 import { expandBlocks, originOf } from './blocks.ts';
 import { type Composed, compose, Locator } from './compose.ts';
+import { checkOutputs } from './outputs-check.ts';
 import { applyOverrides, parseOverride } from './overrides.ts';
 import { CONFIG_VERSION, experimentSchema } from './schema.ts';
 import { checkSweep } from './sweep-check.ts';
@@ -79,6 +81,13 @@ export function resolveExperiment(file: string, options: ResolveOptions = {}): R
   if (errors.length === 0) errors.push(...checkSweep(value, schema, locator));
   if (errors.length) throw new ConfigErrors(errors);
   const exp = value as unknown as Experiment;
+  const outputErrors = checkOutputs(exp, locator);
+  if (outputErrors.length) throw new ConfigErrors(outputErrors);
+  for (const out of Object.values(exp.outputs ?? {})) {
+    fillEntry(out, OUTPUT_TYPES);
+    out.head ??= []; // defaults inside a registry's branches are not filled by the schema
+    for (const layer of out.head) fillEntry(layer, LAYERS);
+  }
   for (const layer of exp.model.layers) fillEntry(layer, LAYERS);
   for (const aug of exp.data.augmentation) fillEntry(aug, AUGMENTATIONS);
   fillEntry(exp.data.preprocessing.crop, CROPS);

@@ -9,6 +9,7 @@ import { LAYER_GRAPH_KEYS, LAYERS } from '../spec/layers.ts';
 import { LOSSES } from '../spec/losses.ts';
 import { MONITORED } from '../spec/metric-names.ts';
 import { OPTIMIZERS } from '../spec/optimizers.ts';
+import { OUTPUT_TYPES } from '../spec/outputs.ts';
 import { type JsonSchema, registrySchema } from '../spec/params.ts';
 import { SCHEDULES } from '../spec/schedules.ts';
 import { BLOCK_TYPE } from './blocks.ts';
@@ -518,6 +519,25 @@ export function experimentSchema(): JsonSchema {
         },
         ['layers'],
       ),
+      outputs: {
+        type: 'object',
+        minProperties: 1,
+        description:
+          "what the model predicts about each image, by name (several heads on one trunk, trained jointly on the weighted sum of their losses); left out, one category output: the data's class",
+        propertyNames: {
+          pattern: '^[a-z][a-z0-9_]*$',
+          description: 'lower-case letters, digits and _, starting with a letter (metrics are named val_<output>_<metric>)',
+        },
+        additionalProperties: registrySchema(OUTPUT_TYPES, {
+          head: {
+            type: 'array',
+            default: [],
+            description:
+              "layers between the trunk (model.layers' last) and this output's own unit layer, which run-exp adds (a dense layer of the right size and activation)",
+            items: layerItems(),
+          },
+        }),
+      },
       training,
       tracking,
       report,

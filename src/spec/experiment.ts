@@ -101,8 +101,31 @@ export interface Experiment {
   };
   tracking: { dir: string; mlflow_uri: string | null; experiment_name?: string; tags: Record<string, string> };
   report: ReportSpec;
+  /** Several things to predict per image (left out: one category output, the data's class). */
+  outputs?: Record<string, OutputSpec>;
   sweep?: Sweep;
 }
+
+interface OutputCommon {
+  /** A named group of data.pattern, a manifest column, or `class`. */
+  from: string;
+  loss_weight: number;
+  metrics: string[];
+  /** Layers between the trunk and the output's unit layer. */
+  head: RegistryChoice[];
+}
+
+/** One output of a model that predicts several things (spec/outputs.ts declares each type's params). */
+export type OutputSpec =
+  | (OutputCommon & {
+      type: 'category';
+      values?: Record<string, string>;
+      classes?: string[];
+      label_smoothing: number;
+    })
+  | (OutputCommon & { type: 'binary'; values?: Record<string, string>; positive: string; label_smoothing: number })
+  | (OutputCommon & { type: 'number'; loss: 'huber' | 'mse' | 'mae'; huber_delta: number; bands?: number[] })
+  | (OutputCommon & { type: 'set'; labels: string[]; separator: string; threshold: number });
 
 /** What a run's report.html shows (report/run-report.ts). */
 export interface ReportSpec {

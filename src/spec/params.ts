@@ -12,6 +12,15 @@ export type Param = (
   | { type: 'shape' }
   /** A [low, high] pair of numbers, each within the bounds. */
   | { type: 'range'; minimum: number; maximum: number; default?: [number, number] }
+  | { type: 'string'; default?: string }
+  /** A list of distinct strings (class or label names). */
+  | { type: 'strings'; minItems?: number }
+  /** Some of `values`, each at most once. */
+  | { type: 'choices'; values: readonly string[]; default?: readonly string[] }
+  /** A list of numbers (band bounds). */
+  | { type: 'numbers' }
+  /** Strings to strings (a label's raw values to the names they stand for). */
+  | { type: 'map' }
 ) & { doc: string; required?: boolean };
 
 export type Params = Record<string, Param>;
@@ -47,6 +56,22 @@ export function paramSchema(p: Param): JsonSchema {
       const item = { type: 'number', minimum: p.minimum, maximum: p.maximum };
       return { ...base, type: 'array', items: item, minItems: 2, maxItems: 2 };
     }
+    case 'string':
+      return { ...base, type: 'string', minLength: 1 };
+    case 'strings':
+      return {
+        ...base,
+        type: 'array',
+        items: { type: 'string', minLength: 1 },
+        uniqueItems: true,
+        ...(p.minItems ? { minItems: p.minItems } : {}),
+      };
+    case 'choices':
+      return { ...base, type: 'array', items: { enum: [...p.values] }, uniqueItems: true, minItems: 1 };
+    case 'numbers':
+      return { ...base, type: 'array', items: { type: 'number' }, minItems: 1 };
+    case 'map':
+      return { ...base, type: 'object', additionalProperties: { type: 'string', minLength: 1 } };
   }
 }
 
@@ -94,7 +119,7 @@ export function camelCase(key: string): string {
 /** Fills the params a registry entry declares defaults for, leaving given ones alone. */
 export function fillDefaults(obj: Record<string, unknown>, params: Params): void {
   for (const [k, p] of Object.entries(params)) {
-    if (obj[k] === undefined && 'default' in p && p.default !== undefined) obj[k] = p.default;
+    if (obj[k] === undefined && 'default' in p && p.default !== undefined) obj[k] = structuredClone(p.default);
   }
 }
 

@@ -23,6 +23,30 @@ interface Case {
 
 const CASES: Case[] = [
   {
+    file: 'outputs-group-misspelled.yaml',
+    at: 'outputs-group-misspelled.yaml:8:30',
+    path: 'outputs.age.from',
+    message: "'agee' is not a named group of data.pattern; did you mean 'age'? (its groups: age, gender, race)",
+  },
+  {
+    file: 'outputs-number-class-loss.yaml',
+    at: 'outputs-number-class-loss.yaml:7:41',
+    path: 'outputs.age.loss',
+    message: "'categorical_crossentropy' is not allowed (must be one of 'huber', 'mse', 'mae')",
+  },
+  {
+    file: 'outputs-set-without-labels.yaml',
+    at: 'outputs-set-without-labels.yaml:6:9',
+    path: 'outputs.tags',
+    message: "missing required key 'labels' (every label a set may hold, in order)",
+  },
+  {
+    file: 'outputs-folder-group.yaml',
+    at: 'outputs-folder-group.yaml:5:30',
+    path: 'outputs.age.from',
+    message: "'age' is not a label a folder source gives: its only label is the class folder (from: class)",
+  },
+  {
     file: 'alias-bomb.yaml',
     at: 'alias-bomb.yaml:1:1',
     path: '',

@@ -1,0 +1,52 @@
+// What the schema cannot say about `outputs`: each output's label source
+// exists in the experiment's data (a named group of data.pattern, or the
+// class), and band bounds ascend. Manifest columns are checked when the
+// manifest is read. Errors point at the output's own keys.
+import { type ConfigError, didYouMean } from '../spec/errors.ts';
+import type { Experiment } from '../spec/experiment.ts';
+import type { Locator } from './compose.ts';
+
+/** The named groups of a regular expression's source, in order. */
+export function groupNames(pattern: string): string[] {
+  return [...pattern.matchAll(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g)].map((m) => m[1] as string);
+}
+
+export function checkOutputs(exp: Experiment, locator: Locator): ConfigError[] {
+  const errors: ConfigError[] = [];
+  const at = (p: string, message: string) => {
+    const where = locator.locate(p, 'value');
+    errors.push({ file: where.file, line: where.pos.line, col: where.pos.col, path: p, message });
+  };
+  const { source, pattern } = exp.data;
+  for (const [name, out] of Object.entries(exp.outputs ?? {})) {
+    const here = `outputs.${name}`;
+    if (source === 'folder' && out.from !== 'class')
+      at(
+        `${here}.from`,
+        `'${out.from}' is not a label a folder source gives: its only label is the class folder (from: class); for more, use data.source filename (a pattern with named groups) or manifest (columns)`,
+      );
+    if (source === 'filename') {
+      const groups = groupNames(pattern ?? '');
+      const wanted = out.from === 'class' ? 'label' : out.from;
+      if (!groups.includes(wanted)) {
+        const hint = didYouMean(out.from, groups);
+        at(
+          `${here}.from`,
+          `'${out.from}' is not a named group of data.pattern${hint ? `; did you mean '${hint}'?` : ''} (its groups: ${groups.join(', ') || 'none'}${out.from === 'class' ? '; from: class reads the group `label`' : ''})`,
+        );
+      }
+    }
+    if (out.type === 'number' && out.bands)
+      for (let i = 1; i < out.bands.length; i++)
+        if ((out.bands[i] as number) <= (out.bands[i - 1] as number)) {
+          at(`${here}.bands`, `band bounds must ascend: ${out.bands.join(', ')}`);
+          break;
+        }
+    if (out.type === 'binary' && out.values && !Object.values(out.values).includes(out.positive))
+      at(
+        `${here}.positive`,
+        `'${out.positive}' is none of the names in values (${[...new Set(Object.values(out.values))].join(', ')}): no image would be positive`,
+      );
+  }
+  return errors;
+}

@@ -1,0 +1,109 @@
+// The output-type registry: what a model can predict about an image besides
+// (or instead of) its one class, each type's label source, loss and metrics.
+import type { Params } from './params.ts';
+
+const from = {
+  type: 'string',
+  required: true,
+  doc: "where the label comes from: a named group of data.pattern (filename source), a manifest column (manifest source), or `class` (the class folder, or the source's own label)",
+} as const;
+const values = {
+  type: 'map',
+  doc: 'raw values to the names they stand for, e.g. {"0": male, "1": female}; with a map, a value it does not name is a missing label',
+} as const;
+const weight = {
+  type: 'number',
+  minimum: 0,
+  default: 1,
+  doc: "this output's loss counts this many times in the sum the model minimizes",
+} as const;
+const smoothing = {
+  type: 'number',
+  minimum: 0,
+  maximum: 0.5,
+  default: 0,
+  doc: 'label smoothing: targets move this far towards uniform',
+} as const;
+
+export const OUTPUT_TYPES = {
+  category: {
+    doc: 'one class of several: a softmax head with a unit per class, categorical cross-entropy',
+    params: {
+      from,
+      values,
+      classes: { type: 'strings', minItems: 2, doc: 'the classes in order (default: the names found, sorted)' },
+      label_smoothing: smoothing,
+      loss_weight: weight,
+      metrics: {
+        type: 'choices',
+        values: ['accuracy', 'f1', 'auc'],
+        default: ['accuracy', 'f1'],
+        doc: 'scored per epoch on validation (and at the end on each evaluation set)',
+      },
+    },
+  },
+  binary: {
+    doc: 'yes or no: one sigmoid unit, binary cross-entropy',
+    params: {
+      from,
+      values,
+      positive: { type: 'string', required: true, doc: 'the name (after values) that means yes; any other is no' },
+      label_smoothing: smoothing,
+      loss_weight: weight,
+      metrics: {
+        type: 'choices',
+        values: ['accuracy', 'f1', 'auc'],
+        default: ['accuracy', 'auc'],
+        doc: 'scored per epoch on validation (and at the end on each evaluation set)',
+      },
+    },
+  },
+  number: {
+    doc: "a number: one linear unit trained on standardized targets, predicted and reported in the label's own unit",
+    params: {
+      from,
+      loss: { type: 'enum', values: ['huber', 'mse', 'mae'], default: 'huber', doc: 'on the standardized target' },
+      huber_delta: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        default: 1,
+        doc: 'huber: where the loss turns from squared to linear, in standard deviations',
+      },
+      bands: {
+        type: 'numbers',
+        doc: 'ascending lower bounds of bands the metrics are also reported per, e.g. ages [0, 13, 20, 40, 60]',
+      },
+      loss_weight: weight,
+      metrics: {
+        type: 'choices',
+        values: ['mae', 'rmse', 'r2'],
+        default: ['mae', 'rmse', 'r2'],
+        doc: "in the label's own unit (r2: the share of the variance explained)",
+      },
+    },
+  },
+  set: {
+    doc: 'any subset of labels (tags): a sigmoid unit per label, binary cross-entropy per label',
+    params: {
+      from,
+      labels: { type: 'strings', minItems: 1, required: true, doc: 'every label a set may hold, in order' },
+      separator: { type: 'string', default: '+', doc: 'what separates the labels in one raw value, e.g. "cat+dog"' },
+      threshold: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        maximum: 1,
+        default: 0.5,
+        doc: 'a label is predicted where its probability reaches this',
+      },
+      loss_weight: weight,
+      metrics: {
+        type: 'choices',
+        values: ['f1', 'subset_accuracy'],
+        default: ['f1', 'subset_accuracy'],
+        doc: "f1: each label's and their mean; subset_accuracy: the share of images whose whole set is right",
+      },
+    },
+  },
+} as const satisfies Record<string, { doc: string; params: Params }>;
+
+export type OutputType = keyof typeof OUTPUT_TYPES;
