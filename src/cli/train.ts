@@ -1,6 +1,7 @@
 // `run-exp <file>`: train an experiment and record the run; console output only.
 
 import { type Resolved, type ResolveOptions, resolveExperiment } from '../config/resolve.ts';
+import type { OutputTargets } from '../data/targets.ts';
 import type { TrialInfo } from '../plan/trial.ts';
 import { loadTensorflow } from '../platform/tensorflow.ts';
 import { redactUri } from '../record/credentials.ts';
@@ -28,11 +29,23 @@ export interface TrainCliOptions extends ResolveOptions {
 
 const f = (v: number | null, digits = 4) => (v === null ? '-' : v.toFixed(digits));
 
-function epochLine(m: EpochMetrics, total: number, sets: string[]): string {
+/** A number entry of an epoch record, or null. */
+const num = (m: EpochMetrics, key: string) => {
+  const v = m[key as `${string}_${string}`];
+  return typeof v === 'number' ? v : null;
+};
+
+/**
+ * The epoch's line. `headline`: with several outputs, each output's first
+ * metric (<output>_<metric>), shown for validation instead of the class metrics.
+ */
+function epochLine(m: EpochMetrics, total: number, sets: string[], headline: string[] | null): string {
   return [
     `epoch ${String(m.epoch).padStart(String(total).length)}/${total}`,
-    `loss ${f(m.loss)}  acc ${f(m.accuracy)}`,
-    `val_loss ${f(m.val_loss)}  val_acc ${f(m.val_accuracy)}  val_f1 ${f(m.val_f1)}  val_auc ${f(m.val_auc)}`,
+    headline ? `loss ${f(m.loss)}` : `loss ${f(m.loss)}  acc ${f(m.accuracy)}`,
+    headline
+      ? [`val_loss ${f(m.val_loss)}`, ...headline.map((k) => `val_${k} ${f(num(m, `val_${k}`))}`)].join('  ')
+      : `val_loss ${f(m.val_loss)}  val_acc ${f(m.val_accuracy)}  val_f1 ${f(m.val_f1)}  val_auc ${f(m.val_auc)}`,
     // An evaluation set's figure, on the epochs that score it.
     ...sets.flatMap((s) => {
       const acc = m[`${s}_accuracy`];
@@ -40,6 +53,17 @@ function epochLine(m: EpochMetrics, total: number, sets: string[]): string {
     }),
     `lr ${m.lr.toPrecision(3)}  ${m.seconds.toFixed(1)}s  ${Math.round(m.images_per_s)} img/s`,
   ].join('  ');
+}
+
+/** The data line of a model with several outputs: each with its type, names and missing labels in training. */
+function outputsLine(targets: OutputTargets[], counts: Record<string, number[]>): string {
+  const images = (split: string) => (counts[split] ?? []).reduce((a, b) => a + b, 0);
+  return `outputs ${targets
+    .map(
+      (t) =>
+        `${t.name} (${t.spec.type}${t.names.length ? `: ${t.names.join(', ')}` : ''}${t.missing ? `; ${t.missing} of ${t.known.length} training images without it` : ''})`,
+    )
+    .join(', ')}; train ${targets[0]?.known.length ?? images('train')} images`;
 }
 
 export async function trainCommand(
@@ -112,6 +136,8 @@ export async function trainCommand(
     };
   };
   const sets = Object.keys(resolved.experiment.data.evaluation_sets);
+  const outputs = resolved.experiment.outputs;
+  const headline = outputs ? Object.entries(outputs).map(([name, o]) => `${name}_${o.metrics[0]}`) : null;
   try {
     const result = await locatingDataErrors(resolved.locator, () =>
       runExperiment(
@@ -121,14 +147,16 @@ export async function trainCommand(
           onDecode: progress('decoding'),
           onFeatures: progress('backbone features'),
           preparing: preparing.signal,
-          onStart: ({ run, classes, counts, faces }) => {
+          onStart: ({ run, classes, counts, faces, outputs: targets }) => {
             started = true;
             if (options.json) return;
             if (!options.quiet) {
               out(`run ${run.id}  ${run.dir}\n`);
-              out(
-                `classes ${classes.map((c, i) => `${c} (train ${counts.train?.[i]}, val ${counts.validation?.[i]})`).join(', ')}\n`,
-              );
+              if (targets) out(`${outputsLine(targets, counts)}\n`);
+              else
+                out(
+                  `classes ${classes.map((c, i) => `${c} (train ${counts.train?.[i]}, val ${counts.validation?.[i]})`).join(', ')}\n`,
+                );
               for (const [what, stats] of Object.entries(faces)) out(`${what}: ${facesLine(stats)}\n`);
             }
           },
@@ -136,7 +164,7 @@ export async function trainCommand(
           onBatch: bars('training'),
           onEpoch: (m, total) => {
             if (options.json) out(`${JSON.stringify(m)}\n`);
-            else if (!options.quiet) out(`${epochLine(m, total, sets)}\n`);
+            else if (!options.quiet) out(`${epochLine(m, total, sets, headline)}\n`);
           },
           onRung: (verdict, message) => {
             if (options.json) out(`${JSON.stringify({ rung: verdict })}\n`);
@@ -164,9 +192,13 @@ export async function trainCommand(
     } else {
       out(
         // The error itself is already on the terminal, from the run log.
-        `${result.status}  ${result.run.dir}${last ? `  val_acc ${f(last.val_accuracy)}` : ''}${Object.entries(
-          result.evaluationSets ?? {},
-        )
+        `${result.status}  ${result.run.dir}${
+          !last
+            ? ''
+            : headline
+              ? headline.map((k) => `  val_${k} ${f(num(last, `val_${k}`))}`).join('')
+              : `  val_acc ${f(last.val_accuracy)}`
+        }${Object.entries(result.evaluationSets ?? {})
           .map(([name, s]) => `  ${name}_acc ${f(s.accuracy)}`)
           .join('')}\n`,
       );

@@ -8,7 +8,8 @@ import { type BadFile, type FaceStats, type LoadOptions, loadPixels } from './ca
 import type { FileStamp } from './cache-files.ts';
 import { channelsOf } from './decode.ts';
 import { type DataSpec, type Item, listData } from './sources.ts';
-import { stratifiedSplit } from './split.ts';
+import { type Split, stratifiedSplit } from './split.ts';
+import { evaluationTargets, type OutputTargets, outputTargets, standardize, takeRows } from './targets.ts';
 
 export interface PreparedData {
   classes: string[];
@@ -17,8 +18,11 @@ export interface PreparedData {
   imageBytes: number;
   /** [height, width, channels] of one image. */
   shape: [number, number, number];
-  /** Image indexes into `pixels` and their labels, per split. */
-  splits: Record<'train' | 'validation' | 'test', { index: Int32Array; labels: Int32Array; files: string[] }>;
+  /** Image indexes into `pixels` and their labels (with outputs: each output's targets), per split. */
+  splits: Record<
+    'train' | 'validation' | 'test',
+    { index: Int32Array; labels: Int32Array; files: string[]; targets?: OutputTargets[] }
+  >;
   /** Images per class and split. */
   counts: Record<'train' | 'validation' | 'test', number[]>;
   bad: BadFile[];
@@ -38,6 +42,8 @@ export interface EvaluationSet {
   path: string;
   pixels: Uint8Array;
   labels: Int32Array;
+  /** With outputs: each output's targets (an output the set does not label is missing on every image). */
+  targets?: OutputTargets[];
   files: string[];
   bad: BadFile[];
   hash: string;
@@ -48,25 +54,48 @@ export interface EvaluationSet {
 const IMBALANCE = 3;
 
 export async function prepareData(exp: Experiment, options: LoadOptions = {}): Promise<PreparedData> {
-  const listing = listData(exp.data);
+  const outputs = exp.outputs;
+  const listing = listData(exp.data, outputs ? !Object.values(outputs).some((o) => o.from === 'class') : false);
   const { classes } = listing;
   const seed = exp.data.split.seed ?? exp.seed;
+  const targets = outputs ? outputTargets(outputs, listing.items, classes, exp.data.path) : undefined;
+  const rowOf = new Map(listing.items.map((it, i) => [it, i]));
+  // With outputs, the split keeps the first class-like output's proportions (its missing labels a stratum of their own).
+  const strata = targets?.find((t) => t.spec.type === 'category' || t.spec.type === 'binary');
+  const stratified = strata
+    ? {
+        items: listing.items.map((it, i) => ({
+          ...it,
+          label: strata.known[i] ? (strata.values[i] as number) : strata.names.length,
+        })),
+        classes: [...strata.names, `${strata.name} missing`],
+      }
+    : targets
+      ? { items: listing.items.map((it) => ({ ...it, label: 0 })), classes: ['all'] }
+      : { items: listing.items, classes };
+  const original = new Map(stratified.items.map((it, i) => [it, listing.items[i] as Item]));
   const parts: Record<'train' | 'validation' | 'test', Item[]> = listing.validation
     ? { train: listing.items, validation: listing.validation, test: listing.test ?? [] }
-    : stratifiedSplit(
-        listing.items,
-        classes,
-        { validation: exp.data.split.validation, test: exp.data.split.test },
-        seed,
+    : splitBack(
+        stratifiedSplit(
+          stratified.items,
+          stratified.classes,
+          { validation: exp.data.split.validation, test: exp.data.split.test },
+          seed,
+          true,
+        ),
+        original,
       );
   if (listing.validation && listing.test === undefined && exp.data.split.test > 0) {
     parts.test = stratifiedSplit(listing.items, classes, { validation: 0, test: exp.data.split.test }, seed).test;
   }
   const all = [...parts.train, ...parts.validation, ...parts.test];
   // Evaluation sets are listed first: a missing folder or other classes stop the run before any decoding.
-  const listings = Object.entries(exp.data.evaluation_sets).map(
-    ([name, where]) => [name, where, evaluationListing(name, where, classes)] as const,
-  );
+  // With outputs, a set keeps its own class names: they label outputs, not the training classes.
+  const listings = Object.entries(exp.data.evaluation_sets).map(([name, where]) => {
+    const own = targets ? setListing(name, where, true) : null;
+    return [name, where, own ? own.items : evaluationListing(name, where, classes), own?.classes ?? classes] as const;
+  });
   const px = await loadPixels(all, exp.data.preprocessing, options);
   const unreadable = px.bad.filter((b) => !b.no_face);
   if (unreadable.length > 0 && exp.data.on_bad_file === 'fail') {
@@ -83,9 +112,18 @@ export async function prepareData(exp: Experiment, options: LoadOptions = {}): P
       index: Int32Array.from(kept, (it) => slotOf.get(it) as number),
       labels: Int32Array.from(kept, (it) => it.label),
       files: kept.map((it) => it.path),
+      ...(targets
+        ? {
+            targets: takeRows(
+              targets,
+              kept.map((it) => rowOf.get(it) as number),
+            ),
+          }
+        : {}),
     };
     counts[name] = classes.map((_, c) => kept.filter((it) => it.label === c).length);
   }
+  if (splits.train.targets) standardize(splits.train.targets, splits.validation.targets, splits.test.targets);
   for (const [c, cls] of classes.entries()) {
     if ((counts.train[c] ?? 0) === 0)
       throw new DataError(`class '${cls}' has no training images left after the split and bad-file removal`);
@@ -104,12 +142,20 @@ export async function prepareData(exp: Experiment, options: LoadOptions = {}): P
   if (faceless > 0)
     warnings.push(`${faceless} image(s) without a face left out (crop.on_miss: skip; listed in the run's records)`);
   const evaluationSets: Record<string, EvaluationSet> = {};
-  for (const [name, where, items] of listings) {
+  for (const [name, where, items, setClasses] of listings) {
     const set = await loadPixels(items, exp.data.preprocessing, options);
     evaluationSets[name] = {
       path: where,
       pixels: set.pixels,
       labels: Int32Array.from(set.items, (it) => it.label),
+      ...(targets
+        ? {
+            targets: evaluationTargets(targets, set.items, setClasses, where, isManifest(where)).map((t, o) => ({
+              ...t,
+              ...(splits.train.targets?.[o]?.scale ? { scale: splits.train.targets[o].scale } : {}),
+            })),
+          }
+        : {}),
       files: set.items.map((it) => it.path),
       bad: set.bad,
       hash: set.hash,
@@ -135,17 +181,29 @@ export async function prepareData(exp: Experiment, options: LoadOptions = {}): P
   };
 }
 
-/** A folder (one sub-folder per class) or a manifest; its classes must be among the training classes. */
-export function evaluationListing(name: string, where: string, classes: string[]): Item[] {
-  const spec: DataSpec = /\.(csv|jsonl?)$/i.test(where)
+const isManifest = (where: string) => /\.(csv|jsonl?)$/i.test(where);
+
+/** A split of stand-in items (their label the stratum) back to the listing's own items. */
+function splitBack(split: Split, original: Map<Item, Item>): Split {
+  const back = (items: Item[]) => items.map((it) => original.get(it) as Item);
+  return { train: back(split.train), validation: back(split.validation), test: back(split.test) };
+}
+
+/** An evaluation set as it lists itself: a folder (one sub-folder per class) or a manifest (`classless`: no label column needed). */
+function setListing(name: string, where: string, classless = false): ReturnType<typeof listData> {
+  const spec: DataSpec = isManifest(where)
     ? { source: 'manifest', path: where, path_column: 'path', label_column: 'label' }
     : { source: 'folder', path: where, path_column: 'path', label_column: 'label' };
-  let listing: ReturnType<typeof listData>;
   try {
-    listing = listData(spec);
+    return listData(spec, classless && isManifest(where));
   } catch (err) {
     throw new DataError(err instanceof Error ? err.message : String(err), `data.evaluation_sets.${name}`);
   }
+}
+
+/** A folder (one sub-folder per class) or a manifest; its classes must be among the training classes. */
+export function evaluationListing(name: string, where: string, classes: string[]): Item[] {
+  const listing = setListing(name, where);
   const foreign = listing.classes.filter((c) => !classes.includes(c));
   if (foreign.length > 0) {
     throw new DataError(

@@ -80,8 +80,13 @@ function folderItems(root: string, classes: string[] | undefined): { classes: st
   return { classes: names, items };
 }
 
-/** Labels from file names: a regular expression with a named group `label`, mapped through label_map. */
-function filenameItems(root: string, data: DataSpec): { classes: string[]; items: Item[] } {
+/**
+ * Labels from file names: a regular expression with a named group `label`,
+ * mapped through label_map; every named group is an attribute of the item
+ * (what outputs and report slices read). `classless`: the class is not
+ * wanted (outputs read other groups), so files need not have a `label`.
+ */
+function filenameItems(root: string, data: DataSpec, classless: boolean): { classes: string[]; items: Item[] } {
   if (!data.pattern)
     throw new DataError('data.source filename needs data.pattern, a regular expression with a named group `label`');
   let re: RegExp;
@@ -91,28 +96,40 @@ function filenameItems(root: string, data: DataSpec): { classes: string[]; items
     throw new DataError(`data.pattern is not a valid regular expression: ${(err as Error).message}`);
   }
   const map = data.label_map ?? {};
-  const files: { path: string; cls: string }[] = [];
+  const files: { path: string; cls: string; attributes: Record<string, string> }[] = [];
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
       else if (IMAGE_EXT.test(e.name)) {
         const m = re.exec(e.name);
-        const raw = m?.groups?.label;
-        if (raw === undefined) continue; // names the pattern does not describe are not data
+        if (!m) continue; // names the pattern does not describe are not data
+        const attributes = Object.fromEntries(
+          Object.entries(m.groups ?? {}).filter((g): g is [string, string] => g[1] !== undefined),
+        );
+        if (classless) {
+          files.push({ path: p, cls: '', attributes });
+          continue;
+        }
+        const raw = m.groups?.label;
+        if (raw === undefined) continue;
         const cls = map[raw] ?? (data.label_map ? undefined : raw);
-        if (cls !== undefined) files.push({ path: p, cls });
+        if (cls !== undefined) files.push({ path: p, cls, attributes });
       }
     }
   };
   listDir(root, 'data folder');
   walk(root);
+  if (classless) {
+    if (files.length === 0) throw new DataError(`data.pattern matches no image file name in ${root}`);
+    return { classes: [], items: files.map((f) => ({ path: f.path, label: 0, attributes: f.attributes })) };
+  }
   const classes = data.classes ?? [...new Set(files.map((f) => f.cls))].sort();
   if (classes.length < 2)
     throw new DataError(`data.pattern matched ${classes.length} class(es) in ${root}; a classifier needs at least 2`);
   const items = files
     .filter((f) => classes.includes(f.cls))
-    .map((f) => ({ path: f.path, label: classes.indexOf(f.cls) }));
+    .map((f) => ({ path: f.path, label: classes.indexOf(f.cls), attributes: f.attributes }));
   for (const [i, cls] of classes.entries()) {
     if (!items.some((it) => it.label === i))
       throw new DataError(`class '${cls}' is empty: no file name in ${root} maps to it`);
@@ -120,8 +137,8 @@ function filenameItems(root: string, data: DataSpec): { classes: string[]; items
   return { classes, items };
 }
 
-/** A CSV (header row, comma-separated, optional double quotes) or JSON-lines manifest. */
-function manifestItems(file: string, data: DataSpec): { classes: string[]; items: Item[] } {
+/** A CSV (header row, comma-separated, optional double quotes) or JSON-lines manifest; `classless`: no label column wanted. */
+function manifestItems(file: string, data: DataSpec, classless: boolean): { classes: string[]; items: Item[] } {
   if (!existsSync(file)) throw new DataError(`manifest ${file} does not exist`);
   const text = readFileSync(file, 'utf8');
   const rows: Record<string, string>[] = [];
@@ -144,29 +161,34 @@ function manifestItems(file: string, data: DataSpec): { classes: string[]; items
     for (const line of lines) rows.push(Object.fromEntries(split(line).map((v, i) => [cols[i] ?? `${i}`, v])));
   }
   const base = path.dirname(file);
-  const classes = data.classes ?? [...new Set(rows.map((r) => String(r[data.label_column])))].sort();
+  const classes = classless ? [] : (data.classes ?? [...new Set(rows.map((r) => String(r[data.label_column])))].sort());
   const items = rows.map((r, i) => {
     const p = r[data.path_column];
-    const l = r[data.label_column];
+    const l = classless ? '' : r[data.label_column];
     if (p === undefined || l === undefined) {
       throw new DataError(`${file}: row ${i + 1} lacks '${data.path_column}' or '${data.label_column}'`);
     }
     return {
       path: path.resolve(base, String(p)),
-      label: classIndex(classes, String(l), `${file}: row ${i + 1}`),
+      label: classless ? 0 : classIndex(classes, String(l), `${file}: row ${i + 1}`),
       attributes: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)])),
     };
   });
   return { classes, items };
 }
 
-export function listData(data: DataSpec): Listing {
+/**
+ * The data's items and classes. `classless`: outputs read their labels from
+ * other named groups or columns, so the source's own class is not needed
+ * (a folder source always has it).
+ */
+export function listData(data: DataSpec, classless = false): Listing {
   const main =
     data.source === 'folder'
       ? folderItems(data.path, data.classes)
       : data.source === 'filename'
-        ? filenameItems(data.path, data)
-        : manifestItems(data.path, data);
+        ? filenameItems(data.path, data, classless)
+        : manifestItems(data.path, data, classless);
   const listing: Listing = { ...main };
   if (data.validation_path) listing.validation = folderItems(data.validation_path, main.classes).items;
   if (data.test_path) listing.test = folderItems(data.test_path, main.classes).items;

@@ -19,6 +19,8 @@ export function stratifiedSplit(
   classes: string[],
   fractions: { validation: number; test: number },
   seed: number,
+  /** A stratum too small to split goes to training whole instead of failing (outputs' strata). */
+  lenient = false,
 ): Split {
   const out: Split = { train: [], validation: [], test: [] };
   const random = rng(seed);
@@ -31,6 +33,10 @@ export function stratifiedSplit(
     const nVal = take(fractions.validation);
     const nTest = take(fractions.test);
     if (members.length - nVal - nTest < 1) {
+      if (lenient) {
+        out.train.push(...members);
+        continue;
+      }
       throw new DataError(
         `class '${cls}' has ${members.length} image(s), too few to split (validation ${fractions.validation}, test ${fractions.test}); it needs at least ${nVal + nTest + 1}`,
       );

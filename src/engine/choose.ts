@@ -4,6 +4,7 @@
 // with bfloat16 units; float32 otherwise, with why.
 import type { LayersModel, Optimizer } from '@tensorflow/tfjs-node';
 import type { InputSource } from '../data/batches.ts';
+import type { OutputTargets } from '../data/targets.ts';
 import { type Bf16Support, bf16Support } from '../platform/cpu-features.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { graphMode } from '../platform/tf-graph.ts';
@@ -27,11 +28,14 @@ export interface EngineParts {
   average?: WeightAverage;
   /** The threads TensorFlow was loaded with: the graph's session uses as many. */
   threads: number;
+  /** Several outputs: the training split's targets. */
+  targets?: OutputTargets[];
 }
 
 /** Why an experiment trains eagerly, or null when the graph engine can train it. */
 function eagerBecause(exp: Experiment, model: LayersModel): string | null {
   if (exp.training.engine === 'eager') return 'training.engine: eager';
+  if (exp.outputs) return 'several outputs train on the eager engine for now';
   const mode = graphMode();
   if (!mode.available) return `graph mode unavailable: ${mode.why}`;
   const unsupported = graphUnsupported(exp, model);

@@ -3,11 +3,13 @@
 import type { LayersModel, Optimizer, Scalar, Tensor, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs-node';
 import { mixBatch } from '../data/augment.ts';
 import type { InputSource } from '../data/batches.ts';
+import type { OutputTargets } from '../data/targets.ts';
 import { rng } from '../platform/random.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import type { Engine, StepBatch, StepResult } from './engine.ts';
 import { makeLoss } from './losses.ts';
+import { batchTargets, totalLoss } from './output-losses.ts';
 import type { WeightAverage } from './weight-average.ts';
 
 export interface EagerParts {
@@ -22,12 +24,40 @@ export interface EagerParts {
   classWeights: Float32Array | null;
   /** training.ema: folded in after every step. */
   average?: WeightAverage;
+  /** Several outputs: the training split's targets, by the batches' `rows`. */
+  targets?: OutputTargets[];
 }
 
 export function eagerEngine(p: EagerParts): Engine {
-  const { tf, exp, model, optimizer, variables, source, classes: k, classWeights, average } = p;
+  const { tf, exp, model, optimizer, variables, source, classes: k, classWeights, average, targets } = p;
   const lossFn = makeLoss(tf, exp.training.loss);
+  // Several outputs: the weighted sum of their masked losses (no mixing: checked with the config).
+  const outputsStep = (batch: StepBatch, random: () => number, outs: OutputTargets[]): StepResult =>
+    tf.tidy(() => {
+      const x = source(batch.images, random);
+      const ys = outs.map((t) => batchTargets(tf, t, batch.rows ?? []));
+      const kept: { finite?: Tensor } = {};
+      const { value, grads } = tf.variableGrads(
+        () => {
+          const out = model.apply(x, { training: true }) as Tensor | Tensor[];
+          const heads = Array.isArray(out) ? out : [out];
+          kept.finite = tf.keep(tf.stack(heads.map((h) => h.isFinite().all())).all());
+          return totalLoss(tf, outs, heads, ys);
+        },
+        variables.filter((v) => v.trainable),
+      );
+      try {
+        if (!kept.finite?.dataSync()[0]) return { loss: Number.NaN, predicted: undefined };
+        optimizer.applyGradients(grads);
+        average?.update();
+        return { loss: value.dataSync()[0] as number, predicted: undefined };
+      } finally {
+        kept.finite?.dispose();
+      }
+    });
   const step = (batch: StepBatch, random: () => number): StepResult =>
+    targets ? outputsStep(batch, random, targets) : classStep(batch, random);
+  const classStep = (batch: StepBatch, random: () => number): StepResult =>
     tf.tidy(() => {
       const yIdx = tf.tensor1d(batch.labels, 'int32');
       // Mixing augmentations (mixup, cutmix) turn the one-hot labels into soft ones.

@@ -7,12 +7,14 @@
 export interface StepBatch {
   images: number[];
   labels: number[];
+  /** Positions in the training split: where a model with several outputs finds each example's targets. */
+  rows?: number[];
 }
 
 /** A step's mean loss (NaN when the loss or the model output was not finite) and predicted classes. */
 export interface StepResult {
   loss: number;
-  /** The predicted class of each example; undefined when the step was not finite. */
+  /** The predicted class of each example; undefined when the step was not finite, or the model has several outputs. */
   predicted: Int32Array | undefined;
 }
 

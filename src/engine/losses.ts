@@ -90,6 +90,13 @@ const engineOf = (choice: RegistryChoice) => ENGINES[choice.type as keyof typeof
 const smoothingOf = (choice: RegistryChoice) =>
   typeof choice.label_smoothing === 'number' ? choice.label_smoothing : 0;
 
+/** Each example's loss (a per-class loss averaged over the classes): what an output's masked mean takes. */
+export function exampleLoss(tf: Tf, type: keyof typeof LOSSES, y: Tensor, p: Tensor, smoothing: number): Tensor {
+  const loss = ENGINES[type];
+  const l = loss.eager(tf, y, p, smoothing);
+  return loss.perClass ? l.mean(-1) : l;
+}
+
 export function makeLoss(tf: Tf, choice: RegistryChoice): LossFn {
   const loss = engineOf(choice);
   const s = smoothingOf(choice);

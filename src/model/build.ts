@@ -3,7 +3,7 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-node';
 import { createLayer } from '../layers/create.ts';
 import type { Tf } from '../platform/tensorflow.ts';
-import type { Experiment, RegistryChoice } from '../spec/experiment.ts';
+import type { Experiment, OutputSpec, RegistryChoice } from '../spec/experiment.ts';
 import { LAYERS, type LayerTypeName, MODEL_INPUT } from '../spec/layers.ts';
 import { attachBackbone, type BackboneSpec } from './backbone.ts';
 import { loadPathBackbone, type PathBackbone } from './backbones/from-path.ts';
@@ -25,6 +25,16 @@ export interface BuildOptions {
   numClasses?: number;
   /** The loss type, to check the output activation it needs. */
   loss?: string;
+  /** Several outputs: each a head on the trunk (the last layer), in this order; the model's outputs are theirs. */
+  heads?: Head[];
+}
+
+/** One output's head: its own layers, then a dense unit layer named after the output. */
+export interface Head {
+  name: string;
+  layers: RegistryChoice[];
+  units: number;
+  activation: 'softmax' | 'sigmoid' | 'linear';
 }
 
 type Shape = (number | null)[];
@@ -115,6 +125,15 @@ export function buildModel(tf: Tf, layers: RegistryChoice[], options: BuildOptio
   }
   const last = layers.length - 1;
   const output = outputs.get(last) as SymbolicTensor;
+  if (options.heads) {
+    const model = tf.model({
+      inputs: input,
+      outputs: attachHeads(tf, output, options.heads, layers.length, options.seed),
+      name: 'model',
+    });
+    backbone?.finish(model);
+    return model;
+  }
   const shape = output.shape as Shape;
   if (shape.length !== 2) {
     throw new LayerError(
@@ -140,12 +159,68 @@ export function buildModel(tf: Tf, layers: RegistryChoice[], options: BuildOptio
   return model;
 }
 
-/** The model of an experiment, for images of `inputShape` and `numClasses` classes. */
+/**
+ * Each head on `trunk`: its layers in a chain (named <output>_<type>_<i> unless
+ * named; initializers seeded by their position after the trunk's), then its
+ * unit layer, a dense layer named after the output.
+ */
+function attachHeads(tf: Tf, trunk: SymbolicTensor, heads: Head[], first: number, seed: number): SymbolicTensor[] {
+  let index = first;
+  return heads.map((head) => {
+    let x = trunk;
+    const unit = { type: 'dense', units: head.units, activation: head.activation, name: head.name };
+    for (const [i, spec] of [...head.layers, unit].entries()) {
+      const named = { ...spec, name: spec.name ?? `${head.name}_${spec.type}_${i}` };
+      // Problems are located at the output's key: its head layer, or the output itself for its unit layer.
+      const where = i < head.layers.length ? `outputs.${head.name}.head[${i}]` : `outputs.${head.name}`;
+      try {
+        checkInput(
+          { spec: named, index, inputs: [], name: String(named.name) } as unknown as GraphNode,
+          x.shape as Shape,
+        );
+        x = createLayer(tf, named, index, seed).apply(x) as SymbolicTensor;
+      } catch (err) {
+        const msg = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
+        throw new LayerError(index, `outputs.${head.name}: ${msg}`, undefined, where);
+      }
+      index++;
+    }
+    return x;
+  });
+}
+
+const ACTIVATION: Record<OutputSpec['type'], Head['activation']> = {
+  category: 'softmax',
+  binary: 'sigmoid',
+  number: 'linear',
+  set: 'sigmoid',
+};
+
+/**
+ * The heads of an experiment's outputs. `names`: each category output's
+ * classes as the data has them (without data: its spec's, or two).
+ */
+export function outputHeads(outputs: Record<string, OutputSpec>, names: Record<string, string[]> = {}): Head[] {
+  return Object.entries(outputs).map(([name, spec]) => ({
+    name,
+    layers: spec.head,
+    activation: ACTIVATION[spec.type],
+    units:
+      spec.type === 'category'
+        ? (names[name] ?? spec.classes ?? ['', '']).length
+        : spec.type === 'set'
+          ? spec.labels.length
+          : 1,
+  }));
+}
+
+/** The model of an experiment, for images of `inputShape` and `numClasses` classes (or its outputs' heads). */
 export async function buildExperimentModel(
   tf: Tf,
-  exp: Pick<Experiment, 'model' | 'seed' | 'data' | 'training'>,
+  exp: Pick<Experiment, 'model' | 'seed' | 'data' | 'training' | 'outputs'>,
   inputShape: [number, number, number],
   numClasses?: number,
+  names: Record<string, string[]> = {},
 ): Promise<LayersModel> {
   const spec = exp.model.backbone;
   const source = spec?.path ? await loadPathBackbone(tf, spec.path) : undefined;
@@ -156,6 +231,7 @@ export async function buildExperimentModel(
       numClasses,
       loss: exp.training.loss.type,
       backbone: spec ? { spec, exp, source } : undefined,
+      ...(exp.outputs ? { heads: outputHeads(exp.outputs, names) } : {}),
     });
   } finally {
     if (source?.kind === 'layers') source.model.dispose();

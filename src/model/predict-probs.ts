@@ -11,5 +11,16 @@ export function predictProbs(tf: Tf, model: LayersModel, x: Tensor, mirror?: () 
   });
 }
 
+/** Every output of a model with several, for a batch (test_time_flip as predictProbs). */
+export function predictOutputs(tf: Tf, model: LayersModel, x: Tensor, mirror?: () => Tensor): Tensor[] {
+  return tf.tidy(() => {
+    const list = (y: Tensor | Tensor[]) => (Array.isArray(y) ? y : [y]);
+    const p = list(model.predict(x) as Tensor | Tensor[]);
+    if (!mirror) return p;
+    const m = list(model.predict(mirror()) as Tensor | Tensor[]);
+    return p.map((t, o) => t.add(m[o] as Tensor).div(2));
+  });
+}
+
 /** The mirror image of a batch of images [n, height, width, channels]. */
 export const mirrorImages = (tf: Tf, x: Tensor) => () => tf.reverse(x, 2);

@@ -1,7 +1,9 @@
 // Slices: the model's accuracy per value of an attribute of the images (an age
 // band, a race code, a manifest column), worst first, with a 95% interval, so
 // that a failure concentrated in one group shows without a throwaway script.
+
 import * as path from 'node:path';
+import { bandOf } from '../data/bands.ts';
 import type { ReportSpec } from '../spec/experiment.ts';
 
 export interface Slice {
@@ -36,19 +38,6 @@ export function attributesOf(
   }
   for (const c of spec.columns) if (row?.[c] !== undefined) out[c] = bandOf(row[c] as string, spec.bands[c]);
   return out;
-}
-
-/** `value` as its band ("13-19", "60+") when `bands` are given and it is a number. */
-function bandOf(value: string, bands: number[] | undefined): string {
-  const x = Number(value);
-  if (!bands || value.trim() === '' || !Number.isFinite(x)) return value;
-  const i = bands.findLastIndex((b) => x >= b);
-  if (i < 0) return `<${bands[0]}`;
-  const next = bands[i + 1];
-  if (next === undefined) return `${bands[i]}+`;
-  // Integer bounds read as the last value in the band (13-19); others as a half-open range.
-  const whole = bands.every(Number.isInteger);
-  return whole ? `${bands[i]}-${next - 1}` : `${bands[i]}-<${next}`;
 }
 
 /** Wilson's 95% interval for `k` successes in `n`. */

@@ -3,7 +3,7 @@
 // They run in the order the runner lists them.
 import * as path from 'node:path';
 import type { LayersModel, Optimizer } from '@tensorflow/tfjs-node';
-import type { Sources } from '../data/batches.ts';
+import type { InputSource, Sources } from '../data/batches.ts';
 import type { PreparedData } from '../data/prepare.ts';
 import type { WeightAverage } from '../engine/weight-average.ts';
 import type { Verdict } from '../plan/pruner.ts';
@@ -15,7 +15,7 @@ import type { SystemSampler } from '../record/system-metrics.ts';
 import type { EpochMetrics } from '../spec/events.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import type { Callback } from '../train/callbacks.ts';
-import { evaluateSets, type SetScores, setMetrics } from '../train/evaluate.ts';
+import { evaluateSets, outputEntries, type SetScores, scoreOutputs, setMetrics } from '../train/evaluate.ts';
 import { Monitor } from '../train/monitor.ts';
 
 const HEARTBEAT_MS = 10_000;
@@ -32,6 +32,16 @@ export function evaluationSets(
     onEpochEnd: (m) => {
       const every = exp.data.evaluation_every;
       if (m.epoch !== exp.training.epochs && !(every > 0 && m.epoch % every === 0)) return;
+      if (exp.outputs) {
+        // Several outputs: each set's outputs scored (<set>_<output>_<metric>); the final evaluation scores them again.
+        for (const [name, set] of Object.entries(data.evaluationSets)) {
+          const targets = set.targets ?? [];
+          const index = Int32Array.from(set.labels, (_, i) => i);
+          const s = scoreOutputs(tf, exp, sources.sets[name] as InputSource, index, targets, model);
+          Object.assign(m, outputEntries(`${name}_`, s, targets));
+        }
+        return;
+      }
       cb.last = { epoch: m.epoch, sets: evaluateSets(tf, exp, data, model, sources) };
       Object.assign(m, setMetrics(cb.last.sets));
     },

@@ -3,8 +3,9 @@
 // plots and report.html.
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
-import type { Sources } from '../data/batches.ts';
+import type { InputSource, Sources } from '../data/batches.ts';
 import type { PreparedData } from '../data/prepare.ts';
+import type { OutputTargets } from '../data/targets.ts';
 import { reportPanel } from '../export/report-panel.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { RunStore } from '../record/run-store.ts';
@@ -12,7 +13,7 @@ import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
 import { buildRunReport, type ReportModel, readPredictions, setPredictions } from '../report/run-report.ts';
 import type { EpochMetrics } from '../spec/events.ts';
 import type { Experiment } from '../spec/experiment.ts';
-import { evaluateSets, type SetScores, setMetrics, validate } from '../train/evaluate.ts';
+import { evaluateSets, type SetScores, scoreOutputs, setMetrics, validate } from '../train/evaluate.ts';
 
 export interface SetSummary {
   images: number;
@@ -37,6 +38,60 @@ export async function plots(
 }
 
 /**
+ * A model with several outputs: each output's loss and metrics on validation,
+ * test and each evaluation set into evaluation.json (an output a set does not
+ * label is scored on none of its images: null), the learning curves.
+ */
+async function finalOutputsEvaluation(
+  tf: Tf,
+  exp: Experiment,
+  data: PreparedData,
+  model: LayersModel,
+  sources: Sources,
+  run: RunStore,
+  epochs: EpochMetrics[],
+): Promise<{ sets: SetScores; metrics: Record<string, number | null>; summary: Record<string, SetSummary> }> {
+  const scoreOf = (source: InputSource, index: Int32Array, targets: OutputTargets[] | undefined) => {
+    const s = targets ? scoreOutputs(tf, exp, source, index, targets, model) : null;
+    if (!s || !targets) return null;
+    return {
+      loss: s.loss,
+      outputs: Object.fromEntries(
+        targets.map((t) => [
+          t.name,
+          { images: t.known.length - t.missing, loss: s.outputs[t.name]?.loss ?? null, ...s.outputs[t.name]?.metrics },
+        ]),
+      ),
+    };
+  };
+  const split = (name: 'validation' | 'test') =>
+    scoreOf(sources.data, data.splits[name].index, data.splits[name].targets);
+  const metrics: Record<string, number | null> = {};
+  const evaluationSets = Object.fromEntries(
+    Object.entries(data.evaluationSets).map(([name, set]) => {
+      const index = Int32Array.from(set.labels, (_, i) => i);
+      const s = scoreOf(sources.sets[name] as InputSource, index, set.targets);
+      for (const [o, m] of Object.entries(s?.outputs ?? {}))
+        for (const [k, v] of Object.entries(m)) if (k !== 'images') metrics[`${name}_${o}_${k}`] = v ?? null;
+      return [name, s ? { path: set.path, images: set.files.length, ...s } : null];
+    }),
+  );
+  run.writeJson('evaluation.json', {
+    outputs: Object.fromEntries(
+      (data.splits.train.targets ?? []).map((t) => [
+        t.name,
+        { type: t.spec.type, names: t.names, ...(t.scale ? { scale: t.scale } : {}) },
+      ]),
+    ),
+    validation: split('validation'),
+    test: split('test'),
+    evaluation_sets: evaluationSets,
+  });
+  await plots(run, exp.name, epochs, [], null);
+  return { sets: {}, metrics, summary: {} };
+}
+
+/**
  * Scores the final model and writes evaluation.json and the plots. `sets`: the
  * evaluation sets' scores of the last epoch, when they are the final model's.
  */
@@ -50,6 +105,7 @@ export async function finalEvaluation(
   epochs: EpochMetrics[],
   scored: SetScores | undefined,
 ): Promise<{ sets: SetScores; metrics: Record<string, number | null>; summary: Record<string, SetSummary> }> {
+  if (exp.outputs) return finalOutputsEvaluation(tf, exp, data, model, sources, run, epochs);
   const val = validate(tf, exp, data, model, 'validation', sources);
   const test = validate(tf, exp, data, model, 'test', sources);
   const sets = scored ?? evaluateSets(tf, exp, data, model, sources);

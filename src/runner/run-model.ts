@@ -22,7 +22,8 @@ export async function runModel(
   cacheDir: string | undefined,
   onFeatures: ((done: number, total: number) => void) | undefined,
 ): Promise<{ model: LayersModel; net: LayersModel; sources: Sources }> {
-  const model = await buildExperimentModel(tf, exp, data.shape, data.classes.length);
+  const names = Object.fromEntries((data.splits.train.targets ?? []).map((t) => [t.name, t.names]));
+  const model = await buildExperimentModel(tf, exp, data.shape, exp.outputs ? undefined : data.classes.length, names);
   // A resumed run's weights come from its checkpoint instead.
   if (exp.model.init_from && !resumed) {
     const report = await initFrom(tf, model, exp.model.init_from);

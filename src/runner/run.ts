@@ -7,6 +7,7 @@ import type { LayersModel } from '@tensorflow/tfjs-node';
 import type { Resolved } from '../config/resolve.ts';
 import type { FaceStats, LoadOptions } from '../data/cache.ts';
 import { prepareData } from '../data/prepare.ts';
+import type { OutputTargets } from '../data/targets.ts';
 import { makeEngine } from '../engine/choose.ts';
 import { makeTrainingOptimizer } from '../engine/optimizer-groups.ts';
 import { classWeights, learningOrder } from '../engine/variables.ts';
@@ -63,6 +64,8 @@ export interface RunHooks {
     warnings: string[];
     /** Face detection of the training data and of each evaluation set, with a face crop. */
     faces: Record<string, FaceStats>;
+    /** Several outputs: the training split's targets (names, missing labels). */
+    outputs?: OutputTargets[];
   }) => void;
   /** Also show the run log's warnings and errors on stderr (pino-pretty). */
   terminalLog?: TerminalLog;
@@ -174,7 +177,15 @@ async function runInFolder(
     trial,
     terminalLog: hooks.terminalLog,
   });
-  hooks.onStart?.({ run, experiment: exp, classes: data.classes, counts: data.counts, warnings: data.warnings, faces });
+  hooks.onStart?.({
+    run,
+    experiment: exp,
+    classes: data.classes,
+    counts: data.counts,
+    warnings: data.warnings,
+    faces,
+    ...(data.splits.train.targets ? { outputs: data.splits.train.targets } : {}),
+  });
 
   const { model, net, sources } = await runModel(
     tf,
@@ -201,6 +212,7 @@ async function runInFolder(
     classWeights: classWeights(exp, data),
     threads: backend.threads,
     ...(average ? { average } : {}),
+    ...(data.splits.train.targets ? { targets: data.splits.train.targets } : {}),
   });
   log.info(
     { event: 'engine', engine: engine.kind, reason, precision },
@@ -310,7 +322,9 @@ async function runInFolder(
   const scored = sets.last?.epoch === outcome.epochs.length && !restored ? sets.last.sets : undefined;
   const final = await finalEvaluation(tf, exp, data, net, sources, run, outcome.epochs, scored);
   log.info({ event: 'evaluation sets', ...final.metrics }, 'evaluation sets scored with the final model');
-  if (exp.report.enabled) {
+  if (exp.report.enabled && exp.outputs)
+    log.info({ event: 'report' }, 'report.html not written: it shows one class output, and this model has several');
+  else if (exp.report.enabled) {
     const report = await writeReport(run, exp, cacheDir, { tf, model });
     if ('error' in report) log.warn({ event: 'report', ...report }, `report.html not written: ${report.error}`);
     else log.info({ event: 'report', ...report }, `report.html written in ${report.seconds.toFixed(1)} s`);

@@ -1,14 +1,17 @@
 // Scoring the model as it is now: loss and metrics on the validation or test
 // split and on each evaluation set, predicted in batches without dropout.
-import type { LayersModel } from '@tensorflow/tfjs-node';
+import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
 import { type InputSource, pixelSources, type Sources } from '../data/batches.ts';
 import type { PreparedData } from '../data/prepare.ts';
+import type { OutputTargets } from '../data/targets.ts';
 import { makeLoss } from '../engine/losses.ts';
-import { predictProbs } from '../model/predict-probs.ts';
+import { batchTargets, outputLoss } from '../engine/output-losses.ts';
+import { predictOutputs, predictProbs } from '../model/predict-probs.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { EVALUATION_SET_METRICS } from '../spec/metric-names.ts';
 import { evaluate } from './metrics.ts';
+import { outputMetrics } from './output-metrics.ts';
 
 export type Score = NonNullable<ReturnType<typeof score>>;
 export type SetScores = Record<string, Score | null>;
@@ -56,6 +59,78 @@ export function setMetrics(sets: SetScores): Record<string, number | null> {
       auc: e?.auc,
     };
     for (const m of EVALUATION_SET_METRICS) out[`${name}_${m}`] = values[m] ?? null;
+  }
+  return out;
+}
+
+/** A model with several outputs scored on some images: the weighted loss, and each output's loss, metrics and predictions. */
+export interface OutputsScore {
+  loss: number;
+  outputs: Record<string, { loss: number | null; metrics: Record<string, number | null>; predictions: Float32Array }>;
+}
+
+/** The outputs' losses and metrics on images `index` (their targets `targets`, row for row), without dropout. */
+export function scoreOutputs(
+  tf: Tf,
+  exp: Experiment,
+  source: InputSource,
+  index: Int32Array,
+  targets: OutputTargets[],
+  model: LayersModel,
+): OutputsScore | null {
+  if (index.length === 0) return null;
+  const preds = targets.map((t) => new Float32Array(index.length * unitsOf(t)));
+  const sums = targets.map(() => 0);
+  const bs = exp.training.batch_size;
+  for (let b = 0; b < index.length; b += bs) {
+    const idx = index.subarray(b, b + bs);
+    const rows = Array.from(idx, (_, k) => b + k);
+    tf.tidy(() => {
+      const mirrored = source.mirrored;
+      const outs = predictOutputs(
+        tf,
+        model,
+        source(idx),
+        exp.data.test_time_flip && mirrored ? () => mirrored(idx) : undefined,
+      );
+      for (const [o, t] of targets.entries()) {
+        const p = outs[o] as Tensor;
+        (preds[o] as Float32Array).set(p.dataSync(), b * unitsOf(t));
+        const y = batchTargets(tf, t, rows);
+        const known = y.known.sum().dataSync()[0] as number;
+        sums[o] = (sums[o] as number) + (outputLoss(tf, t, p, y).dataSync()[0] as number) * known;
+      }
+    });
+  }
+  const outputs: OutputsScore['outputs'] = {};
+  let loss = 0;
+  for (const [o, t] of targets.entries()) {
+    const known = t.known.length - t.missing;
+    const l = known ? (sums[o] as number) / known : null;
+    loss += (l ?? 0) * t.spec.loss_weight;
+    outputs[t.name] = {
+      loss: l,
+      metrics: outputMetrics(t, preds[o] as Float32Array),
+      predictions: preds[o] as Float32Array,
+    };
+  }
+  return { loss, outputs };
+}
+
+/** Units of an output's unit layer: a category's classes, a set's labels, else one. */
+const unitsOf = (t: OutputTargets) => (t.spec.type === 'category' ? t.names.length : t.width);
+
+/** An epoch record's entries for a score of several outputs: `<prefix><output>_<metric>` and `<prefix><output>_loss`. */
+export function outputEntries(
+  prefix: string,
+  s: OutputsScore | null,
+  targets: OutputTargets[],
+): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const t of targets) {
+    const o = s?.outputs[t.name];
+    out[`${prefix}${t.name}_loss`] = o?.loss ?? null;
+    for (const m of Object.keys(o?.metrics ?? {})) out[`${prefix}${t.name}_${m}`] = o?.metrics[m] ?? null;
   }
   return out;
 }

@@ -13,7 +13,7 @@ import type { Tf } from '../platform/tensorflow.ts';
 import type { EpochMetrics } from '../spec/events.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { type Callback, earlyStopping, scheduleObserver } from './callbacks.ts';
-import { validate } from './evaluate.ts';
+import { outputEntries, scoreOutputs, validate } from './evaluate.ts';
 import { makeSchedule } from './make-schedule.ts';
 import { evaluate } from './metrics.ts';
 
@@ -43,6 +43,44 @@ function oneHot(predicted: Int32Array, k: number): Float32Array {
   const out = new Float32Array(predicted.length * k);
   for (const [i, c] of predicted.entries()) out[i * k + c] = 1;
   return out;
+}
+
+/**
+ * The epoch's record for a model with several outputs: the training loss, the
+ * weighted validation loss and each output's validation loss and metrics
+ * (val_<output>_<metric>); the single-class fields are NaN (recorded as null).
+ */
+function outputsRecord(
+  p: TrainParts,
+  epoch: number,
+  lr: number,
+  examples: number,
+  lossSum: number,
+  seconds: number,
+): EpochMetrics {
+  const { tf, exp, data, model, sources } = p;
+  const split = data.splits.validation;
+  const targets = split.targets ?? [];
+  const val = scoreOutputs(tf, exp, sources.data, split.index, targets, model);
+  return {
+    epoch: epoch + 1,
+    lr,
+    loss: lossSum / examples,
+    accuracy: Number.NaN,
+    precision: Number.NaN,
+    recall: Number.NaN,
+    f1: Number.NaN,
+    val_loss: val?.loss ?? null,
+    val_accuracy: null,
+    val_precision: null,
+    val_recall: null,
+    val_f1: null,
+    val_auc: null,
+    per_class: {},
+    ...outputEntries('val_', val, targets),
+    seconds,
+    images_per_s: examples / seconds,
+  };
 }
 
 /** The epoch's record from its training predictions and the model's validation scores. */
@@ -109,6 +147,7 @@ export async function train(p: TrainParts): Promise<TrainOutcome> {
     ...(p.callbacks ?? []),
   ];
   const { index, labels } = data.splits.train;
+  const outputs = data.splits.train.targets !== undefined;
   const epochs: EpochMetrics[] = [...(p.history ?? [])];
   for (const c of callbacks) c.onTrainBegin?.(epochs);
   try {
@@ -128,6 +167,7 @@ export async function train(p: TrainParts): Promise<TrainOutcome> {
         batches.push({
           images: positions.map((q) => index[q] as number),
           labels: positions.map((q) => labels[q] as number),
+          rows: positions,
         });
       }
       const started = performance.now();
@@ -139,7 +179,7 @@ export async function train(p: TrainParts): Promise<TrainOutcome> {
       const random = rng(exp.seed * 104729 + epoch);
       for await (const step of engine.steps({ epoch, lr, batches, random })) {
         const n = (batches[b++] as StepBatch).labels.length;
-        if (!Number.isFinite(step.loss) || !step.predicted) {
+        if (!Number.isFinite(step.loss) || (!step.predicted && !outputs)) {
           await engine.sync();
           return {
             status: 'FAILED',
@@ -147,7 +187,7 @@ export async function train(p: TrainParts): Promise<TrainOutcome> {
             epochs,
           };
         }
-        predicted.set(step.predicted, done);
+        if (step.predicted) predicted.set(step.predicted, done);
         lossSum += step.loss * n;
         done += n;
         for (const c of callbacks) c.onBatchEnd?.(done, order.length, step.loss);
@@ -162,7 +202,9 @@ export async function train(p: TrainParts): Promise<TrainOutcome> {
       await engine.sync();
       for (const c of callbacks) c.onStepsEnd?.(epoch);
       const trained = Int32Array.from(order, (q) => labels[q] as number);
-      const m = epochRecord(p, epoch, lr, trained, predicted, lossSum, seconds);
+      const m = outputs
+        ? outputsRecord(p, epoch, lr, order.length, lossSum, seconds)
+        : epochRecord(p, epoch, lr, trained, predicted, lossSum, seconds);
       epochs.push(m);
       let stop = false;
       const control = { stop: () => (stop = true) };

@@ -1,0 +1,71 @@
+// Each output's loss on a batch, masked: an example without the output's
+// label adds nothing, and the mean is over the examples that have it. Class
+// outputs reuse the loss registry's cross-entropies; a number output's loss
+// is on the standardized target.
+import type { Scalar, Tensor } from '@tensorflow/tfjs-node';
+import type { OutputTargets } from '../data/targets.ts';
+import type { Tf } from '../platform/tensorflow.ts';
+import { exampleLoss } from './losses.ts';
+
+/** An output's targets for one batch: `values` [n, width], `known` [n] of 0/1. */
+export interface BatchTargets {
+  values: Tensor;
+  known: Tensor;
+}
+
+/** The rows `rows` of `t` as a batch's tensors. */
+export function batchTargets(tf: Tf, t: OutputTargets, rows: ArrayLike<number>): BatchTargets {
+  const values = new Float32Array(rows.length * t.width);
+  const known = new Float32Array(rows.length);
+  for (let k = 0; k < rows.length; k++) {
+    const i = rows[k] as number;
+    values.set(t.values.subarray(i * t.width, (i + 1) * t.width), k * t.width);
+    known[k] = t.known[i] as number;
+  }
+  return { values: tf.tensor2d(values, [rows.length, t.width]), known: tf.tensor1d(known) };
+}
+
+/** Each example's loss for output `t` from its predictions `p` ([n, units]). */
+function perExample(tf: Tf, t: OutputTargets, p: Tensor, y: BatchTargets): Tensor {
+  const spec = t.spec;
+  switch (spec.type) {
+    case 'category':
+      return exampleLoss(
+        tf,
+        'categorical_crossentropy',
+        tf.oneHot(y.values.reshape([-1]).toInt(), t.names.length).toFloat(),
+        p,
+        spec.label_smoothing,
+      );
+    case 'binary':
+      return exampleLoss(tf, 'binary_crossentropy', y.values, p, spec.label_smoothing);
+    case 'set':
+      return exampleLoss(tf, 'binary_crossentropy', y.values, p, 0);
+    case 'number': {
+      const { mean, std } = t.scale ?? { mean: 0, std: 1 };
+      const e = p.sub(y.values.sub(mean).div(std)).reshape([-1]);
+      if (spec.loss === 'mse') return e.square();
+      if (spec.loss === 'mae') return e.abs();
+      const d = spec.huber_delta;
+      const a = e.abs();
+      return tf.where(a.lessEqual(d), e.square().mul(0.5), a.sub(0.5 * d).mul(d));
+    }
+  }
+}
+
+/** The output's loss over the examples that have its label (0 when none has). */
+export function outputLoss(tf: Tf, t: OutputTargets, p: Tensor, y: BatchTargets): Scalar {
+  return tf.tidy(() => perExample(tf, t, p, y).mul(y.known).sum().div(y.known.sum().maximum(1)) as Scalar);
+}
+
+/** The loss the model minimizes: each output's times its loss_weight, summed. */
+export function totalLoss(tf: Tf, targets: OutputTargets[], outputs: Tensor[], batch: BatchTargets[]): Scalar {
+  return tf.tidy(
+    () =>
+      targets.reduce(
+        (sum, t, o) =>
+          sum.add(outputLoss(tf, t, outputs[o] as Tensor, batch[o] as BatchTargets).mul(t.spec.loss_weight)),
+        tf.scalar(0),
+      ) as Scalar,
+  );
+}

@@ -1,0 +1,102 @@
+// Each output's metrics, on the examples that have its label: class outputs
+// as the classification metrics (accuracy, macro F1, ROC AUC), numbers in
+// their own unit (MAE, RMSE, R2, and MAE per band), sets per label (F1, their
+// mean) and whole (subset accuracy).
+
+import { bandOf } from '../data/bands.ts';
+import type { OutputTargets } from '../data/targets.ts';
+import { evaluate } from './metrics.ts';
+
+/** Predictions of one output for n examples: [n, units], as the model gives them (a number output: standardized). */
+export type OutputPredictions = Float32Array;
+
+/** A number output's predictions in the label's own unit. */
+export function unscaled(t: OutputTargets, z: Float32Array): Float32Array {
+  const { mean, std } = t.scale ?? { mean: 0, std: 1 };
+  return z.map((v) => v * std + mean);
+}
+
+/** `<metric>` -> value for output `t` (null where no example has the label). */
+export function outputMetrics(t: OutputTargets, pred: OutputPredictions): Record<string, number | null> {
+  const rows: number[] = [];
+  for (let i = 0; i < t.known.length; i++) if (t.known[i]) rows.push(i);
+  const wanted = new Set(t.spec.metrics);
+  const out: Record<string, number | null> = {};
+  const put = (name: string, v: number | null) => {
+    if (wanted.has(name.split('_')[0] as string) || wanted.has(name)) out[name] = rows.length ? v : null;
+  };
+  const spec = t.spec;
+  if (spec.type === 'category' || spec.type === 'binary') {
+    const k = spec.type === 'category' ? t.names.length : 2;
+    const probs = new Float32Array(rows.length * k);
+    const labels = new Int32Array(rows.length);
+    for (const [j, i] of rows.entries()) {
+      labels[j] = t.values[i] as number;
+      if (spec.type === 'category') probs.set(pred.subarray(i * k, (i + 1) * k), j * k);
+      else {
+        probs[j * 2] = 1 - (pred[i] as number);
+        probs[j * 2 + 1] = pred[i] as number;
+      }
+    }
+    const e = evaluate(labels, probs, spec.type === 'category' ? t.names : ['no', 'yes']);
+    put('accuracy', e.accuracy);
+    put('f1', e.macro.f1);
+    put('auc', e.auc);
+    return out;
+  }
+  if (spec.type === 'number') {
+    const value = unscaled(t, pred);
+    let abs = 0;
+    let sq = 0;
+    let mean = 0;
+    for (const i of rows) mean += t.values[i] as number;
+    mean /= rows.length || 1;
+    let total = 0;
+    const bands = new Map<string, { abs: number; n: number }>();
+    for (const i of rows) {
+      const y = t.values[i] as number;
+      const e = (value[i] as number) - y;
+      abs += Math.abs(e);
+      sq += e * e;
+      total += (y - mean) ** 2;
+      if (spec.bands) {
+        const band = bandOf(String(y), spec.bands);
+        const b = bands.get(band) ?? { abs: 0, n: 0 };
+        b.abs += Math.abs(e);
+        b.n++;
+        bands.set(band, b);
+      }
+    }
+    const n = rows.length || 1;
+    put('mae', abs / n);
+    put('rmse', Math.sqrt(sq / n));
+    put('r2', total > 0 ? 1 - sq / total : null);
+    if (wanted.has('mae')) for (const [band, b] of bands) out[`mae_${band}`] = b.abs / b.n;
+    return out;
+  }
+  const width = t.width;
+  let exact = 0;
+  const f1s: number[] = [];
+  const counts = t.names.map(() => ({ tp: 0, fp: 0, fn: 0 }));
+  for (const i of rows) {
+    let all = true;
+    for (let k = 0; k < width; k++) {
+      const yes = (pred[i * width + k] as number) >= spec.threshold;
+      const truth = (t.values[i * width + k] as number) === 1;
+      const c = counts[k] as { tp: number; fp: number; fn: number };
+      if (yes && truth) c.tp++;
+      else if (yes) c.fp++;
+      else if (truth) c.fn++;
+      if (yes !== truth) all = false;
+    }
+    if (all) exact++;
+  }
+  for (const [k, c] of counts.entries()) {
+    const f1 = c.tp + c.fp + c.fn === 0 ? 1 : (2 * c.tp) / (2 * c.tp + c.fp + c.fn);
+    f1s.push(f1);
+    put(`f1_${t.names[k]}`, f1);
+  }
+  put('f1', f1s.reduce((a, b) => a + b, 0) / (f1s.length || 1));
+  put('subset_accuracy', exact / (rows.length || 1));
+  return out;
+}

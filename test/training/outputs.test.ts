@@ -1,0 +1,121 @@
+// Several outputs on one trunk: a synthetic image set whose file names encode
+// a number, a class and a set of tags, each fixed by the pixels, trained to low
+// error on every output; labels missing from some files train the others.
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveExperiment } from '../../src/config/resolve.ts';
+import { prepareData } from '../../src/data/prepare.ts';
+import { runExperiment } from '../../src/runner/run.ts';
+import { tempDir, writeImage } from '../data/fixtures.ts';
+
+/**
+ * 16x16 images: the top or bottom half bright (the class: t or b); the left
+ * column's grey level (the number: 10-90); a red and/or green corner dot (the
+ * tags). Every `missing`-th file has its class written as x (unmapped: missing).
+ */
+async function images(dir: string, n: number, missing = 0): Promise<void> {
+  let seed = 7;
+  const draw = () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647;
+  };
+  for (let i = 0; i < n; i++) {
+    const top = draw() < 0.5;
+    const level = 10 + Math.floor(draw() * 81);
+    const red = draw() < 0.5;
+    const green = draw() < 0.5;
+    const raw = Buffer.alloc(16 * 16 * 3);
+    for (let y = 0; y < 16; y++)
+      for (let x = 0; x < 16; x++) {
+        const v = x < 4 ? level * 2.5 : y < 8 === top ? 200 : 30;
+        raw.fill(v, (y * 16 + x) * 3, (y * 16 + x + 1) * 3);
+      }
+    const dot = (x0: number, y0: number, c: number) => {
+      for (let y = y0; y < y0 + 3; y++)
+        for (let x = x0; x < x0 + 3; x++) {
+          raw.fill(0, (y * 16 + x) * 3, (y * 16 + x + 1) * 3);
+          raw[(y * 16 + x) * 3 + c] = 255;
+        }
+    };
+    if (red) dot(13, 0, 0);
+    if (green) dot(13, 13, 1);
+    const tags = [red ? 'r' : '', green ? 'g' : ''].filter(Boolean).join('+');
+    const cls = missing && i % missing === 0 ? 'x' : top ? 't' : 'b';
+    await writeImage(path.join(dir, 'images', `${level}_${cls}_${tags}_${i}.png`), raw, 16, 16);
+  }
+}
+
+const experiment = (dir: string) => {
+  const file = path.join(dir, 'exp.yaml');
+  return {
+    file,
+    text: `name: multi
+seed: 3
+data:
+  source: filename
+  path: ./images
+  pattern: '^(?<level>\\d+)_(?<half>[tbx])_(?<tags>[rg+]*)_'
+  split: { validation: 0.2 }
+  preprocessing: { size: [16, 16] }
+outputs:
+  half: { type: category, from: half, values: { t: top, b: bottom } }
+  level: { type: number, from: level, loss: mse, bands: [0, 50] }
+  tags: { type: set, from: tags, labels: [r, g] }
+model:
+  layers:
+    - { type: conv2d, filters: 8, kernel_size: 3, activation: relu }
+    - { type: maxPooling2d }
+    - { type: flatten }
+    - { type: dense, units: 32, activation: relu }
+training:
+  epochs: 30
+  batch_size: 16
+  optimizer: { type: adam, lr: 0.005 }
+tracking:
+  dir: ${path.join(dir, 'runs')}
+`,
+  };
+};
+
+describe('several outputs', () => {
+  it('reads each output from its named group: values maps, missing labels counted, numbers standardized', async () => {
+    const dir = tempDir('run-exp-outputs-');
+    await images(dir, 40, 5);
+    const { file, text } = experiment(dir);
+    writeFileSync(file, text);
+    const { experiment: exp } = resolveExperiment(file, { env: {} });
+    const data = await prepareData(exp, { cacheDir: path.join(dir, 'cache') });
+    const all = [data.splits.train, data.splits.validation].flatMap((s) => s.targets ?? []);
+    const half = all.filter((t) => t.name === 'half');
+    expect(half.reduce((s, t) => s + t.missing, 0)).toBe(8); // every 5th of 40
+    expect(half[0]?.names).toEqual(['bottom', 'top']);
+    const level = data.splits.train.targets?.find((t) => t.name === 'level');
+    expect(level?.missing).toBe(0);
+    expect(level?.scale?.std).toBeGreaterThan(5);
+    // Missing class labels are a stratum of their own: the split keeps their share.
+    expect(data.splits.validation.targets?.find((t) => t.name === 'half')?.missing).toBeGreaterThan(0);
+  });
+
+  it('trains every output to low error on the eager engine, and records val_<output>_<metric>', async () => {
+    const dir = tempDir('run-exp-outputs-');
+    await images(dir, 160, 10);
+    const { file, text } = experiment(dir);
+    writeFileSync(file, text);
+    const result = await runExperiment(resolveExperiment(file, { env: {} }), {}, path.join(dir, 'cache'));
+    expect(result.status).toBe('FINISHED');
+    const epochs = readFileSync(path.join(result.run.dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const last = epochs.at(-1);
+    expect(last.val_half_accuracy).toBeGreaterThan(0.9);
+    expect(last.val_level_mae).toBeLessThan(8); // levels span 10-90
+    expect(last.val_level_r2).toBeGreaterThan(0.8);
+    expect(last.val_tags_subset_accuracy).toBeGreaterThan(0.8);
+    expect(last.val_tags_f1_r).toBeGreaterThan(0.9);
+    const evaluation = JSON.parse(readFileSync(path.join(result.run.dir, 'evaluation.json'), 'utf8'));
+    expect(evaluation.validation.outputs.half.images).toBeLessThan(evaluation.validation.outputs.level.images);
+    expect(Object.keys(evaluation.validation.outputs.level)).toContain('mae_0-49');
+  }, 120_000);
+});
