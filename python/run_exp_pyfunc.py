@@ -9,7 +9,10 @@ Input: uint8 pixel arrays, [n, height, width, channels] (or one image
 [height, width, channels]), the images after decode, face crop and resize as
 the model's preprocessing_steps say. This loader applies the rest: the
 normalization, and test-time flip when the model was scored with it.
-Output: a DataFrame of class probabilities, one column per class.
+Output: a DataFrame of class probabilities, one column per class; for a
+model with several outputs, a column per unit of each output in order:
+<output>_<class> (category), <output>_<label> (set: probabilities), <output>
+(binary: the positive's probability; number: the value in its own unit).
 """
 
 import json
@@ -46,6 +49,7 @@ class RunExpModel:
         with open(model_json, encoding="utf-8") as f:
             meta = json.load(f)["userDefinedMetadata"]["run_exp"]
         self.classes = list(meta["classes"])
+        self.outputs = meta.get("outputs")
         p = meta["preprocessing"]
         self.height, self.width = p["size"]
         self.channels = 3 if p["color"] == "rgb" else 1
@@ -67,12 +71,28 @@ class RunExpModel:
             raise ValueError(f"expected uint8 pixels (0-255), got {x.dtype}")
         return np.stack([self.table[c][x[..., c]] for c in range(self.channels)], axis=-1)
 
+    def _run(self, x):
+        y = self.model(x, training=False)
+        return [t.numpy() for t in y] if isinstance(y, (list, tuple)) else [y.numpy()]
+
     def predict(self, model_input, params=None):
         x = self._inputs(model_input)
-        probs = self.model(x, training=False).numpy()
+        outs = self._run(x)
         if self.flip:
-            probs = (probs + self.model(x[:, :, ::-1], training=False).numpy()) / 2
-        return pd.DataFrame(probs, columns=self.classes)
+            outs = [(a + b) / 2 for a, b in zip(outs, self._run(x[:, :, ::-1]))]
+        if not self.outputs:
+            return pd.DataFrame(outs[0], columns=self.classes)
+        columns = {}
+        for o, y in zip(self.outputs, outs):
+            if o["type"] in ("category", "set"):
+                for k, n in enumerate(o["names"]):
+                    columns[f"{o['name']}_{n}"] = y[:, k]
+            elif o["type"] == "number":
+                scale = o.get("scale") or {"mean": 0.0, "std": 1.0}
+                columns[o["name"]] = y[:, 0] * scale["std"] + scale["mean"]
+            else:
+                columns[o["name"]] = y[:, 0]
+        return pd.DataFrame(columns)
 
 
 def _load_pyfunc(path):

@@ -23,6 +23,25 @@ export async function predictCommand(
   const predictions = await predictFiles(tf, run, expandInputs(inputs), { faces: options.faces });
   if (options.json) {
     out(`${JSON.stringify(predictions, null, 2)}\n`);
+  } else if (run.outputs) {
+    // Several outputs: each file's line names every output's prediction.
+    const width = Math.max(4, ...predictions.map((p) => p.file.length));
+    for (const p of predictions) {
+      const said = p.outputs
+        ? Object.entries(p.outputs)
+            .map(([name, o]) =>
+              'value' in o
+                ? `${name} ${o.value.toFixed(1)}`
+                : 'labels' in o
+                  ? `${name} ${o.labels.join('+') || '(none)'}`
+                  : `${name} ${o.label} ${(o.probabilities[o.label] ?? 0).toFixed(4)}`,
+            )
+            .join('  ')
+        : p.error
+          ? `error: ${p.error}`
+          : '-';
+      out(`${p.file.padEnd(width)}  ${faceText(p) ? `${faceText(p)}  ` : ''}${said}${p.note ? `  (${p.note})` : ''}\n`);
+    }
   } else {
     const width = Math.max(4, ...predictions.map((p) => p.file.length));
     const faces = predictions.some((p) => p.face !== undefined);

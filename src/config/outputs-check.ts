@@ -1,9 +1,13 @@
 // What the schema cannot say about `outputs`: each output's label source
 // exists in the experiment's data (a named group of data.pattern, or the
-// class), and band bounds ascend. Manifest columns are checked when the
-// manifest is read. Errors point at the output's own keys.
+// class), and band bounds ascend; and that every monitor names a metric the
+// run records (which depend on the outputs). Manifest columns are checked when
+// the manifest is read. Errors point at the keys.
+
+import { AUGMENTATIONS, type AugmentationEntry } from '../spec/augmentations.ts';
 import { type ConfigError, didYouMean } from '../spec/errors.ts';
 import type { Experiment } from '../spec/experiment.ts';
+import { monitorable } from '../spec/metric-names.ts';
 import type { Locator } from './compose.ts';
 
 /** The named groups of a regular expression's source, in order. */
@@ -17,6 +21,36 @@ export function checkOutputs(exp: Experiment, locator: Locator): ConfigError[] {
     const where = locator.locate(p, 'value');
     errors.push({ file: where.file, line: where.pos.line, col: where.pos.col, path: p, message });
   };
+  const allowed = monitorable(exp.outputs);
+  const monitors: [string, string | undefined][] = [
+    ['training.early_stopping.monitor', exp.training.early_stopping?.monitor],
+    ['training.checkpoints.monitor', exp.training.checkpoints.monitor],
+    [
+      'training.lr_schedule.monitor',
+      exp.training.lr_schedule.type === 'plateau' ? String(exp.training.lr_schedule.monitor ?? 'val_loss') : undefined,
+    ],
+  ];
+  for (const [key, m] of monitors)
+    if (m !== undefined && !allowed.includes(m)) {
+      const hint = didYouMean(m, allowed);
+      at(
+        key,
+        `'${m}' is not a metric this experiment records per epoch${hint ? `; did you mean '${hint}'?` : ''} (one of ${allowed.join(', ')})`,
+      );
+    }
+  if (exp.outputs) {
+    for (const [i, aug] of exp.data.augmentation.entries())
+      if ((AUGMENTATIONS[aug.type as keyof typeof AUGMENTATIONS] as AugmentationEntry | undefined)?.stage === 'mix')
+        at(
+          `data.augmentation[${i}].type`,
+          `${aug.type} mixes images and their one-hot class labels; a model with outputs has no single label to mix (drop it, or train one class output without outputs)`,
+        );
+    if (exp.training.class_weights !== null)
+      at(
+        'training.class_weights',
+        "class weights weigh the data's classes; with outputs, weigh each output's loss with its loss_weight",
+      );
+  }
   const { source, pattern } = exp.data;
   for (const [name, out] of Object.entries(exp.outputs ?? {})) {
     const here = `outputs.${name}`;

@@ -7,7 +7,7 @@ import { BACKBONES } from '../spec/backbones.ts';
 import { CROPS } from '../spec/crops.ts';
 import { LAYER_GRAPH_KEYS, LAYERS } from '../spec/layers.ts';
 import { LOSSES } from '../spec/losses.ts';
-import { MONITORED } from '../spec/metric-names.ts';
+import { MONITOR_DOC } from '../spec/metric-names.ts';
 import { OPTIMIZERS } from '../spec/optimizers.ts';
 import { OUTPUT_TYPES } from '../spec/outputs.ts';
 import { type JsonSchema, registrySchema } from '../spec/params.ts';
@@ -61,6 +61,8 @@ const fraction = (description: string, d: number): JsonSchema => ({
 });
 
 const METRICS = ['accuracy', 'precision', 'recall', 'f1', 'auc'];
+// A metric name; which ones a run has depends on its outputs, so config/outputs-check.ts checks it.
+const MONITOR = { type: 'string', pattern: '^[a-z][a-z0-9_-]*$', default: 'val_loss' };
 // How pixels become model input: for the data, and for what a backbone read from disk expects.
 const NORMALIZATION: Record<string, JsonSchema> = {
   normalize: {
@@ -228,7 +230,7 @@ export function experimentSchema(): JsonSchema {
     lr_schedule: { ...registrySchema(SCHEDULES), default: { type: 'constant' }, description: 'learning-rate schedule' },
     early_stopping: {
       ...obj('stop when the monitored metric stops improving', {
-        monitor: { enum: [...MONITORED], default: 'val_loss', description: 'metric watched' },
+        monitor: { ...MONITOR, description: `metric watched: ${MONITOR_DOC}` },
         mode: { enum: ['auto', 'min', 'max'], default: 'auto', description: 'auto: min for losses, max otherwise' },
         patience: {
           type: 'integer',
@@ -277,7 +279,7 @@ export function experimentSchema(): JsonSchema {
     checkpoints: section('what is saved while training', {
       every: { type: 'integer', minimum: 1, default: 1, description: 'save the latest weights every N epochs' },
       best: { type: 'boolean', default: true, description: 'also keep the best weights' },
-      monitor: { enum: [...MONITORED], default: 'val_loss', description: 'metric that decides the best epoch' },
+      monitor: { ...MONITOR, description: `metric that decides the best epoch: ${MONITOR_DOC}` },
     }),
     engine: {
       enum: ['graph', 'eager'],
@@ -526,7 +528,8 @@ export function experimentSchema(): JsonSchema {
           "what the model predicts about each image, by name (several heads on one trunk, trained jointly on the weighted sum of their losses); left out, one category output: the data's class",
         propertyNames: {
           pattern: '^[a-z][a-z0-9_]*$',
-          description: 'lower-case letters, digits and _, starting with a letter (metrics are named val_<output>_<metric>)',
+          description:
+            'lower-case letters, digits and _, starting with a letter (metrics are named val_<output>_<metric>)',
         },
         additionalProperties: registrySchema(OUTPUT_TYPES, {
           head: {

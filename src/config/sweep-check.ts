@@ -3,8 +3,8 @@
 // method fits the parameters. Errors point at the sweep's own keys.
 
 import { type ConfigError, ConfigErrors, didYouMean, formatPath } from '../spec/errors.ts';
-import type { Json, Scheduler, Sweep, SweepParameter } from '../spec/experiment.ts';
-import { EVALUATION_SET_METRICS, RANKING_METRICS } from '../spec/metric-names.ts';
+import type { Json, OutputSpec, Scheduler, Sweep, SweepParameter } from '../spec/experiment.ts';
+import { EVALUATION_SET_METRICS, outputMetricNames, RANKING_METRICS } from '../spec/metric-names.ts';
 import type { Locator } from './compose.ts';
 import { applyOverrides, parsePath } from './overrides.ts';
 import { validateExperiment } from './validate.ts';
@@ -28,10 +28,12 @@ export function checkSweep(value: Record<string, Json>, schema: Schema, locator:
     errors.push({ file: where.file, line: where.pos.line, col: where.pos.col, path: p, message });
   };
   const data = value.data as { evaluation_sets?: Record<string, string> } | undefined;
-  const metrics: string[] = [
-    ...RANKING_METRICS,
-    ...Object.keys(data?.evaluation_sets ?? {}).flatMap((s) => EVALUATION_SET_METRICS.map((m) => `${s}_${m}`)),
-  ];
+  const sets = Object.keys(data?.evaluation_sets ?? {});
+  const outputs = value.outputs as unknown as Record<string, OutputSpec> | undefined;
+  // With outputs: the weighted losses, and each output's metrics on validation and on each evaluation set.
+  const metrics: string[] = outputs
+    ? ['val_loss', 'loss', ...outputMetricNames(outputs).flatMap((m) => [`val_${m}`, ...sets.map((s) => `${s}_${m}`)])]
+    : [...RANKING_METRICS, ...sets.flatMap((s) => EVALUATION_SET_METRICS.map((m) => `${s}_${m}`))];
   if (!metrics.includes(sweep.metric)) {
     const hint = didYouMean(sweep.metric, metrics);
     at(
@@ -115,7 +117,8 @@ function checkScheduler(
   if (Object.keys(sweep.parameters).some((k) => k === 'training.epochs')) {
     at('sweep.scheduler', 'ASHA stops trials by epochs; it cannot be combined with sweeping training.epochs');
   }
-  if (!(RANKING_METRICS as readonly string[]).includes(sweep.metric) && (data?.evaluation_every ?? 0) !== 1) {
+  const perEpoch = (RANKING_METRICS as readonly string[]).includes(sweep.metric) || sweep.metric.startsWith('val_');
+  if (!perEpoch && (data?.evaluation_every ?? 0) !== 1) {
     at(
       'sweep.scheduler',
       `ASHA compares trials at every rung, but ${sweep.metric} is scored only at the end; set data.evaluation_every: 1 or rank by a validation metric`,

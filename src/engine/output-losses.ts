@@ -46,9 +46,11 @@ function perExample(tf: Tf, t: OutputTargets, p: Tensor, y: BatchTargets): Tenso
       const e = p.sub(y.values.sub(mean).div(std)).reshape([-1]);
       if (spec.loss === 'mse') return e.square();
       if (spec.loss === 'mae') return e.abs();
+      // Huber as 0.5 q^2 + d (|e| - q) with q = min(|e|, d): the same values, and a gradient everywhere (a where on |e| <= d has none in tfjs).
       const d = spec.huber_delta;
       const a = e.abs();
-      return tf.where(a.lessEqual(d), e.square().mul(0.5), a.sub(0.5 * d).mul(d));
+      const q = a.minimum(d);
+      return q.square().mul(0.5).add(a.sub(q).mul(d));
     }
   }
 }

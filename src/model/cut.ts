@@ -53,7 +53,9 @@ export function modelAfter(tf: Tf, model: LayersModel, cut: SymbolicTensor): Lay
     const args = mapped as SymbolicTensor[];
     outputs.set(output.id, layer.apply(args.length > 1 ? args : (args[0] as SymbolicTensor)) as SymbolicTensor);
   }
-  const out = outputs.get((model.outputs[0] as SymbolicTensor).id);
-  if (!out) throw new Error(`the model's output does not follow from ${cut.sourceLayer.name}`);
-  return tf.model({ inputs: input, outputs: out, name: 'after_cut' });
+  // Every output of the model (several outputs: each head's), in order.
+  const outs = model.outputs.map((o) => outputs.get(o.id));
+  if (outs.some((o) => !o)) throw new Error(`the model's output does not follow from ${cut.sourceLayer.name}`);
+  const all = outs as SymbolicTensor[];
+  return tf.model({ inputs: input, outputs: all.length === 1 ? (all[0] as SymbolicTensor) : all, name: 'after_cut' });
 }

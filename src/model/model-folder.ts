@@ -9,6 +9,7 @@ import { parse, stringify } from 'yaml';
 import { PYTHON_DIR } from '../platform/model-python.ts';
 import { RunExpError } from '../spec/errors.ts';
 import type { Experiment } from '../spec/experiment.ts';
+import { type OutputMeta, outputColumns } from './output-meta.ts';
 
 export const MLMODEL = 'MLmodel';
 
@@ -17,6 +18,8 @@ export interface ModelMeta {
   preprocessing: Experiment['data']['preprocessing'];
   /** Scored by the mean over the image and its mirror image. */
   test_time_flip?: boolean;
+  /** Several outputs, in the model's order (then `classes` is empty). */
+  outputs?: OutputMeta[];
 }
 
 /** The steps from an image file to the model input, in order, as the one preprocessing path (data/preprocess.ts) takes them. */
@@ -137,7 +140,13 @@ function mlmodelText(meta: ModelMeta, info: FolderInfo): string {
       inputs: JSON.stringify([
         { type: 'tensor', 'tensor-spec': { dtype: 'uint8', shape: [-1, height, width, channels] } },
       ]),
-      outputs: JSON.stringify(meta.classes.map((name) => ({ type: 'float', name, required: true }))),
+      outputs: JSON.stringify(
+        (meta.outputs ? outputColumns(meta.outputs) : meta.classes).map((name) => ({
+          type: 'float',
+          name,
+          required: true,
+        })),
+      ),
       params: null,
     },
     ...(info.example

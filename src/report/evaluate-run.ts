@@ -6,6 +6,7 @@ import { toFloat } from '../data/normalize.ts';
 import { type DataSpec, type Item, listData } from '../data/sources.ts';
 import { mirrorImages, predictProbs } from '../model/predict-probs.ts';
 import type { Tf } from '../platform/tensorflow.ts';
+import { DataError } from '../spec/errors.ts';
 import { type Evaluation, evaluate } from '../train/metrics.ts';
 import type { LoadedRun } from './predict.ts';
 import { type SetPredictions, setPredictions } from './run-report.ts';
@@ -31,6 +32,10 @@ export async function evaluateOn(
   spec: DataSpec,
   options: LoadOptions = {},
 ): Promise<ScoredData> {
+  if (run.outputs)
+    throw new DataError(
+      `run-exp evaluate scores a model with one class output; this one has several (${run.outputs.map((o) => o.name).join(', ')}): its run's evaluation.json scores each on validation and on every evaluation set`,
+    );
   const listing = listData({ ...spec, classes: spec.classes ?? run.classes });
   const items = [...listing.items, ...(listing.validation ?? []), ...(listing.test ?? [])];
   const p = run.preprocessing;

@@ -10,7 +10,8 @@ import { channelsOf, type Preprocessing } from '../data/decode.ts';
 import { fileJobs, inputBatches } from '../data/preprocess.ts';
 import { loadModel } from '../model/backbones/graph-layer.ts';
 import { type ModelMeta, readModelMeta } from '../model/model-folder.ts';
-import { mirrorImages, predictProbs } from '../model/predict-probs.ts';
+import { type OutputMeta, type OutputPrediction, readOutputs } from '../model/output-meta.ts';
+import { mirrorImages, predictOutputs, predictProbs } from '../model/predict-probs.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { CROPS } from '../spec/crops.ts';
 import { DataError } from '../spec/errors.ts';
@@ -19,8 +20,11 @@ import { fillEntry } from '../spec/params.ts';
 
 export interface Prediction {
   file: string;
+  /** A model with several outputs: null (each output's prediction is in `outputs`). */
   label: string | null;
   probabilities: Record<string, number> | null;
+  /** A model with several outputs: each output's prediction, by name. */
+  outputs?: Record<string, OutputPrediction>;
   /** With a face crop: which face (0: the largest), its box [x, y, width, height] in the upright image and its detection score; null when none was found. */
   face?: { index: number; box: [number, number, number, number]; score: number } | null;
   /** Said of a prediction that is not what it seems, e.g. no face was found and the whole image was used. */
@@ -39,11 +43,18 @@ export interface LoadedRun {
   testTimeFlip: boolean;
   classes: string[];
   model: LayersModel;
+  /** Several outputs, in the model's order (then `classes` is empty). */
+  outputs?: OutputMeta[];
 }
 
 /** What a model folder records about a loaded model: its classes, preprocessing and test-time flip. */
 export function modelMeta(run: LoadedRun): ModelMeta {
-  return { classes: run.classes, preprocessing: run.preprocessing, test_time_flip: run.testTimeFlip };
+  return {
+    classes: run.classes,
+    preprocessing: run.preprocessing,
+    test_time_flip: run.testTimeFlip,
+    ...(run.outputs ? { outputs: run.outputs } : {}),
+  };
 }
 
 /** Saved preprocessing with the crop registry's defaults filled in: a run saved before a crop setting existed (`fill`) reads as it was trained. */
@@ -61,7 +72,7 @@ export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
   const dir = path.resolve(run);
   const own = readModelMeta(dir);
   if (own) {
-    const { classes, preprocessing, test_time_flip } = own;
+    const { classes, preprocessing, test_time_flip, outputs } = own;
     const modelJson = path.join(dir, 'model.json');
     const model = await loadModel(tf, modelJson);
     return {
@@ -71,6 +82,7 @@ export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
       preprocessing: withCropDefaults(preprocessing),
       testTimeFlip: test_time_flip === true,
       model,
+      ...(outputs ? { outputs } : {}),
     };
   }
   const modelJson = ['model', 'checkpoints/best', 'checkpoints/latest']
@@ -83,13 +95,21 @@ export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
   }
   const experiment = parse(readFileSync(path.join(dir, 'config.yaml'), 'utf8')) as Experiment;
   const { classes } = JSON.parse(readFileSync(path.join(dir, 'data.json'), 'utf8')) as { classes: string[] };
+  const model = await loadModel(tf, modelJson);
+  // A model with several outputs says so in its own metadata (model/; checkpoints saved mid-run do not).
+  const outputs = (model.getUserDefinedMetadata() as { run_exp?: ModelMeta } | undefined)?.run_exp?.outputs;
+  if (experiment.outputs && !outputs)
+    throw new DataError(
+      `${modelJson} has several outputs but not their description (a checkpoint saved before the run ended): predict from a finished run's model/`,
+    );
   return {
     dir,
     modelJson,
     preprocessing: withCropDefaults(experiment.data.preprocessing),
     testTimeFlip: experiment.data.test_time_flip === true,
     classes,
-    model: await loadModel(tf, modelJson),
+    model,
+    ...(outputs ? { outputs } : {}),
   };
 }
 
@@ -113,7 +133,10 @@ export function expandInputs(inputs: string[]): string[] {
   return files;
 }
 
-/** Class probabilities (n x classes, row by row) of `n` model inputs laid end to end in `x`. */
+/**
+ * Class probabilities (n x classes, row by row) of `n` model inputs laid end
+ * to end in `x`; with several outputs, each row is every output's units back to back.
+ */
 export type Scorer = (x: Float32Array, n: number) => Promise<Float32Array>;
 
 /** The run's model on a batch, with its test-time flip: the scorer predict uses unless given another (serve batches requests). */
@@ -124,7 +147,10 @@ export function modelScorer(tf: Tf, run: LoadedRun): Scorer {
     // The tensor, not its data, leaves tidy: tidy walks a returned typed array element by element.
     const output = tf.tidy(() => {
       const input = tf.tensor4d(x, [n, h, w, c]);
-      return predictProbs(tf, run.model, input, run.testTimeFlip ? mirrorImages(tf, input) : undefined);
+      const mirror = run.testTimeFlip ? mirrorImages(tf, input) : undefined;
+      return run.outputs
+        ? tf.concat(predictOutputs(tf, run.model, input, mirror), 1)
+        : predictProbs(tf, run.model, input, mirror);
     });
     const probs = (await output.data()) as Float32Array;
     output.dispose();
@@ -157,6 +183,12 @@ export async function predictFiles(
         return;
       }
       const row = good.indexOf(i);
+      if (run.outputs) {
+        const width = run.outputs.reduce((sum, o) => sum + o.units, 0);
+        const outputs = readOutputs(run.outputs, probs.subarray(row * width, (row + 1) * width));
+        out.push({ file, label: null, probabilities: null, outputs, ...about });
+        return;
+      }
       const k = run.classes.length;
       const scores = Array.from(probs.subarray(row * k, (row + 1) * k));
       const best = scores.indexOf(Math.max(...scores));

@@ -14,6 +14,7 @@ import { classWeights, learningOrder } from '../engine/variables.ts';
 import { WeightAverage } from '../engine/weight-average.ts';
 import { initSource } from '../model/init-from.ts';
 import { modelFolderFiles } from '../model/model-folder.ts';
+import { outputMetaOf } from '../model/output-meta.ts';
 import type { Verdict } from '../plan/pruner.ts';
 import type { TrialInfo } from '../plan/trial.ts';
 import { saveModelFiles } from '../platform/model-files.ts';
@@ -299,6 +300,7 @@ async function runInFolder(
     classes: data.classes,
     preprocessing: exp.data.preprocessing,
     test_time_flip: exp.data.test_time_flip,
+    ...(data.splits.train.targets ? { outputs: outputMetaOf(data.splits.train.targets) } : {}),
   };
   model.setUserDefinedMetadata({ run_exp: meta });
   await save('model');

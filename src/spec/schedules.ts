@@ -1,5 +1,5 @@
 // The learning-rate schedule registry: one entry per schedule `type`. Epochs count from 0.
-import { MONITORED } from './metric-names.ts';
+import { MONITOR_DOC } from './metric-names.ts';
 import type { Params } from './params.ts';
 
 export const SCHEDULES = {
@@ -22,12 +22,7 @@ export const SCHEDULES = {
   plateau: {
     doc: 'multiply the rate by factor when the monitored metric stops improving',
     params: {
-      monitor: {
-        type: 'enum',
-        values: MONITORED,
-        default: 'val_loss',
-        doc: 'metric watched',
-      },
+      monitor: { type: 'string', default: 'val_loss', doc: `metric watched: ${MONITOR_DOC}` },
       factor: { type: 'number', exclusiveMinimum: 0, maximum: 0.99, default: 0.1, doc: 'factor applied on a plateau' },
       patience: {
         type: 'integer',

@@ -41,6 +41,18 @@ const CASES: Case[] = [
     message: "missing required key 'labels' (every label a set may hold, in order)",
   },
   {
+    file: 'outputs-monitor-misspelled.yaml',
+    at: 'outputs-monitor-misspelled.yaml:14:30',
+    path: 'training.early_stopping.monitor',
+    message: "'val_age_mea' is not a metric this experiment records per epoch; did you mean 'val_age_mae'?",
+  },
+  {
+    file: 'outputs-mixup.yaml',
+    at: 'outputs-mixup.yaml:8:15',
+    path: 'data.augmentation[1].type',
+    message: 'mixup mixes images and their one-hot class labels; a model with outputs has no single label to mix',
+  },
+  {
     file: 'outputs-folder-group.yaml',
     at: 'outputs-folder-group.yaml:5:30',
     path: 'outputs.age.from',

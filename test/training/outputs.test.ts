@@ -60,7 +60,7 @@ data:
   preprocessing: { size: [16, 16] }
 outputs:
   half: { type: category, from: half, values: { t: top, b: bottom } }
-  level: { type: number, from: level, loss: mse, bands: [0, 50] }
+  level: { type: number, from: level, bands: [0, 50] }
   tags: { type: set, from: tags, labels: [r, g] }
 model:
   layers:

@@ -1,0 +1,68 @@
+// What a saved model with several outputs says about them (model.json's and
+// MLmodel's run_exp metadata, in the model's output order), and how one row
+// of its outputs reads: a category's label and probabilities, a binary
+// output's, a number in its own unit, a set's labels.
+import type { OutputTargets } from '../data/targets.ts';
+import type { OutputSpec } from '../spec/experiment.ts';
+
+export interface OutputMeta {
+  name: string;
+  type: OutputSpec['type'];
+  /** category: its classes; binary: [not positive, positive]; set: its labels; number: []. */
+  names: string[];
+  /** Units of the output layer. */
+  units: number;
+  /** number: the model gives (value - mean) / std. */
+  scale?: { mean: number; std: number };
+  /** set: a label is predicted from this probability on. */
+  threshold?: number;
+}
+
+export type OutputPrediction =
+  | { label: string; probabilities: Record<string, number> }
+  | { value: number }
+  | { labels: string[]; probabilities: Record<string, number> };
+
+export function outputMetaOf(targets: OutputTargets[]): OutputMeta[] {
+  return targets.map((t) => ({
+    name: t.name,
+    type: t.spec.type,
+    names: t.names,
+    units: t.spec.type === 'category' ? t.names.length : t.width,
+    ...(t.scale ? { scale: t.scale } : {}),
+    ...(t.spec.type === 'set' ? { threshold: t.spec.threshold } : {}),
+  }));
+}
+
+/** The columns of a prediction table, in the order of a row's units: <output>_<class or label>, or <output>. */
+export function outputColumns(outputs: OutputMeta[]): string[] {
+  return outputs.flatMap((o) =>
+    o.type === 'category' || o.type === 'set' ? o.names.map((n) => `${o.name}_${n}`) : [o.name],
+  );
+}
+
+/** Each output of one row (its outputs' units back to back, in order). */
+export function readOutputs(outputs: OutputMeta[], row: ArrayLike<number>): Record<string, OutputPrediction> {
+  const out: Record<string, OutputPrediction> = {};
+  let at = 0;
+  for (const o of outputs) {
+    const units = Array.from({ length: o.units }, (_, k) => row[at + k] as number);
+    at += o.units;
+    if (o.type === 'number') {
+      const { mean, std } = o.scale ?? { mean: 0, std: 1 };
+      out[o.name] = { value: (units[0] as number) * std + mean };
+    } else if (o.type === 'set') {
+      out[o.name] = {
+        labels: o.names.filter((_, k) => (units[k] as number) >= (o.threshold ?? 0.5)),
+        probabilities: Object.fromEntries(o.names.map((n, k) => [n, units[k] as number])),
+      };
+    } else {
+      const probs = o.type === 'binary' ? [1 - (units[0] as number), units[0] as number] : units;
+      out[o.name] = {
+        label: o.names[probs.indexOf(Math.max(...probs))] as string,
+        probabilities: Object.fromEntries(o.names.map((n, k) => [n, probs[k] as number])),
+      };
+    }
+  }
+  return out;
+}
