@@ -35,7 +35,6 @@ export interface EngineParts {
 /** Why an experiment trains eagerly, or null when the graph engine can train it. */
 function eagerBecause(exp: Experiment, model: LayersModel): string | null {
   if (exp.training.engine === 'eager') return 'training.engine: eager';
-  if (exp.outputs) return 'several outputs train on the eager engine for now';
   const mode = graphMode();
   if (!mode.available) return `graph mode unavailable: ${mode.why}`;
   const unsupported = graphUnsupported(exp, model);
@@ -77,7 +76,7 @@ export async function makeEngine(
   // Decided on the model as built: a backbone frozen at the start counts, whatever unfreezes later.
   const reason = eagerBecause(p.exp, p.model);
   const { precision, why } = trainingPrecision(p.exp, reason);
-  const trainer = reason ? null : new GraphTrainer(p.tf, p.exp, p.model, p.threads, precision);
+  const trainer = reason ? null : new GraphTrainer(p.tf, p.exp, p.model, p.threads, precision, p.targets);
   const variables = learningOrder(p.exp, p.model);
   const engine = trainer
     ? await graphEngine({ ...p, trainer, variables, seed: p.exp.seed })

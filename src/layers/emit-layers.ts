@@ -324,9 +324,16 @@ function inboundOf(model: LayersModel, layer: LayersModel['layers'][number]) {
 
 /** The model's layers as graph operations, in the model's (topological) order; its output. */
 export function emitForward(model: LayersModel, p: ForwardParts): Output {
+  return emitOutputs(model, p)[0] as Output;
+}
+
+/** Every output of the model (several outputs: each head's unit layer), in order, in float32. */
+export function emitOutputs(model: LayersModel, p: ForwardParts): Output[] {
   const outputs = new Map<string, { out: Output; dtype: number }>();
   const shapes = new Map<string, number[]>();
-  const last = model.outputLayers[0]?.name ?? model.layers.at(-1)?.name;
+  const lasts = model.outputLayers.length
+    ? model.outputLayers.map((l) => l.name)
+    : [model.layers.at(-1)?.name as string];
   const mixed = p.compute === 'bfloat16';
   const cast = (x: Output, from: number, to: number) =>
     from === to ? x : p.g.op('Cast', [x], { SrcT: typeAttr(from), DstT: typeAttr(to) });
@@ -334,8 +341,8 @@ export function emitForward(model: LayersModel, p: ForwardParts): Output {
     const cls = layer.getClassName();
     const emit = EMITTERS[cls];
     if (!emit) throw new UnsupportedInGraph(`layer ${layer.name} (${cls})`);
-    // The output layer in float32 too: its softmax's probabilities feed the loss.
-    const dtype = mixed && !FLOAT32_ALWAYS.has(cls) && layer.name !== last ? DT.bfloat16 : DT.float32;
+    // The output layers in float32 too: their probabilities (or values) feed the loss.
+    const dtype = mixed && !FLOAT32_ALWAYS.has(cls) && !lasts.includes(layer.name) ? DT.bfloat16 : DT.float32;
     const inbound = inboundOf(model, layer);
     // A Sequential model does not list its input layer: whatever is not a layer here is the input.
     const input = { out: p.x, dtype: DT.float32 };
@@ -373,6 +380,8 @@ export function emitForward(model: LayersModel, p: ForwardParts): Output {
       (layer.outputShape as number[]).map((d) => d ?? -1),
     );
   }
-  const out = outputs.get(last as string) as { out: Output; dtype: number };
-  return cast(out.out, out.dtype, DT.float32);
+  return lasts.map((name) => {
+    const out = outputs.get(name) as { out: Output; dtype: number };
+    return cast(out.out, out.dtype, DT.float32);
+  });
 }

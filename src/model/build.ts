@@ -5,6 +5,7 @@ import { createLayer } from '../layers/create.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { Experiment, OutputSpec, RegistryChoice } from '../spec/experiment.ts';
 import { LAYERS, type LayerTypeName, MODEL_INPUT } from '../spec/layers.ts';
+import { fillEntry } from '../spec/params.ts';
 import { attachBackbone, type BackboneSpec } from './backbone.ts';
 import { loadPathBackbone, type PathBackbone } from './backbones/from-path.ts';
 import { describeLayer, type GraphNode, planGraph } from './graph.ts';
@@ -168,7 +169,9 @@ function attachHeads(tf: Tf, trunk: SymbolicTensor, heads: Head[], first: number
   let index = first;
   return heads.map((head) => {
     let x = trunk;
-    const unit = { type: 'dense', units: head.units, activation: head.activation, name: head.name };
+    const unit: RegistryChoice = { type: 'dense', units: head.units, activation: head.activation, name: head.name };
+    // The registry's defaults, seeded initializers included: an unseeded one would make every run different.
+    fillEntry(unit, LAYERS);
     for (const [i, spec] of [...head.layers, unit].entries()) {
       const named = { ...spec, name: spec.name ?? `${head.name}_${spec.type}_${i}` };
       // Problems are located at the output's key: its head layer, or the output itself for its unit layer.

@@ -1,12 +1,16 @@
 // Several outputs on one trunk: a synthetic image set whose file names encode
 // a number, a class and a set of tags, each fixed by the pixels, trained to low
 // error on every output; labels missing from some files train the others.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { prepareData } from '../../src/data/prepare.ts';
+import { loadTensorflow } from '../../src/platform/tensorflow.ts';
+import { loadRun, predictFiles } from '../../src/report/predict.ts';
 import { runExperiment } from '../../src/runner/run.ts';
+import { metricGoal } from '../../src/spec/metric-names.ts';
 import { tempDir, writeImage } from '../data/fixtures.ts';
 
 /**
@@ -62,6 +66,7 @@ outputs:
   half: { type: category, from: half, values: { t: top, b: bottom } }
   level: { type: number, from: level, bands: [0, 50] }
   tags: { type: set, from: tags, labels: [r, g] }
+  bright_top: { type: binary, from: half, values: { t: top, b: bottom }, positive: top, loss_weight: 0.5 }
 model:
   layers:
     - { type: conv2d, filters: 8, kernel_size: 3, activation: relu }
@@ -97,7 +102,7 @@ describe('several outputs', () => {
     expect(data.splits.validation.targets?.find((t) => t.name === 'half')?.missing).toBeGreaterThan(0);
   });
 
-  it('trains every output to low error on the eager engine, and records val_<output>_<metric>', async () => {
+  it('trains every output to low error and records val_<output>_<metric>; predict and MLmodel give every output', async () => {
     const dir = tempDir('run-exp-outputs-');
     await images(dir, 160, 10);
     const { file, text } = experiment(dir);
@@ -114,8 +119,71 @@ describe('several outputs', () => {
     expect(last.val_level_r2).toBeGreaterThan(0.8);
     expect(last.val_tags_subset_accuracy).toBeGreaterThan(0.8);
     expect(last.val_tags_f1_r).toBeGreaterThan(0.9);
+    expect(last.val_bright_top_auc).toBeGreaterThan(0.95);
     const evaluation = JSON.parse(readFileSync(path.join(result.run.dir, 'evaluation.json'), 'utf8'));
     expect(evaluation.validation.outputs.half.images).toBeLessThan(evaluation.validation.outputs.level.images);
     expect(Object.keys(evaluation.validation.outputs.level)).toContain('mae_0-49');
+
+    // The saved model answers for every output: predict from the run folder, and MLmodel's signature.
+    const { tf } = await loadTensorflow();
+    const run = await loadRun(tf, result.run.dir);
+    const files = readdirSync(path.join(dir, 'images'))
+      .filter((f) => !f.includes('_x_'))
+      .slice(0, 12);
+    const predictions = await predictFiles(
+      tf,
+      run,
+      files.map((f) => path.join(dir, 'images', f)),
+    );
+    for (const [i, p] of predictions.entries()) {
+      const [level, half, tags] = (files[i] as string).split('_');
+      const out = p.outputs ?? {};
+      expect(out.half && 'label' in out.half ? out.half.label : null, files[i]).toBe(half === 't' ? 'top' : 'bottom');
+      expect(
+        Math.abs((out.level && 'value' in out.level ? out.level.value : 0) - Number(level)),
+        files[i],
+      ).toBeLessThan(15);
+      expect(out.tags && 'labels' in out.tags ? out.tags.labels.join('+') : null, files[i]).toBe(tags);
+    }
+    const mlmodel = parse(readFileSync(path.join(result.run.dir, 'model', 'MLmodel'), 'utf8'));
+    expect(JSON.parse(mlmodel.signature.outputs).map((c: { name: string }) => c.name)).toEqual([
+      'half_bottom',
+      'half_top',
+      'level',
+      'tags_r',
+      'tags_g',
+      'bright_top',
+    ]);
   }, 120_000);
+
+  it('both engines train every output type alike: the same losses and metrics epoch by epoch', async () => {
+    const dir = tempDir('run-exp-outputs-');
+    await images(dir, 64, 8);
+    const { file, text } = experiment(dir);
+    writeFileSync(file, text);
+    const epochs = async (engine: string) => {
+      const set = [`training.engine=${engine}`, 'training.epochs=3'];
+      const result = await runExperiment(resolveExperiment(file, { env: {}, set }), {}, path.join(dir, 'cache'));
+      expect(result.status).toBe('FINISHED');
+      return result.epochs;
+    };
+    const [eager, graph] = [await epochs('eager'), await epochs('graph')];
+    for (const [e, m] of eager.entries()) {
+      const g = graph[e] as unknown as Record<string, unknown>;
+      for (const [key, value] of Object.entries(m))
+        if (typeof value === 'number' && /^(loss|val_)/.test(key))
+          expect(Math.abs((g[key] as number) - value), `epoch ${e + 1} ${key}`).toBeLessThan(
+            1e-3 * Math.max(1, Math.abs(value)),
+          );
+    }
+  }, 120_000);
+
+  it('monitors name output metrics, errors going down and scores up', () => {
+    expect(metricGoal('val_level_mae')).toBe('min');
+    expect(metricGoal('val_level_rmse')).toBe('min');
+    expect(metricGoal('val_level_mae_0-49')).toBe('min');
+    expect(metricGoal('val_level_loss')).toBe('min');
+    expect(metricGoal('val_level_r2')).toBe('max');
+    expect(metricGoal('portraits_half_accuracy')).toBe('max');
+  });
 });

@@ -3,6 +3,7 @@
 // next batch. The graph holds weights and optimizer state while an epoch runs.
 import type { Optimizer, Variable } from '@tensorflow/tfjs-node';
 import type { InputSource } from '../../data/batches.ts';
+import type { OutputTargets } from '../../data/targets.ts';
 import type { Engine, StepBatch } from '../engine.ts';
 import type { GraphTrainer } from './graph-trainer.ts';
 
@@ -14,6 +15,8 @@ export interface GraphParts {
   classes: number;
   classWeights: Float32Array | null;
   seed: number;
+  /** Several outputs: the training split's targets, by the batches' `rows`. */
+  targets?: OutputTargets[];
 }
 
 /** A batch as the graph's step feeds it: float inputs, one-hot labels, each example's loss weight. */
@@ -22,6 +25,29 @@ interface Fed {
   y: Float32Array;
   w: Float32Array | undefined;
   n: number;
+  heads?: { y: Float32Array; known: Float32Array }[];
+}
+
+/**
+ * Each output's targets for the rows of a batch as the graph takes them: a
+ * category one-hot, a number standardized, binary and set values as they are.
+ */
+function headFeeds(targets: OutputTargets[], rows: number[]): { y: Float32Array; known: Float32Array }[] {
+  return targets.map((t) => {
+    const category = t.spec.type === 'category';
+    const width = category ? t.names.length : t.width;
+    const y = new Float32Array(rows.length * width);
+    const known = new Float32Array(rows.length);
+    const { mean, std } = t.scale ?? { mean: 0, std: 1 };
+    for (const [k, i] of rows.entries()) {
+      known[k] = t.known[i] as number;
+      if (!t.known[i]) continue;
+      if (category) y[k * width + (t.values[i] as number)] = 1;
+      else if (t.spec.type === 'number') y[k] = ((t.values[i] as number) - mean) / std;
+      else y.set(t.values.subarray(i * t.width, (i + 1) * t.width), k * width);
+    }
+    return { y, known };
+  });
 }
 
 /** Runs `work` while `running` is in flight; `running` settles before anything `work` throws goes on. */
@@ -37,7 +63,7 @@ async function meanwhile<T, U>(running: Promise<T>, work: () => U): Promise<[T, 
 
 /** The graph engine; the tfjs optimizer's state (fresh, or as a checkpoint restored it) goes into the graph first. */
 export async function graphEngine(p: GraphParts): Promise<Engine> {
-  const { trainer, optimizer, variables, source, classes: k, classWeights, seed } = p;
+  const { trainer, optimizer, variables, source, classes: k, classWeights, seed, targets } = p;
   const names = variables.map((v) => v.name);
   await trainer.loadOptimizerState(optimizer, names);
   const feed = (batch: StepBatch, random: () => number): Fed => {
@@ -47,7 +73,7 @@ export async function graphEngine(p: GraphParts): Promise<Engine> {
     const y = new Float32Array(batch.labels.length * k);
     for (const [i, label] of batch.labels.entries()) y[i * k + label] = 1;
     const w = classWeights ? Float32Array.from(batch.labels, (label) => classWeights[label] as number) : undefined;
-    return { x, y, w, n: batch.labels.length };
+    return { x, y, w, n: batch.labels.length, ...(targets ? { heads: headFeeds(targets, batch.rows ?? []) } : {}) };
   };
   return {
     kind: 'graph',
@@ -57,13 +83,16 @@ export async function graphEngine(p: GraphParts): Promise<Engine> {
       // order as one batch at a time, so runs repeat exactly.
       let next = batches.length ? feed(batches[0] as StepBatch, random) : null;
       for (let b = 0; b < batches.length && next; b++) {
-        const { x, y, w, n } = next;
-        const running = trainer.step(x, n, y, plan.lr, [seed, plan.epoch * 65536 + b], w);
+        const { x, y, w, n, heads } = next;
+        const running = trainer.step(x, n, y, plan.lr, [seed, plan.epoch * 65536 + b], w, heads);
         const [r, after] = await meanwhile(running, () =>
           b + 1 < batches.length ? feed(batches[b + 1] as StepBatch, random) : null,
         );
         next = after;
-        yield r.finite ? { loss: r.loss, predicted: r.predicted } : { loss: Number.NaN, predicted: undefined };
+        // Several outputs: no one class per example to report.
+        yield r.finite
+          ? { loss: r.loss, predicted: targets ? undefined : r.predicted }
+          : { loss: Number.NaN, predicted: undefined };
       }
     },
     async sync() {

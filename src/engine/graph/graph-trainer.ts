@@ -5,7 +5,8 @@
 // validation, predict, evaluate and the saved model.json are the eager path's.
 
 import type { LayersModel, LayerVariable, Optimizer, Variable } from '@tensorflow/tfjs-node';
-import { EMITTERS, emitForward } from '../../layers/emit-layers.ts';
+import type { OutputTargets } from '../../data/targets.ts';
+import { EMITTERS, emitOutputs } from '../../layers/emit-layers.ts';
 import type { Tf } from '../../platform/tensorflow.ts';
 import { type Attr, DT, type HostTensor, type Output, TfGraph } from '../../platform/tf-graph.ts';
 import type { Experiment } from '../../spec/experiment.ts';
@@ -84,6 +85,8 @@ export class GraphTrainer {
   private readonly corrections = new Map<number, [Output, Output]>();
   private readonly betaPowers: [number, number][] = [];
   private readonly inputShape: number[];
+  /** Several outputs: per output, its fed targets (one-hot, standardized or 0/1) and which examples have them. */
+  private readonly heads: { y: Output; known: Output; width: number }[] = [];
 
   constructor(
     private readonly tf: Tf,
@@ -91,6 +94,8 @@ export class GraphTrainer {
     private readonly model: LayersModel,
     threads: number,
     private readonly precision: 'float32' | 'bf16' = 'float32',
+    /** Several outputs: the training split's targets (their types, widths, losses and weights). */
+    targets?: OutputTargets[],
   ) {
     const g = this.g;
     const inputShape = (model.inputs[0]?.shape ?? []).slice(1) as number[];
@@ -104,8 +109,9 @@ export class GraphTrainer {
       exp.training.class_weights === null
         ? null
         : g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [-1] } }, 'w');
-    const probs = this.forward();
-    this.loss = this.lossOf(probs);
+    const outs = this.forward();
+    const probs = outs[0] as Output;
+    this.loss = targets ? this.outputsLoss(outs, targets) : this.lossOf(probs);
     this.predicted = g.op('ArgMax', [probs, this.constant([1], [], DT.int32)], {
       T: f32,
       Tidx: i32,
@@ -114,7 +120,7 @@ export class GraphTrainer {
     // Updates wait for these: a non-finite output or loss fails the step before any weight changes, as in eager.
     const check = (x: Output, what: string) =>
       g.op('CheckNumerics', [x], { T: f32, message: { kind: 'string', value: `${NON_FINITE}: ${what}` } })[0];
-    this.checks = [check(probs, 'model output'), check(this.loss, 'loss')];
+    this.checks = [...outs.map((o, i) => check(o, `model output ${i + 1}`)), check(this.loss, 'loss')];
     g.startSession(threads, threads > 1 ? 2 : 1);
     this.loadWeights();
   }
@@ -142,9 +148,9 @@ export class GraphTrainer {
     return { handle, read, shape, value, assign };
   }
 
-  /** The model's layers as graph operations, each weight a variable of the graph. */
-  private forward(): Output {
-    return emitForward(this.model, {
+  /** The model's layers as graph operations, each weight a variable of the graph; every output of the model. */
+  private forward(): Output[] {
+    return emitOutputs(this.model, {
       g: this.g,
       x: this.x,
       inputShape: this.inputShape,
@@ -179,6 +185,50 @@ export class GraphTrainer {
     // As makeLoss: weighted, each example's mean times its weight over the batch; else the mean over every element.
     if (this.w) return reduce('Mean', op('Mul', reduce('Mean', value, 1), this.w), 0);
     return g.op('Mean', [value, this.constant([0, 1], [2], DT.int32)], { T: f32, Tidx: i32 });
+  }
+
+  /**
+   * Several outputs: the loss-weighted sum of each output's masked mean, op for
+   * op as output-losses.ts (a number output's targets come standardized).
+   */
+  private outputsLoss(outs: Output[], targets: OutputTargets[]): Output {
+    const g = this.g;
+    const op = (type: string, ...inputs: Output[]) => g.op(type, inputs, { T: f32 });
+    const c = (v: number) => this.constant([v], []);
+    const reduce = (type: 'Sum' | 'Mean', x: Output, axis: number) =>
+      g.op(type, [x, this.constant([axis], [1], DT.int32)], { T: f32, Tidx: i32 });
+    const all = (x: Output) => g.op('Sum', [x, this.constant([0], [1], DT.int32)], { T: f32, Tidx: i32 });
+    let total: Output | null = null;
+    for (const [o, t] of targets.entries()) {
+      const width = t.spec.type === 'category' ? t.names.length : t.width;
+      const y = g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [-1, width] } }, `y_${t.name}`);
+      const known = g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [-1] } }, `known_${t.name}`);
+      this.heads.push({ y, known, width });
+      const p = outs[o] as Output;
+      const ctx = { y, p, c, op, sum: (x: Output, axis: number) => reduce('Sum', x, axis) };
+      let each: Output;
+      const spec = t.spec;
+      if (spec.type === 'number') {
+        const e = reduce('Sum', op('Sub', p, y), 1);
+        const a = op('Abs', e);
+        const q = op('Minimum', a, c(spec.huber_delta));
+        each =
+          spec.loss === 'mse'
+            ? op('Square', e)
+            : spec.loss === 'mae'
+              ? a
+              : op('AddV2', op('Mul', op('Square', q), c(0.5)), op('Mul', op('Sub', a, q), c(spec.huber_delta)));
+      } else {
+        const type = spec.type === 'category' ? 'categorical_crossentropy' : 'binary_crossentropy';
+        const smoothing = spec.type === 'set' ? 0 : spec.label_smoothing;
+        const loss = graphLoss({ type, label_smoothing: smoothing }, ctx, width);
+        each = loss.perClass ? reduce('Mean', loss.value, 1) : loss.value;
+      }
+      const mean = op('RealDiv', all(op('Mul', each, known)), op('Maximum', all(known), c(1)));
+      const weighted = op('Mul', mean, c(spec.loss_weight));
+      total = total ? op('AddV2', total, weighted) : weighted;
+    }
+    return total as Output;
   }
 
   /** The update op for the variables trainable now (built once per distinct set: a backbone may unfreeze). */
@@ -401,10 +451,18 @@ export class GraphTrainer {
     lr: number,
     seed: [number, number],
     weights?: Float32Array,
+    /** Several outputs: each output's targets [batch, width] and known flags [batch], in order. */
+    heads?: { y: Float32Array; known: Float32Array }[],
   ): Promise<{ loss: number; predicted: Int32Array; finite: boolean }> {
     const train = this.trainOp();
     const k = y.length / batch;
     const feeds: [Output, HostTensor][] = [];
+    for (const [o, h] of this.heads.entries()) {
+      const fed = heads?.[o];
+      if (!fed) throw new Error("a model with several outputs: every step needs each output's targets");
+      feeds.push([h.y, { dtype: DT.float32, shape: [batch, h.width], data: fed.y }]);
+      feeds.push([h.known, { dtype: DT.float32, shape: [batch], data: fed.known }]);
+    }
     if (this.w) {
       if (!weights) throw new Error('class_weights: every step needs the weight of each example');
       feeds.push([this.w, { dtype: DT.float32, shape: [batch], data: weights }]);
@@ -418,7 +476,9 @@ export class GraphTrainer {
       const out = await this.g.runAsync(
         [
           [this.x, { dtype: DT.float32, shape: [batch, ...this.inputShape], data: x }],
-          [this.y, { dtype: DT.float32, shape: [batch, k], data: y }],
+          ...(this.heads.length
+            ? []
+            : ([[this.y, { dtype: DT.float32, shape: [batch, k], data: y }]] as [Output, HostTensor][])),
           [this.lr, { dtype: DT.float32, shape: [], data: Float32Array.of(lr) }],
           [this.seed, { dtype: DT.int32, shape: [2], data: Int32Array.from(seed) }],
           ...feeds,
