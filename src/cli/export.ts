@@ -5,6 +5,7 @@ import { exportWeb } from '../export/web.ts';
 import { modelPython } from '../platform/model-python.ts';
 import { loadTensorflow } from '../platform/tensorflow.ts';
 import { loadRun } from '../report/predict.ts';
+import { DataError } from '../spec/errors.ts';
 import { modelFolder } from './model-source.ts';
 
 export async function exportCommand(
@@ -22,6 +23,10 @@ export async function exportCommand(
   const folder = await modelFolder(options, err);
   const { tf } = await loadTensorflow();
   const run = await loadRun(tf, folder);
+  if (run.outputs)
+    throw new DataError(
+      `this model has several outputs (${run.outputs.map((o) => o.name).join(', ')}); run-exp export converts models with one class output so far: MLflow's python_function flavor in the model folder gives every output`,
+    );
   const got =
     options.format === 'web'
       ? await exportWeb(tf, run, options.out)
