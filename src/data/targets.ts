@@ -69,67 +69,76 @@ export function outputTargets(
   where: string,
   names: Record<string, string[]> = {},
 ): OutputTargets[] {
-  return Object.entries(outputs).map(([name, spec]) => {
-    const n = items.length;
-    const raw = items.map((it) => rawLabel(it, spec.from, classes));
-    const known = new Uint8Array(n);
-    const fail = (i: number, what: string): never => {
-      throw new DataError(`${where}: ${items[i]?.path}: output '${name}': ${what}`, `outputs.${name}`);
-    };
-    switch (spec.type) {
-      case 'category': {
-        const found = raw.map((r) => (r === undefined || r === '' ? undefined : named(spec, r)));
-        const cls =
-          names[name] ?? spec.classes ?? [...new Set(found.filter((f): f is string => f !== undefined))].sort();
-        const values = new Float32Array(n);
-        found.forEach((f, i) => {
-          if (f === undefined) return;
-          const c = cls.indexOf(f);
-          if (c < 0) fail(i, `'${f}' is not one of its classes ${cls.join(', ')}`);
-          values[i] = c;
-          known[i] = 1;
-        });
-        return done(name, spec, cls, 1, values, known);
-      }
-      case 'binary': {
-        const values = new Float32Array(n);
-        raw.forEach((r, i) => {
-          const f = r === undefined || r === '' ? undefined : named(spec, r);
-          if (f === undefined) return;
-          values[i] = f === spec.positive ? 1 : 0;
-          known[i] = 1;
-        });
-        return done(name, spec, [`not ${spec.positive}`, spec.positive], 1, values, known);
-      }
-      case 'number': {
-        const values = new Float32Array(n);
-        raw.forEach((r, i) => {
-          if (r === undefined || r.trim() === '') return;
-          const v = Number(r);
-          if (!Number.isFinite(v)) fail(i, `'${r}' is not a number`);
-          values[i] = v;
-          known[i] = 1;
-        });
-        return done(name, spec, [], 1, values, known);
-      }
-      case 'set': {
-        const width = spec.labels.length;
-        const values = new Float32Array(n * width);
-        // An empty value is the empty set; only a value that is not there at all is missing.
-        raw.forEach((r, i) => {
-          if (r === undefined) return;
-          for (const label of r.split(spec.separator).map((s) => s.trim())) {
-            if (label === '') continue;
-            const k = spec.labels.indexOf(label);
-            if (k < 0) fail(i, `'${label}' is not one of its labels ${spec.labels.join(', ')}`);
-            values[i * width + k] = 1;
-          }
-          known[i] = 1;
-        });
-        return done(name, spec, spec.labels, width, values, known);
-      }
+  return Object.entries(outputs).map(([name, spec]) => oneOutput(name, spec, items, classes, where, names[name]));
+}
+
+/** One output's targets for `items` (outputTargets' work per output). */
+function oneOutput(
+  name: string,
+  spec: OutputSpec,
+  items: Item[],
+  classes: string[],
+  where: string,
+  fixed: string[] | undefined,
+): OutputTargets {
+  const n = items.length;
+  const raw = items.map((it) => rawLabel(it, spec.from, classes));
+  const known = new Uint8Array(n);
+  const fail = (i: number, what: string): never => {
+    throw new DataError(`${where}: ${items[i]?.path}: output '${name}': ${what}`, `outputs.${name}`);
+  };
+  switch (spec.type) {
+    case 'category': {
+      const found = raw.map((r) => (r === undefined || r === '' ? undefined : named(spec, r)));
+      const cls = fixed ?? spec.classes ?? [...new Set(found.filter((f): f is string => f !== undefined))].sort();
+      const values = new Float32Array(n);
+      found.forEach((f, i) => {
+        if (f === undefined) return;
+        const c = cls.indexOf(f);
+        if (c < 0) fail(i, `'${f}' is not one of its classes ${cls.join(', ')}`);
+        values[i] = c;
+        known[i] = 1;
+      });
+      return done(name, spec, cls, 1, values, known);
     }
-  });
+    case 'binary': {
+      const values = new Float32Array(n);
+      raw.forEach((r, i) => {
+        const f = r === undefined || r === '' ? undefined : named(spec, r);
+        if (f === undefined) return;
+        values[i] = f === spec.positive ? 1 : 0;
+        known[i] = 1;
+      });
+      return done(name, spec, [`not ${spec.positive}`, spec.positive], 1, values, known);
+    }
+    case 'number': {
+      const values = new Float32Array(n);
+      raw.forEach((r, i) => {
+        if (r === undefined || r.trim() === '') return;
+        const v = Number(r);
+        if (!Number.isFinite(v)) fail(i, `'${r}' is not a number`);
+        values[i] = v;
+        known[i] = 1;
+      });
+      return done(name, spec, [], 1, values, known);
+    }
+    case 'set': {
+      const width = spec.labels.length;
+      const values = new Float32Array(n * width);
+      // An empty value is the empty set; only a value that is not there at all is missing.
+      raw.forEach((r, i) => {
+        if (r === undefined) return;
+        for (const label of r.split(spec.separator).map((s) => s.trim())) {
+          if (label === '') continue;
+          const k = spec.labels.indexOf(label);
+          if (k < 0) fail(i, `'${label}' is not one of its labels ${spec.labels.join(', ')}`);
+          values[i * width + k] = 1;
+        }
+        known[i] = 1;
+      });
+      return done(name, spec, spec.labels, width, values, known);
+    }
+  }
 }
 
 function done(
@@ -181,16 +190,25 @@ export function evaluationTargets(
   });
 }
 
+/** Rows `rows` of one output's values and known flags, in that order (a split's share, a batch). */
+export function gatherRows<K extends Uint8Array | Float32Array>(
+  t: OutputTargets,
+  rows: ArrayLike<number>,
+  known: K,
+): { values: Float32Array; known: K } {
+  const values = new Float32Array(rows.length * t.width);
+  for (let k = 0; k < rows.length; k++) {
+    const i = rows[k] as number;
+    values.set(t.values.subarray(i * t.width, (i + 1) * t.width), k * t.width);
+    known[k] = t.known[i] as number;
+  }
+  return { values, known };
+}
+
 /** Rows `rows` of each output's targets, in that order (a split's share of the listing). */
 export function takeRows(targets: OutputTargets[], rows: ArrayLike<number>): OutputTargets[] {
   return targets.map((t) => {
-    const values = new Float32Array(rows.length * t.width);
-    const known = new Uint8Array(rows.length);
-    for (let k = 0; k < rows.length; k++) {
-      const i = rows[k] as number;
-      values.set(t.values.subarray(i * t.width, (i + 1) * t.width), k * t.width);
-      known[k] = t.known[i] as number;
-    }
+    const { values, known } = gatherRows(t, rows, new Uint8Array(rows.length));
     return done(t.name, t.spec, t.names, t.width, values, known);
   });
 }

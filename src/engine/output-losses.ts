@@ -3,7 +3,7 @@
 // outputs reuse the loss registry's cross-entropies; a number output's loss
 // is on the standardized target.
 import type { Scalar, Tensor } from '@tensorflow/tfjs-node';
-import type { OutputTargets } from '../data/targets.ts';
+import { gatherRows, type OutputTargets } from '../data/targets.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { exampleLoss } from './losses.ts';
 
@@ -15,13 +15,7 @@ export interface BatchTargets {
 
 /** The rows `rows` of `t` as a batch's tensors. */
 export function batchTargets(tf: Tf, t: OutputTargets, rows: ArrayLike<number>): BatchTargets {
-  const values = new Float32Array(rows.length * t.width);
-  const known = new Float32Array(rows.length);
-  for (let k = 0; k < rows.length; k++) {
-    const i = rows[k] as number;
-    values.set(t.values.subarray(i * t.width, (i + 1) * t.width), k * t.width);
-    known[k] = t.known[i] as number;
-  }
+  const { values, known } = gatherRows(t, rows, new Float32Array(rows.length));
   return { values: tf.tensor2d(values, [rows.length, t.width]), known: tf.tensor1d(known) };
 }
 

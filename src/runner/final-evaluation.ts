@@ -37,20 +37,26 @@ export async function plots(
   }
 }
 
+type FinalScores = { sets: SetScores; metrics: Record<string, number | null>; summary: Record<string, SetSummary> };
+
+/** What scoring the final model of several outputs takes. */
+interface FinalParts {
+  tf: Tf;
+  exp: Experiment;
+  data: PreparedData;
+  model: LayersModel;
+  sources: Sources;
+  run: RunStore;
+  epochs: EpochMetrics[];
+}
+
 /**
  * A model with several outputs: each output's loss and metrics on validation,
  * test and each evaluation set into evaluation.json (an output a set does not
  * label is scored on none of its images: null), the learning curves.
  */
-async function finalOutputsEvaluation(
-  tf: Tf,
-  exp: Experiment,
-  data: PreparedData,
-  model: LayersModel,
-  sources: Sources,
-  run: RunStore,
-  epochs: EpochMetrics[],
-): Promise<{ sets: SetScores; metrics: Record<string, number | null>; summary: Record<string, SetSummary> }> {
+async function finalOutputsEvaluation(p: FinalParts): Promise<FinalScores> {
+  const { tf, exp, data, model, sources, run, epochs } = p;
   const scoreOf = (source: InputSource, index: Int32Array, targets: OutputTargets[] | undefined) => {
     const s = targets ? scoreOutputs(tf, exp, source, index, targets, model) : null;
     if (!s || !targets) return null;
@@ -104,8 +110,8 @@ export async function finalEvaluation(
   run: RunStore,
   epochs: EpochMetrics[],
   scored: SetScores | undefined,
-): Promise<{ sets: SetScores; metrics: Record<string, number | null>; summary: Record<string, SetSummary> }> {
-  if (exp.outputs) return finalOutputsEvaluation(tf, exp, data, model, sources, run, epochs);
+): Promise<FinalScores> {
+  if (exp.outputs) return finalOutputsEvaluation({ tf, exp, data, model, sources, run, epochs });
   const val = validate(tf, exp, data, model, 'validation', sources);
   const test = validate(tf, exp, data, model, 'test', sources);
   const sets = scored ?? evaluateSets(tf, exp, data, model, sources);

@@ -1,7 +1,8 @@
 // The loss registry: one entry per loss `type`.
 import type { Params } from './params.ts';
 
-const smoothing = {
+/** Label smoothing, as every cross-entropy takes it (the loss registry's and class outputs'). */
+export const smoothing = {
   type: 'number',
   minimum: 0,
   maximum: 0.5,

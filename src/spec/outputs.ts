@@ -1,5 +1,6 @@
 // The output-type registry: what a model can predict about an image besides
 // (or instead of) its one class, each type's label source, loss and metrics.
+import { smoothing } from './losses.ts';
 import type { Params } from './params.ts';
 
 const from = {
@@ -17,13 +18,15 @@ const weight = {
   default: 1,
   doc: "this output's loss counts this many times in the sum the model minimizes",
 } as const;
-const smoothing = {
-  type: 'number',
-  minimum: 0,
-  maximum: 0.5,
-  default: 0,
-  doc: 'label smoothing: targets move this far towards uniform',
-} as const;
+
+/** A class output's metrics, with its defaults. */
+const classMetrics = <const D extends readonly string[]>(defaults: D) =>
+  ({
+    type: 'choices',
+    values: ['accuracy', 'f1', 'auc'],
+    default: defaults,
+    doc: 'scored per epoch on validation (and at the end on each evaluation set)',
+  }) as const;
 
 export const OUTPUT_TYPES = {
   category: {
@@ -34,12 +37,7 @@ export const OUTPUT_TYPES = {
       classes: { type: 'strings', minItems: 2, doc: 'the classes in order (default: the names found, sorted)' },
       label_smoothing: smoothing,
       loss_weight: weight,
-      metrics: {
-        type: 'choices',
-        values: ['accuracy', 'f1', 'auc'],
-        default: ['accuracy', 'f1'],
-        doc: 'scored per epoch on validation (and at the end on each evaluation set)',
-      },
+      metrics: classMetrics(['accuracy', 'f1']),
     },
   },
   binary: {
@@ -50,12 +48,7 @@ export const OUTPUT_TYPES = {
       positive: { type: 'string', required: true, doc: 'the name (after values) that means yes; any other is no' },
       label_smoothing: smoothing,
       loss_weight: weight,
-      metrics: {
-        type: 'choices',
-        values: ['accuracy', 'f1', 'auc'],
-        default: ['accuracy', 'auc'],
-        doc: 'scored per epoch on validation (and at the end on each evaluation set)',
-      },
+      metrics: classMetrics(['accuracy', 'auc']),
     },
   },
   number: {
