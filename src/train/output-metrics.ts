@@ -52,7 +52,10 @@ export function outputMetrics(t: OutputTargets, pred: OutputPredictions): Record
     for (const i of rows) mean += t.values[i] as number;
     mean /= rows.length || 1;
     let total = 0;
-    const bands = new Map<string, { abs: number; n: number }>();
+    // Bands in ascending order (a band no example falls in is left out below).
+    const bands = new Map<string, { abs: number; n: number }>(
+      (spec.bands ?? []).map((b) => [bandOf(String(b), spec.bands), { abs: 0, n: 0 }]),
+    );
     for (const i of rows) {
       const y = t.values[i] as number;
       const e = (value[i] as number) - y;
@@ -71,7 +74,7 @@ export function outputMetrics(t: OutputTargets, pred: OutputPredictions): Record
     put('mae', abs / n);
     put('rmse', Math.sqrt(sq / n));
     put('r2', total > 0 ? 1 - sq / total : null);
-    if (wanted.has('mae')) for (const [band, b] of bands) out[`mae_${band}`] = b.abs / b.n;
+    if (wanted.has('mae')) for (const [band, b] of bands) if (b.n) out[`mae_${band}`] = b.abs / b.n;
     return out;
   }
   const width = t.width;
