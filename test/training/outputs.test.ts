@@ -1,17 +1,20 @@
 // Several outputs on one trunk: a synthetic image set whose file names encode
 // a number, a class and a set of tags, each fixed by the pixels, trained to low
 // error on every output; labels missing from some files train the others.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { prepareData } from '../../src/data/prepare.ts';
+import { decodeJobs, fileJobs } from '../../src/data/preprocess.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { loadRun, predictFiles } from '../../src/report/predict.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { metricGoal } from '../../src/spec/metric-names.ts';
 import { tempDir, writeImage } from '../data/fixtures.ts';
+import { MODEL_PYTHON } from '../support/mlflow-server.ts';
 
 /**
  * 16x16 images: the top or bottom half bright (the class: t or b); the left
@@ -144,6 +147,43 @@ describe('several outputs', () => {
         files[i],
       ).toBeLessThan(15);
       expect(out.tags && 'labels' in out.tags ? out.tags.labels.join('+') : null, files[i]).toBe(tags);
+    }
+    // MLflow's python_function flavor gives the same, a column per output unit (numbers in their unit).
+    const exp = resolveExperiment(file, { env: {} }).experiment;
+    const p = exp.data.preprocessing;
+    const pixels = new Uint8Array(files.length * 16 * 16 * 3);
+    const paths = files.map((f) => path.join(dir, 'images', f));
+    await decodeJobs(
+      await fileJobs(paths, p),
+      p,
+      pixels,
+      paths.map((_, i) => i * 16 * 16 * 3),
+    );
+    writeFileSync(path.join(dir, 'pixels.u8'), pixels);
+    const rows = JSON.parse(
+      execFileSync(
+        MODEL_PYTHON,
+        [
+          '-c',
+          `import json, sys, numpy as np, mlflow
+m = mlflow.pyfunc.load_model(sys.argv[1])
+x = np.fromfile(sys.argv[2], dtype=np.uint8).reshape(-1, 16, 16, 3)
+print(json.dumps(m.predict(x).to_dict(orient="records")))`,
+          path.join(result.run.dir, 'model'),
+          path.join(dir, 'pixels.u8'),
+        ],
+        { encoding: 'utf8' },
+      )
+        .trim()
+        .split('\n')
+        .at(-1) as string,
+    ) as Record<string, number>[];
+    for (const [i, pred] of predictions.entries()) {
+      const out = pred.outputs ?? {};
+      const level = out.level && 'value' in out.level ? out.level.value : Number.NaN;
+      expect(Math.abs((rows[i]?.level as number) - level), files[i]).toBeLessThan(1e-3);
+      const half = out.half && 'probabilities' in out.half ? out.half.probabilities : {};
+      expect(Math.abs((rows[i]?.half_top as number) - (half.top as number)), files[i]).toBeLessThan(1e-4);
     }
     const mlmodel = parse(readFileSync(path.join(result.run.dir, 'model', 'MLmodel'), 'utf8'));
     expect(JSON.parse(mlmodel.signature.outputs).map((c: { name: string }) => c.name)).toEqual([
