@@ -50,7 +50,9 @@ async function score(file) {
   await img.decode().catch(() => {});
   try {
     const p = await predict(file);
-    $('label').textContent = p.label ?? (p.note || 'no label');
+    // A model with several outputs: each output's answer on the label line.
+    const outputs = p.outputs && Object.entries(p.outputs).map(([n, o]) => n + ' ' + ('value' in o ? o.value.toFixed(1) : 'labels' in o ? (o.labels.join('+') || '(none)') : o.label)).join(', ');
+    $('label').textContent = p.label ?? outputs ?? (p.note || 'no label');
     $('probs').innerHTML = Object.entries(p.probabilities ?? {})
       .map(([c, v]) => '<tr><td>' + c + '</td><td class="prob" data-class="' + c + '">' + v.toFixed(4) + '</td></tr>').join('');
     if (p.face && img.naturalWidth) {
