@@ -31,6 +31,7 @@ export async function scoreInto(
     ? resolveExperiment(data, { env }).experiment.data
     : { source: 'folder', path: path.resolve(data), path_column: 'path', label_column: 'label' };
   const scored = await evaluateOn(tf, run, spec);
+  const name = path.basename(spec.path);
   const { predictions, items: _items, ...report } = scored;
   const dir = path.join(run.dir, 'evaluations', new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(dir, { recursive: true });
@@ -40,7 +41,7 @@ export async function scoreInto(
   );
   writeFileSync(
     path.join(dir, 'predictions.json'),
-    `${JSON.stringify({ classes: run.classes, sets: { [path.basename(spec.path)]: predictions } })}\n`,
+    `${JSON.stringify({ classes: run.classes, sets: { [name]: predictions } })}\n`,
   );
   await confusionMatrix(
     report.confusion,
@@ -48,7 +49,7 @@ export async function scoreInto(
     `${path.basename(path.dirname(run.dir))}: confusion matrix on ${path.basename(data)}`,
     path.join(dir, 'confusion.png'),
   );
-  return { dir, name: path.basename(spec.path), scored };
+  return { dir, name, scored };
 }
 
 export async function evaluateCommand(

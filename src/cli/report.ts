@@ -28,11 +28,11 @@ export async function reportCommand(options: ReportOptions, out: (s: string) => 
   // The run's resolved experiment, with the defaults of today's schema for what it predates (report settings).
   const { experiment } = resolveExperiment(path.join(dir, 'config.yaml'), { env: {} });
   const { tf } = await loadTensorflow();
+  const run = await loadRun(tf, dir);
   let predictions: Predictions | null;
   let listed: Record<string, Item[]> = {};
   let into = dir;
   if (options.data) {
-    const run = await loadRun(tf, dir);
     const scored = await scoreInto(tf, run, options.data, options.env);
     predictions = { classes: run.classes, sets: { [scored.name]: scored.scored.predictions } };
     listed = { [scored.name]: scored.scored.items };
@@ -49,7 +49,6 @@ export async function reportCommand(options: ReportOptions, out: (s: string) => 
       return 0;
     }
   }
-  const run = await loadRun(tf, dir);
   const { html } = await buildRunReport(experiment, predictions, {
     runName: experiment.name,
     runId: path.basename(dir),

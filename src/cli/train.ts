@@ -56,14 +56,13 @@ function epochLine(m: EpochMetrics, total: number, sets: string[], headline: str
 }
 
 /** The data line of a model with several outputs: each with its type, names and missing labels in training. */
-function outputsLine(targets: OutputTargets[], counts: Record<string, number[]>): string {
-  const images = (split: string) => (counts[split] ?? []).reduce((a, b) => a + b, 0);
+function outputsLine(targets: OutputTargets[]): string {
   return `outputs ${targets
     .map(
       (t) =>
         `${t.name} (${t.spec.type}${t.names.length ? `: ${t.names.join(', ')}` : ''}${t.missing ? `; ${t.missing} of ${t.known.length} training images without it` : ''})`,
     )
-    .join(', ')}; train ${targets[0]?.known.length ?? images('train')} images`;
+    .join(', ')}; train ${targets[0]?.known.length ?? 0} images`;
 }
 
 export async function trainCommand(
@@ -152,7 +151,7 @@ export async function trainCommand(
             if (options.json) return;
             if (!options.quiet) {
               out(`run ${run.id}  ${run.dir}\n`);
-              if (targets) out(`${outputsLine(targets, counts)}\n`);
+              if (targets) out(`${outputsLine(targets)}\n`);
               else
                 out(
                   `classes ${classes.map((c, i) => `${c} (train ${counts.train?.[i]}, val ${counts.validation?.[i]})`).join(', ')}\n`,

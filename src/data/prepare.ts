@@ -8,7 +8,7 @@ import { type BadFile, type FaceStats, type LoadOptions, loadPixels } from './ca
 import type { FileStamp } from './cache-files.ts';
 import { channelsOf } from './decode.ts';
 import { type DataSpec, type Item, listData } from './sources.ts';
-import { type Split, stratifiedSplit } from './split.ts';
+import { stratifiedSplit } from './split.ts';
 import { evaluationTargets, type OutputTargets, outputTargets, standardize, takeRows } from './targets.ts';
 
 export interface PreparedData {
@@ -62,29 +62,20 @@ export async function prepareData(exp: Experiment, options: LoadOptions = {}): P
   const rowOf = new Map(listing.items.map((it, i) => [it, i]));
   // With outputs, the split keeps the first class-like output's proportions (its missing labels a stratum of their own).
   const strata = targets?.find((t) => t.spec.type === 'category' || t.spec.type === 'binary');
-  const stratified = strata
-    ? {
-        items: listing.items.map((it, i) => ({
-          ...it,
-          label: strata.known[i] ? (strata.values[i] as number) : strata.names.length,
-        })),
-        classes: [...strata.names, `${strata.name} missing`],
-      }
-    : targets
-      ? { items: listing.items.map((it) => ({ ...it, label: 0 })), classes: ['all'] }
-      : { items: listing.items, classes };
-  const original = new Map(stratified.items.map((it, i) => [it, listing.items[i] as Item]));
+  const stratumOf = (it: Item) => {
+    const i = rowOf.get(it) as number;
+    return strata?.known[i] ? (strata.values[i] as number) : (strata?.names.length ?? 0);
+  };
+  const strataNames = strata ? [...strata.names, `${strata.name} missing`] : targets ? ['all'] : classes;
   const parts: Record<'train' | 'validation' | 'test', Item[]> = listing.validation
     ? { train: listing.items, validation: listing.validation, test: listing.test ?? [] }
-    : splitBack(
-        stratifiedSplit(
-          stratified.items,
-          stratified.classes,
-          { validation: exp.data.split.validation, test: exp.data.split.test },
-          seed,
-          true,
-        ),
-        original,
+    : stratifiedSplit(
+        listing.items,
+        strataNames,
+        { validation: exp.data.split.validation, test: exp.data.split.test },
+        seed,
+        targets !== undefined,
+        targets ? stratumOf : undefined,
       );
   if (listing.validation && listing.test === undefined && exp.data.split.test > 0) {
     parts.test = stratifiedSplit(listing.items, classes, { validation: 0, test: exp.data.split.test }, seed).test;
@@ -123,7 +114,6 @@ export async function prepareData(exp: Experiment, options: LoadOptions = {}): P
     };
     counts[name] = classes.map((_, c) => kept.filter((it) => it.label === c).length);
   }
-  if (splits.train.targets) standardize(splits.train.targets, splits.validation.targets, splits.test.targets);
   for (const [c, cls] of classes.entries()) {
     if ((counts.train[c] ?? 0) === 0)
       throw new DataError(`class '${cls}' has no training images left after the split and bad-file removal`);
@@ -148,20 +138,21 @@ export async function prepareData(exp: Experiment, options: LoadOptions = {}): P
       path: where,
       pixels: set.pixels,
       labels: Int32Array.from(set.items, (it) => it.label),
-      ...(targets
-        ? {
-            targets: evaluationTargets(targets, set.items, setClasses, where, isManifest(where)).map((t, o) => ({
-              ...t,
-              ...(splits.train.targets?.[o]?.scale ? { scale: splits.train.targets[o].scale } : {}),
-            })),
-          }
-        : {}),
+      ...(targets ? { targets: evaluationTargets(targets, set.items, setClasses, where, isManifest(where)) } : {}),
       files: set.items.map((it) => it.path),
       bad: set.bad,
       hash: set.hash,
       faces: set.faces,
     };
   }
+  // Number outputs: every split and set on the training split's scale.
+  if (splits.train.targets)
+    standardize(
+      splits.train.targets,
+      splits.validation.targets,
+      splits.test.targets,
+      ...Object.values(evaluationSets).map((e) => e.targets),
+    );
   const [h, w] = exp.data.preprocessing.size;
   return {
     classes,
@@ -182,12 +173,6 @@ export async function prepareData(exp: Experiment, options: LoadOptions = {}): P
 }
 
 const isManifest = (where: string) => /\.(csv|jsonl?)$/i.test(where);
-
-/** A split of stand-in items (their label the stratum) back to the listing's own items. */
-function splitBack(split: Split, original: Map<Item, Item>): Split {
-  const back = (items: Item[]) => items.map((it) => original.get(it) as Item);
-  return { train: back(split.train), validation: back(split.validation), test: back(split.test) };
-}
 
 /** An evaluation set as it lists itself: a folder (one sub-folder per class) or a manifest (`classless`: no label column needed). */
 function setListing(name: string, where: string, classless = false): ReturnType<typeof listData> {

@@ -21,12 +21,14 @@ export function stratifiedSplit(
   seed: number,
   /** A stratum too small to split goes to training whole instead of failing (outputs' strata). */
   lenient = false,
+  /** Which of `classes` (strata) an item is in: its label unless said otherwise. */
+  stratumOf: (item: Item) => number = (item) => item.label,
 ): Split {
   const out: Split = { train: [], validation: [], test: [] };
   const random = rng(seed);
   for (const [label, cls] of classes.entries()) {
     const members = shuffle(
-      items.filter((it) => it.label === label),
+      items.filter((it) => stratumOf(it) === label),
       random,
     );
     const take = (f: number) => (f > 0 ? Math.max(1, Math.round(members.length * f)) : 0);

@@ -5,13 +5,10 @@ import type { Tf } from '../platform/tensorflow.ts';
 
 /** With `mirror` (the batch's mirror images), the mean of the probabilities on both. */
 export function predictProbs(tf: Tf, model: LayersModel, x: Tensor, mirror?: () => Tensor): Tensor {
-  return tf.tidy(() => {
-    const p = model.predict(x) as Tensor;
-    return mirror ? p.add(model.predict(mirror()) as Tensor).div(2) : p;
-  });
+  return predictOutputs(tf, model, x, mirror)[0] as Tensor;
 }
 
-/** Every output of a model with several, for a batch (test_time_flip as predictProbs). */
+/** Every output of the model for a batch (one for a class model); with `mirror`, each the mean over both. */
 export function predictOutputs(tf: Tf, model: LayersModel, x: Tensor, mirror?: () => Tensor): Tensor[] {
   return tf.tidy(() => {
     const list = (y: Tensor | Tensor[]) => (Array.isArray(y) ? y : [y]);

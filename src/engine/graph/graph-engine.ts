@@ -70,8 +70,9 @@ export async function graphEngine(p: GraphParts): Promise<Engine> {
     const xt = source(batch.images, random);
     const x = xt.dataSync() as Float32Array;
     xt.dispose();
-    const y = new Float32Array(batch.labels.length * k);
-    for (const [i, label] of batch.labels.entries()) y[i * k + label] = 1;
+    // Several outputs feed their own targets (heads); the one-hot class labels are for a class model.
+    const y = new Float32Array(targets ? 0 : batch.labels.length * k);
+    if (!targets) for (const [i, label] of batch.labels.entries()) y[i * k + label] = 1;
     const w = classWeights ? Float32Array.from(batch.labels, (label) => classWeights[label] as number) : undefined;
     return { x, y, w, n: batch.labels.length, ...(targets ? { heads: headFeeds(targets, batch.rows ?? []) } : {}) };
   };
