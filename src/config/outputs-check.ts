@@ -1,6 +1,7 @@
 // What the schema cannot say about `outputs`: each output's label source
 // exists in the experiment's data (a named group of data.pattern, or the
-// class), and band bounds ascend; and that every monitor names a metric the
+// class), band bounds ascend, band weights match the bands and class weights
+// name the output's classes (when the file names them); and that every monitor names a metric the
 // run records (which depend on the outputs). Manifest columns are checked when
 // the manifest is read. Errors point at the keys.
 
@@ -76,6 +77,30 @@ export function checkOutputs(exp: Experiment, locator: Locator): ConfigError[] {
           at(`${here}.bands`, `band bounds must ascend: ${out.bands.join(', ')}`);
           break;
         }
+    if (out.type === 'number' && out.band_weights !== undefined) {
+      const given = out.band_weights;
+      if (!out.bands)
+        at(`${here}.band_weights`, 'band_weights weigh bands: give the bands too (bands: [lower bounds])');
+      else if (given !== 'balanced' && given.length !== out.bands.length)
+        at(
+          `${here}.band_weights`,
+          `${given.length} weight(s) for ${out.bands.length} bands (${out.bands.join(', ')}): give one per band, or balanced`,
+        );
+    }
+    if ((out.type === 'category' || out.type === 'binary') && out.class_weights && out.class_weights !== 'balanced') {
+      const names =
+        out.type === 'binary'
+          ? [out.positive, `not ${out.positive}`]
+          : (out.classes ?? (out.values ? [...new Set(Object.values(out.values))] : undefined));
+      for (const name of names ? Object.keys(out.class_weights) : [])
+        if (!names?.includes(name)) {
+          const hint = didYouMean(name, names ?? []);
+          at(
+            `${here}.class_weights.${name}`,
+            `'${name}' is not one of this output's classes${hint ? `; did you mean '${hint}'?` : ''} (${names?.join(', ')})`,
+          );
+        }
+    }
     if (out.type === 'binary' && out.values && !Object.values(out.values).includes(out.positive))
       at(
         `${here}.positive`,

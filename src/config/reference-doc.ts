@@ -34,6 +34,8 @@ function typeText(p: Param): string {
       return 'list of numbers';
     case 'map':
       return 'map of value -> name';
+    case 'weights':
+      return p.per === 'name' ? '`balanced` or map of name -> weight' : '`balanced` or list of weights, one per band';
     case 'integer':
     case 'number': {
       const lo =

@@ -9,7 +9,7 @@ import type { FileStamp } from './cache-files.ts';
 import { channelsOf } from './decode.ts';
 import { type DataSpec, type Item, listData } from './sources.ts';
 import { stratifiedSplit } from './split.ts';
-import { evaluationTargets, type OutputTargets, outputTargets, standardize, takeRows } from './targets.ts';
+import { evaluationTargets, lossWeights, type OutputTargets, outputTargets, standardize, takeRows } from './targets.ts';
 
 export interface PreparedData {
   classes: string[];
@@ -145,14 +145,16 @@ export async function prepareData(exp: Experiment, options: LoadOptions = {}): P
       faces: set.faces,
     };
   }
-  // Number outputs: every split and set on the training split's scale.
-  if (splits.train.targets)
+  // Number outputs: every split and set on the training split's scale; loss weights from the training split.
+  if (splits.train.targets) {
     standardize(
       splits.train.targets,
       splits.validation.targets,
       splits.test.targets,
       ...Object.values(evaluationSets).map((e) => e.targets),
     );
+    lossWeights(splits.train.targets);
+  }
   const [h, w] = exp.data.preprocessing.size;
   return {
     classes,

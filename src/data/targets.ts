@@ -6,6 +6,7 @@
 // trains the others; the counts of missing labels are part of the data line.
 import { DataError } from '../spec/errors.ts';
 import type { OutputSpec } from '../spec/experiment.ts';
+import { bandIndex } from './bands.ts';
 import type { Item } from './sources.ts';
 
 /** One output's targets for a list of items. */
@@ -23,6 +24,61 @@ export interface OutputTargets {
   missing: number;
   /** number: the training split's mean and standard deviation: the model learns (value - mean) / std. */
   scale?: { mean: number; std: number };
+  /** The training split's loss weight per class (category, binary) or per band (number); absent: all 1. */
+  weights?: Float32Array;
+}
+
+/** Which class or band weight item `i` of `t` takes. */
+function weightSlot(t: OutputTargets, i: number): number {
+  const v = t.values[i] as number;
+  if (t.spec.type === 'number') return Math.max(0, bandIndex(v, t.spec.bands ?? []));
+  return v;
+}
+
+/**
+ * Each output's loss weight per class or band from its spec (class_weights,
+ * band_weights), set on the training split's targets only: validation and
+ * evaluation losses stay plain means, as Keras' class_weight does.
+ */
+export function lossWeights(train: OutputTargets[]): void {
+  for (const t of train) {
+    const spec = t.spec;
+    const given =
+      spec.type === 'category' || spec.type === 'binary'
+        ? spec.class_weights
+        : spec.type === 'number'
+          ? spec.band_weights
+          : undefined;
+    if (given === undefined) continue;
+    const slots = spec.type === 'number' ? (spec.bands?.length ?? 1) : t.names.length;
+    if (given !== 'balanced') {
+      t.weights = Float32Array.from({ length: slots }, (_, k) =>
+        Array.isArray(given) ? (given[k] as number) : (given[t.names[k] as string] ?? 1),
+      );
+      continue;
+    }
+    const counts = new Float64Array(slots);
+    let total = 0;
+    for (let i = 0; i < t.known.length; i++)
+      if (t.known[i]) {
+        const slot = weightSlot(t, i);
+        counts[slot] = (counts[slot] as number) + 1;
+        total++;
+      }
+    const present = counts.filter((n) => n > 0).length;
+    // An empty class or band has no example to weigh: its weight is never used.
+    t.weights = Float32Array.from(counts, (n) => (n > 0 ? total / (present * n) : 1));
+  }
+}
+
+/** Each of `rows`' loss weight for output `t`: 0 without its label, else its class's or band's weight (1 by default). */
+export function exampleWeights(t: OutputTargets, rows: ArrayLike<number>): Float32Array {
+  const w = new Float32Array(rows.length);
+  for (let k = 0; k < rows.length; k++) {
+    const i = rows[k] as number;
+    if (t.known[i]) w[k] = t.weights ? (t.weights[weightSlot(t, i)] as number) : 1;
+  }
+  return w;
 }
 
 /** Each number output's training mean and standard deviation, set on `sets`' targets alike. */
@@ -191,12 +247,9 @@ export function evaluationTargets(
 }
 
 /** Rows `rows` of one output's values and known flags, in that order (a split's share, a batch). */
-export function gatherRows<K extends Uint8Array | Float32Array>(
-  t: OutputTargets,
-  rows: ArrayLike<number>,
-  known: K,
-): { values: Float32Array; known: K } {
+export function gatherRows(t: OutputTargets, rows: ArrayLike<number>): { values: Float32Array; known: Uint8Array } {
   const values = new Float32Array(rows.length * t.width);
+  const known = new Uint8Array(rows.length);
   for (let k = 0; k < rows.length; k++) {
     const i = rows[k] as number;
     values.set(t.values.subarray(i * t.width, (i + 1) * t.width), k * t.width);
@@ -208,7 +261,7 @@ export function gatherRows<K extends Uint8Array | Float32Array>(
 /** Rows `rows` of each output's targets, in that order (a split's share of the listing). */
 export function takeRows(targets: OutputTargets[], rows: ArrayLike<number>): OutputTargets[] {
   return targets.map((t) => {
-    const { values, known } = gatherRows(t, rows, new Uint8Array(rows.length));
+    const { values, known } = gatherRows(t, rows);
     return done(t.name, t.spec, t.names, t.width, values, known);
   });
 }

@@ -1,22 +1,25 @@
 // Each output's loss on a batch, masked: an example without the output's
-// label adds nothing, and the mean is over the examples that have it. Class
-// outputs reuse the loss registry's cross-entropies; a number output's loss
-// is on the standardized target.
+// label adds nothing, and the mean is over the examples that have it (each
+// times its class's or band's weight, as Keras' class_weight: weights do not
+// rescale the denominator). Class outputs reuse the loss registry's
+// cross-entropies; a number output's loss is on the standardized target.
 import type { Scalar, Tensor } from '@tensorflow/tfjs-node';
-import { gatherRows, type OutputTargets } from '../data/targets.ts';
+import { exampleWeights, gatherRows, type OutputTargets } from '../data/targets.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { exampleLoss } from './losses.ts';
 
-/** An output's targets for one batch: `values` [n, width], `known` [n] of 0/1. */
+/** An output's targets for one batch: `values` [n, width], `weight` [n]: 0 without the label, else the example's loss weight. */
 export interface BatchTargets {
   values: Tensor;
-  known: Tensor;
+  weight: Tensor;
 }
 
 /** The rows `rows` of `t` as a batch's tensors. */
 export function batchTargets(tf: Tf, t: OutputTargets, rows: ArrayLike<number>): BatchTargets {
-  const { values, known } = gatherRows(t, rows, new Float32Array(rows.length));
-  return { values: tf.tensor2d(values, [rows.length, t.width]), known: tf.tensor1d(known) };
+  return {
+    values: tf.tensor2d(gatherRows(t, rows).values, [rows.length, t.width]),
+    weight: tf.tensor1d(exampleWeights(t, rows)),
+  };
 }
 
 /** Each example's loss for output `t` from its predictions `p` ([n, units]). */
@@ -51,7 +54,7 @@ function perExample(tf: Tf, t: OutputTargets, p: Tensor, y: BatchTargets): Tenso
 
 /** The output's loss over the examples that have its label (0 when none has). */
 export function outputLoss(tf: Tf, t: OutputTargets, p: Tensor, y: BatchTargets): Scalar {
-  return tf.tidy(() => perExample(tf, t, p, y).mul(y.known).sum().div(y.known.sum().maximum(1)) as Scalar);
+  return tf.tidy(() => perExample(tf, t, p, y).mul(y.weight).sum().div(y.weight.sign().sum().maximum(1)) as Scalar);
 }
 
 /** The loss the model minimizes: each output's times its loss_weight, summed. */

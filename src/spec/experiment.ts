@@ -115,6 +115,9 @@ interface OutputCommon {
   head: RegistryChoice[];
 }
 
+/** Per-example loss weights by class or band: from the training split's counts, or given. */
+export type LossWeights<Given> = 'balanced' | Given;
+
 /** One output of a model that predicts several things (spec/outputs.ts declares each type's params). */
 export type OutputSpec =
   | (OutputCommon & {
@@ -122,9 +125,22 @@ export type OutputSpec =
       values?: Record<string, string>;
       classes?: string[];
       label_smoothing: number;
+      class_weights?: LossWeights<Record<string, number>>;
     })
-  | (OutputCommon & { type: 'binary'; values?: Record<string, string>; positive: string; label_smoothing: number })
-  | (OutputCommon & { type: 'number'; loss: 'huber' | 'mse' | 'mae'; huber_delta: number; bands?: number[] })
+  | (OutputCommon & {
+      type: 'binary';
+      values?: Record<string, string>;
+      positive: string;
+      label_smoothing: number;
+      class_weights?: LossWeights<Record<string, number>>;
+    })
+  | (OutputCommon & {
+      type: 'number';
+      loss: 'huber' | 'mse' | 'mae';
+      huber_delta: number;
+      bands?: number[];
+      band_weights?: LossWeights<number[]>;
+    })
   | (OutputCommon & { type: 'set'; labels: string[]; separator: string; threshold: number });
 
 /** What a run's report.html shows (report/run-report.ts). */

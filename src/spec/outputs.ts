@@ -19,6 +19,12 @@ const weight = {
   doc: "this output's loss counts this many times in the sum the model minimizes",
 } as const;
 
+const classWeights = {
+  type: 'weights',
+  per: 'name',
+  doc: "each training example's loss times its class's weight: `balanced` (the training split's count of each class, inverted: total / (classes x count)), or class name -> weight (1 for those not named); binary names: the positive one and `not <positive>`",
+} as const;
+
 /** A class output's metrics, with its defaults. */
 const classMetrics = <const D extends readonly string[]>(defaults: D) =>
   ({
@@ -36,6 +42,7 @@ export const OUTPUT_TYPES = {
       values,
       classes: { type: 'strings', minItems: 2, doc: 'the classes in order (default: the names found, sorted)' },
       label_smoothing: smoothing,
+      class_weights: classWeights,
       loss_weight: weight,
       metrics: classMetrics(['accuracy', 'f1']),
     },
@@ -47,6 +54,7 @@ export const OUTPUT_TYPES = {
       values,
       positive: { type: 'string', required: true, doc: 'the name (after values) that means yes; any other is no' },
       label_smoothing: smoothing,
+      class_weights: classWeights,
       loss_weight: weight,
       metrics: classMetrics(['accuracy', 'auc']),
     },
@@ -65,6 +73,11 @@ export const OUTPUT_TYPES = {
       bands: {
         type: 'numbers',
         doc: 'ascending lower bounds of bands the metrics are also reported per, e.g. ages [0, 13, 20, 40, 60]',
+      },
+      band_weights: {
+        type: 'weights',
+        per: 'band',
+        doc: "each training example's loss times its band's weight (needs bands; a value below the first bound counts in the first band): `balanced` (total / (bands x count) over the training split), or a weight per band in order",
       },
       loss_weight: weight,
       metrics: {

@@ -21,6 +21,8 @@ export type Param = (
   | { type: 'numbers' }
   /** Strings to strings (a label's raw values to the names they stand for). */
   | { type: 'map' }
+  /** Loss weights: `balanced`, or a weight per name (`per: name`) or per band, in order (`per: band`). */
+  | { type: 'weights'; per: 'name' | 'band' }
 ) & { doc: string; required?: boolean };
 
 export type Params = Record<string, Param>;
@@ -72,6 +74,14 @@ export function paramSchema(p: Param): JsonSchema {
       return { ...base, type: 'array', items: { type: 'number' }, minItems: 1 };
     case 'map':
       return { ...base, type: 'object', additionalProperties: { type: 'string', minLength: 1 } };
+    case 'weights': {
+      const weight = { type: 'number', exclusiveMinimum: 0 };
+      const given =
+        p.per === 'name'
+          ? { type: 'object', additionalProperties: weight, minProperties: 1 }
+          : { type: 'array', items: weight, minItems: 1 };
+      return { ...base, oneOf: [{ const: 'balanced' }, given] };
+    }
   }
 }
 

@@ -97,7 +97,7 @@ export function scoreOutputs(
         const p = outs[o] as Tensor;
         (preds[o] as Float32Array).set(p.dataSync(), b * unitsOf(t));
         const y = batchTargets(tf, t, rows);
-        const known = y.known.sum().dataSync()[0] as number;
+        const known = y.weight.sign().sum().dataSync()[0] as number;
         sums[o] = (sums[o] as number) + (outputLoss(tf, t, p, y).dataSync()[0] as number) * known;
       }
     });

@@ -59,6 +59,18 @@ const CASES: Case[] = [
     message: "'age' is not a label a folder source gives: its only label is the class folder (from: class)",
   },
   {
+    file: 'outputs-band-weights.yaml',
+    at: 'outputs-band-weights.yaml:7:69',
+    path: 'outputs.age.band_weights',
+    message: '2 weight(s) for 3 bands (0, 20, 60): give one per band, or balanced',
+  },
+  {
+    file: 'outputs-class-weights-misspelled.yaml',
+    at: 'outputs-class-weights-misspelled.yaml:7:102',
+    path: 'outputs.gender.class_weights.mail',
+    message: "'mail' is not one of this output's classes; did you mean 'male'? (male, female)",
+  },
+  {
     file: 'alias-bomb.yaml',
     at: 'alias-bomb.yaml:1:1',
     path: '',

@@ -9,6 +9,8 @@ import { parse } from 'yaml';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { prepareData } from '../../src/data/prepare.ts';
 import { decodeJobs, fileJobs } from '../../src/data/preprocess.ts';
+import { exampleWeights } from '../../src/data/targets.ts';
+import { batchTargets, outputLoss } from '../../src/engine/output-losses.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { loadRun, predictFiles } from '../../src/report/predict.ts';
 import { runExperiment } from '../../src/runner/run.ts';
@@ -103,6 +105,46 @@ describe('several outputs', () => {
     expect(level?.scale?.std).toBeGreaterThan(5);
     // Missing class labels are a stratum of their own: the split keeps their share.
     expect(data.splits.validation.targets?.find((t) => t.name === 'half')?.missing).toBeGreaterThan(0);
+  });
+
+  it('weighs classes and bands from the training split (balanced) or as given; the loss divides by the labelled count', async () => {
+    const dir = tempDir('run-exp-outputs-');
+    await images(dir, 40, 5);
+    const { file, text } = experiment(dir);
+    writeFileSync(file, text);
+    const set = ['outputs.half.class_weights=balanced', 'outputs.level.band_weights=[1, 3]'];
+    const { experiment: exp } = resolveExperiment(file, { env: {}, set });
+    const data = await prepareData(exp, { cacheDir: path.join(dir, 'cache') });
+    const [half, level] = data.splits.train.targets ?? [];
+    if (!half || !level) throw new Error('no targets');
+    const count = (c: number) => half.values.filter((v, i) => half.known[i] && v === c).length;
+    const labelled = count(0) + count(1);
+    expect(Array.from(half.weights ?? [])).toEqual(
+      [labelled / (2 * count(0)), labelled / (2 * count(1))].map(Math.fround),
+    );
+    expect(Array.from(level.weights ?? [])).toEqual([1, 3]);
+    // Validation keeps plain means (as Keras' class_weight).
+    expect(data.splits.validation.targets?.[0]?.weights).toBeUndefined();
+    const rows = Array.from(half.known.keys());
+    const w = exampleWeights(half, rows);
+    for (const i of rows) expect(w[i]).toBe(half.known[i] ? half.weights?.[half.values[i] as number] : 0);
+    const lw = exampleWeights(level, rows);
+    for (const i of rows) expect(lw[i]).toBe((level.values[i] as number) >= 50 ? 3 : 1);
+
+    // The loss: the weighted sum over the labelled examples, divided by their count (not by the weights' sum).
+    const { tf } = await loadTensorflow();
+    const p = tf.tensor2d([0.9, 0.1, 0.2, 0.8, 0.5, 0.5], [3, 2]);
+    const fake = {
+      ...half,
+      values: Float32Array.of(0, 0, 1),
+      known: Uint8Array.of(1, 1, 0),
+      weights: Float32Array.of(2, 1),
+    };
+    const loss = outputLoss(tf, fake, p, batchTargets(tf, fake, [0, 1, 2])).dataSync()[0] as number;
+    const s = half.spec.type === 'category' ? half.spec.label_smoothing : 0;
+    const ce = (q: number[], c: number) =>
+      -q.reduce((a, v, k) => a + (k === c ? 1 - s + s / 2 : s / 2) * Math.log(v), 0);
+    expect(loss).toBeCloseTo((2 * ce([0.9, 0.1], 0) + 2 * ce([0.2, 0.8], 0)) / 2, 5);
   });
 
   it('trains every output to low error and records val_<output>_<metric>; predict and MLmodel give every output', async () => {
@@ -202,7 +244,13 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
     const { file, text } = experiment(dir);
     writeFileSync(file, text);
     const epochs = async (engine: string) => {
-      const set = [`training.engine=${engine}`, 'training.epochs=3'];
+      // With class and band weights: both engines weigh the examples alike too.
+      const set = [
+        `training.engine=${engine}`,
+        'training.epochs=3',
+        'outputs.half.class_weights=balanced',
+        'outputs.level.band_weights=[1, 2]',
+      ];
       const result = await runExperiment(resolveExperiment(file, { env: {}, set }), {}, path.join(dir, 'cache'));
       expect(result.status).toBe('FINISHED');
       return result.epochs;

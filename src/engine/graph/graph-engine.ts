@@ -3,7 +3,7 @@
 // next batch. The graph holds weights and optimizer state while an epoch runs.
 import type { Optimizer, Variable } from '@tensorflow/tfjs-node';
 import type { InputSource } from '../../data/batches.ts';
-import type { OutputTargets } from '../../data/targets.ts';
+import { exampleWeights, type OutputTargets } from '../../data/targets.ts';
 import type { Engine, StepBatch } from '../engine.ts';
 import type { GraphTrainer } from './graph-trainer.ts';
 
@@ -25,28 +25,26 @@ interface Fed {
   y: Float32Array;
   w: Float32Array | undefined;
   n: number;
-  heads?: { y: Float32Array; known: Float32Array }[];
+  heads?: { y: Float32Array; weight: Float32Array }[];
 }
 
 /**
  * Each output's targets for the rows of a batch as the graph takes them: a
  * category one-hot, a number standardized, binary and set values as they are.
  */
-function headFeeds(targets: OutputTargets[], rows: number[]): { y: Float32Array; known: Float32Array }[] {
+function headFeeds(targets: OutputTargets[], rows: number[]): { y: Float32Array; weight: Float32Array }[] {
   return targets.map((t) => {
     const category = t.spec.type === 'category';
     const width = category ? t.names.length : t.width;
     const y = new Float32Array(rows.length * width);
-    const known = new Float32Array(rows.length);
     const { mean, std } = t.scale ?? { mean: 0, std: 1 };
     for (const [k, i] of rows.entries()) {
-      known[k] = t.known[i] as number;
       if (!t.known[i]) continue;
       if (category) y[k * width + (t.values[i] as number)] = 1;
       else if (t.spec.type === 'number') y[k] = ((t.values[i] as number) - mean) / std;
       else y.set(t.values.subarray(i * t.width, (i + 1) * t.width), k * width);
     }
-    return { y, known };
+    return { y, weight: exampleWeights(t, rows) };
   });
 }
 

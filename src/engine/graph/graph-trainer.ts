@@ -86,7 +86,7 @@ export class GraphTrainer {
   private readonly betaPowers: [number, number][] = [];
   private readonly inputShape: number[];
   /** Several outputs: per output, its fed targets (one-hot, standardized or 0/1) and which examples have them. */
-  private readonly heads: { y: Output; known: Output; width: number }[] = [];
+  private readonly heads: { y: Output; weight: Output; width: number }[] = [];
 
   constructor(
     private readonly tf: Tf,
@@ -202,8 +202,9 @@ export class GraphTrainer {
     for (const [o, t] of targets.entries()) {
       const width = t.spec.type === 'category' ? t.names.length : t.width;
       const y = g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [-1, width] } }, `y_${t.name}`);
-      const known = g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [-1] } }, `known_${t.name}`);
-      this.heads.push({ y, known, width });
+      // Each example's loss weight: 0 without the label, else its class's or band's weight.
+      const weight = g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [-1] } }, `weight_${t.name}`);
+      this.heads.push({ y, weight, width });
       const p = outs[o] as Output;
       const ctx = { y, p, c, op, sum: (x: Output, axis: number) => reduce('Sum', x, axis) };
       let each: Output;
@@ -224,7 +225,8 @@ export class GraphTrainer {
         const loss = graphLoss({ type, label_smoothing: smoothing }, ctx, width);
         each = loss.perClass ? reduce('Mean', loss.value, 1) : loss.value;
       }
-      const mean = op('RealDiv', all(op('Mul', each, known)), op('Maximum', all(known), c(1)));
+      const labelled = all(g.op('Sign', [weight], { T: f32 }));
+      const mean = op('RealDiv', all(op('Mul', each, weight)), op('Maximum', labelled, c(1)));
       const weighted = op('Mul', mean, c(spec.loss_weight));
       total = total ? op('AddV2', total, weighted) : weighted;
     }
@@ -451,8 +453,8 @@ export class GraphTrainer {
     lr: number,
     seed: [number, number],
     weights?: Float32Array,
-    /** Several outputs: each output's targets [batch, width] and known flags [batch], in order. */
-    heads?: { y: Float32Array; known: Float32Array }[],
+    /** Several outputs: each output's targets [batch, width] and example weights [batch] (0: no label), in order. */
+    heads?: { y: Float32Array; weight: Float32Array }[],
   ): Promise<{ loss: number; predicted: Int32Array; finite: boolean }> {
     const train = this.trainOp();
     const k = y.length / batch;
@@ -461,7 +463,7 @@ export class GraphTrainer {
       const fed = heads?.[o];
       if (!fed) throw new Error("a model with several outputs: every step needs each output's targets");
       feeds.push([h.y, { dtype: DT.float32, shape: [batch, h.width], data: fed.y }]);
-      feeds.push([h.known, { dtype: DT.float32, shape: [batch], data: fed.known }]);
+      feeds.push([h.weight, { dtype: DT.float32, shape: [batch], data: fed.weight }]);
     }
     if (this.w) {
       if (!weights) throw new Error('class_weights: every step needs the weight of each example');
