@@ -52,6 +52,24 @@ export function checkOutputs(exp: Experiment, locator: Locator): ConfigError[] {
         "class weights weigh the data's classes; with outputs, weigh each output's loss with its loss_weight",
       );
   }
+  const stratify = exp.data.split.stratify;
+  if (stratify !== undefined) {
+    const names = Object.keys(exp.outputs ?? {});
+    const out = exp.outputs?.[stratify];
+    const hint = didYouMean(stratify, names);
+    if (!exp.outputs)
+      at('data.split.stratify', "stratify names an output; without outputs the split keeps each class folder's share");
+    else if (!out)
+      at(
+        'data.split.stratify',
+        `'${stratify}' is not an output${hint ? `; did you mean '${hint}'?` : ''} (outputs: ${names.join(', ')})`,
+      );
+    else if (out.type === 'set' || (out.type === 'number' && !out.bands))
+      at(
+        'data.split.stratify',
+        `'${stratify}' is a ${out.type} output${out.type === 'number' ? ' without bands' : ''}: the split keeps the shares of a category or binary output's classes, or of a number output's bands`,
+      );
+  }
   const { source, pattern } = exp.data;
   for (const [name, out] of Object.entries(exp.outputs ?? {})) {
     const here = `outputs.${name}`;

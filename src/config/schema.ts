@@ -131,6 +131,12 @@ export function experimentSchema(): JsonSchema {
         validation: fraction('fraction held out for validation', 0.05),
         test: fraction('fraction held out for testing', 0),
         seed: { type: 'integer', description: 'split seed (default: the experiment seed)' },
+        stratify: {
+          type: 'string',
+          minLength: 1,
+          description:
+            'with outputs: the output whose proportions every split keeps (a category or binary output by class, a number output by its bands; default: the first category or binary output)',
+        },
       }),
       preprocessing: section('how each image becomes a tensor', {
         size: {

@@ -9,7 +9,16 @@ import type { FileStamp } from './cache-files.ts';
 import { channelsOf } from './decode.ts';
 import { type DataSpec, type Item, listData } from './sources.ts';
 import { stratifiedSplit } from './split.ts';
-import { evaluationTargets, lossWeights, type OutputTargets, outputTargets, standardize, takeRows } from './targets.ts';
+import {
+  evaluationTargets,
+  lossWeights,
+  type OutputTargets,
+  outputTargets,
+  slotIndex,
+  slotNames,
+  standardize,
+  takeRows,
+} from './targets.ts';
 
 export interface PreparedData {
   classes: string[];
@@ -60,13 +69,16 @@ export async function prepareData(exp: Experiment, options: LoadOptions = {}): P
   const seed = exp.data.split.seed ?? exp.seed;
   const targets = outputs ? outputTargets(outputs, listing.items, classes, exp.data.path) : undefined;
   const rowOf = new Map(listing.items.map((it, i) => [it, i]));
-  // With outputs, the split keeps the first class-like output's proportions (its missing labels a stratum of their own).
-  const strata = targets?.find((t) => t.spec.type === 'category' || t.spec.type === 'binary');
+  // With outputs, the split keeps one output's proportions (data.split.stratify, else the first class-like
+  // output): its classes or bands, its missing labels a stratum of their own.
+  const by = exp.data.split.stratify;
+  const strata = targets?.find((t) => (by ? t.name === by : t.spec.type === 'category' || t.spec.type === 'binary'));
+  const slots = strata ? slotNames(strata) : [];
   const stratumOf = (it: Item) => {
     const i = rowOf.get(it) as number;
-    return strata?.known[i] ? (strata.values[i] as number) : (strata?.names.length ?? 0);
+    return strata?.known[i] ? slotIndex(strata, i) : slots.length;
   };
-  const strataNames = strata ? [...strata.names, `${strata.name} missing`] : targets ? ['all'] : classes;
+  const strataNames = strata ? [...slots, `${strata.name} missing`] : targets ? ['all'] : classes;
   const parts: Record<'train' | 'validation' | 'test', Item[]> = listing.validation
     ? { train: listing.items, validation: listing.validation, test: listing.test ?? [] }
     : stratifiedSplit(

@@ -6,7 +6,7 @@
 // trains the others; the counts of missing labels are part of the data line.
 import { DataError } from '../spec/errors.ts';
 import type { OutputSpec } from '../spec/experiment.ts';
-import { bandIndex } from './bands.ts';
+import { bandIndex, bandOf } from './bands.ts';
 import type { Item } from './sources.ts';
 
 /** One output's targets for a list of items. */
@@ -28,11 +28,21 @@ export interface OutputTargets {
   weights?: Float32Array;
 }
 
-/** Which class or band weight item `i` of `t` takes. */
-function weightSlot(t: OutputTargets, i: number): number {
+/**
+ * The class (category, binary) or band (number) item `i` of `t` is in: what
+ * its loss weight and its split stratum go by. A number below the first band
+ * counts in the first.
+ */
+export function slotIndex(t: OutputTargets, i: number): number {
   const v = t.values[i] as number;
   if (t.spec.type === 'number') return Math.max(0, bandIndex(v, t.spec.bands ?? []));
   return v;
+}
+
+/** The names of `t`'s slots: its class names, or its bands ("0-12", "60+"). */
+export function slotNames(t: OutputTargets): string[] {
+  const bands = t.spec.type === 'number' ? (t.spec.bands ?? []) : null;
+  return bands ? bands.map((b) => bandOf(String(b), bands)) : t.names;
 }
 
 /**
@@ -50,7 +60,7 @@ export function lossWeights(train: OutputTargets[]): void {
           ? spec.band_weights
           : undefined;
     if (given === undefined) continue;
-    const slots = spec.type === 'number' ? (spec.bands?.length ?? 1) : t.names.length;
+    const slots = slotNames(t).length;
     if (given !== 'balanced') {
       t.weights = Float32Array.from({ length: slots }, (_, k) =>
         Array.isArray(given) ? (given[k] as number) : (given[t.names[k] as string] ?? 1),
@@ -61,7 +71,7 @@ export function lossWeights(train: OutputTargets[]): void {
     let total = 0;
     for (let i = 0; i < t.known.length; i++)
       if (t.known[i]) {
-        const slot = weightSlot(t, i);
+        const slot = slotIndex(t, i);
         counts[slot] = (counts[slot] as number) + 1;
         total++;
       }
@@ -76,7 +86,7 @@ export function exampleWeights(t: OutputTargets, rows: ArrayLike<number>): Float
   const w = new Float32Array(rows.length);
   for (let k = 0; k < rows.length; k++) {
     const i = rows[k] as number;
-    if (t.known[i]) w[k] = t.weights ? (t.weights[weightSlot(t, i)] as number) : 1;
+    if (t.known[i]) w[k] = t.weights ? (t.weights[slotIndex(t, i)] as number) : 1;
   }
   return w;
 }

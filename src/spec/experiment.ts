@@ -40,7 +40,7 @@ export interface Experiment {
     label_map?: Record<string, string>;
     path_column: string;
     label_column: string;
-    split: { validation: number; test: number; seed?: number };
+    split: { validation: number; test: number; seed?: number; stratify?: string };
     preprocessing: {
       size: [number, number];
       fit: 'cover' | 'contain' | 'fill';

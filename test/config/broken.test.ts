@@ -71,6 +71,12 @@ const CASES: Case[] = [
     message: "'mail' is not one of this output's classes; did you mean 'male'? (male, female)",
   },
   {
+    file: 'outputs-stratify-set.yaml',
+    at: 'outputs-stratify-set.yaml:6:39',
+    path: 'data.split.stratify',
+    message: "'tags' is a set output: the split keeps the shares of a category or binary output's classes",
+  },
+  {
     file: 'alias-bomb.yaml',
     at: 'alias-bomb.yaml:1:1',
     path: '',

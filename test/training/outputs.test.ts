@@ -107,6 +107,23 @@ describe('several outputs', () => {
     expect(data.splits.validation.targets?.find((t) => t.name === 'half')?.missing).toBeGreaterThan(0);
   });
 
+  it('splits by the output data.split.stratify names: a number output by its bands', async () => {
+    const dir = tempDir('run-exp-outputs-');
+    await images(dir, 60, 5);
+    const { file, text } = experiment(dir);
+    writeFileSync(file, text);
+    const set = ['data.split.stratify=level', 'data.split.validation=0.25'];
+    const { experiment: exp } = resolveExperiment(file, { env: {}, set });
+    const data = await prepareData(exp, { cacheDir: path.join(dir, 'cache') });
+    const levels = (s: 'train' | 'validation') =>
+      Array.from(data.splits[s].targets?.find((t) => t.name === 'level')?.values ?? []);
+    const high = (xs: number[]) => xs.filter((v) => v >= 50).length;
+    const all = [...levels('train'), ...levels('validation')];
+    // Each band keeps its share: round(count x 0.25) of it in validation.
+    expect(high(levels('validation'))).toBe(Math.round(high(all) * 0.25));
+    expect(levels('validation').length - high(levels('validation'))).toBe(Math.round((all.length - high(all)) * 0.25));
+  });
+
   it('weighs classes and bands from the training split (balanced) or as given; the loss divides by the labelled count', async () => {
     const dir = tempDir('run-exp-outputs-');
     await images(dir, 40, 5);
