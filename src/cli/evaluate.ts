@@ -3,7 +3,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { resolveExperiment } from '../config/resolve.ts';
 import type { DataSpec } from '../data/sources.ts';
+import { type OutputMeta, readOutputs } from '../model/output-meta.ts';
 import { loadTensorflow, type Tf } from '../platform/tensorflow.ts';
+import { evaluateOutputsOn } from '../report/evaluate-outputs.ts';
 import { evaluateOn, type ScoredData } from '../report/evaluate-run.ts';
 import { confusionMatrix } from '../report/plots.ts';
 import { type LoadedRun, loadRun } from '../report/predict.ts';
@@ -27,14 +29,11 @@ export async function scoreInto(
   data: string,
   env: NodeJS.ProcessEnv | undefined,
 ): Promise<ScoredInto> {
-  const spec: DataSpec = /\.ya?ml$/i.test(data)
-    ? resolveExperiment(data, { env }).experiment.data
-    : { source: 'folder', path: path.resolve(data), path_column: 'path', label_column: 'label' };
+  const spec = dataOf(data, env);
   const scored = await evaluateOn(tf, run, spec);
   const name = path.basename(spec.path);
   const { predictions, items: _items, ...report } = scored;
-  const dir = path.join(run.dir, 'evaluations', new Date().toISOString().replace(/[:.]/g, '-'));
-  mkdirSync(dir, { recursive: true });
+  const dir = evaluationDir(run);
   writeFileSync(
     path.join(dir, 'evaluation.json'),
     `${JSON.stringify({ data, classes: run.classes, ...report }, null, 2)}\n`,
@@ -52,12 +51,64 @@ export async function scoreInto(
   return { dir, name, scored };
 }
 
+/** The data `data` names: a folder with one sub-folder per class, or an experiment file whose data to use. */
+function dataOf(data: string, env: NodeJS.ProcessEnv | undefined): DataSpec {
+  return /\.ya?ml$/i.test(data)
+    ? resolveExperiment(data, { env }).experiment.data
+    : { source: 'folder', path: path.resolve(data), path_column: 'path', label_column: 'label' };
+}
+
+/** A new folder evaluations/<time>/ of the run. */
+function evaluationDir(run: LoadedRun): string {
+  const dir = path.join(run.dir, 'evaluations', new Date().toISOString().replace(/[:.]/g, '-'));
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * A model with several outputs scored on `data` into evaluations/<time>/:
+ * evaluation.json (per output the set labels: its images, loss and metrics)
+ * and predictions.json (every output of every image).
+ */
+async function evaluateOutputs(
+  tf: Tf,
+  run: LoadedRun & { outputs: OutputMeta[] },
+  options: { data: string; json?: boolean; env?: NodeJS.ProcessEnv },
+  out: (s: string) => void,
+): Promise<number> {
+  const { rows, ...report } = await evaluateOutputsOn(tf, run, dataOf(options.data, options.env));
+  const dir = evaluationDir(run);
+  const outputs = run.outputs.map(({ spec: _spec, ...o }) => o);
+  writeFileSync(path.join(dir, 'evaluation.json'), `${JSON.stringify({ data: options.data, ...report }, null, 2)}\n`);
+  writeFileSync(
+    path.join(dir, 'predictions.json'),
+    `${JSON.stringify({ outputs, images: rows.map((r) => ({ path: r.path, ...readOutputs(run.outputs, r.units) })) })}\n`,
+  );
+  if (options.json) {
+    out(`${JSON.stringify({ dir, ...report }, null, 2)}\n`);
+    return 0;
+  }
+  out(`${report.images} images\n`);
+  for (const [name, m] of Object.entries(report.outputs)) {
+    const { images, loss: _loss, ...metrics } = m;
+    const shown = Object.entries(metrics)
+      .filter((e): e is [string, number] => e[1] !== null)
+      .map(([k, v]) => `${k} ${v.toFixed(4)}`);
+    out(`${name}: ${images ? `${images} labelled  ${shown.join('  ')}` : 'not labelled by this data'}\n`);
+  }
+  if (report.faces) out(`${facesLine(report.faces)}\n`);
+  if (report.bad.length) out(`${report.bad.length} bad file(s) skipped\n`);
+  out(`report: ${dir}\n`);
+  return 0;
+}
+
 export async function evaluateCommand(
   options: { run: string; data: string; json?: boolean; env?: NodeJS.ProcessEnv },
   out: (s: string) => void,
 ): Promise<number> {
   const { tf } = await loadTensorflow();
   const run = await loadRun(tf, options.run);
+  if (run.outputs) return evaluateOutputs(tf, { ...run, outputs: run.outputs }, options, out);
   const { dir, scored } = await scoreInto(tf, run, options.data, options.env);
   const { predictions: _p, items: _i, ...report } = scored;
   if (options.json) {

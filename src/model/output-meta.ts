@@ -16,6 +16,8 @@ export interface OutputMeta {
   scale?: { mean: number; std: number };
   /** set: a label is predicted from this probability on. */
   threshold?: number;
+  /** The output as the experiment declared it: where new data's labels come from, the loss and metrics to score it by (models saved before 2026-12-03 lack it; their run folder's config.yaml has it). */
+  spec?: OutputSpec;
 }
 
 export type OutputPrediction =
@@ -31,6 +33,7 @@ export function outputMetaOf(targets: OutputTargets[]): OutputMeta[] {
     units: t.spec.type === 'category' ? t.names.length : t.width,
     ...(t.scale ? { scale: t.scale } : {}),
     ...(t.spec.type === 'set' ? { threshold: t.spec.threshold } : {}),
+    spec: t.spec,
   }));
 }
 

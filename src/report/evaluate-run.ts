@@ -1,5 +1,6 @@
 // A recorded run's model on another data set: the full evaluation report.
 
+import type { InputSource } from '../data/batches.ts';
 import { type FaceStats, type LoadOptions, loadPixels } from '../data/cache.ts';
 import { channelsOf } from '../data/decode.ts';
 import { toFloat } from '../data/normalize.ts';
@@ -25,6 +26,26 @@ export interface ScoredData extends DataEvaluation {
   items: Item[];
 }
 
+/** Batches of decoded images (rows of `pixels`) as a model with preprocessing `p` takes them, and their mirror images. */
+export function pixelSource(
+  tf: Tf,
+  pixels: Uint8Array,
+  imageBytes: number,
+  p: LoadedRun['preprocessing'],
+): InputSource {
+  const [h, w] = p.size;
+  const c = channelsOf(p);
+  const source: InputSource = (idx) =>
+    tf.tensor4d(toFloat(pixels, imageBytes, c, idx, p, new Float32Array(idx.length * imageBytes)), [
+      idx.length,
+      h,
+      w,
+      c,
+    ]);
+  source.mirrored = (idx) => tf.tidy(() => mirrorImages(tf, source(idx))());
+  return source;
+}
+
 /** Evaluates `run` on the images of `spec`, whose classes must be the run's. */
 export async function evaluateOn(
   tf: Tf,
@@ -38,10 +59,8 @@ export async function evaluateOn(
     );
   const listing = listData({ ...spec, classes: spec.classes ?? run.classes });
   const items = [...listing.items, ...(listing.validation ?? []), ...(listing.test ?? [])];
-  const p = run.preprocessing;
-  const px = await loadPixels(items, p, options);
-  const [h, w] = p.size;
-  const c = channelsOf(p);
+  const px = await loadPixels(items, run.preprocessing, options);
+  const source = pixelSource(tf, px.pixels, px.imageBytes, run.preprocessing);
   const k = run.classes.length;
   const probs = new Float32Array(px.items.length * k);
   const labels = Int32Array.from(px.items, (it) => run.classes.indexOf(listing.classes[it.label] as string));
@@ -50,12 +69,7 @@ export async function evaluateOn(
     const n = Math.min(batch, px.items.length - b);
     const idx = Array.from({ length: n }, (_, i) => b + i);
     tf.tidy(() => {
-      const x = tf.tensor4d(toFloat(px.pixels, px.imageBytes, c, idx, p, new Float32Array(n * px.imageBytes)), [
-        n,
-        h,
-        w,
-        c,
-      ]);
+      const x = source(idx);
       probs.set(predictProbs(tf, run.model, x, run.testTimeFlip ? mirrorImages(tf, x) : undefined).dataSync(), b * k);
     });
   }

@@ -109,7 +109,7 @@ export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
     testTimeFlip: experiment.data.test_time_flip === true,
     classes,
     model,
-    ...(outputs ? { outputs } : {}),
+    ...(outputs ? { outputs: outputs.map((o) => ({ ...o, spec: o.spec ?? experiment.outputs?.[o.name] })) } : {}),
   };
 }
 

@@ -15,7 +15,14 @@ import type { SystemSampler } from '../record/system-metrics.ts';
 import type { EpochMetrics } from '../spec/events.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import type { Callback } from '../train/callbacks.ts';
-import { evaluateSets, outputEntries, type SetScores, scoreOutputs, setMetrics } from '../train/evaluate.ts';
+import {
+  evaluateSets,
+  outputEntries,
+  type SetScores,
+  scoreOptions,
+  scoreOutputs,
+  setMetrics,
+} from '../train/evaluate.ts';
 import { Monitor } from '../train/monitor.ts';
 
 const HEARTBEAT_MS = 10_000;
@@ -37,7 +44,7 @@ export function evaluationSets(
         for (const [name, set] of Object.entries(data.evaluationSets)) {
           const targets = set.targets ?? [];
           const index = Int32Array.from(set.labels, (_, i) => i);
-          const s = scoreOutputs(tf, exp, sources.sets[name] as InputSource, index, targets, model);
+          const s = scoreOutputs(tf, scoreOptions(exp), sources.sets[name] as InputSource, index, targets, model);
           Object.assign(m, outputEntries(`${name}_`, s, targets));
         }
         return;

@@ -13,7 +13,15 @@ import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
 import { buildRunReport, type ReportModel, readPredictions, setPredictions } from '../report/run-report.ts';
 import type { EpochMetrics } from '../spec/events.ts';
 import type { Experiment } from '../spec/experiment.ts';
-import { evaluateSets, type SetScores, scoreOutputs, setMetrics, validate } from '../train/evaluate.ts';
+import {
+  evaluateSets,
+  outputsRecord,
+  type SetScores,
+  scoreOptions,
+  scoreOutputs,
+  setMetrics,
+  validate,
+} from '../train/evaluate.ts';
 
 export interface SetSummary {
   images: number;
@@ -57,19 +65,8 @@ interface FinalParts {
  */
 async function finalOutputsEvaluation(p: FinalParts): Promise<FinalScores> {
   const { tf, exp, data, model, sources, run, epochs } = p;
-  const scoreOf = (source: InputSource, index: Int32Array, targets: OutputTargets[] | undefined) => {
-    const s = targets ? scoreOutputs(tf, exp, source, index, targets, model) : null;
-    if (!s || !targets) return null;
-    return {
-      loss: s.loss,
-      outputs: Object.fromEntries(
-        targets.map((t) => [
-          t.name,
-          { images: t.known.length - t.missing, loss: s.outputs[t.name]?.loss ?? null, ...s.outputs[t.name]?.metrics },
-        ]),
-      ),
-    };
-  };
+  const scoreOf = (source: InputSource, index: Int32Array, targets: OutputTargets[] | undefined) =>
+    targets ? outputsRecord(scoreOutputs(tf, scoreOptions(exp), source, index, targets, model), targets) : null;
   const split = (name: 'validation' | 'test') =>
     scoreOf(sources.data, data.splits[name].index, data.splits[name].targets);
   const metrics: Record<string, number | null> = {};

@@ -69,10 +69,22 @@ export interface OutputsScore {
   outputs: Record<string, { loss: number | null; metrics: Record<string, number | null>; predictions: Float32Array }>;
 }
 
+/** How a model is scored: images per batch, and whether by the mean over each image and its mirror image. */
+export interface ScoreOptions {
+  batchSize: number;
+  testTimeFlip: boolean;
+}
+
+/** An experiment's scoring options. */
+export const scoreOptions = (exp: Experiment): ScoreOptions => ({
+  batchSize: exp.training.batch_size,
+  testTimeFlip: exp.data.test_time_flip,
+});
+
 /** The outputs' losses and metrics on images `index` (their targets `targets`, row for row), without dropout. */
 export function scoreOutputs(
   tf: Tf,
-  exp: Experiment,
+  options: ScoreOptions,
   source: InputSource,
   index: Int32Array,
   targets: OutputTargets[],
@@ -81,7 +93,7 @@ export function scoreOutputs(
   if (index.length === 0) return null;
   const preds = targets.map((t) => new Float32Array(index.length * unitsOf(t)));
   const sums = targets.map(() => 0);
-  const bs = exp.training.batch_size;
+  const bs = options.batchSize;
   for (let b = 0; b < index.length; b += bs) {
     const idx = index.subarray(b, b + bs);
     const rows = Array.from(idx, (_, k) => b + k);
@@ -91,7 +103,7 @@ export function scoreOutputs(
         tf,
         model,
         source(idx),
-        exp.data.test_time_flip && mirrored ? () => mirrored(idx) : undefined,
+        options.testTimeFlip && mirrored ? () => mirrored(idx) : undefined,
       );
       for (const [o, t] of targets.entries()) {
         const p = outs[o] as Tensor;
@@ -115,6 +127,20 @@ export function scoreOutputs(
     };
   }
   return { loss, outputs };
+}
+
+/** A score of several outputs as evaluation.json records it: the weighted loss, and per output its labelled images, loss and metrics. */
+export function outputsRecord(s: OutputsScore | null, targets: OutputTargets[]) {
+  if (!s) return null;
+  return {
+    loss: s.loss,
+    outputs: Object.fromEntries(
+      targets.map((t) => [
+        t.name,
+        { images: t.known.length - t.missing, loss: s.outputs[t.name]?.loss ?? null, ...s.outputs[t.name]?.metrics },
+      ]),
+    ),
+  };
 }
 
 /** Units of an output's unit layer: a category's classes, a set's labels, else one. */

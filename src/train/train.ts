@@ -13,7 +13,7 @@ import type { Tf } from '../platform/tensorflow.ts';
 import type { EpochMetrics } from '../spec/events.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { type Callback, earlyStopping, scheduleObserver } from './callbacks.ts';
-import { outputEntries, scoreOutputs, validate } from './evaluate.ts';
+import { outputEntries, scoreOptions, scoreOutputs, validate } from './evaluate.ts';
 import { makeSchedule } from './make-schedule.ts';
 import { evaluate } from './metrics.ts';
 
@@ -61,7 +61,7 @@ function outputsRecord(
   const { tf, exp, data, model, sources } = p;
   const split = data.splits.validation;
   const targets = split.targets ?? [];
-  const val = scoreOutputs(tf, exp, sources.data, split.index, targets, model);
+  const val = scoreOutputs(tf, scoreOptions(exp), sources.data, split.index, targets, model);
   return {
     epoch: epoch + 1,
     lr,

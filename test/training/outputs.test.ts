@@ -2,10 +2,11 @@
 // a number, a class and a set of tags, each fixed by the pixels, trained to low
 // error on every output; labels missing from some files train the others.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { evaluateCommand } from '../../src/cli/evaluate.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { prepareData } from '../../src/data/prepare.ts';
 import { decodeJobs, fileJobs } from '../../src/data/preprocess.ts';
@@ -253,7 +254,54 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
       'tags_g',
       'bright_top',
     ]);
-  }, 120_000);
+
+    // run-exp evaluate on new images: an experiment file's data labels every output; a folder set only the category
+    // output its class folders name. Each image's outputs in predictions.json are predict's.
+    const fresh = tempDir('run-exp-outputs-new-');
+    await images(fresh, 48);
+    const evalFile = path.join(fresh, 'exp.yaml');
+    writeFileSync(evalFile, experiment(fresh).text);
+    const lines: string[] = [];
+    expect(await evaluateCommand({ run: result.run.dir, data: evalFile, env: {} }, (l) => lines.push(l))).toBe(0);
+    const into = (lines.at(-1) as string).replace(/^report: /, '').trim();
+    const scored = JSON.parse(readFileSync(path.join(into, 'evaluation.json'), 'utf8'));
+    expect(scored.images).toBe(48);
+    expect(scored.outputs.half.images).toBe(48);
+    expect(scored.outputs.half.accuracy).toBeGreaterThan(0.9);
+    expect(scored.outputs.level.mae).toBeLessThan(8);
+    expect(scored.outputs.tags.subset_accuracy).toBeGreaterThan(0.8);
+    expect(lines.join('')).toMatch(/^half: 48 labelled {2}accuracy [01]\.\d{4}/m);
+    const rowsOf = JSON.parse(readFileSync(path.join(into, 'predictions.json'), 'utf8')).images as {
+      path: string;
+      level: { value: number };
+    }[];
+    const again = await predictFiles(
+      tf,
+      run,
+      rowsOf.slice(0, 6).map((r) => r.path),
+    );
+    for (const [i, pred] of again.entries()) {
+      const level = pred.outputs?.level;
+      expect(Math.abs((rowsOf[i]?.level.value as number) - (level && 'value' in level ? level.value : 0))).toBeLessThan(
+        1e-3,
+      );
+    }
+    const folders = path.join(fresh, 'folders');
+    for (const f of readdirSync(path.join(fresh, 'images')).slice(0, 20)) {
+      const cls = f.split('_')[1] === 't' ? 'top' : 'bottom';
+      mkdirSync(path.join(folders, cls), { recursive: true });
+      copyFileSync(path.join(fresh, 'images', f), path.join(folders, cls, f));
+    }
+    lines.length = 0;
+    expect(await evaluateCommand({ run: result.run.dir, data: folders, env: {} }, (l) => lines.push(l))).toBe(0);
+    const byFolder = JSON.parse(
+      readFileSync(path.join((lines.at(-1) as string).replace(/^report: /, '').trim(), 'evaluation.json'), 'utf8'),
+    );
+    expect(byFolder.outputs.half.images).toBe(20);
+    expect(byFolder.outputs.level.images).toBe(0);
+    expect(byFolder.outputs.level.mae).toBeNull();
+    expect(lines.join('')).toContain('level: not labelled by this data');
+  }, 180_000);
 
   it('both engines train every output type alike: the same losses and metrics epoch by epoch', async () => {
     const dir = tempDir('run-exp-outputs-');
