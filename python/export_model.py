@@ -3,7 +3,8 @@
 Usage: export_model.py <model.json> <run_exp.json> <format> <out> <check.f32> <expected.f32>
 format: keras (a Keras 3 .keras file), savedmodel (a TF SavedModel), onnx (tf2onnx).
 check.f32 holds model inputs (float32, [n, h, w, c]) and expected.f32 run-exp's
-outputs on them ([n, classes]); the converted model must give the same to
+outputs on them ([n, classes], or with several outputs every output's units back
+to back per image, in order); the converted model must give the same to
 --tolerance, read back by its own runtime (Keras 3, TensorFlow, onnxruntime).
 Prints one JSON line: the files written and the largest difference.
 """
@@ -71,6 +72,15 @@ def keras3_config(h5):
         f.attrs["model_config"] = json.dumps(config)
 
 
+def rows(outputs):
+    """A model's outputs as one [n, units] array: several outputs side by side, in order."""
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    if isinstance(outputs, (list, tuple)):
+        return np.concatenate([np.asarray(o).reshape(len(o), -1) for o in outputs], axis=1)
+    return np.asarray(outputs)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("model_json")
@@ -105,15 +115,23 @@ def main():
             k3 = keras.models.load_model(h5, compile=False)
         target = os.path.join(a.out, "model.keras")
         k3.save(target)
-        got = keras.models.load_model(target, compile=False).predict(x, verbose=0)
+        got = rows(keras.models.load_model(target, compile=False).predict(x, verbose=0))
     elif a.format == "savedmodel":
         target = os.path.join(a.out, "saved_model")
         shutil.rmtree(target, ignore_errors=True)
         spec = tf.TensorSpec([None, h, w, c], tf.float32, name="images")
-        serve = tf.function(lambda images: {"probabilities": model(images, training=False)}, input_signature=[spec])
+        names = [o["name"] for o in meta.get("outputs", [])]
+
+        def outputs(images):
+            y = model(images, training=False)
+            # One class output: its probabilities; several: each by its name (a signature's outputs are unordered).
+            return dict(zip(names, y)) if names else {"probabilities": y}
+
+        serve = tf.function(outputs, input_signature=[spec])
         tf.saved_model.save(model, target, signatures={"serving_default": serve})
         loaded = tf.saved_model.load(target)
-        got = loaded.signatures["serving_default"](images=tf.constant(x))["probabilities"].numpy()
+        result = loaded.signatures["serving_default"](images=tf.constant(x))
+        got = rows([result[n].numpy() for n in names] if names else result["probabilities"].numpy())
     else:
         import onnxruntime
         import tf2onnx
@@ -122,7 +140,7 @@ def main():
         spec = (tf.TensorSpec([None, h, w, c], tf.float32, name="images"),)
         tf2onnx.convert.from_keras(model, input_signature=spec, opset=17, output_path=target)
         session = onnxruntime.InferenceSession(target, providers=["CPUExecutionProvider"])
-        got = session.run(None, {session.get_inputs()[0].name: x})[0]
+        got = rows(session.run(None, {session.get_inputs()[0].name: x}))
 
     diff = float(np.max(np.abs(got - want)))
     print(json.dumps({"path": target, "max_abs_diff": diff, "images": int(x.shape[0])}))

@@ -5,7 +5,6 @@ import { exportWeb } from '../export/web.ts';
 import { modelPython } from '../platform/model-python.ts';
 import { loadTensorflow } from '../platform/tensorflow.ts';
 import { loadRun } from '../report/predict.ts';
-import { DataError } from '../spec/errors.ts';
 import { modelFolder } from './model-source.ts';
 
 export async function exportCommand(
@@ -23,10 +22,6 @@ export async function exportCommand(
   const folder = await modelFolder(options, err);
   const { tf } = await loadTensorflow();
   const run = await loadRun(tf, folder);
-  if (run.outputs)
-    throw new DataError(
-      `this model has several outputs (${run.outputs.map((o) => o.name).join(', ')}); run-exp export converts models with one class output so far: MLflow's python_function flavor in the model folder gives every output`,
-    );
   const got =
     options.format === 'web'
       ? await exportWeb(tf, run, options.out)
@@ -40,7 +35,7 @@ export async function exportCommand(
   if (options.json) out(`${JSON.stringify({ format: options.format, ...got })}\n`);
   else
     out(
-      `exported ${options.format}: ${got.path}; it gives run-exp's probabilities to ${got.max_abs_diff.toExponential(1)} on ${got.images} check images (tolerance ${got.tolerance}); classes and preprocessing in run_exp.json beside it${options.format === 'web' ? '; serve the folder with any static file server' : ''}\n`,
+      `exported ${options.format}: ${got.path}; it gives run-exp's ${run.outputs ? 'outputs' : 'probabilities'} to ${got.max_abs_diff.toExponential(1)} on ${got.images} check images (tolerance ${got.tolerance}); ${run.outputs ? 'outputs' : 'classes'} and preprocessing in run_exp.json beside it${options.format === 'web' ? '; serve the folder with any static file server' : ''}\n`,
     );
   return 0;
 }

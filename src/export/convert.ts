@@ -6,10 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Tensor } from '@tensorflow/tfjs-node';
+import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
 import { channelsOf } from '../data/decode.ts';
 import { toFloat } from '../data/normalize.ts';
 import { preprocessingSteps } from '../model/model-folder.ts';
+import { outputColumns } from '../model/output-meta.ts';
 import { PYTHON_DIR } from '../platform/model-python.ts';
 import { rng } from '../platform/random.ts';
 import type { Tf } from '../platform/tensorflow.ts';
@@ -22,7 +23,8 @@ export type ConvertedFormat = keyof typeof CONVERTED;
 /**
  * What a converted model is checked on: 8 images of seeded noise, normalized
  * as the model's own inputs are, and run-exp's outputs on them (the network's
- * own, without test-time flip: that is what a converted model computes).
+ * own, without test-time flip: that is what a converted model computes); with
+ * several outputs, each row holds every output's units back to back, in order.
  */
 export function checkBatch(tf: Tf, run: LoadedRun): { x: Float32Array; shape: number[]; expected: Float32Array } {
   const [h, w] = run.preprocessing.size;
@@ -34,10 +36,19 @@ export function checkBatch(tf: Tf, run: LoadedRun): { x: Float32Array; shape: nu
   const indices = Array.from({ length: n }, (_, i) => i);
   const x = toFloat(pixels, bytes, c, indices, run.preprocessing, new Float32Array(n * bytes));
   const shape = [n, h, w, c];
-  const output = tf.tidy(() => run.model.predict(tf.tensor(x, shape)) as Tensor);
-  const expected = output.dataSync() as Float32Array;
-  output.dispose();
+  const expected = modelRows(tf, run.model, x, shape);
   return { x, shape, expected };
+}
+
+/** A model's outputs on `x` as rows [n, units]: several outputs concatenated per image, in order. */
+export function modelRows(tf: Tf, model: LayersModel, x: Float32Array, shape: number[]): Float32Array {
+  const output = tf.tidy(() => {
+    const y = model.predict(tf.tensor(x, shape)) as Tensor | Tensor[];
+    return Array.isArray(y) ? tf.concat(y, 1) : y;
+  });
+  const rows = output.dataSync() as Float32Array;
+  output.dispose();
+  return rows;
 }
 
 export interface Converted {
@@ -50,7 +61,10 @@ export interface Converted {
 /** The file that tells a consumer of the converted model what goes in and what comes out. */
 export function metadataFile(run: LoadedRun): string {
   const meta = modelMeta(run);
-  return `${JSON.stringify({ ...meta, preprocessing_steps: preprocessingSteps(meta), output: 'class probabilities in the order of classes' }, null, 2)}\n`;
+  const output = run.outputs
+    ? `one output per entry of outputs, in order (${outputColumns(run.outputs).join(', ')}); a number output gives (value - scale.mean) / scale.std`
+    : 'class probabilities in the order of classes';
+  return `${JSON.stringify({ ...meta, preprocessing_steps: preprocessingSteps(meta), output }, null, 2)}\n`;
 }
 
 export function convertModel(tf: Tf, run: LoadedRun, format: ConvertedFormat, out: string, python: string): Converted {

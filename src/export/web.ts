@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
+import type { LayersModel } from '@tensorflow/tfjs-node';
 import { saveModelFiles } from '../platform/model-files.ts';
 import { verifiedPackageDir } from '../platform/pinned-package.ts';
 import type { Tf } from '../platform/tensorflow.ts';
@@ -15,7 +15,7 @@ import { photoPage } from '../serve/page.ts';
 import { DETECTORS, type DetectorEntry, type DetectorName } from '../spec/detectors.ts';
 import { RunExpError } from '../spec/errors.ts';
 import { type Experiment, faceCropOf } from '../spec/experiment.ts';
-import { type Converted, checkBatch, metadataFile } from './convert.ts';
+import { type Converted, checkBatch, metadataFile, modelRows } from './convert.ts';
 
 type Preprocessing = Experiment['data']['preprocessing'];
 
@@ -63,7 +63,7 @@ export async function exportWeb(tf: Tf, run: LoadedRun, out: string): Promise<Co
   writeFileSync(
     path.join(out, 'index.html'),
     photoPage({
-      title: `run-exp model: ${run.classes.join(' / ')}`,
+      title: `run-exp model: ${run.outputs ? run.outputs.map((o) => o.name).join(', ') : run.classes.join(' / ')}`,
       intro: 'The model and its preprocessing run in this page; no server scores the photo.',
       head: '<script src="tf.min.js"></script>',
       predict:
@@ -75,9 +75,7 @@ export async function exportWeb(tf: Tf, run: LoadedRun, out: string): Promise<Co
   // The files written, read back: the same outputs as the model they came from.
   const { x, shape, expected } = checkBatch(tf, run);
   const back: LayersModel = await tf.loadLayersModel(`file://${path.join(modelDir, 'model.json')}`);
-  const output = tf.tidy(() => back.predict(tf.tensor(x, shape)) as Tensor);
-  const got = output.dataSync() as Float32Array;
-  output.dispose();
+  const got = modelRows(tf, back, x, shape);
   back.dispose();
   const diff = got.reduce((m, v, i) => Math.max(m, Math.abs(v - (expected[i] as number))), 0);
   const tolerance = 1e-6;

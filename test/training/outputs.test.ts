@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { evaluateCommand } from '../../src/cli/evaluate.ts';
+import { main } from '../../src/cli/program.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { prepareData } from '../../src/data/prepare.ts';
 import { decodeJobs, fileJobs } from '../../src/data/preprocess.ts';
@@ -18,6 +19,7 @@ import { runExperiment } from '../../src/runner/run.ts';
 import { metricGoal } from '../../src/spec/metric-names.ts';
 import { tempDir, writeImage } from '../data/fixtures.ts';
 import { MODEL_PYTHON } from '../support/mlflow-server.ts';
+import { pagePredictions, staticServer } from '../support/web-page.ts';
 
 /**
  * 16x16 images: the top or bottom half bright (the class: t or b); the left
@@ -302,6 +304,64 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
     expect(byFolder.outputs.level.mae).toBeNull();
     expect(lines.join('')).toContain('level: not labelled by this data');
   }, 180_000);
+
+  it('exports every output: Keras 3, SavedModel and ONNX read back by their runtimes, and the web page', async () => {
+    const dir = tempDir('run-exp-outputs-');
+    await images(dir, 48);
+    const { file, text } = experiment(dir);
+    writeFileSync(file, text);
+    const set = ['training.epochs=3'];
+    const result = await runExperiment(resolveExperiment(file, { env: {}, set }), {}, path.join(dir, 'cache'));
+    expect(result.status).toBe('FINISHED');
+    const exported = async (format: string) => {
+      const said: string[] = [];
+      const out = path.join(dir, `export-${format}`);
+      const code = await main(['export', '--run', result.run.dir, '--format', format, '--out', out, '--json'], {
+        out: (s) => said.push(s),
+        err: (s) => said.push(s),
+        env: { ...process.env, RUN_EXP_PYTHON: MODEL_PYTHON },
+      });
+      expect(code, said.join('')).toBe(0);
+      return { out, report: JSON.parse(said.join('')) };
+    };
+    // Each converted model gives every output's units as run-exp's model does, read back by its own runtime.
+    for (const [format, tolerance] of [
+      ['keras', 1e-5],
+      ['savedmodel', 1e-5],
+      ['onnx', 1e-4],
+    ] as const) {
+      const { out, report } = await exported(format);
+      expect(report.max_abs_diff, format).toBeLessThanOrEqual(tolerance);
+      const meta = JSON.parse(readFileSync(path.join(out, 'run_exp.json'), 'utf8'));
+      expect(meta.outputs.map((o: { name: string }) => o.name)).toEqual(['half', 'level', 'tags', 'bright_top']);
+      expect(meta.output).toContain('half_bottom, half_top, level, tags_r, tags_g, bright_top');
+    }
+    // The page: each output's answer on its label line, as predict gives it.
+    const { out } = await exported('web');
+    const { tf } = await loadTensorflow();
+    const files = readdirSync(path.join(dir, 'images'))
+      .slice(0, 4)
+      .map((f) => path.join(dir, 'images', f));
+    const ours = await predictFiles(tf, await loadRun(tf, result.run.dir), files);
+    const site = await staticServer(out);
+    try {
+      const got = await pagePredictions(site.url, files);
+      for (const [i, p] of ours.entries()) {
+        const shown = Object.fromEntries(
+          (got[i]?.label ?? '')
+            .split(', ')
+            .map((part) => [part.slice(0, part.indexOf(' ')), part.slice(part.indexOf(' ') + 1)]),
+        );
+        for (const [name, o] of Object.entries(p.outputs ?? {})) {
+          if ('value' in o) expect(Math.abs(Number(shown[name]) - o.value), name).toBeLessThan(0.11);
+          else if ('labels' in o) expect(shown[name], name).toBe(o.labels.join('+') || '(none)');
+          else expect(shown[name], name).toBe(o.label);
+        }
+      }
+    } finally {
+      await site.close();
+    }
+  }, 240_000);
 
   it('both engines train every output type alike: the same losses and metrics epoch by epoch', async () => {
     const dir = tempDir('run-exp-outputs-');

@@ -677,7 +677,38 @@ function normalize(bytes, p, channels) {
   return out;
 }
 
-/** Loads the exported model; `predict(file)` gives the label and the probability of each class. */
+/**
+ * Each output of one row of a model with several outputs (its outputs' units
+ * back to back): a category's or binary output's label and probabilities, a
+ * number in its own unit, a set's labels. The page's copy of
+ * src/model/output-meta.ts's readOutputs (a test holds them equal).
+ */
+export function readOutputs(outputs, row) {
+  const out = {};
+  let at = 0;
+  for (const o of outputs) {
+    const units = Array.from({ length: o.units }, (_, k) => row[at + k]);
+    at += o.units;
+    if (o.type === 'number') {
+      const { mean, std } = o.scale ?? { mean: 0, std: 1 };
+      out[o.name] = { value: units[0] * std + mean };
+    } else if (o.type === 'set') {
+      out[o.name] = {
+        labels: o.names.filter((_, k) => units[k] >= (o.threshold ?? 0.5)),
+        probabilities: Object.fromEntries(o.names.map((n, k) => [n, units[k]])),
+      };
+    } else {
+      const probs = o.type === 'binary' ? [1 - units[0], units[0]] : units;
+      out[o.name] = {
+        label: o.names[probs.indexOf(Math.max(...probs))],
+        probabilities: Object.fromEntries(o.names.map((n, k) => [n, probs[k]])),
+      };
+    }
+  }
+  return out;
+}
+
+/** Loads the exported model; `predict(file)` gives the label and the probability of each class (several outputs: each output's answer). */
 export async function loadModel(url = 'model/model.json', detectorUrl = 'detector/model.json') {
   await tf.setBackend('cpu');
   const model = await tf.loadLayersModel(url);
@@ -698,11 +729,14 @@ export async function loadModel(url = 'model/model.json', detectorUrl = 'detecto
       const x = normalize(input.bytes, p, channels);
       const probs = tf.tidy(() => {
         const t = tf.tensor4d(x, [1, h, w, channels]);
-        const y = model.predict(t);
-        return meta.test_time_flip ? y.add(model.predict(tf.reverse(t, 2))).div(2) : y;
+        // Several outputs side by side, as one row.
+        const row = (y) => (Array.isArray(y) ? tf.concat(y, 1) : y);
+        const y = row(model.predict(t));
+        return meta.test_time_flip ? y.add(row(model.predict(tf.reverse(t, 2)))).div(2) : y;
       });
       const scores = Array.from(await probs.data());
       probs.dispose();
+      if (meta.outputs) return { label: null, outputs: readOutputs(meta.outputs, scores), ...about };
       const best = scores.indexOf(Math.max(...scores));
       return {
         label: meta.classes[best],
