@@ -89,7 +89,9 @@ class RunExpModel:
                     columns[f"{o['name']}_{n}"] = y[:, k]
             elif o["type"] == "number":
                 scale = o.get("scale") or {"mean": 0.0, "std": 1.0}
-                columns[o["name"]] = y[:, 0] * scale["std"] + scale["mean"]
+                value = y[:, 0] * scale["std"] + scale["mean"]
+                # transform log: the model learned log(1 + value).
+                columns[o["name"]] = np.expm1(value) if o.get("transform") == "log" else value
             else:
                 columns[o["name"]] = y[:, 0]
         return pd.DataFrame(columns)

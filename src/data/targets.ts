@@ -91,7 +91,23 @@ export function exampleWeights(t: OutputTargets, rows: ArrayLike<number>): Float
   return w;
 }
 
-/** Each number output's training mean and standard deviation, set on `sets`' targets alike. */
+/** A number output's value as the model learns it (before standardizing): the value, or log(1 + value). */
+export function learnedValue(v: number, transform: 'none' | 'log' | undefined): number {
+  return transform === 'log' ? Math.log1p(v) : v;
+}
+
+/** A number output's prediction `z` (standardized, learned) in the label's own unit. */
+export function unitValue(
+  z: number,
+  scale: { mean: number; std: number } | undefined,
+  transform?: 'none' | 'log',
+): number {
+  const { mean, std } = scale ?? { mean: 0, std: 1 };
+  const v = z * std + mean;
+  return transform === 'log' ? Math.expm1(v) : v;
+}
+
+/** Each number output's training mean and standard deviation (of the learned value), set on `sets`' targets alike. */
 export function standardize(train: OutputTargets[], ...sets: (OutputTargets[] | undefined)[]): void {
   for (const [o, t] of train.entries()) {
     if (t.spec.type !== 'number') continue;
@@ -100,7 +116,7 @@ export function standardize(train: OutputTargets[], ...sets: (OutputTargets[] | 
     let sq = 0;
     for (let i = 0; i < t.known.length; i++)
       if (t.known[i]) {
-        const v = t.values[i] as number;
+        const v = learnedValue(t.values[i] as number, t.spec.transform);
         n++;
         sum += v;
         sq += v * v;
@@ -183,6 +199,8 @@ function oneOutput(
         if (r === undefined || r.trim() === '') return;
         const v = Number(r);
         if (!Number.isFinite(v)) fail(i, `'${r}' is not a number`);
+        if (spec.transform === 'log' && v <= -1)
+          fail(i, `${v} has no log(1 + value): transform log needs values above -1`);
         values[i] = v;
         known[i] = 1;
       });

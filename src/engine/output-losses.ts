@@ -40,7 +40,8 @@ function perExample(tf: Tf, t: OutputTargets, p: Tensor, y: BatchTargets): Tenso
       return exampleLoss(tf, 'binary_crossentropy', y.values, p, 0);
     case 'number': {
       const { mean, std } = t.scale ?? { mean: 0, std: 1 };
-      const e = p.sub(y.values.sub(mean).div(std)).reshape([-1]);
+      const learned = spec.transform === 'log' ? y.values.log1p() : y.values;
+      const e = p.sub(learned.sub(mean).div(std)).reshape([-1]);
       if (spec.loss === 'mse') return e.square();
       if (spec.loss === 'mae') return e.abs();
       // Huber as 0.5 q^2 + d (|e| - q) with q = min(|e|, d): the same values, and a gradient everywhere (a where on |e| <= d has none in tfjs).

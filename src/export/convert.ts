@@ -62,7 +62,7 @@ export interface Converted {
 export function metadataFile(run: LoadedRun): string {
   const meta = modelMeta(run);
   const output = run.outputs
-    ? `one output per entry of outputs, in order (${outputColumns(run.outputs).join(', ')}); a number output gives (value - scale.mean) / scale.std`
+    ? `one output per entry of outputs, in order (${outputColumns(run.outputs).join(', ')}); a number output gives (value - scale.mean) / scale.std, of log(1 + value) where its transform is log`
     : 'class probabilities in the order of classes';
   return `${JSON.stringify({ ...meta, preprocessing_steps: preprocessingSteps(meta), output }, null, 2)}\n`;
 }

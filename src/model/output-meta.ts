@@ -2,7 +2,7 @@
 // MLmodel's run_exp metadata, in the model's output order), and how one row
 // of its outputs reads: a category's label and probabilities, a binary
 // output's, a number in its own unit, a set's labels.
-import type { OutputTargets } from '../data/targets.ts';
+import { type OutputTargets, unitValue } from '../data/targets.ts';
 import type { OutputSpec } from '../spec/experiment.ts';
 
 export interface OutputMeta {
@@ -12,8 +12,10 @@ export interface OutputMeta {
   names: string[];
   /** Units of the output layer. */
   units: number;
-  /** number: the model gives (value - mean) / std. */
+  /** number: the model gives (value - mean) / std (with transform log: of log(1 + value)). */
   scale?: { mean: number; std: number };
+  /** number: log when the model learns log(1 + value). */
+  transform?: 'log';
   /** set: a label is predicted from this probability on. */
   threshold?: number;
   /** The output as the experiment declared it: where new data's labels come from, the loss and metrics to score it by (models saved before 2026-12-03 lack it; their run folder's config.yaml has it). */
@@ -32,6 +34,7 @@ export function outputMetaOf(targets: OutputTargets[]): OutputMeta[] {
     names: t.names,
     units: t.spec.type === 'category' ? t.names.length : t.width,
     ...(t.scale ? { scale: t.scale } : {}),
+    ...(t.spec.type === 'number' && t.spec.transform === 'log' ? { transform: 'log' as const } : {}),
     ...(t.spec.type === 'set' ? { threshold: t.spec.threshold } : {}),
     spec: t.spec,
   }));
@@ -52,8 +55,7 @@ export function readOutputs(outputs: OutputMeta[], row: ArrayLike<number>): Reco
     const units = Array.from({ length: o.units }, (_, k) => row[at + k] as number);
     at += o.units;
     if (o.type === 'number') {
-      const { mean, std } = o.scale ?? { mean: 0, std: 1 };
-      out[o.name] = { value: (units[0] as number) * std + mean };
+      out[o.name] = { value: unitValue(units[0] as number, o.scale, o.transform) };
     } else if (o.type === 'set') {
       out[o.name] = {
         labels: o.names.filter((_, k) => (units[k] as number) >= (o.threshold ?? 0.5)),

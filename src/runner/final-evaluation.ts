@@ -83,7 +83,12 @@ async function finalOutputsEvaluation(p: FinalParts): Promise<FinalScores> {
     outputs: Object.fromEntries(
       (data.splits.train.targets ?? []).map((t) => [
         t.name,
-        { type: t.spec.type, names: t.names, ...(t.scale ? { scale: t.scale } : {}) },
+        {
+          type: t.spec.type,
+          names: t.names,
+          ...(t.scale ? { scale: t.scale } : {}),
+          ...(t.spec.type === 'number' && t.spec.transform === 'log' ? { transform: 'log' } : {}),
+        },
       ]),
     ),
     validation: split('validation'),

@@ -137,6 +137,7 @@ export type OutputSpec =
   | (OutputCommon & {
       type: 'number';
       loss: 'huber' | 'mse' | 'mae';
+      transform: 'none' | 'log';
       huber_delta: number;
       bands?: number[];
       band_weights?: LossWeights<number[]>;

@@ -64,6 +64,12 @@ export const OUTPUT_TYPES = {
     params: {
       from,
       loss: { type: 'enum', values: ['huber', 'mse', 'mae'], default: 'huber', doc: 'on the standardized target' },
+      transform: {
+        type: 'enum',
+        values: ['none', 'log'],
+        default: 'none',
+        doc: "log: the model learns log(1 + value), standardized, so an error counts relative to the value (a year's error weighs more for a child than for an 80-year-old); predictions and metrics stay in the label's own unit",
+      },
       huber_delta: {
         type: 'number',
         exclusiveMinimum: 0,

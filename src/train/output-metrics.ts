@@ -4,7 +4,7 @@
 // mean) and whole (subset accuracy).
 
 import { bandOf } from '../data/bands.ts';
-import type { OutputTargets } from '../data/targets.ts';
+import { type OutputTargets, unitValue } from '../data/targets.ts';
 import { evaluate } from './metrics.ts';
 
 /** Predictions of one output for n examples: [n, units], as the model gives them (a number output: standardized). */
@@ -12,8 +12,7 @@ export type OutputPredictions = Float32Array;
 
 /** A number output's predictions in the label's own unit. */
 export function unscaled(t: OutputTargets, z: Float32Array): Float32Array {
-  const { mean, std } = t.scale ?? { mean: 0, std: 1 };
-  return z.map((v) => v * std + mean);
+  return z.map((v) => unitValue(v, t.scale, t.spec.type === 'number' ? t.spec.transform : undefined));
 }
 
 /** `<metric>` -> value for output `t` (null where no example has the label). */

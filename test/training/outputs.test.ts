@@ -11,7 +11,7 @@ import { main } from '../../src/cli/program.ts';
 import { resolveExperiment } from '../../src/config/resolve.ts';
 import { prepareData } from '../../src/data/prepare.ts';
 import { decodeJobs, fileJobs } from '../../src/data/preprocess.ts';
-import { exampleWeights } from '../../src/data/targets.ts';
+import { exampleWeights, learnedValue, unitValue } from '../../src/data/targets.ts';
 import { batchTargets, outputLoss } from '../../src/engine/output-losses.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { loadRun, predictFiles } from '../../src/report/predict.ts';
@@ -151,6 +151,11 @@ describe('several outputs', () => {
     const lw = exampleWeights(level, rows);
     for (const i of rows) expect(lw[i]).toBe((level.values[i] as number) >= 50 ? 3 : 1);
 
+    // transform log: the model learns log(1 + value), standardized; its prediction reads back in the unit.
+    const z = (learnedValue(37, 'log') - 3.1) / 0.7;
+    expect(unitValue(z, { mean: 3.1, std: 0.7 }, 'log')).toBeCloseTo(37, 9);
+    expect(unitValue(z, { mean: 3.1, std: 0.7 })).toBeCloseTo(Math.log1p(37), 9);
+
     // The loss: the weighted sum over the labelled examples, divided by their count (not by the weights' sum).
     const { tf } = await loadTensorflow();
     const p = tf.tensor2d([0.9, 0.1, 0.2, 0.8, 0.5, 0.5], [3, 2]);
@@ -172,7 +177,9 @@ describe('several outputs', () => {
     await images(dir, 160, 10);
     const { file, text } = experiment(dir);
     writeFileSync(file, text);
-    const result = await runExperiment(resolveExperiment(file, { env: {} }), {}, path.join(dir, 'cache'));
+    // The number output learned on a log scale: metrics, predict, evaluate and MLflow's pyfunc all answer in its unit.
+    const set = ['outputs.level.transform=log'];
+    const result = await runExperiment(resolveExperiment(file, { env: {}, set }), {}, path.join(dir, 'cache'));
     expect(result.status).toBe('FINISHED');
     const epochs = readFileSync(path.join(result.run.dir, 'metrics.jsonl'), 'utf8')
       .trim()
@@ -369,12 +376,13 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
     const { file, text } = experiment(dir);
     writeFileSync(file, text);
     const epochs = async (engine: string) => {
-      // With class and band weights: both engines weigh the examples alike too.
+      // With class and band weights and a log number: both engines weigh and transform alike too.
       const set = [
         `training.engine=${engine}`,
         'training.epochs=3',
         'outputs.half.class_weights=balanced',
         'outputs.level.band_weights=[1, 2]',
+        'outputs.level.transform=log',
       ];
       const result = await runExperiment(resolveExperiment(file, { env: {}, set }), {}, path.join(dir, 'cache'));
       expect(result.status).toBe('FINISHED');

@@ -3,7 +3,7 @@
 // next batch. The graph holds weights and optimizer state while an epoch runs.
 import type { Optimizer, Variable } from '@tensorflow/tfjs-node';
 import type { InputSource } from '../../data/batches.ts';
-import { exampleWeights, type OutputTargets } from '../../data/targets.ts';
+import { exampleWeights, learnedValue, type OutputTargets } from '../../data/targets.ts';
 import type { Engine, StepBatch } from '../engine.ts';
 import type { GraphTrainer } from './graph-trainer.ts';
 
@@ -41,7 +41,7 @@ function headFeeds(targets: OutputTargets[], rows: number[]): { y: Float32Array;
     for (const [k, i] of rows.entries()) {
       if (!t.known[i]) continue;
       if (category) y[k * width + (t.values[i] as number)] = 1;
-      else if (t.spec.type === 'number') y[k] = ((t.values[i] as number) - mean) / std;
+      else if (t.spec.type === 'number') y[k] = (learnedValue(t.values[i] as number, t.spec.transform) - mean) / std;
       else y.set(t.values.subarray(i * t.width, (i + 1) * t.width), k * width);
     }
     return { y, weight: exampleWeights(t, rows) };

@@ -691,7 +691,8 @@ export function readOutputs(outputs, row) {
     at += o.units;
     if (o.type === 'number') {
       const { mean, std } = o.scale ?? { mean: 0, std: 1 };
-      out[o.name] = { value: units[0] * std + mean };
+      const v = units[0] * std + mean;
+      out[o.name] = { value: o.transform === 'log' ? Math.expm1(v) : v };
     } else if (o.type === 'set') {
       out[o.name] = {
         labels: o.names.filter((_, k) => units[k] >= (o.threshold ?? 0.5)),
