@@ -3,10 +3,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { resolveExperiment } from '../config/resolve.ts';
 import type { DataSpec } from '../data/sources.ts';
-import { type OutputMeta, readOutputs } from '../model/output-meta.ts';
+import type { OutputMeta } from '../model/output-meta.ts';
 import { loadTensorflow, type Tf } from '../platform/tensorflow.ts';
-import { evaluateOutputsOn } from '../report/evaluate-outputs.ts';
+import { evaluateOutputsOn, type OutputsEvaluation } from '../report/evaluate-outputs.ts';
 import { evaluateOn, type ScoredData } from '../report/evaluate-run.ts';
+import type { OutputsPredictions } from '../report/outputs-report.ts';
 import { confusionMatrix } from '../report/plots.ts';
 import { type LoadedRun, loadRun } from '../report/predict.ts';
 import { facesLine } from './faces-line.ts';
@@ -70,36 +71,34 @@ function evaluationDir(run: LoadedRun): string {
  * evaluation.json (per output the set labels: its images, loss and metrics)
  * and predictions.json (every output of every image).
  */
-async function evaluateOutputs(
+export async function evaluateOutputs(
   tf: Tf,
   run: LoadedRun & { outputs: OutputMeta[] },
   options: { data: string; json?: boolean; env?: NodeJS.ProcessEnv },
   out: (s: string) => void,
-): Promise<number> {
-  const { rows, ...report } = await evaluateOutputsOn(tf, run, dataOf(options.data, options.env));
+): Promise<{ dir: string; name: string; report: Omit<OutputsEvaluation, 'set'>; predictions: OutputsPredictions }> {
+  const spec = dataOf(options.data, options.env);
+  const { set, ...report } = await evaluateOutputsOn(tf, run, spec);
   const dir = evaluationDir(run);
-  const outputs = run.outputs.map(({ spec: _spec, ...o }) => o);
+  const name = path.basename(spec.path);
+  const predictions: OutputsPredictions = { outputs: run.outputs, sets: { [name]: set } };
   writeFileSync(path.join(dir, 'evaluation.json'), `${JSON.stringify({ data: options.data, ...report }, null, 2)}\n`);
-  writeFileSync(
-    path.join(dir, 'predictions.json'),
-    `${JSON.stringify({ outputs, images: rows.map((r) => ({ path: r.path, ...readOutputs(run.outputs, r.units) })) })}\n`,
-  );
+  writeFileSync(path.join(dir, 'predictions.json'), `${JSON.stringify(predictions)}\n`);
   if (options.json) {
     out(`${JSON.stringify({ dir, ...report }, null, 2)}\n`);
-    return 0;
+    return { dir, name, report, predictions };
   }
   out(`${report.images} images\n`);
-  for (const [name, m] of Object.entries(report.outputs)) {
+  for (const [output, m] of Object.entries(report.outputs)) {
     const { images, loss: _loss, ...metrics } = m;
     const shown = Object.entries(metrics)
       .filter((e): e is [string, number] => e[1] !== null)
       .map(([k, v]) => `${k} ${v.toFixed(4)}`);
-    out(`${name}: ${images ? `${images} labelled  ${shown.join('  ')}` : 'not labelled by this data'}\n`);
+    out(`${output}: ${images ? `${images} labelled  ${shown.join('  ')}` : 'not labelled by this data'}\n`);
   }
   if (report.faces) out(`${facesLine(report.faces)}\n`);
   if (report.bad.length) out(`${report.bad.length} bad file(s) skipped\n`);
-  out(`report: ${dir}\n`);
-  return 0;
+  return { dir, name, report, predictions };
 }
 
 export async function evaluateCommand(
@@ -108,7 +107,11 @@ export async function evaluateCommand(
 ): Promise<number> {
   const { tf } = await loadTensorflow();
   const run = await loadRun(tf, options.run);
-  if (run.outputs) return evaluateOutputs(tf, { ...run, outputs: run.outputs }, options, out);
+  if (run.outputs) {
+    const { dir } = await evaluateOutputs(tf, { ...run, outputs: run.outputs }, options, out);
+    if (!options.json) out(`report: ${dir}\n`);
+    return 0;
+  }
   const { dir, scored } = await scoreInto(tf, run, options.data, options.env);
   const { predictions: _p, items: _i, ...report } = scored;
   if (options.json) {

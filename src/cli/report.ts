@@ -8,11 +8,12 @@ import type { Item } from '../data/sources.ts';
 import { reportPanel } from '../export/report-panel.ts';
 import { loadTensorflow } from '../platform/tensorflow.ts';
 import { readEpochs } from '../record/run-store.ts';
+import { buildOutputsReport, type OutputsPredictions } from '../report/outputs-report.ts';
 import { drawRunPlots } from '../report/plots.ts';
 import { loadRun } from '../report/predict.ts';
 import { buildRunReport, type Predictions, readPredictions } from '../report/run-report.ts';
 import { DataError } from '../spec/errors.ts';
-import { scoreInto } from './evaluate.ts';
+import { evaluateOutputs, scoreInto } from './evaluate.ts';
 
 export interface ReportOptions {
   run: string;
@@ -29,10 +30,14 @@ export async function reportCommand(options: ReportOptions, out: (s: string) => 
   const { experiment } = resolveExperiment(path.join(dir, 'config.yaml'), { env: {} });
   const { tf } = await loadTensorflow();
   const run = await loadRun(tf, dir);
-  let predictions: Predictions | null;
+  let predictions: Predictions | OutputsPredictions | null;
   let listed: Record<string, Item[]> = {};
   let into = dir;
-  if (options.data) {
+  if (options.data && run.outputs) {
+    const scored = await evaluateOutputs(tf, { ...run, outputs: run.outputs }, options as { data: string }, out);
+    predictions = scored.predictions;
+    into = scored.dir;
+  } else if (options.data) {
     const scored = await scoreInto(tf, run, options.data, options.env);
     predictions = { classes: run.classes, sets: { [scored.name]: scored.scored.predictions } };
     listed = { [scored.name]: scored.scored.items };
@@ -49,13 +54,17 @@ export async function reportCommand(options: ReportOptions, out: (s: string) => 
       return 0;
     }
   }
-  const { html } = await buildRunReport(experiment, predictions, {
+  const facts = {
     runName: experiment.name,
     runId: path.basename(dir),
     model: { tf, model: run.model },
     listed,
     ...(experiment.report.panel ? { panel: reportPanel(run.modelJson, run.preprocessing).html } : {}),
-  });
+  };
+  const { html } =
+    'outputs' in predictions
+      ? await buildOutputsReport(experiment, predictions, facts)
+      : await buildRunReport(experiment, predictions, facts);
   const file = path.join(into, 'report.html');
   writeFileSync(file, html);
   out(`${file}\n`);

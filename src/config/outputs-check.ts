@@ -49,7 +49,7 @@ export function checkOutputs(exp: Experiment, locator: Locator): ConfigError[] {
     if (exp.training.class_weights !== null)
       at(
         'training.class_weights',
-        "class weights weigh the data's classes; with outputs, weigh each output's loss with its loss_weight",
+        "class weights weigh the data's classes; with outputs, give a class output its own class_weights (or a number output band_weights), and weigh whole outputs with loss_weight",
       );
   }
   const stratify = exp.data.split.stratify;

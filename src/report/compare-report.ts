@@ -162,6 +162,10 @@ export function readComparedRun(dir: string): ComparedRun {
   const predictions = readPredictions(dir);
   if (!predictions)
     throw new DataError(`${dir} has no predictions.json (written by runs that reached their final evaluation)`);
+  if ('outputs' in predictions)
+    throw new DataError(
+      `${dir} is a model with several outputs: compare --report compares runs with one class output; their evaluation.json files hold each output's figures`,
+    );
   const { experiment } = resolveExperiment(path.join(dir, 'config.yaml'), { env: {} });
   return { id: path.basename(dir), exp: experiment, predictions };
 }

@@ -11,6 +11,7 @@ import { DataError } from '../spec/errors.ts';
 import type { OutputSpec } from '../spec/experiment.ts';
 import { outputsRecord, scoreOutputs } from '../train/evaluate.ts';
 import { pixelSource } from './evaluate-run.ts';
+import { type OutputsSet, outputsSet } from './outputs-report.ts';
 import type { LoadedRun } from './predict.ts';
 
 export interface OutputsEvaluation {
@@ -21,8 +22,8 @@ export interface OutputsEvaluation {
   /** The weighted loss over the outputs the set labels, and per output its labelled images, loss and metrics. */
   loss: number;
   outputs: Record<string, Record<string, number | null>>;
-  /** Each image's units of every output, back to back in the model's order (readOutputs reads a row). */
-  rows: { path: string; units: number[] }[];
+  /** Each image's labels and every output's units (predictions.json's and report.html's form). */
+  set: OutputsSet;
 }
 
 /** The run's outputs as targets with no images yet: what evaluationTargets maps a set's labels onto. */
@@ -77,7 +78,7 @@ export async function evaluateOutputsOn(
   const index = Int32Array.from(px.items, (_, i) => i);
   const score = scoreOutputs(tf, { batchSize: 64, testTimeFlip: run.testTimeFlip }, source, index, targets, run.model);
   const record = outputsRecord(score, targets);
-  const units = targets.map((t) => score?.outputs[t.name]?.predictions ?? new Float32Array(0));
+  const predictions = targets.map((t) => score?.outputs[t.name]?.predictions ?? new Float32Array(0));
   return {
     images: px.items.length,
     bad: px.bad,
@@ -85,12 +86,10 @@ export async function evaluateOutputsOn(
     ...(px.faces ? { faces: px.faces } : {}),
     loss: record?.loss ?? 0,
     outputs: record?.outputs ?? {},
-    rows: px.items.map((it, i) => ({
-      path: it.path,
-      units: units.flatMap((u) => {
-        const w = u.length / px.items.length;
-        return Array.from(u.subarray(i * w, (i + 1) * w));
-      }),
-    })),
+    set: outputsSet(
+      px.items.map((it) => it.path),
+      targets,
+      predictions,
+    ),
   };
 }

@@ -17,6 +17,7 @@ import type { Tf } from '../platform/tensorflow.ts';
 import { type Experiment, faceCropOf } from '../spec/experiment.ts';
 import { evaluate } from '../train/metrics.ts';
 import { lineChart, rankingCurves, reliability } from './curves.ts';
+import type { OutputsPredictions } from './outputs-report.ts';
 import { gradCam, overlay } from './saliency.ts';
 import { type Attributes, attributesOf, type Slice, slices } from './slices.ts';
 
@@ -65,9 +66,10 @@ export const esc = (s: string) =>
 export const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const PHOTO = 200;
 
-export function readPredictions(runDir: string): Predictions | null {
+/** A run's predictions.json: one class output's form, or (a model with several outputs) every output's. */
+export function readPredictions(runDir: string): Predictions | OutputsPredictions | null {
   const file = path.join(runDir, 'predictions.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Predictions) : null;
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Predictions | OutputsPredictions) : null;
 }
 
 /**
@@ -201,7 +203,7 @@ export function figure(pic: Pictures | undefined, caption: string): string {
 const chosen = (s: Shown[], n: number) => s.sort((a, b) => b.confidence - a.confidence).slice(0, n);
 
 /** One data set's section of the report. */
-async function setSection(
+export async function setSection(
   name: string,
   set: SetPredictions,
   classes: string[],
@@ -399,9 +401,14 @@ export async function buildRunReport(
     sections.push(s.html);
     bySet[name] = s.slices;
   }
-  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(facts.runName)}: report</title><style>${STYLE}</style><script>${SCRIPT}</script></head>
-<body><h1>${esc(exp.name)}: what the model gets wrong</h1><p>Run ${esc(facts.runId)}; classes ${predictions.classes.map(esc).join(', ')}. Each photo shows the face the model was given (yellow box) and, beside it, the model's input; beside a mistake's, where the model looked (Grad-CAM for the class it chose, in red).</p>
+  const html = reportPage(exp, facts, `classes ${predictions.classes.map(esc).join(', ')}`, sections);
+  return { html, slices: bySet };
+}
+
+/** The page around the sections: title, what the photos show, and the drop-a-photo panel. `about`: what the model predicts (HTML). */
+export function reportPage(exp: Experiment, facts: ReportFacts, about: string, sections: string[]): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(facts.runName)}: report</title><style>${STYLE}</style><script>${SCRIPT}</script></head>
+<body><h1>${esc(exp.name)}: what the model gets wrong</h1><p>Run ${esc(facts.runId)}; ${about}. Each photo shows the face the model was given (yellow box) and, beside it, the model's input; beside a mistake's, where the model looked (Grad-CAM for the class it chose, in red).</p>
 ${sections.join('\n') || '<p>No data set was scored.</p>'}
 ${facts.panel === undefined ? '' : `<section class="try"><h2>Try a photo</h2><p>The run's model runs in this page with its recorded preprocessing${faceCropOf(exp.data.preprocessing) ? ' (the face detector too)' : ''}: drop a photo, or click to choose one; the photo stays in the page.</p>${facts.panel}</section>`}</body></html>`;
-  return { html, slices: bySet };
 }

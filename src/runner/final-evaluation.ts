@@ -7,8 +7,10 @@ import type { InputSource, Sources } from '../data/batches.ts';
 import type { PreparedData } from '../data/prepare.ts';
 import type { OutputTargets } from '../data/targets.ts';
 import { reportPanel } from '../export/report-panel.ts';
+import { outputMetaOf } from '../model/output-meta.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { RunStore } from '../record/run-store.ts';
+import { buildOutputsReport, type OutputsPredictions, type OutputsSet, outputsSet } from '../report/outputs-report.ts';
 import { confusionMatrix, drawRunPlots } from '../report/plots.ts';
 import { buildRunReport, type ReportModel, readPredictions, setPredictions } from '../report/run-report.ts';
 import type { EpochMetrics } from '../spec/events.ts';
@@ -65,15 +67,34 @@ interface FinalParts {
  */
 async function finalOutputsEvaluation(p: FinalParts): Promise<FinalScores> {
   const { tf, exp, data, model, sources, run, epochs } = p;
-  const scoreOf = (source: InputSource, index: Int32Array, targets: OutputTargets[] | undefined) =>
-    targets ? outputsRecord(scoreOutputs(tf, scoreOptions(exp), source, index, targets, model), targets) : null;
+  // Each scored set's record, and every output of every image for report.html.
+  const shown: Record<string, OutputsSet> = {};
+  const scoreOf = (
+    name: string,
+    source: InputSource,
+    index: Int32Array,
+    targets: OutputTargets[] | undefined,
+    files: string[],
+  ) => {
+    if (!targets) return null;
+    const s = scoreOutputs(tf, scoreOptions(exp), source, index, targets, model);
+    if (s)
+      shown[name] = outputsSet(
+        files,
+        targets,
+        targets.map((t) => s.outputs[t.name]?.predictions ?? new Float32Array(0)),
+      );
+    return outputsRecord(s, targets);
+  };
   const split = (name: 'validation' | 'test') =>
-    scoreOf(sources.data, data.splits[name].index, data.splits[name].targets);
+    scoreOf(name, sources.data, data.splits[name].index, data.splits[name].targets, data.splits[name].files);
+  const validation = split('validation');
+  const test = split('test');
   const metrics: Record<string, number | null> = {};
   const evaluationSets = Object.fromEntries(
     Object.entries(data.evaluationSets).map(([name, set]) => {
       const index = Int32Array.from(set.labels, (_, i) => i);
-      const s = scoreOf(sources.sets[name] as InputSource, index, set.targets);
+      const s = scoreOf(name, sources.sets[name] as InputSource, index, set.targets, set.files);
       for (const [o, m] of Object.entries(s?.outputs ?? {}))
         for (const [k, v] of Object.entries(m)) if (k !== 'images') metrics[`${name}_${o}_${k}`] = v ?? null;
       return [name, s ? { path: set.path, images: set.files.length, ...s } : null];
@@ -91,10 +112,12 @@ async function finalOutputsEvaluation(p: FinalParts): Promise<FinalScores> {
         },
       ]),
     ),
-    validation: split('validation'),
-    test: split('test'),
+    validation,
+    test,
     evaluation_sets: evaluationSets,
   });
+  const predictions: OutputsPredictions = { outputs: outputMetaOf(data.splits.train.targets ?? []), sets: shown };
+  run.writeJson('predictions.json', predictions);
   await plots(run, exp.name, epochs, [], null);
   return { sets: {}, metrics, summary: {} };
 }
@@ -195,7 +218,7 @@ export async function writeReport(
   try {
     const predictions = readPredictions(run.dir);
     if (!predictions) return { error: 'no predictions.json' };
-    const { html } = await buildRunReport(exp, predictions, {
+    const facts = {
       runName: exp.name,
       runId: run.id,
       model,
@@ -203,7 +226,11 @@ export async function writeReport(
         ? { panel: reportPanel(path.join(run.dir, 'model', 'model.json'), exp.data.preprocessing).html }
         : {}),
       ...(cacheDir ? { cacheDir } : {}),
-    });
+    };
+    const { html } =
+      'outputs' in predictions
+        ? await buildOutputsReport(exp, predictions, facts)
+        : await buildRunReport(exp, predictions, facts);
     run.writeText('report.html', html);
     return { seconds: (performance.now() - started) / 1000 };
   } catch (err) {

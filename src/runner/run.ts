@@ -324,9 +324,7 @@ async function runInFolder(
   const scored = sets.last?.epoch === outcome.epochs.length && !restored ? sets.last.sets : undefined;
   const final = await finalEvaluation(tf, exp, data, net, sources, run, outcome.epochs, scored);
   log.info({ event: 'evaluation sets', ...final.metrics }, 'evaluation sets scored with the final model');
-  if (exp.report.enabled && exp.outputs)
-    log.info({ event: 'report' }, 'report.html not written: it shows one class output, and this model has several');
-  else if (exp.report.enabled) {
+  if (exp.report.enabled) {
     const report = await writeReport(run, exp, cacheDir, { tf, model });
     if ('error' in report) log.warn({ event: 'report', ...report }, `report.html not written: ${report.error}`);
     else log.info({ event: 'report', ...report }, `report.html written in ${report.seconds.toFixed(1)} s`);

@@ -13,6 +13,7 @@ import { prepareData } from '../../src/data/prepare.ts';
 import { decodeJobs, fileJobs } from '../../src/data/preprocess.ts';
 import { exampleWeights, learnedValue, unitValue } from '../../src/data/targets.ts';
 import { batchTargets, outputLoss } from '../../src/engine/output-losses.ts';
+import { readOutputs } from '../../src/model/output-meta.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { loadRun, predictFiles } from '../../src/report/predict.ts';
 import { runExperiment } from '../../src/runner/run.ts';
@@ -280,20 +281,21 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
     expect(scored.outputs.level.mae).toBeLessThan(8);
     expect(scored.outputs.tags.subset_accuracy).toBeGreaterThan(0.8);
     expect(lines.join('')).toMatch(/^half: 48 labelled {2}accuracy [01]\.\d{4}/m);
-    const rowsOf = JSON.parse(readFileSync(path.join(into, 'predictions.json'), 'utf8')).images as {
-      path: string;
-      level: { value: number };
-    }[];
-    const again = await predictFiles(
-      tf,
-      run,
-      rowsOf.slice(0, 6).map((r) => r.path),
-    );
+    const recorded = JSON.parse(readFileSync(path.join(into, 'predictions.json'), 'utf8'));
+    const scoredSet = recorded.sets.images as {
+      files: string[];
+      truth: Record<string, (number | null)[]>;
+      units: number[];
+    };
+    const width = scoredSet.units.length / scoredSet.files.length;
+    const again = await predictFiles(tf, run, scoredSet.files.slice(0, 6));
     for (const [i, pred] of again.entries()) {
       const level = pred.outputs?.level;
-      expect(Math.abs((rowsOf[i]?.level.value as number) - (level && 'value' in level ? level.value : 0))).toBeLessThan(
-        1e-3,
-      );
+      const row = readOutputs(recorded.outputs, scoredSet.units.slice(i * width, (i + 1) * width)).level;
+      expect(
+        Math.abs((row && 'value' in row ? row.value : 0) - (level && 'value' in level ? level.value : 0)),
+      ).toBeLessThan(1e-3);
+      expect(scoredSet.truth.level?.[i]).toBe(Number(path.basename(scoredSet.files[i] as string).split('_')[0]));
     }
     const folders = path.join(fresh, 'folders');
     for (const f of readdirSync(path.join(fresh, 'images')).slice(0, 20)) {
@@ -310,6 +312,26 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
     expect(byFolder.outputs.level.images).toBe(0);
     expect(byFolder.outputs.level.mae).toBeNull();
     expect(lines.join('')).toContain('level: not labelled by this data');
+
+    // report.html: per class output its confusion matrix on the images that have its label, per number output its
+    // errors per band; `run-exp report --data` makes one for other data.
+    const html = readFileSync(path.join(result.run.dir, 'report.html'), 'utf8');
+    const halfCells = evaluation.validation.outputs.half.images;
+    expect(html).toContain(`validation: half: ${halfCells} images, accuracy`);
+    expect(html).toMatch(/validation: level on \d+ images, MAE/);
+    expect(html).toContain('<td>50+</td>');
+    expect(html).toContain('validation: bright_top:');
+    lines.length = 0;
+    expect(
+      await main(['report', result.run.dir, '--data', evalFile], {
+        out: (l) => lines.push(l),
+        err: (l) => lines.push(l),
+        env: {},
+      }),
+    ).toBe(0);
+    const other = readFileSync((lines.at(-1) as string).trim(), 'utf8');
+    expect(other).toContain('images: half: 48 images, accuracy');
+    expect(other).toMatch(/images: level on 48 images, MAE/);
   }, 180_000);
 
   it('exports every output: Keras 3, SavedModel and ONNX read back by their runtimes, and the web page', async () => {

@@ -1,0 +1,175 @@
+// report.html's sections for a model with several outputs, from the outputs
+// form of predictions.json: each class output (category, binary) per data set
+// as a one-class model's section (confusion matrix whose cells open their
+// photos, confident mistakes with where that output's head looked,
+// calibration, ranking curves, slices), on the images that have its label;
+// each number output per data set: its errors per band (with the mean signed
+// error, which shows a pull towards the mean) and the largest errors with
+// their photos. Set outputs are scored in evaluation.json.
+import * as path from 'node:path';
+import type { LayersModel } from '@tensorflow/tfjs-node';
+import { bandOf } from '../data/bands.ts';
+import type { OutputTargets } from '../data/targets.ts';
+import { type OutputMeta, readOutputs } from '../model/output-meta.ts';
+import type { Experiment } from '../spec/experiment.ts';
+import {
+  attributeSource,
+  esc,
+  figure,
+  pictures,
+  type ReportFacts,
+  type ReportModel,
+  reportPage,
+  type SetPredictions,
+  setSection,
+} from './run-report.ts';
+
+/** One data set's predictions of every output: each image's file, its labels per output (null: missing) and units. */
+export interface OutputsSet {
+  files: string[];
+  /** Per output: a class output's class index, a number output's value; null without the label (sets: null). */
+  truth: Record<string, (number | null)[]>;
+  /** Row-major: every output's units back to back per image, in the model's order (6 decimals). */
+  units: number[];
+}
+
+export interface OutputsPredictions {
+  outputs: OutputMeta[];
+  sets: Record<string, OutputsSet>;
+}
+
+/** A data set's predictions of every output as recorded: labels from its targets, units from each output's predictions. */
+export function outputsSet(files: string[], targets: OutputTargets[], predictions: Float32Array[]): OutputsSet {
+  const n = files.length;
+  const widths = predictions.map((p) => p.length / Math.max(1, n));
+  const units: number[] = [];
+  for (let i = 0; i < n; i++)
+    for (const [o, p] of predictions.entries()) {
+      const w = widths[o] as number;
+      for (let k = 0; k < w; k++) units.push(Math.round((p[i * w + k] as number) * 1e6) / 1e6);
+    }
+  const truth = Object.fromEntries(
+    targets.map((t) => [
+      t.name,
+      Array.from(t.known, (known, i) => (known && t.spec.type !== 'set' ? (t.values[i] as number) : null)),
+    ]),
+  );
+  return { files, truth, units };
+}
+
+/** The class output `o`'s predictions on the images that have its label, as a one-class model's. */
+export function classPredictions(meta: OutputMeta[], o: number, set: OutputsSet): SetPredictions {
+  const out = meta[o] as OutputMeta;
+  const width = meta.reduce((s, m) => s + m.units, 0);
+  const at = meta.slice(0, o).reduce((s, m) => s + m.units, 0);
+  const picked: SetPredictions = { files: [], labels: [], probs: [] };
+  for (const [i, label] of (set.truth[out.name] ?? []).entries()) {
+    if (label === null) continue;
+    picked.files.push(set.files[i] as string);
+    picked.labels.push(label);
+    const u = set.units.slice(i * width + at, i * width + at + out.units);
+    picked.probs.push(...(out.type === 'binary' ? [1 - (u[0] as number), u[0] as number] : u));
+  }
+  return picked;
+}
+
+/** A model's head for output `o` alone: what Grad-CAM explains for that output. */
+export function headModel(net: ReportModel | undefined, o: number): ReportModel | undefined {
+  if (!net || net.model.outputs.length < 2) return net;
+  const model: LayersModel = net.tf.model({ inputs: net.model.inputs, outputs: net.model.outputs[o] as never });
+  return { tf: net.tf, model };
+}
+
+/** One number output's section for one data set: errors per band and the largest errors with their photos. */
+export async function numberSection(
+  name: string,
+  meta: OutputMeta[],
+  o: number,
+  set: OutputsSet,
+  exp: Experiment,
+  cacheDir: string | undefined,
+): Promise<string> {
+  const out = meta[o] as OutputMeta;
+  const width = meta.reduce((s, m) => s + m.units, 0);
+  const spec = out.spec?.type === 'number' ? out.spec : undefined;
+  const rows = (set.truth[out.name] ?? []).flatMap((truth, i) => {
+    if (truth === null) return [];
+    const read = readOutputs(meta, set.units.slice(i * width, (i + 1) * width))[out.name];
+    const predicted = read && 'value' in read ? read.value : Number.NaN;
+    return [{ i, truth, predicted, error: predicted - truth }];
+  });
+  if (!rows.length) return '';
+  const groups = new Map<string, typeof rows>();
+  for (const r of rows) {
+    const band = bandOf(String(r.truth), spec?.bands);
+    groups.set(band, [...(groups.get(band) ?? []), r]);
+  }
+  const stats = (rs: typeof rows) => ({
+    images: rs.length,
+    mae: rs.reduce((s, r) => s + Math.abs(r.error), 0) / rs.length,
+    bias: rs.reduce((s, r) => s + r.error, 0) / rs.length,
+  });
+  const all = stats(rows);
+  const bands = spec?.bands ? [...groups.entries()].sort((a, b) => (a[1][0]?.truth ?? 0) - (b[1][0]?.truth ?? 0)) : [];
+  const table = `<table class="slices"><tr><th>band</th><th>images</th><th>MAE</th><th>mean signed error</th></tr>${[
+    ...bands.map(([band, rs]) => [band, stats(rs)] as const),
+    ['all', all] as const,
+  ]
+    .map(
+      ([band, s]) =>
+        `<tr><td>${esc(band)}</td><td>${s.images}</td><td>${s.mae.toFixed(2)}</td><td>${s.bias >= 0 ? '+' : ''}${s.bias.toFixed(2)}</td></tr>`,
+    )
+    .join('')}</table>`;
+  const worst = [...rows].sort((a, b) => Math.abs(b.error) - Math.abs(a.error)).slice(0, exp.report.mistakes);
+  const pics = await pictures(
+    worst.map((r) => set.files[r.i] as string),
+    exp,
+    cacheDir,
+    new Map(),
+    undefined,
+  );
+  const shots = worst
+    .map((r, j) =>
+      figure(
+        pics[j],
+        `${esc(path.basename(set.files[r.i] as string))}<br>true <b>${r.truth}</b>, predicted <b>${r.predicted.toFixed(1)}</b>`,
+      ),
+    )
+    .join('');
+  return `<section class="set"><h2>${esc(name)}: ${esc(out.name)} on ${rows.length} images, MAE ${all.mae.toFixed(2)}</h2>
+<h3>Errors per band</h3><p class="note">A mean signed error below zero: predicted too low (the old predicted younger); above: too high.</p>${table}
+<h3>Largest errors (${worst.length} of ${rows.length})</h3><div class="mistakes">${shots}</div></section>`;
+}
+
+/** report.html of a model with several outputs: its class and number outputs' sections per data set. */
+export async function buildOutputsReport(
+  exp: Experiment,
+  predictions: OutputsPredictions,
+  facts: ReportFacts,
+): Promise<{ html: string }> {
+  const meta = predictions.outputs;
+  const attributes = attributeSource(exp, [], facts.listed);
+  const sections: string[] = [];
+  for (const [o, out] of meta.entries()) {
+    const head = out.type === 'category' || out.type === 'binary' ? headModel(facts.model, o) : undefined;
+    for (const [name, set] of Object.entries(predictions.sets)) {
+      if (out.type === 'number') sections.push(await numberSection(name, meta, o, set, exp, facts.cacheDir));
+      else if (out.type === 'category' || out.type === 'binary') {
+        const picked = classPredictions(meta, o, set);
+        if (!picked.files.length) continue;
+        const s = await setSection(
+          `${name}: ${out.name}`,
+          picked,
+          out.names,
+          exp,
+          (f) => attributes(name, f),
+          facts.cacheDir,
+          head,
+        );
+        sections.push(s.html);
+      }
+    }
+  }
+  const about = `outputs ${meta.map((o) => `${esc(o.name)} (${o.type})`).join(', ')}; set outputs are scored in evaluation.json`;
+  return { html: reportPage(exp, facts, about, sections) };
+}
