@@ -8,7 +8,6 @@ import { type DataSpec, listData } from '../data/sources.ts';
 import { evaluationTargets, type OutputTargets, outputTargets } from '../data/targets.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { DataError } from '../spec/errors.ts';
-import type { OutputSpec } from '../spec/experiment.ts';
 import { outputsRecord, scoreOutputs } from '../train/evaluate.ts';
 import { pixelSource } from './evaluate-run.ts';
 import { type OutputsSet, outputsSet } from './outputs-report.ts';
@@ -35,7 +34,7 @@ function outputTemplates(run: LoadedRun & { outputs: NonNullable<LoadedRun['outp
       );
     return {
       name: o.name,
-      spec: o.spec as OutputSpec,
+      spec: o.spec,
       names: o.names,
       width: o.type === 'set' ? o.names.length : 1,
       values: new Float32Array(0),

@@ -9,8 +9,8 @@
 import * as path from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import { bandOf } from '../data/bands.ts';
-import type { OutputTargets } from '../data/targets.ts';
-import { type OutputMeta, readOutputs } from '../model/output-meta.ts';
+import { type OutputTargets, unitValue } from '../data/targets.ts';
+import type { OutputMeta } from '../model/output-meta.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import {
   attributeSource,
@@ -57,17 +57,22 @@ export function outputsSet(files: string[], targets: OutputTargets[], prediction
   return { files, truth, units };
 }
 
+/** Output `o`'s units of image `i` in a set's rows (every output's units back to back per image). */
+function unitsAt(meta: OutputMeta[], o: number, set: OutputsSet, i: number): number[] {
+  const width = meta.reduce((s, m) => s + m.units, 0);
+  const at = i * width + meta.slice(0, o).reduce((s, m) => s + m.units, 0);
+  return set.units.slice(at, at + (meta[o] as OutputMeta).units);
+}
+
 /** The class output `o`'s predictions on the images that have its label, as a one-class model's. */
 export function classPredictions(meta: OutputMeta[], o: number, set: OutputsSet): SetPredictions {
   const out = meta[o] as OutputMeta;
-  const width = meta.reduce((s, m) => s + m.units, 0);
-  const at = meta.slice(0, o).reduce((s, m) => s + m.units, 0);
   const picked: SetPredictions = { files: [], labels: [], probs: [] };
   for (const [i, label] of (set.truth[out.name] ?? []).entries()) {
     if (label === null) continue;
     picked.files.push(set.files[i] as string);
     picked.labels.push(label);
-    const u = set.units.slice(i * width + at, i * width + at + out.units);
+    const u = unitsAt(meta, o, set, i);
     picked.probs.push(...(out.type === 'binary' ? [1 - (u[0] as number), u[0] as number] : u));
   }
   return picked;
@@ -90,19 +95,19 @@ export async function numberSection(
   cacheDir: string | undefined,
 ): Promise<string> {
   const out = meta[o] as OutputMeta;
-  const width = meta.reduce((s, m) => s + m.units, 0);
   const spec = out.spec?.type === 'number' ? out.spec : undefined;
   const rows = (set.truth[out.name] ?? []).flatMap((truth, i) => {
     if (truth === null) return [];
-    const read = readOutputs(meta, set.units.slice(i * width, (i + 1) * width))[out.name];
-    const predicted = read && 'value' in read ? read.value : Number.NaN;
+    const predicted = unitValue(unitsAt(meta, o, set, i)[0] as number, out.scale, out.transform);
     return [{ i, truth, predicted, error: predicted - truth }];
   });
   if (!rows.length) return '';
   const groups = new Map<string, typeof rows>();
   for (const r of rows) {
     const band = bandOf(String(r.truth), spec?.bands);
-    groups.set(band, [...(groups.get(band) ?? []), r]);
+    const group = groups.get(band);
+    if (group) group.push(r);
+    else groups.set(band, [r]);
   }
   const stats = (rs: typeof rows) => ({
     images: rs.length,

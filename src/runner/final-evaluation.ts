@@ -100,23 +100,15 @@ async function finalOutputsEvaluation(p: FinalParts): Promise<FinalScores> {
       return [name, s ? { path: set.path, images: set.files.length, ...s } : null];
     }),
   );
+  const meta = outputMetaOf(data.splits.train.targets ?? []);
   run.writeJson('evaluation.json', {
-    outputs: Object.fromEntries(
-      (data.splits.train.targets ?? []).map((t) => [
-        t.name,
-        {
-          type: t.spec.type,
-          names: t.names,
-          ...(t.scale ? { scale: t.scale } : {}),
-          ...(t.spec.type === 'number' && t.spec.transform === 'log' ? { transform: 'log' } : {}),
-        },
-      ]),
-    ),
+    // What each output is (the model folder's description, without the spec config.yaml has).
+    outputs: Object.fromEntries(meta.map(({ name, spec: _spec, ...m }) => [name, m])),
     validation,
     test,
     evaluation_sets: evaluationSets,
   });
-  const predictions: OutputsPredictions = { outputs: outputMetaOf(data.splits.train.targets ?? []), sets: shown };
+  const predictions: OutputsPredictions = { outputs: meta, sets: shown };
   run.writeJson('predictions.json', predictions);
   await plots(run, exp.name, epochs, [], null);
   return { sets: {}, metrics, summary: {} };
