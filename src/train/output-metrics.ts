@@ -15,6 +15,47 @@ export function unscaled(t: OutputTargets, z: Float32Array): Float32Array {
   return z.map((v) => unitValue(v, t.scale, t.spec.type === 'number' ? t.spec.transform : undefined));
 }
 
+/** A set label's hits (tp), false alarms (fp) and misses (fn). */
+export interface LabelCounts {
+  tp: number;
+  fp: number;
+  fn: number;
+}
+
+/** A label's F1 from its counts (1 where it is neither present nor predicted: nothing to get wrong). */
+export function labelF1(c: LabelCounts): number {
+  return c.tp + c.fp + c.fn === 0 ? 1 : (2 * c.tp) / (2 * c.tp + c.fp + c.fn);
+}
+
+/**
+ * A set output's counts for each of its `width` labels over examples (each
+ * example's 0/1 truth and probabilities per label, a label predicted from
+ * `threshold` on), and how many examples have their whole set right.
+ */
+export function setCounts(
+  width: number,
+  truth: ArrayLike<number>[],
+  probs: ArrayLike<number>[],
+  threshold: number,
+): { perLabel: LabelCounts[]; exact: number } {
+  const perLabel = Array.from({ length: width }, () => ({ tp: 0, fp: 0, fn: 0 }));
+  let exact = 0;
+  for (const [i, y] of truth.entries()) {
+    let all = true;
+    for (let k = 0; k < width; k++) {
+      const yes = ((probs[i] as ArrayLike<number>)[k] as number) >= threshold;
+      const has = y[k] === 1;
+      const c = perLabel[k] as LabelCounts;
+      if (yes && has) c.tp++;
+      else if (yes) c.fp++;
+      else if (has) c.fn++;
+      if (yes !== has) all = false;
+    }
+    if (all) exact++;
+  }
+  return { perLabel, exact };
+}
+
 /** `<metric>` -> value for output `t` (null where no example has the label). */
 export function outputMetrics(t: OutputTargets, pred: OutputPredictions): Record<string, number | null> {
   const rows: number[] = [];
@@ -76,25 +117,15 @@ export function outputMetrics(t: OutputTargets, pred: OutputPredictions): Record
     if (wanted.has('mae')) for (const [band, b] of bands) if (b.n) out[`mae_${band}`] = b.abs / b.n;
     return out;
   }
-  const width = t.width;
-  let exact = 0;
+  const { perLabel, exact } = setCounts(
+    t.width,
+    rows.map((i) => t.values.subarray(i * t.width, (i + 1) * t.width)),
+    rows.map((i) => pred.subarray(i * t.width, (i + 1) * t.width)),
+    spec.threshold,
+  );
   const f1s: number[] = [];
-  const counts = t.names.map(() => ({ tp: 0, fp: 0, fn: 0 }));
-  for (const i of rows) {
-    let all = true;
-    for (let k = 0; k < width; k++) {
-      const yes = (pred[i * width + k] as number) >= spec.threshold;
-      const truth = (t.values[i * width + k] as number) === 1;
-      const c = counts[k] as { tp: number; fp: number; fn: number };
-      if (yes && truth) c.tp++;
-      else if (yes) c.fp++;
-      else if (truth) c.fn++;
-      if (yes !== truth) all = false;
-    }
-    if (all) exact++;
-  }
-  for (const [k, c] of counts.entries()) {
-    const f1 = c.tp + c.fp + c.fn === 0 ? 1 : (2 * c.tp) / (2 * c.tp + c.fp + c.fn);
+  for (const [k, c] of perLabel.entries()) {
+    const f1 = labelF1(c);
     f1s.push(f1);
     put(`f1_${t.names[k]}`, f1);
   }

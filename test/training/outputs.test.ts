@@ -284,7 +284,7 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
     const recorded = JSON.parse(readFileSync(path.join(into, 'predictions.json'), 'utf8'));
     const scoredSet = recorded.sets.images as {
       files: string[];
-      truth: Record<string, (number | null)[]>;
+      truth: Record<string, (number | number[] | null)[]>;
       units: number[];
     };
     const width = scoredSet.units.length / scoredSet.files.length;
@@ -295,7 +295,15 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
       expect(
         Math.abs((row && 'value' in row ? row.value : 0) - (level && 'value' in level ? level.value : 0)),
       ).toBeLessThan(1e-3);
-      expect(scoredSet.truth.level?.[i]).toBe(Number(path.basename(scoredSet.files[i] as string).split('_')[0]));
+      const [levelName, , tagsName] = path.basename(scoredSet.files[i] as string).split('_');
+      expect(scoredSet.truth.level?.[i]).toBe(Number(levelName));
+      // A set's truth: its labels' indices (r 0, g 1).
+      expect(scoredSet.truth.tags?.[i]).toEqual(
+        (tagsName ?? '')
+          .split('+')
+          .filter(Boolean)
+          .map((l) => ['r', 'g'].indexOf(l)),
+      );
     }
     const folders = path.join(fresh, 'folders');
     for (const f of readdirSync(path.join(fresh, 'images')).slice(0, 20)) {
@@ -321,6 +329,13 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
     expect(html).toMatch(/validation: level on \d+ images, MAE/);
     expect(html).toContain('<td>50+</td>');
     expect(html).toContain('validation: bright_top:');
+    // The set output: a row per label whose counts are the validation set's, and the F1 evaluation.json has.
+    const tagsSection = html.slice(html.indexOf('validation: tags on'));
+    expect(tagsSection).toMatch(/^validation: tags on \d+ images, whole set right [01]\.\d{3}/);
+    const rRow = tagsSection.match(
+      /<tr><td>r<\/td><td>(\d+)<\/td><td>(\d+)<\/td><td>[\d.]+<\/td><td>[\d.]+<\/td><td>([\d.]+)<\/td>/,
+    );
+    expect(Number(rRow?.[3])).toBeCloseTo(evaluation.validation.outputs.tags.f1_r, 3);
     lines.length = 0;
     expect(
       await main(['report', result.run.dir, '--data', evalFile], {
