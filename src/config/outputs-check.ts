@@ -95,6 +95,8 @@ export function checkOutputs(exp: Experiment, locator: Locator): ConfigError[] {
           at(`${here}.bands`, `band bounds must ascend: ${out.bands.join(', ')}`);
           break;
         }
+    if (out.type === 'number' && out.bins === 1)
+      at(`${here}.bins`, 'one bin has nothing to choose between: give 0 (one regressed value) or at least 2 bins');
     if (out.type === 'number' && out.band_weights !== undefined) {
       const given = out.band_weights;
       if (!out.bands)

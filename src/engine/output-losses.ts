@@ -6,6 +6,7 @@
 import type { Scalar, Tensor } from '@tensorflow/tfjs-node';
 import { exampleWeights, gatherRows, type OutputTargets } from '../data/targets.ts';
 import type { Tf } from '../platform/tensorflow.ts';
+import { BIN_SPAN, binCenters } from '../spec/outputs.ts';
 import { exampleLoss } from './losses.ts';
 
 /** An output's targets for one batch: `values` [n, width], `weight` [n]: 0 without the label, else the example's loss weight. */
@@ -41,16 +42,38 @@ function perExample(tf: Tf, t: OutputTargets, p: Tensor, y: BatchTargets): Tenso
     case 'number': {
       const { mean, std } = t.scale ?? { mean: 0, std: 1 };
       const learned = spec.transform === 'log' ? y.values.log1p() : y.values;
-      const e = p.sub(learned.sub(mean).div(std)).reshape([-1]);
-      if (spec.loss === 'mse') return e.square();
-      if (spec.loss === 'mae') return e.abs();
-      // Huber as 0.5 q^2 + d (|e| - q) with q = min(|e|, d): the same values, and a gradient everywhere (a where on |e| <= d has none in tfjs).
-      const d = spec.huber_delta;
-      const a = e.abs();
-      const q = a.minimum(d);
-      return q.square().mul(0.5).add(a.sub(q).mul(d));
+      const z = learned.sub(mean).div(std);
+      // A binned output's first unit is the bins' expectation: the point loss is on it.
+      const e = p.slice([0, 0], [-1, 1]).sub(z).reshape([-1]);
+      const point = pointLoss(e, spec.loss, spec.huber_delta);
+      if (!spec.bins) return point;
+      const probs = p.slice([0, 1], [-1, spec.bins]);
+      return point.add(binCrossEntropy(tf, z, probs, spec.bins, spec.bin_sigma));
     }
   }
+}
+
+/** A number output's loss per example from its errors `e` (standardized). */
+function pointLoss(e: Tensor, loss: 'huber' | 'mse' | 'mae', d: number): Tensor {
+  if (loss === 'mse') return e.square();
+  if (loss === 'mae') return e.abs();
+  // Huber as 0.5 q^2 + d (|e| - q) with q = min(|e|, d): the same values, and a gradient everywhere (a where on |e| <= d has none in tfjs).
+  const a = e.abs();
+  const q = a.minimum(d);
+  return q.square().mul(0.5).add(a.sub(q).mul(d));
+}
+
+/**
+ * The cross-entropy of a binned number output's probabilities against a
+ * Gaussian of width `sigma` around each standardized target `z` ([n, 1]),
+ * clipped to the bins' span and normalized over the bins (DLDL's label
+ * distribution; its KL divergence differs from this by a constant).
+ */
+function binCrossEntropy(tf: Tf, z: Tensor, probs: Tensor, bins: number, sigma: number): Tensor {
+  const centers = tf.tensor2d(binCenters(bins), [1, bins]);
+  const near = centers.sub(z.clipByValue(-BIN_SPAN, BIN_SPAN)).div(sigma).square().mul(-0.5).exp();
+  const q = near.div(near.sum(1, true));
+  return q.mul(probs.clipByValue(1e-7, 1).log()).sum(1).neg();
 }
 
 /** The output's loss over the examples that have its label (0 when none has). */

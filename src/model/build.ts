@@ -5,6 +5,7 @@ import { createLayer } from '../layers/create.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { Experiment, OutputSpec, RegistryChoice } from '../spec/experiment.ts';
 import { LAYERS, type LayerTypeName, MODEL_INPUT } from '../spec/layers.ts';
+import { binCenters } from '../spec/outputs.ts';
 import { fillEntry } from '../spec/params.ts';
 import { attachBackbone, type BackboneSpec } from './backbone.ts';
 import { loadPathBackbone, type PathBackbone } from './backbones/from-path.ts';
@@ -36,6 +37,8 @@ export interface Head {
   layers: RegistryChoice[];
   units: number;
   activation: 'softmax' | 'sigmoid' | 'linear';
+  /** A number output over bins: the unit layer is a softmax over this many, and the output is [expectation, probabilities]. */
+  bins?: number;
 }
 
 type Shape = (number | null)[];
@@ -169,7 +172,10 @@ function attachHeads(tf: Tf, trunk: SymbolicTensor, heads: Head[], first: number
   let index = first;
   return heads.map((head) => {
     let x = trunk;
-    const unit: RegistryChoice = { type: 'dense', units: head.units, activation: head.activation, name: head.name };
+    const bins = head.bins ?? 0;
+    const unit: RegistryChoice = bins
+      ? { type: 'dense', units: bins, activation: 'softmax', name: `${head.name}_bins` }
+      : { type: 'dense', units: head.units, activation: head.activation, name: head.name };
     // The registry's defaults, seeded initializers included: an unseeded one would make every run different.
     fillEntry(unit, LAYERS);
     for (const [i, spec] of [...head.layers, unit].entries()) {
@@ -188,8 +194,27 @@ function attachHeads(tf: Tf, trunk: SymbolicTensor, heads: Head[], first: number
       }
       index++;
     }
-    return x;
+    return bins ? expectationOf(tf, x, head.name, bins) : x;
   });
+}
+
+/**
+ * A binned number output: the bins' expectation (a fixed dense layer whose
+ * kernel is the bins' centres, not trained) beside their probabilities, as
+ * one output named after the output, so a reader takes the value from its
+ * first unit as from a one-unit number output.
+ */
+function expectationOf(tf: Tf, probs: SymbolicTensor, name: string, bins: number): SymbolicTensor {
+  const value = tf.layers
+    .dense({
+      name: `${name}_value`,
+      units: 1,
+      useBias: false,
+      trainable: false,
+      weights: [tf.tensor2d(binCenters(bins), [bins, 1])],
+    })
+    .apply(probs) as SymbolicTensor;
+  return tf.layers.concatenate({ name, axis: -1 }).apply([value, probs]) as SymbolicTensor;
 }
 
 const ACTIVATION: Record<OutputSpec['type'], Head['activation']> = {
@@ -213,7 +238,8 @@ export function outputHeads(outputs: Record<string, OutputSpec>, names: Record<s
         ? (names[name] ?? spec.classes ?? ['', '']).length
         : spec.type === 'set'
           ? spec.labels.length
-          : 1,
+          : 1 + (spec.type === 'number' ? spec.bins : 0),
+    ...(spec.type === 'number' && spec.bins ? { bins: spec.bins } : {}),
   }));
 }
 

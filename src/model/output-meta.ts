@@ -10,7 +10,7 @@ export interface OutputMeta {
   type: OutputSpec['type'];
   /** category: its classes; binary: [not positive, positive]; set: its labels; number: []. */
   names: string[];
-  /** Units of the output layer. */
+  /** Units of the output layer (a binned number: its value, then each bin's probability). */
   units: number;
   /** number: the model gives (value - mean) / std (with transform log: of log(1 + value)). */
   scale?: { mean: number; std: number };
@@ -27,12 +27,18 @@ export type OutputPrediction =
   | { value: number }
   | { labels: string[]; probabilities: Record<string, number> };
 
+/** Units of an output in the model: a category's classes, a set's labels, a binned number's value and bins, else one. */
+export function outputUnits(t: OutputTargets): number {
+  if (t.spec.type === 'category') return t.names.length;
+  return t.spec.type === 'number' ? 1 + t.spec.bins : t.width;
+}
+
 export function outputMetaOf(targets: OutputTargets[]): OutputMeta[] {
   return targets.map((t) => ({
     name: t.name,
     type: t.spec.type,
     names: t.names,
-    units: t.spec.type === 'category' ? t.names.length : t.width,
+    units: outputUnits(t),
     ...(t.scale ? { scale: t.scale } : {}),
     ...(t.spec.type === 'number' && t.spec.transform === 'log' ? { transform: 'log' as const } : {}),
     ...(t.spec.type === 'set' ? { threshold: t.spec.threshold } : {}),

@@ -139,6 +139,8 @@ export type OutputSpec =
       loss: 'huber' | 'mse' | 'mae';
       transform: 'none' | 'log';
       huber_delta: number;
+      bins: number;
+      bin_sigma: number;
       bands?: number[];
       band_weights?: LossWeights<number[]>;
     })

@@ -76,6 +76,18 @@ export const OUTPUT_TYPES = {
         default: 1,
         doc: 'huber: where the loss turns from squared to linear, in standard deviations',
       },
+      bins: {
+        type: 'integer',
+        minimum: 0,
+        default: 0,
+        doc: "0: one linear unit regresses the value. N >= 2: a softmax over N bins spread evenly over the standardized value's [-4, 4] (clipped there), and the value is their expectation; the bins learn a Gaussian around the true value (cross-entropy, as DLDL) besides `loss` on the expectation. The output's units are then the value and the N probabilities",
+      },
+      bin_sigma: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        default: 0.1,
+        doc: 'bins: the width of the Gaussian the bins learn, in standard deviations of the (learned) value',
+      },
       bands: {
         type: 'numbers',
         doc: 'ascending lower bounds of bands the metrics are also reported per, e.g. ages [0, 13, 20, 40, 60]',
@@ -119,3 +131,10 @@ export const OUTPUT_TYPES = {
 } as const satisfies Record<string, { doc: string; params: Params }>;
 
 export type OutputType = keyof typeof OUTPUT_TYPES;
+
+/** Where a binned number output's bins lie (standardized value): N even bins over [-4, 4], their centres. */
+export const BIN_SPAN = 4;
+export function binCenters(bins: number): number[] {
+  const width = (2 * BIN_SPAN) / bins;
+  return Array.from({ length: bins }, (_, j) => -BIN_SPAN + (j + 0.5) * width);
+}

@@ -6,6 +6,7 @@ import type { PreparedData } from '../data/prepare.ts';
 import type { OutputTargets } from '../data/targets.ts';
 import { makeLoss } from '../engine/losses.ts';
 import { batchTargets, outputLoss } from '../engine/output-losses.ts';
+import { outputUnits } from '../model/output-meta.ts';
 import { predictOutputs, predictProbs } from '../model/predict-probs.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { Experiment } from '../spec/experiment.ts';
@@ -91,7 +92,7 @@ export function scoreOutputs(
   model: LayersModel,
 ): OutputsScore | null {
   if (index.length === 0) return null;
-  const preds = targets.map((t) => new Float32Array(index.length * unitsOf(t)));
+  const preds = targets.map((t) => new Float32Array(index.length * outputUnits(t)));
   const sums = targets.map(() => 0);
   const bs = options.batchSize;
   for (let b = 0; b < index.length; b += bs) {
@@ -107,7 +108,7 @@ export function scoreOutputs(
       );
       for (const [o, t] of targets.entries()) {
         const p = outs[o] as Tensor;
-        (preds[o] as Float32Array).set(p.dataSync(), b * unitsOf(t));
+        (preds[o] as Float32Array).set(p.dataSync(), b * outputUnits(t));
         const y = batchTargets(tf, t, rows);
         const known = y.weight.sign().sum().dataSync()[0] as number;
         sums[o] = (sums[o] as number) + (outputLoss(tf, t, p, y).dataSync()[0] as number) * known;
@@ -142,9 +143,6 @@ export function outputsRecord(s: OutputsScore | null, targets: OutputTargets[]) 
     ),
   };
 }
-
-/** Units of an output's unit layer: a category's classes, a set's labels, else one. */
-const unitsOf = (t: OutputTargets) => (t.spec.type === 'category' ? t.names.length : t.width);
 
 /** An epoch record's entries for a score of several outputs: `<prefix><output>_<metric>` and `<prefix><output>_loss`. */
 export function outputEntries(

@@ -10,9 +10,14 @@ import { evaluate } from './metrics.ts';
 /** Predictions of one output for n examples: [n, units], as the model gives them (a number output: standardized). */
 export type OutputPredictions = Float32Array;
 
-/** A number output's predictions in the label's own unit. */
+/** A number output's predictions in the label's own unit (each row's first unit: a binned output's expectation). */
 export function unscaled(t: OutputTargets, z: Float32Array): Float32Array {
-  return z.map((v) => unitValue(v, t.scale, t.spec.type === 'number' ? t.spec.transform : undefined));
+  const spec = t.spec;
+  if (spec.type !== 'number') return z;
+  const units = 1 + spec.bins;
+  return Float32Array.from({ length: z.length / units }, (_, i) =>
+    unitValue(z[i * units] as number, t.scale, spec.transform),
+  );
 }
 
 /** A set label's hits (tp), false alarms (fp) and misses (fn). */

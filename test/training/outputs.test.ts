@@ -413,13 +413,14 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
     const { file, text } = experiment(dir);
     writeFileSync(file, text);
     const epochs = async (engine: string) => {
-      // With class and band weights and a log number: both engines weigh and transform alike too.
+      // With class and band weights and a log number over bins: both engines weigh, transform and bin alike too.
       const set = [
         `training.engine=${engine}`,
         'training.epochs=3',
         'outputs.half.class_weights=balanced',
         'outputs.level.band_weights=[1, 2]',
         'outputs.level.transform=log',
+        'outputs.level.bins=16',
       ];
       const result = await runExperiment(resolveExperiment(file, { env: {}, set }), {}, path.join(dir, 'cache'));
       expect(result.status).toBe('FINISHED');

@@ -10,6 +10,7 @@ import { EMITTERS, emitOutputs } from '../../layers/emit-layers.ts';
 import type { Tf } from '../../platform/tensorflow.ts';
 import { type Attr, DT, type HostTensor, type Output, TfGraph } from '../../platform/tf-graph.ts';
 import type { Experiment } from '../../spec/experiment.ts';
+import { BIN_SPAN, binCenters } from '../../spec/outputs.ts';
 import { graphLoss } from '../losses.ts';
 import { optimizerParts, ownerScope } from '../optimizer-groups.ts';
 import { optimizerSlots, optimizerUpdate } from '../optimizers.ts';
@@ -210,7 +211,13 @@ export class GraphTrainer {
       let each: Output;
       const spec = t.spec;
       if (spec.type === 'number') {
-        const e = reduce('Sum', op('Sub', p, y), 1);
+        // A binned output's first unit is the bins' expectation: the point loss is on it.
+        const slice = (begin: number, size: number) =>
+          g.op('Slice', [p, this.constant([0, begin], [2], DT.int32), this.constant([-1, size], [2], DT.int32)], {
+            T: f32,
+            Index: i32,
+          });
+        const e = reduce('Sum', op('Sub', slice(0, 1), y), 1);
         const a = op('Abs', e);
         const q = op('Minimum', a, c(spec.huber_delta));
         each =
@@ -219,6 +226,21 @@ export class GraphTrainer {
             : spec.loss === 'mae'
               ? a
               : op('AddV2', op('Mul', op('Square', q), c(0.5)), op('Mul', op('Sub', a, q), c(spec.huber_delta)));
+        if (spec.bins) {
+          // As output-losses.ts' binCrossEntropy: a Gaussian around the clipped target, normalized over the bins.
+          const centers = this.constant(binCenters(spec.bins), [1, spec.bins]);
+          const z = op('Minimum', op('Maximum', y, c(-BIN_SPAN)), c(BIN_SPAN));
+          const d = op('RealDiv', op('Sub', centers, z), c(spec.bin_sigma));
+          const near = op('Exp', op('Mul', op('Square', d), c(-0.5)));
+          const keep = g.op('Sum', [near, this.constant([1], [1], DT.int32)], {
+            T: f32,
+            Tidx: i32,
+            keep_dims: { kind: 'bool', value: true },
+          });
+          const probs = op('Minimum', op('Maximum', slice(1, spec.bins), c(1e-7)), c(1));
+          const ce = op('Neg', reduce('Sum', op('Mul', op('RealDiv', near, keep), op('Log', probs)), 1));
+          each = op('AddV2', each, ce);
+        }
       } else {
         const type = spec.type === 'category' ? 'categorical_crossentropy' : 'binary_crossentropy';
         const smoothing = spec.type === 'set' ? 0 : spec.label_smoothing;
