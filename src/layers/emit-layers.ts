@@ -331,9 +331,12 @@ export function emitForward(model: LayersModel, p: ForwardParts): Output {
 export function emitOutputs(model: LayersModel, p: ForwardParts): Output[] {
   const outputs = new Map<string, { out: Output; dtype: number }>();
   const shapes = new Map<string, number[]>();
-  const lasts = model.outputLayers.length
-    ? model.outputLayers.map((l) => l.name)
-    : [model.layers.at(-1)?.name as string];
+  const ends = model.outputLayers.length ? model.outputLayers : [model.layers.at(-1) as (typeof model.layers)[number]];
+  // An output that joins layers (a binned number's value and bins) keeps them in float32 too.
+  const lasts = ends.flatMap((l) => [
+    l.name,
+    ...(l.getClassName() === 'Concatenate' ? inboundOf(model, l).map((i) => i.name) : []),
+  ]);
   const mixed = p.compute === 'bfloat16';
   const cast = (x: Output, from: number, to: number) =>
     from === to ? x : p.g.op('Cast', [x], { SrcT: typeAttr(from), DstT: typeAttr(to) });

@@ -65,6 +65,12 @@ const CASES: Case[] = [
     message: '2 weight(s) for 3 bands (0, 20, 60): give one per band, or balanced',
   },
   {
+    file: 'outputs-one-bin.yaml',
+    at: 'outputs-one-bin.yaml:7:41',
+    path: 'outputs.age.bins',
+    message: 'one bin has nothing to choose between: give 0 (one regressed value) or at least 2 bins',
+  },
+  {
     file: 'outputs-class-weights-misspelled.yaml',
     at: 'outputs-class-weights-misspelled.yaml:7:102',
     path: 'outputs.gender.class_weights.mail',

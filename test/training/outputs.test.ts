@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { Tensor } from '@tensorflow/tfjs-node';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { evaluateCommand } from '../../src/cli/evaluate.ts';
@@ -18,6 +19,7 @@ import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { loadRun, predictFiles } from '../../src/report/predict.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { metricGoal } from '../../src/spec/metric-names.ts';
+import { binCenters } from '../../src/spec/outputs.ts';
 import { tempDir, writeImage } from '../data/fixtures.ts';
 import { MODEL_PYTHON } from '../support/mlflow-server.ts';
 import { pagePredictions, staticServer } from '../support/web-page.ts';
@@ -354,9 +356,27 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
     await images(dir, 48);
     const { file, text } = experiment(dir);
     writeFileSync(file, text);
-    const set = ['training.epochs=3'];
+    // The number output over bins: its expectation and its probabilities are one output of 17 units.
+    const set = ['training.epochs=3', 'outputs.level.bins=16'];
     const result = await runExperiment(resolveExperiment(file, { env: {}, set }), {}, path.join(dir, 'cache'));
     expect(result.status).toBe('FINISHED');
+    const { tf } = await loadTensorflow();
+    const run = await loadRun(tf, result.run.dir);
+    expect(run.outputs?.find((o) => o.name === 'level')?.units).toBe(17);
+    // The value is the bins' expectation, through centres that training left as they were.
+    const centers = binCenters(16);
+    const kernel = run.model.getLayer('level_value').getWeights()[0]?.dataSync() ?? [];
+    expect(Array.from(kernel)).toEqual(Array.from(Float32Array.from(centers)));
+    const raw = run.model.predict(tf.randomUniform([2, 16, 16, 3], 0, 1)) as Tensor[];
+    const level = (raw[1] as Tensor).arraySync() as number[][];
+    for (const row of level) {
+      const probs = row.slice(1);
+      expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      expect(row[0]).toBeCloseTo(
+        probs.reduce((sum, p, k) => sum + p * (centers[k] as number), 0),
+        5,
+      );
+    }
     const exported = async (format: string) => {
       const said: string[] = [];
       const out = path.join(dir, `export-${format}`);
@@ -382,11 +402,10 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
     }
     // The page: each output's answer on its label line, as predict gives it.
     const { out } = await exported('web');
-    const { tf } = await loadTensorflow();
     const files = readdirSync(path.join(dir, 'images'))
       .slice(0, 4)
       .map((f) => path.join(dir, 'images', f));
-    const ours = await predictFiles(tf, await loadRun(tf, result.run.dir), files);
+    const ours = await predictFiles(tf, run, files);
     const site = await staticServer(out);
     try {
       const got = await pagePredictions(site.url, files);
