@@ -97,15 +97,19 @@ async function photos(files: string[], captions: string[], exp: Experiment, cach
   return files.map((f, j) => figure(pics[j], `${esc(path.basename(f))}<br>${captions[j]}`)).join('');
 }
 
+/** What one output's section for one data set is made from: the set's name and predictions, which output, the run's experiment and cache. */
+interface SectionOf {
+  name: string;
+  meta: OutputMeta[];
+  o: number;
+  set: OutputsSet;
+  exp: Experiment;
+  cacheDir: string | undefined;
+}
+
 /** One number output's section for one data set: errors per band and the largest errors with their photos. */
-export async function numberSection(
-  name: string,
-  meta: OutputMeta[],
-  o: number,
-  set: OutputsSet,
-  exp: Experiment,
-  cacheDir: string | undefined,
-): Promise<string> {
+export async function numberSection(at: SectionOf): Promise<string> {
+  const { name, meta, o, set, exp, cacheDir } = at;
   const out = meta[o] as OutputMeta;
   const spec = out.spec?.type === 'number' ? out.spec : undefined;
   const rows = (set.truth[out.name] ?? []).flatMap((truth, i) => {
@@ -150,14 +154,8 @@ export async function numberSection(
 }
 
 /** One set output's section for one data set: each label's precision, recall and F1, and the most wrong sets with their photos. */
-export async function setOutputSection(
-  name: string,
-  meta: OutputMeta[],
-  o: number,
-  set: OutputsSet,
-  exp: Experiment,
-  cacheDir: string | undefined,
-): Promise<string> {
+async function setOutputSection(at: SectionOf): Promise<string> {
+  const { name, meta, o, set, exp, cacheDir } = at;
   const out = meta[o] as OutputMeta;
   const threshold = out.threshold ?? 0.5;
   const rows = (set.truth[out.name] ?? []).flatMap((truth, i) => {
@@ -214,8 +212,9 @@ export async function buildOutputsReport(
   for (const [o, out] of meta.entries()) {
     const head = out.type === 'category' || out.type === 'binary' ? headModel(facts.model, o) : undefined;
     for (const [name, set] of Object.entries(predictions.sets)) {
-      if (out.type === 'number') sections.push(await numberSection(name, meta, o, set, exp, facts.cacheDir));
-      else if (out.type === 'set') sections.push(await setOutputSection(name, meta, o, set, exp, facts.cacheDir));
+      const at = { name, meta, o, set, exp, cacheDir: facts.cacheDir };
+      if (out.type === 'number') sections.push(await numberSection(at));
+      else if (out.type === 'set') sections.push(await setOutputSection(at));
       else if (out.type === 'category' || out.type === 'binary') {
         const picked = classPredictions(meta, o, set);
         if (!picked.files.length) continue;
