@@ -332,11 +332,14 @@ export function emitOutputs(model: LayersModel, p: ForwardParts): Output[] {
   const outputs = new Map<string, { out: Output; dtype: number }>();
   const shapes = new Map<string, number[]>();
   const ends = model.outputLayers.length ? model.outputLayers : [model.layers.at(-1) as (typeof model.layers)[number]];
-  // An output that joins layers (a binned number's value and bins) keeps them in float32 too.
-  const lasts = ends.flatMap((l) => [
-    l.name,
-    ...(l.getClassName() === 'Concatenate' ? inboundOf(model, l).map((i) => i.name) : []),
-  ]);
+  const lasts = ends.map((l) => l.name);
+  // In float32: the outputs, and the layers an output joins (a binned number's value and bins).
+  const float32 = new Set(
+    ends.flatMap((l) => [
+      l.name,
+      ...(l.getClassName() === 'Concatenate' ? inboundOf(model, l).map((i) => i.name) : []),
+    ]),
+  );
   const mixed = p.compute === 'bfloat16';
   const cast = (x: Output, from: number, to: number) =>
     from === to ? x : p.g.op('Cast', [x], { SrcT: typeAttr(from), DstT: typeAttr(to) });
@@ -345,7 +348,7 @@ export function emitOutputs(model: LayersModel, p: ForwardParts): Output[] {
     const emit = EMITTERS[cls];
     if (!emit) throw new UnsupportedInGraph(`layer ${layer.name} (${cls})`);
     // The output layers in float32 too: their probabilities (or values) feed the loss.
-    const dtype = mixed && !FLOAT32_ALWAYS.has(cls) && !lasts.includes(layer.name) ? DT.bfloat16 : DT.float32;
+    const dtype = mixed && !FLOAT32_ALWAYS.has(cls) && !float32.has(layer.name) ? DT.bfloat16 : DT.float32;
     const inbound = inboundOf(model, layer);
     // A Sequential model does not list its input layer: whatever is not a layer here is the input.
     const input = { out: p.x, dtype: DT.float32 };
