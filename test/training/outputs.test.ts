@@ -431,9 +431,10 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
     await images(dir, 64, 8);
     const { file, text } = experiment(dir);
     writeFileSync(file, text);
-    const epochs = async (engine: string) => {
+    const epochs = async (engine: string, ...more: string[]) => {
       // With class and band weights and a log number over bins: both engines weigh, transform and bin alike too.
       const set = [
+        ...more,
         `training.engine=${engine}`,
         'training.epochs=3',
         'outputs.half.class_weights=balanced',
@@ -453,6 +454,16 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
           expect(Math.abs((g[key] as number) - value), `epoch ${e + 1} ${key}`).toBeLessThan(
             1e-3 * Math.max(1, Math.abs(value)),
           );
+    }
+    // bf16 (emulated where the CPU has no bfloat16 units) trains every output type too, close to float32.
+    process.env.RUN_EXP_BF16 = 'emulate';
+    try {
+      const bf16 = await epochs('graph', 'training.precision=bf16');
+      const apart = Math.abs((bf16[0]?.loss as number) - (graph[0]?.loss as number));
+      expect(apart).toBeGreaterThan(0); // it did compute in bfloat16
+      expect(apart).toBeLessThan(0.05 * (graph[0]?.loss as number));
+    } finally {
+      delete process.env.RUN_EXP_BF16;
     }
   }, 120_000);
 
