@@ -205,15 +205,12 @@ function attachHeads(tf: Tf, trunk: SymbolicTensor, heads: Head[], first: number
  * first unit as from a one-unit number output.
  */
 function expectationOf(tf: Tf, probs: SymbolicTensor, name: string, bins: number): SymbolicTensor {
+  const centers = tf.tensor2d(binCenters(bins), [bins, 1]);
   const value = tf.layers
-    .dense({
-      name: `${name}_value`,
-      units: 1,
-      useBias: false,
-      trainable: false,
-      weights: [tf.tensor2d(binCenters(bins), [bins, 1])],
-    })
+    .dense({ name: `${name}_value`, units: 1, useBias: false, trainable: false, weights: [centers] })
     .apply(probs) as SymbolicTensor;
+  // The layer's kernel holds its own reference to the values now.
+  centers.dispose();
   return tf.layers.concatenate({ name, axis: -1 }).apply([value, probs]) as SymbolicTensor;
 }
 

@@ -16,6 +16,7 @@ import type { Tf } from '../platform/tensorflow.ts';
 import { CROPS } from '../spec/crops.ts';
 import { DataError } from '../spec/errors.ts';
 import type { Experiment } from '../spec/experiment.ts';
+import { OUTPUT_TYPES } from '../spec/outputs.ts';
 import { fillEntry } from '../spec/params.ts';
 
 export interface Prediction {
@@ -82,7 +83,7 @@ export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
       preprocessing: withCropDefaults(preprocessing),
       testTimeFlip: test_time_flip === true,
       model,
-      ...(outputs ? { outputs } : {}),
+      ...(outputs ? { outputs: withSpecDefaults(outputs) } : {}),
     };
   }
   const modelJson = ['model', 'checkpoints/best', 'checkpoints/latest']
@@ -109,8 +110,20 @@ export async function loadRun(tf: Tf, run: string): Promise<LoadedRun> {
     testTimeFlip: experiment.data.test_time_flip === true,
     classes,
     model,
-    ...(outputs ? { outputs: outputs.map((o) => ({ ...o, spec: o.spec ?? experiment.outputs?.[o.name] })) } : {}),
+    ...(outputs
+      ? { outputs: withSpecDefaults(outputs.map((o) => ({ ...o, spec: o.spec ?? experiment.outputs?.[o.name] }))) }
+      : {}),
   };
+}
+
+/** Outputs whose specs were saved before some of their params existed: those params at their defaults (bins: 0). */
+function withSpecDefaults(outputs: OutputMeta[]): OutputMeta[] {
+  return outputs.map((o) => {
+    if (!o.spec) return o;
+    const spec = structuredClone(o.spec);
+    fillEntry(spec, OUTPUT_TYPES);
+    return { ...o, spec };
+  });
 }
 
 const IMAGE = /\.(jpe?g|png|webp|gif|tiff?|avif)$/i;

@@ -267,6 +267,15 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
       'bright_top',
     ]);
 
+    // A model saved before number outputs had bins (its specs without bins or bin_sigma) evaluates as one without.
+    const modelJson = path.join(result.run.dir, 'model', 'model.json');
+    const saved = JSON.parse(readFileSync(modelJson, 'utf8'));
+    for (const o of saved.userDefinedMetadata.run_exp.outputs) {
+      delete o.spec.bins;
+      delete o.spec.bin_sigma;
+    }
+    writeFileSync(modelJson, JSON.stringify(saved));
+
     // run-exp evaluate on new images: an experiment file's data labels every output; a folder set only the category
     // output its class folders name. Each image's outputs in predictions.json are predict's.
     const fresh = tempDir('run-exp-outputs-new-');
