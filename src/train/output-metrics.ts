@@ -5,6 +5,7 @@
 
 import { bandOf } from '../data/bands.ts';
 import { type OutputTargets, unitValue } from '../data/targets.ts';
+import { outputUnits } from '../model/output-meta.ts';
 import { evaluate } from './metrics.ts';
 
 /** Predictions of one output for n examples: [n, units], as the model gives them (a number output: standardized). */
@@ -14,7 +15,7 @@ export type OutputPredictions = Float32Array;
 export function unscaled(t: OutputTargets, z: Float32Array): Float32Array {
   const spec = t.spec;
   if (spec.type !== 'number') return z;
-  const units = 1 + spec.bins;
+  const units = outputUnits(t);
   return Float32Array.from({ length: z.length / units }, (_, i) =>
     unitValue(z[i * units] as number, t.scale, spec.transform),
   );
