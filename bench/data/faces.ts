@@ -1,8 +1,8 @@
 // bench/data faces: cold preprocessing with face detection (experiments/faces-scratch.yaml's
-// crop: BlazeFace, align, 64x64) on all UTKFace images and on the portraits,
-// the detection rate of each, and the cached rerun. Then, on 2,048 UTKFace
-// images: the detector alone (a TensorFlow session, and TF.js's graph executor
-// as before) beside MediaPipe's face detector from PyPI on the same images, and
+// crop: align, 48x48) with each detector of the registry on all UTKFace images and on the
+// portraits, the detection rate of each, and the cached rerun. Then, on 2,048 UTKFace
+// images: each detector alone (a TensorFlow session; 'blazeface' also by TF.js's graph
+// executor as before) beside MediaPipe's face detector from PyPI on the same images, and
 // faces.yaml's frozen backbone pass (a session, and tfjs predict as before).
 //
 //   npm run bench:faces [-- --cache-dir DIR]   (UTKFACE_DIR, PORTRAITS_DIR; BENCH_MEDIAPIPE_PYTHON)
@@ -25,7 +25,8 @@ import { buildExperimentModel } from '../../src/model/build.ts';
 import { fixedCut } from '../../src/model/cut.ts';
 import { frozenSession } from '../../src/model/frozen-session.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
-import { DETECTORS } from '../../src/spec/detectors.ts';
+import { DETECTORS, type DetectorName } from '../../src/spec/detectors.ts';
+import type { FaceCrop } from '../../src/spec/experiment.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -42,7 +43,7 @@ const exp = resolveExperiment(path.join(root, 'experiments', 'faces-scratch.yaml
 const p = exp.data.preprocessing;
 const sets = { utkface: exp.data.path, portraits: exp.data.evaluation_sets.portraits as string };
 
-const measure = async (dir: string) => {
+const measure = async (dir: string, detector: DetectorName) => {
   const items = listData({
     source: 'folder',
     path: dir,
@@ -51,26 +52,28 @@ const measure = async (dir: string) => {
     label_column: 'label',
   }).items;
   const start = performance.now();
-  const px = await loadPixels(items, p, { cacheDir });
+  const px = await loadPixels(items, { ...p, crop: { ...(p.crop as FaceCrop), detector } }, { cacheDir });
   const seconds = (performance.now() - start) / 1000;
   return { images: items.length, seconds, images_per_s: items.length / seconds, faces: px.faces, bad: px.bad.length };
 };
 
+const detectors = Object.keys(DETECTORS) as DetectorName[];
 const results: Record<
   string,
   { cold: Awaited<ReturnType<typeof measure>>; cached: Awaited<ReturnType<typeof measure>> }
 > = {};
-for (const [name, dir] of Object.entries(sets)) {
-  const cold = await measure(dir);
-  const cached = await measure(dir);
-  results[name] = { cold, cached };
-}
+for (const detector of detectors)
+  for (const [name, dir] of Object.entries(sets)) {
+    const cold = await measure(dir, detector);
+    const cached = await measure(dir, detector);
+    results[`${name}, ${detector}`] = { cold, cached };
+  }
 if (!given) rmSync(cacheDir, { recursive: true, force: true });
 
 const lines = [
-  `Machine: ${os.cpus()[0]?.model}, ${os.availableParallelism()} cores. Crop: ${JSON.stringify(p.crop)}, ${p.size.join('x')}.`,
+  `Machine: ${os.cpus()[0]?.model}, ${os.availableParallelism()} cores. Crop: ${JSON.stringify(p.crop)} (each detector), ${p.size.join('x')}.`,
   '',
-  '| set | images | cold: seconds | cold: images/s | faces found | cached rerun: seconds | detected on rerun |',
+  '| set, detector | images | cold: seconds | cold: images/s | faces found | cached rerun: seconds | detected on rerun |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...Object.entries(results).map(
     ([name, r]) =>
@@ -95,36 +98,57 @@ const rate = async (run: () => Promise<unknown>, images: number) => {
   return images / ((performance.now() - start) / 1000);
 };
 
-const detector = await loadDetector(tf, 'blazeface');
-const size = detector.inputSize;
-const inputs = await Promise.all(sample.map((f) => detectorInput(f, size, p.crop?.type === 'face' ? p.crop.pad : 0)));
-const batch = new Uint8Array(SAMPLE * size * size * 3);
-for (const [i, x] of inputs.entries()) batch.set(x.pixels, i * size * size * 3);
-const detectAll = async (detect: (px: Uint8Array, n: number) => Promise<unknown>) => {
-  for (let b = 0; b < SAMPLE; b += 8) await detect(batch.subarray(b * size * size * 3, (b + 8) * size * size * 3), 8);
-};
-// Before: TF.js's graph executor on the model with its batch freed (as data/faces/blazeface.ts did).
+const pad = (p.crop as FaceCrop).pad;
+/** One detector on the sample: as a session on decoded inputs, then with decoding (locateFaces, no cache). */
+async function detectorRates(name: DetectorName) {
+  const detector = await loadDetector(tf, name);
+  const size = detector.inputSize;
+  const inputs = await Promise.all(sample.map((f) => detectorInput(f, size, pad)));
+  const batch = new Uint8Array(SAMPLE * size * size * 3);
+  for (const [i, x] of inputs.entries()) batch.set(x.pixels, i * size * size * 3);
+  const crop = { ...(p.crop as FaceCrop), detector: name };
+  let found = 0;
+  const located = async () => {
+    const faces = (await locateFaces(await stampFiles(sample), crop, { cacheDir: null })).faces;
+    found = [...faces.values()].filter((f) => f.faces.some((x) => x.score >= crop.min_confidence)).length;
+  };
+  const rates = {
+    input: size,
+    session_images_per_s: await rate(async () => {
+      for (let b = 0; b < SAMPLE; b += 8)
+        await detector.detect(batch.subarray(b * size * size * 3, (b + 8) * size * size * 3), 8);
+    }, SAMPLE),
+    with_decode_images_per_s: await rate(located, SAMPLE),
+  };
+  return { rates: { ...rates, found }, batch };
+}
+// One after the other: each has the cores to itself.
+const detection: Record<
+  string,
+  { input: number; session_images_per_s: number; with_decode_images_per_s: number; found: number }
+> = {};
+let stockBatch = new Uint8Array();
+for (const d of detectors) {
+  const { rates, batch } = await detectorRates(d);
+  detection[d] = rates;
+  if (d === 'blazeface') stockBatch = batch;
+}
+// Before: TF.js's graph executor, one image at a time, on the 256x256 model (as data/faces/blazeface.ts did).
 const stock = await tf.loadGraphModel(
   tf.io.fileSystem(path.join(root, 'node_modules', DETECTORS.blazeface.package, DETECTORS.blazeface.model)),
 );
-const detection = {
-  session_images_per_s: await rate(() => detectAll((px, n) => detector.detect(px, n)), SAMPLE),
-  tfjs_executor_batch1_images_per_s: await rate(async () => {
-    for (let i = 0; i < SAMPLE; i += 8)
-      tf.tidy(() => {
-        const x = tf.tensor4d(
-          batch.subarray(i * size * size * 3, (i + 1) * size * size * 3),
-          [1, size, size, 3],
-          'int32',
-        );
-        for (const t of stock.execute(x.toFloat().div(127.5).sub(1)) as Tensor[]) t.dataSync();
-      });
-  }, SAMPLE / 8),
-  with_decode_images_per_s: await rate(
-    async () => locateFaces(await stampFiles(sample), p.crop as never, { cacheDir: null }),
-    SAMPLE,
-  ),
-};
+const stockSize = DETECTORS.blazeface.inputSize;
+const tfjsExecutorBatch1 = await rate(async () => {
+  for (let i = 0; i < SAMPLE; i += 8)
+    tf.tidy(() => {
+      const x = tf.tensor4d(
+        stockBatch.subarray(i * stockSize * stockSize * 3, (i + 1) * stockSize * stockSize * 3),
+        [1, stockSize, stockSize, 3],
+        'int32',
+      );
+      for (const t of stock.execute(x.toFloat().div(127.5).sub(1)) as Tensor[]) t.dataSync();
+    });
+}, SAMPLE / 8);
 
 function mediapipePython(): string {
   if (process.env.BENCH_MEDIAPIPE_PYTHON) return process.env.BENCH_MEDIAPIPE_PYTHON;
@@ -177,9 +201,11 @@ lines.push(
   '',
   '| detector | images/s |',
   '| --- | ---: |',
-  `| run-exp BlazeFace 256x256, TensorFlow session, batch 8 | ${r1(detection.session_images_per_s)} |`,
-  `| the same model, TF.js graph executor, batch 1 (stock loadGraphModel) | ${r1(detection.tfjs_executor_batch1_images_per_s)} |`,
-  `| run-exp, decode + pad + resize + detect (locateFaces, no cache) | ${r1(detection.with_decode_images_per_s)} |`,
+  ...Object.entries(detection).flatMap(([name, d]) => [
+    `| run-exp ${name} ${d.input}x${d.input}, TensorFlow session, batch 8 (found ${d.found}) | ${r1(d.session_images_per_s)} |`,
+    `| run-exp ${name}, decode + pad + resize + detect (locateFaces, no cache) | ${r1(d.with_decode_images_per_s)} |`,
+  ]),
+  `| blazeface, TF.js graph executor, batch 1 (stock loadGraphModel) | ${r1(tfjsExecutorBatch1)} |`,
   `| MediaPipe ${peer?.mediapipe ?? ''} short-range (128x128), found ${peer?.short_range?.found ?? 'n/a'} | ${r1(peer?.short_range?.images_per_s)} |`,
   `| MediaPipe ${peer?.mediapipe ?? ''} full-range (192x192), found ${peer?.full_range?.found ?? 'n/a'} | ${r1(peer?.full_range?.images_per_s)} |`,
   '',
@@ -187,6 +213,6 @@ lines.push(
 );
 writeFileSync(
   path.join(here, 'faces-results.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), machine: os.cpus()[0]?.model, crop: p.crop, size: p.size, results, detection, peer, features }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), machine: os.cpus()[0]?.model, crop: p.crop, size: p.size, results, detection: { ...detection, blazeface_tfjs_executor_batch1_images_per_s: tfjsExecutorBatch1 }, peer, features }, null, 2)}\n`,
 );
 process.stdout.write(`${lines.join('\n')}\n`);

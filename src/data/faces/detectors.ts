@@ -13,8 +13,9 @@ export interface Detector {
 }
 
 /** Every registry entry's loader: a detector without one does not compile. */
-const LOADERS: Record<DetectorName, (tf: Tf, modelFile: string) => Promise<Detector>> = {
+const LOADERS: Record<DetectorName, (tf: Tf, modelFile: string, inputSize: number) => Promise<Detector>> = {
   blazeface: loadBlazeFace,
+  blazeface_short: loadBlazeFace,
 };
 
 const loaded = new Map<string, Promise<Detector>>();
@@ -24,7 +25,11 @@ export function loadDetector(tf: Tf, name: DetectorName): Promise<Detector> {
   let d = loaded.get(name);
   if (!d) {
     const entry: DetectorEntry = DETECTORS[name];
-    d = LOADERS[name](tf, path.join(verifiedPackageDir(entry, `face detector '${name}'`), entry.model));
+    d = LOADERS[name](
+      tf,
+      path.join(verifiedPackageDir(entry, `face detector '${name}'`), entry.model),
+      entry.inputSize,
+    );
     loaded.set(name, d);
   }
   return d;

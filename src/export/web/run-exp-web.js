@@ -495,23 +495,22 @@ function resampleJpeg(decoded, p) {
 // ---- Face crop: BlazeFace as src/data/faces/blazeface.ts decodes it, the
 // region of src/data/faces/crop.ts, cut and levelled as cutRegion does.
 
-const SIZE = 256;
 const FLOOR = 0.2;
 const IOU = 0.3;
 const MAX_FACES = 20;
 
-function anchors() {
+/** Anchor centres for a square input of `size`: 16x16 cells x 2, then 8x8 cells x 6. */
+function anchors(size) {
   const out = [];
   for (const [stride, perCell] of [
-    [16, 2],
-    [32, 6],
+    [size / 16, 2],
+    [size / 8, 6],
   ])
-    for (let y = 0; y < SIZE / stride; y++)
-      for (let x = 0; x < SIZE / stride; x++)
+    for (let y = 0; y < size / stride; y++)
+      for (let x = 0; x < size / stride; x++)
         for (let k = 0; k < perCell; k++) out.push([stride * (x + 0.5), stride * (y + 0.5)]);
   return out;
 }
-const ANCHORS = anchors();
 
 function iou(a, b) {
   const w = Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]);
@@ -532,18 +531,21 @@ function suppress(faces) {
 /** The faces BlazeFace finds in the image: boxes, scores and eyes in upright image pixels. */
 async function detectFaces(detector, decoded, pad) {
   const { width, height } = decoded;
-  const scale = SIZE / (Math.max(width, height) * (1 + 2 * pad));
-  const rw = Math.max(1, Math.min(SIZE, Math.round(width * scale)));
-  const rh = Math.max(1, Math.min(SIZE, Math.round(height * scale)));
-  const left = Math.floor((SIZE - rw) / 2);
-  const top = Math.floor((SIZE - rh) / 2);
+  // The model's own input size: 256 for 'blazeface', 128 for 'blazeface_short'.
+  const size = detector.inputs[0].shape[1];
+  const anchor = anchors(size);
+  const scale = size / (Math.max(width, height) * (1 + 2 * pad));
+  const rw = Math.max(1, Math.min(size, Math.round(width * scale)));
+  const rh = Math.max(1, Math.min(size, Math.round(height * scale)));
+  const left = Math.floor((size - rw) / 2);
+  const top = Math.floor((size - rh) / 2);
   // run-exp resizes the full decode for detection (src/data/faces/locate.ts), as here.
   const small = resampleRaw(decoded, { size: [rh, rw], fit: 'fill' });
-  const input = new Int32Array(SIZE * SIZE * 3);
+  const input = new Int32Array(size * size * 3);
   for (let y = 0; y < rh; y++)
-    for (let x = 0; x < rw * 3; x++) input[((top + y) * SIZE + left) * 3 + x] = small[y * rw * 3 + x];
+    for (let x = 0; x < rw * 3; x++) input[((top + y) * size + left) * 3 + x] = small[y * rw * 3 + x];
   const all = tf.tidy(() => {
-    const x = tf.tensor4d(input, [1, SIZE, SIZE, 3], 'int32').toFloat().div(127.5).sub(1);
+    const x = tf.tensor4d(input, [1, size, size, 3], 'int32').toFloat().div(127.5).sub(1);
     const [s384, s512, r384, r512] = [...detector.execute(x)].sort((a, b) => a.size - b.size);
     return tf.concat([tf.concat([s512, r512], 2), tf.concat([s384, r384], 2)], 1);
   });
@@ -552,11 +554,11 @@ async function detectFaces(detector, decoded, pad) {
   const sx = rw / width;
   const sy = rh / height;
   const found = [];
-  for (let a = 0; a < ANCHORS.length; a++) {
+  for (let a = 0; a < anchor.length; a++) {
     const r = rows.subarray(a * 17, (a + 1) * 17);
     const score = 1 / (1 + Math.exp(-r[0]));
     if (score < FLOOR) continue;
-    const [ax, ay] = ANCHORS[a];
+    const [ax, ay] = anchor[a];
     const e0 = [r[5] + ax, r[6] + ay];
     const e1 = [r[7] + ax, r[8] + ay];
     found.push({
