@@ -1,8 +1,9 @@
 // The web page's own preprocessing against run-exp's: the face cut (extract,
 // fill, libvips' rotation) and sharp's resize, compared in Node on the page's
-// functions; and in chromium, a face-crop model's web export on face-api's
-// sample photos against `run-exp predict` (the same boxes, probabilities close),
-// and the same model in report.html's panel (model and detector inlined).
+// functions; and in chromium, with each face detector, a face-crop model's web
+// export on face-api's sample photos and portraits cut from them against
+// `run-exp predict` (the same boxes, probabilities close), and the same model
+// in report.html's panel (model and detector inlined).
 import { copyFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
