@@ -5,8 +5,9 @@
 //   npm run bench:bf16        (UTKFACE_DIR; BENCH_SEEDS, default 1,2,3; BENCH_SET, more --set overrides
 //                              separated by ';', e.g. 'training.epochs=6' for a quick look; BENCH_BF16)
 //
-// On a CPU without bfloat16 units a bf16 run would train in float32, which compares nothing: the bench
-// stops there, unless BENCH_BF16=emulate (TensorFlow's emulation: the same numbers, far slower).
+// Its bf16 runs train in bf16 wherever the CPU has bfloat16 units, also where run-exp would pick float32 for
+// speed (RUN_EXP_BF16=force). Without units the bench stops, unless BENCH_BF16=emulate (TensorFlow's
+// emulation: the same numbers, far slower).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -43,7 +44,7 @@ function train(seed: number, precision: Precision): { val: number[]; seconds: nu
   const r = spawnSync(
     process.execPath,
     [path.join(root, 'bin', 'run-exp.js'), path.join(root, 'experiments', 'baseline.yaml'), '--quiet', ...sets],
-    { encoding: 'utf8', env: { ...process.env, ...(emulate ? { RUN_EXP_BF16: 'emulate' } : {}) } },
+    { encoding: 'utf8', env: { ...process.env, RUN_EXP_BF16: 'force' } },
   );
   const dir = /FINISHED\s+(\S+)/.exec(r.stdout ?? '')?.[1];
   if (r.status !== 0 || !dir)

@@ -150,7 +150,9 @@ const rows = [...groups.values()].map((rs) => {
 });
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-const units = support.units.length ? support.units.join(', ') : 'none (bf16 rows emulated or skipped)';
+const units = support.units.length
+  ? `${support.units.join(', ')}${support.slower ? ` (run-exp trains bf16 in float32 here: this CPU ${support.slower})` : ''}`
+  : 'none (bf16 rows emulated or skipped)';
 const lines = [
   `Machine: ${cpu}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}; bfloat16 units: ${units}`,
   `Data: ${images} UTKFace images (64x64 RGB, uint8 in memory), batch 64, ${epochs} epochs; images/s averaged over epochs 2-${epochs}, then over ${rounds} round(s), every other one in reverse order.`,

@@ -297,7 +297,7 @@ export function experimentSchema(): JsonSchema {
       enum: ['float32', 'bf16'],
       default: 'float32',
       description:
-        "bf16: mixed precision, as Keras mixed_bfloat16 (layers compute in bfloat16 on the CPU's bfloat16 units; weights, optimizer state, batch norm, the output layer and the loss stay float32); on the graph engine, on a CPU with AVX512_BF16 or AMX-BF16. Elsewhere the run trains in float32 and its log says why",
+        "bf16: mixed precision, as Keras mixed_bfloat16 (layers compute in bfloat16 on the CPU's bfloat16 units; weights, optimizer state, batch norm, the output layer and the loss stay float32); on the graph engine, on a CPU whose bfloat16 units beat float32 (AMX-BF16, or AVX512_BF16 on AMD). Elsewhere the run trains in float32 and its log says why",
     },
     threads: {
       type: 'integer',

@@ -1,7 +1,7 @@
 // Which engine trains an experiment: graph (the default) when graph mode is
 // available and the experiment has a graph form; eager otherwise, with why.
 // And in which precision: bf16 when asked for, on the graph engine, on a CPU
-// with bfloat16 units; float32 otherwise, with why.
+// whose bfloat16 units beat float32; float32 otherwise, with why.
 import type { LayersModel, Optimizer } from '@tensorflow/tfjs-node';
 import type { InputSource } from '../data/batches.ts';
 import type { OutputTargets } from '../data/targets.ts';
@@ -45,9 +45,10 @@ export type Precision = Experiment['training']['precision'];
 
 /**
  * The precision a run trains in, and why it is not the one the experiment asks
- * for (null: as asked). bf16 on a CPU without bfloat16 units would run
- * emulated, slower than float32: float32 then, unless RUN_EXP_BF16=emulate
- * (for accuracy studies and tests on such hosts).
+ * for (null: as asked). bf16 on a CPU whose bfloat16 units do not beat float32
+ * (none, emulated; or Intel's AVX512_BF16 without AMX) would only be slower:
+ * float32 then, unless RUN_EXP_BF16=force (for accuracy studies and tests on
+ * such hosts).
  */
 export function trainingPrecision(
   exp: Experiment,
@@ -61,10 +62,10 @@ export function trainingPrecision(
       precision: 'float32',
       why: `bf16 trains on the graph engine only, and this run trains eagerly (${eagerReason})`,
     };
-  if (support.units.length === 0 && env.RUN_EXP_BF16 !== 'emulate')
+  if (support.slower && env.RUN_EXP_BF16 !== 'force')
     return {
       precision: 'float32',
-      why: `this CPU (${support.cpu}) has no bfloat16 units (AVX512_BF16 or AMX-BF16), where bf16 would run emulated and slower than float32 (RUN_EXP_BF16=emulate trains in bf16 anyway)`,
+      why: `this CPU (${support.cpu}) ${support.slower}, so bf16 would train slower than float32 (RUN_EXP_BF16=force trains in bf16 anyway)`,
     };
   return { precision: 'bf16', why: null };
 }

@@ -78,29 +78,38 @@ describe('graph engine in the runner', () => {
     expect(engineOf(result.run.dir)).toMatchObject({ engine: 'eager', reason: 'no graph form for mixup/cutmix' });
   });
 
-  it('bf16 trains in float32, with a line saying why, on a CPU without bfloat16 units or on the eager engine', async () => {
+  it('bf16 trains in float32, with a line saying why, on a CPU whose bfloat16 units do not pay or on the eager engine', async () => {
     const dir = tempDir();
     await dataset(path.join(dir, 'images'), 8);
     const file = experimentFile(dir);
     const exp = resolveExperiment(file, { env: {}, set: ['training.precision=bf16'] }).experiment;
     const epyc = 'AMD EPYC 9R14 96-Core Processor';
-    const none = { units: [], cpu: epyc };
+    // The flags (and vendor) as Linux lists them.
+    const info = (flags: string, vendor = 'AuthenticAMD', cpu = epyc) =>
+      `vendor_id\t: ${vendor}\nmodel name\t: ${cpu}\nflags\t\t: fpu sse2 avx2 ${flags}\n`;
+    const none = bf16Support(info('avx512f avx512_vnni'));
+    expect(none.units).toEqual([]);
     expect(trainingPrecision(exp, null, none, {})).toEqual({
       precision: 'float32',
       why: expect.stringMatching(new RegExp(`this CPU \\(${epyc}\\) has no bfloat16 units`)),
     });
-    expect(trainingPrecision(exp, null, { units: ['AVX512_BF16'], cpu: epyc }, {})).toEqual({
-      precision: 'bf16',
-      why: null,
-    });
-    expect(trainingPrecision(exp, null, none, { RUN_EXP_BF16: 'emulate' }).precision).toBe('bf16');
-    // The flags as Linux lists them.
-    const info = (flags: string) => `model name\t: ${epyc}\nflags\t\t: fpu sse2 avx2 ${flags}\n`;
-    expect(bf16Support(info('avx512f avx512_bf16 amx_tile amx_bf16'))).toEqual({
+    expect(trainingPrecision(exp, null, none, { RUN_EXP_BF16: 'force' }).precision).toBe('bf16');
+    // AMD's AVX512_BF16 and Intel's AMX pay; Intel's AVX512_BF16 alone does not (half float32's FMA rate).
+    const zen4 = bf16Support(info('avx512f avx512_bf16'));
+    expect(zen4).toEqual({ units: ['AVX512_BF16'], cpu: epyc, slower: null });
+    expect(trainingPrecision(exp, null, zen4, {})).toEqual({ precision: 'bf16', why: null });
+    const xeon = 'Intel(R) Xeon(R) Processor';
+    expect(bf16Support(info('avx512f avx512_bf16 amx_tile amx_bf16', 'GenuineIntel', xeon))).toEqual({
       units: ['AVX512_BF16', 'AMX-BF16'],
-      cpu: epyc,
+      cpu: xeon,
+      slower: null,
     });
-    expect(bf16Support(info('avx512f avx512_vnni')).units).toEqual([]);
+    const noAmx = bf16Support(info('avx512f avx512_bf16 avx512_fp16', 'GenuineIntel', xeon));
+    expect(noAmx.units).toEqual(['AVX512_BF16']);
+    expect(trainingPrecision(exp, null, noAmx, {})).toEqual({
+      precision: 'float32',
+      why: `this CPU (${xeon}) has AVX512_BF16 but no AMX-BF16, and Intel runs bfloat16 dot products there no faster than float32 ones, so bf16 would train slower than float32 (RUN_EXP_BF16=force trains in bf16 anyway)`,
+    });
     // On the eager engine, whatever the CPU: float32, and a warning in the log (and on the terminal).
     const result = await runExperiment(
       resolveExperiment(file, {

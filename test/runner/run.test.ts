@@ -156,7 +156,7 @@ describe('runner', () => {
   });
 
   // The weight average (training.ema) is state of its own, kept in the checkpoint beside the raw weights.
-  // bf16 on any host: RUN_EXP_BF16=emulate (a host without bfloat16 units would train in float32).
+  // bf16 on any host: RUN_EXP_BF16=force (a host whose bfloat16 units do not pay would train in float32).
   for (const [engine, extra] of [
     ['eager', []],
     ['graph', []],
@@ -165,7 +165,7 @@ describe('runner', () => {
   ] as const)
     it(`stopped mid-epoch and resumed, a run ends with the same weights and metrics as an uninterrupted one (${[engine, ...extra].join(', ')})`, async () => {
       const bf16 = extra.includes('training.precision=bf16' as never);
-      if (bf16) process.env.RUN_EXP_BF16 = 'emulate';
+      if (bf16) process.env.RUN_EXP_BF16 = 'force';
       onTestFinished(() => {
         delete process.env.RUN_EXP_BF16;
       });

@@ -465,7 +465,7 @@ print(json.dumps(m.predict(x).to_dict(orient="records")))`,
           );
     }
     // bf16 (emulated where the CPU has no bfloat16 units) trains every output type too, close to float32.
-    process.env.RUN_EXP_BF16 = 'emulate';
+    process.env.RUN_EXP_BF16 = 'force';
     try {
       const bf16 = await epochs('graph', 'training.precision=bf16');
       const apart = Math.abs((bf16[0]?.loss as number) - (graph[0]?.loss as number));
