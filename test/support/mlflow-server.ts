@@ -93,6 +93,8 @@ export async function mlflowServer(options: ServerOptions = {}): Promise<MlflowS
   }
   let child: ChildProcess | null = null;
   let output = '';
+  // Set by kill() and stop(): any other exit is the server dying under a test, which says so.
+  let stopping = false;
   const exited = () =>
     new Promise<void>((resolve) => {
       if (!child || child.exitCode !== null || child.signalCode !== null) resolve();
@@ -104,6 +106,7 @@ export async function mlflowServer(options: ServerOptions = {}): Promise<MlflowS
     dir,
     async start() {
       output = '';
+      stopping = false;
       child = spawn(
         MLFLOW_BIN,
         [
@@ -112,8 +115,10 @@ export async function mlflowServer(options: ServerOptions = {}): Promise<MlflowS
           '127.0.0.1',
           '--port',
           String(port),
+          // The basic-auth app migrates its user database in every worker as it boots; two workers
+          // on a fresh database can race there, and the loser halts the whole server (mlflow#9155).
           '--workers',
-          '2',
+          options.auth ? '1' : '2',
           ...(options.auth ? ['--app-name', 'basic-auth'] : []),
           '--backend-store-uri',
           `sqlite:///${path.join(dir, 'mlflow.db')}`,
@@ -135,12 +140,21 @@ export async function mlflowServer(options: ServerOptions = {}): Promise<MlflowS
       child.stdout?.on('data', keep);
       child.stderr?.on('data', keep);
       await waitHealthy(uri, child, () => output);
+      // From here on a test relies on it: dying unasked is worth its output in the test log.
+      child.once('exit', (code, signal) => {
+        if (!stopping)
+          process.stderr.write(
+            `mlflow server on port ${port} exited unasked (${code ?? signal}); its last output:\n${output.slice(-4000)}\n`,
+          );
+      });
     },
     async kill() {
+      stopping = true;
       if (child?.pid && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
       await exited();
     },
     async stop() {
+      stopping = true;
       if (!child?.pid || child.exitCode !== null) return;
       process.kill(-child.pid, 'SIGTERM');
       const pid = child.pid;
