@@ -93,7 +93,7 @@ const lines = [
   `Mean over ${rows.length} seed pair(s): float32 ${mean(rows.map((r) => r.float32)).toFixed(4)}, bf16 ${mean(rows.map((r) => r.bf16)).toFixed(4)}, bf16 - float32 ${(mean(rows.map((r) => r.bf16 - r.float32)) * 100).toFixed(2)} points`,
 ];
 writeFileSync(
-  path.join(here, 'bf16-accuracy.json'),
+  path.join(here, 'bf16-accuracy-results.json'),
   `${JSON.stringify({ date: new Date().toISOString(), cpu: support.cpu, units: support.units, extra, rows }, null, 2)}\n`,
 );
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -298,7 +298,7 @@ export function inlineGraph(
     const activation = act === undefined ? undefined : ACTIVATIONS[act];
     if ((fused.length > 0 && add !== 'BiasAdd') || (act !== undefined && !activation) || a.transpose_a?.b)
       throw new Unsupported(`${node.op} ${fused.join(', ')}`);
-    if (!kernel || kernel.shape.length !== 2 || input.shape.length !== 2)
+    if (kernel?.shape.length !== 2 || input.shape.length !== 2)
       throw new Unsupported(`${node.op} of a rank-${input.shape.length} tensor`);
     const k = a.transpose_b?.b ? tf.transpose(kernel) : kernel;
     const useBias = bias !== undefined && add === 'BiasAdd';
