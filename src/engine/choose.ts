@@ -77,8 +77,10 @@ export async function makeEngine(
   // Decided on the model as built: a backbone frozen at the start counts, whatever unfreezes later.
   const reason = eagerBecause(p.exp, p.model);
   const { precision, why } = trainingPrecision(p.exp, reason);
-  const trainer = reason ? null : new GraphTrainer(p.tf, p.exp, p.model, p.threads, precision, p.targets);
   const variables = learningOrder(p.exp, p.model);
+  const trainer = reason
+    ? null
+    : new GraphTrainer(p.tf, p.exp, p.model, p.threads, precision, p.targets, p.average ? variables : undefined);
   const engine = trainer
     ? await graphEngine({ ...p, trainer, variables, seed: p.exp.seed })
     : eagerEngine({ ...p, variables });

@@ -29,11 +29,16 @@ export class WeightAverage {
     this.held = variables.map((v) => tf.variable(v.clone(), false));
   }
 
+  /** The next update's decay: the warm-up of tf.train.ExponentialMovingAverage(num_updates), early on the average follows closely. */
+  nextDecay(): number {
+    const n = this.steps + 1;
+    return Math.min(this.decay, (1 + n) / (10 + n));
+  }
+
   /** Folds the current weights into the average: after each optimizer step, with the raw weights in the model. */
   update(): void {
+    const d = this.nextDecay();
     this.steps++;
-    // The warm-up of tf.train.ExponentialMovingAverage(num_updates): early on the average follows closely.
-    const d = Math.min(this.decay, (1 + this.steps) / (10 + this.steps));
     this.tf.tidy(() => {
       for (const [i, v] of this.variables.entries()) {
         const avg = this.held[i] as Variable;
@@ -53,6 +58,27 @@ export class WeightAverage {
       }
     });
     this.swapped = !this.swapped;
+  }
+
+  /**
+   * For an engine that folds the average in itself (the graph engine): a
+   * step it made, after it made it with `nextDecay()`.
+   */
+  counted(): void {
+    this.steps++;
+  }
+
+  /** The average, in `variables`' order, wherever it is now. */
+  averaged(): Tensor[] {
+    return this.swapped ? this.variables : this.held;
+  }
+
+  /** The average as an engine that folds it in itself computed it, in `variables`' order. */
+  setAveraged(values: Float32Array[]): void {
+    this.tf.tidy(() => {
+      for (const [i, v] of this.averaged().entries())
+        (v as Variable).assign(this.tf.tensor(values[i] as Float32Array, v.shape, 'float32'));
+    });
   }
 
   /** Puts the average into the model (for evaluation and saving); a no-op when it is there. */

@@ -297,22 +297,26 @@ describe('backbones', () => {
     expect(model.getLayer('backbone/conv256_2/conv1').trainable).toBe(true);
   });
 
-  it('both engines train across an Adam unfreeze alike, and neither moves the fixed shortcut projections', async () => {
-    const dir = tempDir();
-    await dataset(path.join(dir, 'images'), 4);
-    // From conv128_down: the part that learns holds two fixed shortcut convs (layers built with trainable: false).
-    const file = toyExperiment(dir, "{ from: 'backbone/conv128_down/conv1', at_epoch: 2 }", 3);
-    const cache = path.join(dir, 'cache');
-    const run = (engine: string) =>
-      runExperiment(resolveExperiment(file, { env: {}, set: [`training.engine=${engine}`] }), {}, cache);
-    const [eager, graph] = [await run('eager'), await run('graph')];
-    for (const [i, m] of eager.epochs.entries())
-      expect(Math.abs(m.loss - (graph.epochs[i]?.loss as number))).toBeLessThan(1e-4);
-    const { tf } = await loadTensorflow();
-    const built = await buildExperimentModel(tf, resolveExperiment(file, { env: {} }).experiment, [150, 150, 3], 2);
-    const shortcut = 'backbone/conv128_down/shortcut';
-    expect(weightsOf(graph.model as LayersModel, shortcut)).toEqual(weightsOf(built, shortcut));
-  });
+  // With training.ema too: the average follows the backbone's end from where it starts learning.
+  for (const extra of [[], ['training.ema={decay: 0.9}']])
+    it(`both engines train across an Adam unfreeze alike, and neither moves the fixed shortcut projections (${extra.join(', ') || 'raw weights'})`, async () => {
+      const dir = tempDir();
+      await dataset(path.join(dir, 'images'), 4);
+      // From conv128_down: the part that learns holds two fixed shortcut convs (layers built with trainable: false).
+      const file = toyExperiment(dir, "{ from: 'backbone/conv128_down/conv1', at_epoch: 2 }", 3);
+      const cache = path.join(dir, 'cache');
+      const run = (engine: string) =>
+        runExperiment(resolveExperiment(file, { env: {}, set: [`training.engine=${engine}`, ...extra] }), {}, cache);
+      const [eager, graph] = [await run('eager'), await run('graph')];
+      for (const [i, m] of eager.epochs.entries()) {
+        expect(Math.abs(m.loss - (graph.epochs[i]?.loss as number))).toBeLessThan(1e-4);
+        expect(Math.abs((m.val_loss as number) - (graph.epochs[i]?.val_loss as number))).toBeLessThan(1e-4);
+      }
+      const { tf } = await loadTensorflow();
+      const built = await buildExperimentModel(tf, resolveExperiment(file, { env: {} }).experiment, [150, 150, 3], 2);
+      const shortcut = 'backbone/conv128_down/shortcut';
+      expect(weightsOf(graph.model as LayersModel, shortcut)).toEqual(weightsOf(built, shortcut));
+    });
 
   it('resumed after unfreezing (grouped Adam, cached frozen part), a run ends as an uninterrupted one', async () => {
     const dir = tempDir();

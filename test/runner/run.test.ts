@@ -161,6 +161,7 @@ describe('runner', () => {
     ['eager', []],
     ['graph', []],
     ['eager', ['training.ema={decay: 0.9}']],
+    ['graph', ['training.ema={decay: 0.9}']],
     ['graph', ['training.precision=bf16']],
   ] as const)
     it(`stopped mid-epoch and resumed, a run ends with the same weights and metrics as an uninterrupted one (${[engine, ...extra].join(', ')})`, async () => {

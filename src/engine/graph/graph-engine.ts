@@ -5,6 +5,7 @@ import type { Optimizer, Variable } from '@tensorflow/tfjs-node';
 import type { InputSource } from '../../data/batches.ts';
 import { exampleWeights, learnedValue, type OutputTargets } from '../../data/targets.ts';
 import type { Engine, StepBatch } from '../engine.ts';
+import type { WeightAverage } from '../weight-average.ts';
 import type { GraphTrainer } from './graph-trainer.ts';
 
 export interface GraphParts {
@@ -17,6 +18,8 @@ export interface GraphParts {
   seed: number;
   /** Several outputs: the training split's targets, by the batches' `rows`. */
   targets?: OutputTargets[];
+  /** training.ema: the trainer keeps the average; this holds it between epochs and in checkpoints. */
+  average?: WeightAverage;
 }
 
 /** A batch as the graph's step feeds it: float inputs, one-hot labels, each example's loss weight. */
@@ -61,9 +64,10 @@ async function meanwhile<T, U>(running: Promise<T>, work: () => U): Promise<[T, 
 
 /** The graph engine; the tfjs optimizer's state (fresh, or as a checkpoint restored it) goes into the graph first. */
 export async function graphEngine(p: GraphParts): Promise<Engine> {
-  const { trainer, optimizer, variables, source, classes: k, classWeights, seed, targets } = p;
+  const { trainer, optimizer, variables, source, classes: k, classWeights, seed, targets, average } = p;
   const names = variables.map((v) => v.name);
   await trainer.loadOptimizerState(optimizer, names);
+  if (average) trainer.loadAverage(average.averaged().map((t) => t.dataSync() as Float32Array));
   const feed = (batch: StepBatch, random: () => number): Fed => {
     const xt = source(batch.images, random);
     const x = xt.dataSync() as Float32Array;
@@ -83,11 +87,13 @@ export async function graphEngine(p: GraphParts): Promise<Engine> {
       let next = batches.length ? feed(batches[0] as StepBatch, random) : null;
       for (let b = 0; b < batches.length && next; b++) {
         const { x, y, w, n, heads } = next;
-        const running = trainer.step(x, n, y, plan.lr, [seed, plan.epoch * 65536 + b], w, heads);
+        const decay = average?.nextDecay();
+        const running = trainer.step(x, n, y, plan.lr, [seed, plan.epoch * 65536 + b], w, heads, decay);
         const [r, after] = await meanwhile(running, () =>
           b + 1 < batches.length ? feed(batches[b + 1] as StepBatch, random) : null,
         );
         next = after;
+        if (r.finite) average?.counted();
         // Several outputs: no one class per example to report.
         yield r.finite
           ? { loss: r.loss, predicted: targets ? undefined : r.predicted }
@@ -97,6 +103,7 @@ export async function graphEngine(p: GraphParts): Promise<Engine> {
     async sync() {
       trainer.saveWeights();
       await trainer.saveOptimizerState(optimizer, names);
+      average?.setAveraged(trainer.readAverage());
     },
   };
 }

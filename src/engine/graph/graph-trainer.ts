@@ -51,8 +51,6 @@ export function graphUnsupported(exp: Experiment, model: LayersModel): string | 
     // A frozen batch norm runs in inference mode in tfjs; the graph's only runs in training mode.
     if (cls === 'BatchNormalization' && !layer.trainable) return `frozen batch norm ${layer.name}`;
   }
-  const t = exp.training;
-  if (t.ema !== null) return 'training.ema';
   if (exp.data.augmentation.some((a) => a.type === 'mixup' || a.type === 'cutmix')) return 'mixup/cutmix';
   return null;
 }
@@ -78,8 +76,12 @@ export class GraphTrainer {
   /** Ops every training step runs besides the updates: batch norm's moving statistics. */
   private readonly sideEffects: string[] = [];
   private seedCount = 0;
-  /** Per trainable set: the update op and the optimizer parts it steps. */
-  private readonly trainOps = new Map<string, { op: string; parts: number[] }>();
+  /** Per trainable set: the update op, the optimizer parts it steps and the op that then folds in the average. */
+  private readonly trainOps = new Map<string, { op: string; parts: number[]; average: string | null }>();
+  /** training.ema: each averaged weight and its average, a variable of the graph. */
+  private readonly averages: { of: GraphVariable; trainable: () => boolean; avg: Held }[] = [];
+  /** training.ema: the step's decay d and 1 - d, fed as the weight average computes them. */
+  private readonly decay: [Output, Output] | null = null;
   /** Steps taken per optimizer part (tfjs counts them per part). */
   private readonly iterations: number[] = [];
   /** Adam: per optimizer part, the fed bias corrections and beta1^t, beta2^t as tfjs keeps them (float32). */
@@ -97,6 +99,8 @@ export class GraphTrainer {
     private readonly precision: 'float32' | 'bf16' = 'float32',
     /** Several outputs: the training split's targets (their types, widths, losses and weights). */
     targets?: OutputTargets[],
+    /** training.ema: the weights averaged (the WeightAverage's), whose average the graph keeps and updates after each step. */
+    averaged?: Variable[],
   ) {
     const g = this.g;
     const inputShape = (model.inputs[0]?.shape ?? []).slice(1) as number[];
@@ -111,6 +115,19 @@ export class GraphTrainer {
         ? null
         : g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [-1] } }, 'w');
     const outs = this.forward();
+    if (averaged) {
+      for (const variable of averaged) {
+        const of = this.vars.find((v) => v.variable.read() === variable);
+        if (!of) throw new Error(`training.ema: ${variable.name} is not a weight of the model`);
+        this.averages.push({
+          of,
+          trainable: () => variable.trainable,
+          avg: this.variable(`${variable.name}/average`, of.shape),
+        });
+      }
+      const scalar = () => g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [] } });
+      this.decay = [scalar(), scalar()];
+    }
     const probs = outs[0] as Output;
     this.loss = targets ? this.outputsLoss(outs, targets) : this.lossOf(probs);
     this.predicted = g.op('ArgMax', [probs, this.constant([1], [], DT.int32)], {
@@ -256,7 +273,7 @@ export class GraphTrainer {
   }
 
   /** The update op for the variables trainable now (built once per distinct set: a backbone may unfreeze). */
-  private trainOp(): { op: string; parts: number[] } {
+  private trainOp(): { op: string; parts: number[]; average: string | null } {
     // The model's own list, as the eager engine takes it: a layer built with trainable: false
     // (face_resnet's fixed shortcut projections) keeps weights whose own flag still says trainable.
     const now = new Set(this.model.trainableWeights.map((w) => w.name));
@@ -283,15 +300,54 @@ export class GraphTrainer {
       const lr = m === 1 ? this.lr : g.op('Mul', [this.lr, this.constant([m], [])], { T: f32 });
       updates.push(...this.update(v, grads[i] as Output, lr, part));
     }
-    const train = {
-      op: g.op('NoOp', [], {}, `train_${this.trainOps.size}`, [...updates, ...this.sideEffects])[0],
-      parts: [...parts],
-    };
+    const op = g.op('NoOp', [], {}, `train_${this.trainOps.size}`, [...updates, ...this.sideEffects])[0] as string;
+    const train = { op, parts: [...parts], average: this.averageOp(op) };
     this.trainOps.set(key, train);
     // New slots start as tfjs optimizers' accumulators do: at zero, Adagrad's at its initial value.
     for (const slot of this.slots.filter((x) => !x.ready))
       this.setSlot(slot, new Float32Array(prod(slot.shape)).fill(slot.initial));
     return train;
+  }
+
+  /**
+   * training.ema after the update op `after`: average = d * average + (1 - d) *
+   * weight for a weight that learns now, the weight itself for one that does
+   * not (yet), as WeightAverage.update.
+   */
+  private averageOp(after: string): string | null {
+    if (!this.decay) return null;
+    const g = this.g;
+    const [d, rest] = this.decay;
+    const assigns = this.averages.map(({ of, trainable, avg }) => {
+      const now = g.op('ReadVariableOp', [of.handle], { dtype: f32 }, undefined, [after]);
+      const value = trainable()
+        ? g.op('AddV2', [g.op('Mul', [avg.read, d], { T: f32 }), g.op('Mul', [now, rest], { T: f32 })], { T: f32 })
+        : now;
+      return g.op('AssignVariableOp', [avg.handle, value], { dtype: f32 })[0] as string;
+    });
+    return g.op('NoOp', [], {}, `average_${this.trainOps.size}`, assigns)[0] as string;
+  }
+
+  /** training.ema: the average (as WeightAverage.averaged gives it) into the graph. */
+  loadAverage(values: Float32Array[]): void {
+    this.g.run(
+      this.averages.map(({ avg }, i) => [
+        avg.value,
+        { dtype: DT.float32, shape: avg.shape, data: values[i] as Float32Array },
+      ]),
+      [],
+      this.averages.map(({ avg }) => avg.assign),
+    );
+  }
+
+  /** training.ema: the graph's average, in the averaged weights' order. */
+  readAverage(): Float32Array[] {
+    return this.g
+      .run(
+        [],
+        this.averages.map(({ avg }) => avg.read),
+      )
+      .map((t) => t.data as Float32Array);
   }
 
   /** The experiment optimizer's update of one variable (optimizers.ts); the ops that write it and its slots. */
@@ -477,6 +533,8 @@ export class GraphTrainer {
     weights?: Float32Array,
     /** Several outputs: each output's targets [batch, width] and example weights [batch] (0: no label), in order. */
     heads?: { y: Float32Array; weight: Float32Array }[],
+    /** training.ema: this step's decay. */
+    decay?: number,
   ): Promise<{ loss: number; predicted: Int32Array; finite: boolean }> {
     const train = this.trainOp();
     const k = y.length / batch;
@@ -496,6 +554,11 @@ export class GraphTrainer {
       feeds.push([c1, { dtype: DT.float32, shape: [], data: Float32Array.of(1 - a1) }]);
       feeds.push([c2, { dtype: DT.float32, shape: [], data: Float32Array.of(1 - a2) }]);
     }
+    if (this.decay) {
+      if (decay === undefined) throw new Error('training.ema: every step needs the decay of the average');
+      feeds.push([this.decay[0], { dtype: DT.float32, shape: [], data: Float32Array.of(decay) }]);
+      feeds.push([this.decay[1], { dtype: DT.float32, shape: [], data: Float32Array.of(1 - decay) }]);
+    }
     try {
       const out = await this.g.runAsync(
         [
@@ -508,7 +571,7 @@ export class GraphTrainer {
           ...feeds,
         ],
         [this.loss, this.predicted],
-        [train.op],
+        train.average ? [train.op, train.average] : [train.op],
         this.runOptions,
       );
       this.metadata = out.metadata;
