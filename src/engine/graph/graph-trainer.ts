@@ -79,7 +79,7 @@ export class GraphTrainer {
   /** Per trainable set: the update op, the optimizer parts it steps and the op that then folds in the average. */
   private readonly trainOps = new Map<string, { op: string; parts: number[]; average: string | null }>();
   /** training.ema: each averaged weight and its average, a variable of the graph. */
-  private readonly averages: { of: GraphVariable; trainable: () => boolean; avg: Held }[] = [];
+  private readonly averages: { of: GraphVariable; variable: Variable; avg: Held }[] = [];
   /** training.ema: the step's decay d and 1 - d, fed as the weight average computes them. */
   private readonly decay: [Output, Output] | null = null;
   /** Steps taken per optimizer part (tfjs counts them per part). */
@@ -119,11 +119,7 @@ export class GraphTrainer {
       for (const variable of averaged) {
         const of = this.vars.find((v) => v.variable.read() === variable);
         if (!of) throw new Error(`training.ema: ${variable.name} is not a weight of the model`);
-        this.averages.push({
-          of,
-          trainable: () => variable.trainable,
-          avg: this.variable(`${variable.name}/average`, of.shape),
-        });
+        this.averages.push({ of, variable, avg: this.variable(`${variable.name}/average`, of.shape) });
       }
       const scalar = () => g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [] } });
       this.decay = [scalar(), scalar()];
@@ -318,9 +314,10 @@ export class GraphTrainer {
     if (!this.decay) return null;
     const g = this.g;
     const [d, rest] = this.decay;
-    const assigns = this.averages.map(({ of, trainable, avg }) => {
+    const assigns = this.averages.map(({ of, variable, avg }) => {
       const now = g.op('ReadVariableOp', [of.handle], { dtype: f32 }, undefined, [after]);
-      const value = trainable()
+      // Its flag as WeightAverage.update reads it; the op is built per trainable set, so it holds.
+      const value = variable.trainable
         ? g.op('AddV2', [g.op('Mul', [avg.read, d], { T: f32 }), g.op('Mul', [now, rest], { T: f32 })], { T: f32 })
         : now;
       return g.op('AssignVariableOp', [avg.handle, value], { dtype: f32 })[0] as string;
