@@ -115,10 +115,12 @@ export async function mlflowServer(options: ServerOptions = {}): Promise<MlflowS
           '127.0.0.1',
           '--port',
           String(port),
-          // The basic-auth app migrates its user database in every worker as it boots; two workers
-          // on a fresh database can race there, and the loser halts the whole server (mlflow#9155).
+          // One worker: uvicorn then runs the app in its own process, with no supervisor. With two, the
+          // supervisor kills a worker that misses a 5 s health check, as one booting on busy cores
+          // does (again and again: the server never answered in 120 s); and the basic-auth app
+          // migrates its user database in every worker, where two can race (mlflow#9155).
           '--workers',
-          options.auth ? '1' : '2',
+          '1',
           ...(options.auth ? ['--app-name', 'basic-auth'] : []),
           '--backend-store-uri',
           `sqlite:///${path.join(dir, 'mlflow.db')}`,
