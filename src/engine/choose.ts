@@ -77,10 +77,11 @@ export async function makeEngine(
   // Decided on the model as built: a backbone frozen at the start counts, whatever unfreezes later.
   const reason = eagerBecause(p.exp, p.model);
   const { precision, why } = trainingPrecision(p.exp, reason);
-  const variables = learningOrder(p.exp, p.model);
+  // With training.ema, the graph keeps the average in the weight average's own order.
   const trainer = reason
     ? null
-    : new GraphTrainer(p.tf, p.exp, p.model, p.threads, precision, p.targets, p.average ? variables : undefined);
+    : new GraphTrainer(p.tf, p.exp, p.model, p.threads, precision, p.targets, p.average?.variables);
+  const variables = learningOrder(p.exp, p.model);
   const engine = trainer
     ? await graphEngine({ ...p, trainer, variables, seed: p.exp.seed })
     : eagerEngine({ ...p, variables });

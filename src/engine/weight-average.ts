@@ -22,8 +22,8 @@ export class WeightAverage {
 
   constructor(
     private readonly tf: Tf,
-    /** Every variable training may change, in a fixed order (frozen ones are left alone until they learn). */
-    private readonly variables: Variable[],
+    /** Every variable training may change, in a fixed order (frozen ones are left alone until they learn): the order of every list of weights it takes or gives. */
+    readonly variables: Variable[],
     private readonly decay: number,
   ) {
     this.held = variables.map((v) => tf.variable(v.clone(), false));

@@ -13,6 +13,7 @@ import type { Experiment, RegistryChoice } from '../../src/spec/experiment.ts';
 import { LAYERS, type LayerTypeName } from '../../src/spec/layers.ts';
 import { LOSSES } from '../../src/spec/losses.ts';
 import { OPTIMIZERS } from '../../src/spec/optimizers.ts';
+import { maxDiff } from '../support/max-diff.ts';
 
 /** Registry entries that train eagerly only (the log names them when they force it). */
 const EAGER_ONLY = { layers: [] as string[], optimizers: [] as string[], losses: [] };
@@ -151,13 +152,6 @@ function batch(tf: Tf, input: [number, number, number], n = 6, pixel?: (i: numbe
 }
 
 const weightsOf = (m: LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
-
-function maxDiff(a: number[][], b: number[][]): number {
-  let d = 0;
-  for (const [i, row] of a.entries())
-    for (const [j, v] of row.entries()) d = Math.max(d, Math.abs(v - (b[i]?.[j] ?? 0)));
-  return d;
-}
 
 /** `steps` eager steps and `steps` graph steps from the same weights: losses and weights after. */
 async function compare(

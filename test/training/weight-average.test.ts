@@ -10,6 +10,7 @@ import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { loadRun } from '../../src/report/predict.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { tempDir } from '../data/fixtures.ts';
+import { maxDiff } from '../support/max-diff.ts';
 import { dataset, experimentFile } from '../support/toy.ts';
 
 const values = (t: { dataSync(): ArrayLike<number> }) => Array.from(t.dataSync());
@@ -104,19 +105,17 @@ describe('weight average (training.ema)', () => {
     const log = readFileSync(path.join(graph.run.dir, 'log.jsonl'), 'utf8');
     expect(log).toContain('training engine: graph');
     // The same steps in another order of float operations: close, not bit for bit.
-    const apart = (a: number[][], b: number[][]) =>
-      Math.max(...a.flatMap((w, i) => w.map((v, j) => Math.abs(v - (b[i]?.[j] as number)))));
     const weights = (r: typeof eager) => r.model?.getWeights().map(values) ?? [];
-    expect(apart(weights(graph), weights(eager))).toBeLessThan(1e-4);
+    expect(maxDiff(weights(graph), weights(eager))).toBeLessThan(1e-4);
     const state = (r: typeof eager) =>
       JSON.parse(
         readFileSync(path.join(r.run.dir, 'checkpoints', 'latest', 'weight-average.json'), 'utf8'),
       ) as WeightAverageState;
     const { tf } = await loadTensorflow();
     const raw = (r: typeof eager) => state(r).held.map((t) => values(tensorFromSaved(tf, t)));
-    expect(apart(raw(graph), raw(eager))).toBeLessThan(1e-4);
+    expect(maxDiff(raw(graph), raw(eager))).toBeLessThan(1e-4);
     // The raw weights are not the average: the average was folded in, not copied.
-    expect(apart(raw(graph), weights(graph))).toBeGreaterThan(1e-3);
+    expect(maxDiff(raw(graph), weights(graph))).toBeGreaterThan(1e-3);
     expect(state(graph).steps).toBe(4 * 3);
     for (const [i, m] of graph.epochs.entries()) expect(m.val_loss).toBeCloseTo(eager.epochs[i]?.val_loss as number, 4);
   });
