@@ -1,8 +1,10 @@
 // The optimizer registry's behaviour, each entry's two implementations side
 // by side: the tf.train optimizer the eager engine steps, and the graph
-// engine's update of one variable, op for op as that tf.train optimizer
-// computes it (float32, same order), with the state it keeps under the names
-// and in the order tfjs keeps it, so checkpoints are the same in both engines.
+// engine's update of one variable, the same arithmetic as that tf.train
+// optimizer (float32): TensorFlow's fused kernel where one computes it (one pass
+// over the weights, equal to rounding), else op for op in tfjs' order; with the
+// state it keeps under the names and in the order tfjs keeps it, so checkpoints
+// are the same in both engines.
 import type { NamedTensorMap, Optimizer, Tensor, Variable } from '@tensorflow/tfjs-node';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { Output } from '../platform/tf-graph.ts';
@@ -132,6 +134,8 @@ interface OptimizerEngine<K extends keyof typeof OPTIMIZERS> {
 }
 
 const EPS = 1e-7;
+/** TensorFlow's fused update kernels without a lock: one step runs at a time. */
+const UNLOCKED = { use_locking: { kind: 'bool', value: false } } as const;
 
 const mul = (u: UpdateContext, a: Output, b: Output) => u.op('Mul', a, b);
 const add = (u: UpdateContext, a: Output, b: Output) => u.op('AddV2', a, b);
@@ -151,7 +155,7 @@ const ENGINES: { [K in keyof typeof OPTIMIZERS]: OptimizerEngine<K> } = {
       const m = u.slot('momentum');
       return [
         u.kernel('ResourceApplyMomentum', [u.variable, m.handle, u.lr, u.grad, u.c(u.num('momentum'))], {
-          use_locking: { kind: 'bool', value: false },
+          ...UNLOCKED,
           use_nesterov: { kind: 'bool', value: u.flag('nesterov') },
         }),
       ];
@@ -161,30 +165,42 @@ const ENGINES: { [K in keyof typeof OPTIMIZERS]: OptimizerEngine<K> } = {
     eager: (tf, o, lr) => tf.train.adam(lr, o.beta1, o.beta2, o.epsilon),
     slots: () => ['m', 'v'],
     graph: (u) => {
-      // TensorFlow's ApplyAdam adds epsilon before the bias correction, tfjs after: tfjs' form, built here.
+      // TensorFlow's fused ApplyAdam (one pass over the weights, where tfjs' form is a dozen) in tfjs' arithmetic:
+      // its rate lr * sqrt(1 - beta2^t) / (1 - beta1^t) and an epsilon of epsilon * sqrt(1 - beta2^t) give
+      // lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon), tfjs' update, to rounding.
       const [c1, c2] = u.biasCorrection();
-      const [m, s2] = [u.slot('m'), u.slot('v')];
-      const m1 = decay(u, m.read, u.num('beta1'), u.grad);
-      const v1 = decay(u, s2.read, u.num('beta2'), u.op('Square', u.grad));
-      const step = mul(
-        u,
-        div(u, div(u, m1, c1), add(u, u.op('Sqrt', div(u, v1, c2)), u.c(u.num('epsilon')))),
-        u.op('Neg', u.lr),
-      );
-      return [u.assign(m.handle, m1), u.assign(s2.handle, v1), u.move(step)];
+      const [m, v] = [u.slot('m'), u.slot('v')];
+      const one = u.c(1);
+      const epsilon = mul(u, u.c(u.num('epsilon')), u.op('Sqrt', c2));
+      return [
+        u.kernel(
+          'ResourceApplyAdam',
+          [
+            u.variable,
+            m.handle,
+            v.handle,
+            u.op('Sub', one, c1),
+            u.op('Sub', one, c2),
+            u.lr,
+            u.c(u.num('beta1')),
+            u.c(u.num('beta2')),
+            epsilon,
+            u.grad,
+          ],
+          { ...UNLOCKED, use_nesterov: { kind: 'bool', value: false } },
+        ),
+      ];
     },
   },
   adamax: {
     eager: (tf, o, lr) => checkpointable(tf.train.adamax(lr, o.beta1, o.beta2, o.epsilon)),
     slots: () => ['m', 'v'],
+    // TensorFlow's fused AdaMax is tfjs' (whose rate is divided by 1 + iteration * decay, with decay 0).
     graph: (u) => {
-      // tfjs divides the rate by 1 + iteration * decay, with decay 0: the rate itself.
       const [c1] = u.biasCorrection();
       const [m, n] = [u.slot('m'), u.slot('v')];
-      const m1 = decay(u, m.read, u.num('beta1'), u.grad);
-      const n1 = u.op('Maximum', mul(u, n.read, u.c(u.num('beta2'))), u.op('Abs', u.grad));
-      const step = mul(u, div(u, u.op('Neg', u.lr), c1), div(u, m1, add(u, n1, u.c(u.num('epsilon')))));
-      return [u.assign(m.handle, m1), u.assign(n.handle, n1), u.move(step)];
+      const args = [u.op('Sub', u.c(1), c1), u.lr, u.c(u.num('beta1')), u.c(u.num('beta2')), u.c(u.num('epsilon'))];
+      return [u.kernel('ResourceApplyAdaMax', [u.variable, m.handle, n.handle, ...args, u.grad], UNLOCKED)];
     },
   },
   rmsprop: {
@@ -194,19 +210,19 @@ const ENGINES: { [K in keyof typeof OPTIMIZERS]: OptimizerEngine<K> } = {
     },
     // The mean gradients only when centred.
     slots: (o) => (o.centered ? ['rms', 'momentum', 'mg'] : ['rms', 'momentum']),
+    // TensorFlow's fused kernels are tfjs' RMSProp and the centred form above: sqrt(ms + eps), sqrt(ms - mg^2 + eps).
     graph: (u) => {
       const [ms, mom] = [u.slot('rms'), u.slot('momentum')];
-      const ms1 = decay(u, ms.read, u.num('rho'), u.op('Square', u.grad));
-      const out = [u.assign(ms.handle, ms1)];
-      let denominator: Output;
-      if (u.flag('centered')) {
-        const mg = u.slot('mg');
-        const mg1 = decay(u, mg.read, u.num('rho'), u.grad);
-        out.push(u.assign(mg.handle, mg1));
-        denominator = u.op('Sqrt', add(u, u.op('Sub', ms1, u.op('Square', mg1)), u.c(u.num('epsilon'))));
-      } else denominator = u.op('Sqrt', add(u, ms1, u.c(u.num('epsilon'))));
-      const mom1 = add(u, mul(u, mom.read, u.c(u.num('momentum'))), div(u, mul(u, u.grad, u.lr), denominator));
-      return [...out, u.assign(mom.handle, mom1), u.move(u.op('Neg', mom1))];
+      const args = [u.lr, u.c(u.num('rho')), u.c(u.num('momentum')), u.c(u.num('epsilon')), u.grad];
+      return [
+        u.flag('centered')
+          ? u.kernel(
+              'ResourceApplyCenteredRMSProp',
+              [u.variable, u.slot('mg').handle, ms.handle, mom.handle, ...args],
+              UNLOCKED,
+            )
+          : u.kernel('ResourceApplyRMSProp', [u.variable, ms.handle, mom.handle, ...args], UNLOCKED),
+      ];
     },
   },
   adagrad: {
