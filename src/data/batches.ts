@@ -73,27 +73,36 @@ export function pixelSources(tf: Tf, exp: Experiment, data: PreparedData): Sourc
  * Batches of precomputed rows of `shape` (a frozen backbone's features). With
  * `mirrored`, a training batch takes an image's mirrored row with its
  * probability: a horizontal flip, drawn from the batch's seeded random.
+ * Mirrored rows of only some images (`only`: their indexes, in the rows'
+ * order) serve test_time_flip's scoring of those images, with no flip.
  */
 export function rowSource(
   tf: Tf,
   rows: Float32Array,
   shape: number[],
-  mirrored?: { rows: Float32Array; probability: number },
+  mirrored?: { rows: Float32Array; probability: number } | { rows: Float32Array; probability: 0; only: Int32Array },
 ): InputSource {
   const dim = shape.reduce((a, b) => a * b, 1);
-  const pick = (indices: Int32Array | number[], which: (k: number) => Float32Array) => {
+  const pick = (indices: Int32Array | number[], from: (i: number) => [Float32Array, number]) => {
     const out = new Float32Array(indices.length * dim);
     for (let k = 0; k < indices.length; k++) {
-      const i = indices[k] as number;
-      out.set(which(k).subarray(i * dim, (i + 1) * dim), k * dim);
+      const [which, r] = from(indices[k] as number);
+      out.set(which.subarray(r * dim, (r + 1) * dim), k * dim);
     }
     return tf.tensor(out, [indices.length, ...shape]);
   };
   // No draw without a flip to draw for: test_time_flip alone leaves training's random stream as it was.
   const flip = mirrored && mirrored.probability > 0 ? mirrored : undefined;
   const source = (indices: Int32Array | number[], random?: () => number) =>
-    pick(indices, () => (flip && random && random() < flip.probability ? flip.rows : rows));
-  return mirrored
-    ? Object.assign(source, { mirrored: (indices: Int32Array | number[]) => pick(indices, () => mirrored.rows) })
-    : source;
+    pick(indices, (i) => [flip && random && random() < flip.probability ? flip.rows : rows, i]);
+  if (!mirrored) return source;
+  const at = 'only' in mirrored ? new Map(Array.from(mirrored.only, (i, r) => [i, r])) : null;
+  const mirrorRow = (i: number): number => {
+    const r = at ? at.get(i) : i;
+    if (r === undefined) throw new Error(`image ${i} has no mirrored row: only the scored images' were computed`);
+    return r;
+  };
+  return Object.assign(source, {
+    mirrored: (indices: Int32Array | number[]) => pick(indices, (i) => [mirrored.rows, mirrorRow(i)]),
+  });
 }

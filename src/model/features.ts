@@ -90,11 +90,12 @@ export async function cachedFeatures(
   };
   // Rows follow the images' order: the data hash holds that order and each image's content (not
   // its path, so a copy of the data finds its features); with the preprocessing and the weights.
-  const features = async (source: InputSource, images: string[], hash: string, mirrored = false) => {
-    const count = images.length;
+  // `only`: just these rows (their positions among the images), in that order.
+  const features = async (source: InputSource, images: string[], hash: string, mirrored = false, only?: Int32Array) => {
+    const count = only ? only.length : images.length;
     const what = { v: 2, hash, preprocessing: exp.data.preprocessing, layer: stats.layer, fixedWeights };
     const key = createHash('sha256')
-      .update(JSON.stringify(mirrored ? { ...what, mirrored } : what))
+      .update(JSON.stringify({ ...what, ...(mirrored ? { mirrored } : {}), ...(only ? { only: [...only] } : {}) }))
       .digest('hex')
       .slice(0, 24);
     const file = path.join(dir, `${key}.f32`);
@@ -109,7 +110,7 @@ export async function cachedFeatures(
     const bs = exp.training.batch_size;
     onProgress?.(0, count);
     for (let b = 0; b < count; b += bs) {
-      const idx = Array.from({ length: Math.min(bs, count - b) }, (_, i) => b + i);
+      const idx = Array.from({ length: Math.min(bs, count - b) }, (_, i) => (only ? (only[b + i] as number) : b + i));
       const input = tf.tidy(() => {
         const x = source(idx);
         return mirrored ? tf.reverse(x, 2) : x;
@@ -132,12 +133,16 @@ export async function cachedFeatures(
   const images = [...train.files, ...validation.files, ...test.files];
   const all = await features(pixels.data, images, data.hash);
   const flip = flipOnly(exp);
-  // Mirror images' rows serve the flip augmentation and test_time_flip's scoring alike.
+  // Mirror images' rows serve the flip augmentation (every image) and test_time_flip's scoring (only
+  // the images scored: validation and test, a twentieth of the rows where the split holds out 5%).
   const tta = exp.data.test_time_flip;
+  const scored = Int32Array.from([...validation.index, ...test.index]).sort();
   const mirrored =
-    flip === null && !tta
-      ? undefined
-      : { rows: await features(pixels.data, images, data.hash, true), probability: flip ?? 0 };
+    flip !== null
+      ? { rows: await features(pixels.data, images, data.hash, true), probability: flip }
+      : tta
+        ? { rows: await features(pixels.data, images, data.hash, true, scored), probability: 0, only: scored }
+        : undefined;
   const sets: Record<string, InputSource> = {};
   for (const [setName, set] of Object.entries(data.evaluationSets)) {
     const source = pixels.sets[setName] as InputSource;

@@ -198,7 +198,7 @@ describe('backbones', () => {
     const all = Array.from({ length: 8 }, (_, i) => i);
     const images = pixelSources(tf, exp, data).data(all);
     const near = (a: Tensor, b: Tensor) => a.sub(b).abs().max().dataSync()[0] as number;
-    return { tf, dir, exp, model, cached, head: cached?.head as LayersModel, all, images, near };
+    return { tf, dir, exp, data, model, cached, head: cached?.head as LayersModel, all, images, near };
   }
 
   it('a horizontal flip as the only augmentation is cached too: training batches take the mirrored rows', async () => {
@@ -223,11 +223,17 @@ describe('backbones', () => {
     ).toBe(false);
   });
 
-  it('test_time_flip caches the mirror images too and scores on both rows', async () => {
-    const { tf, model, cached, head, all, images, near } = await cachedToy(['data.test_time_flip=true']);
-    expect(cached?.stats.computed).toBe(16);
-    const mirrored = cached?.sources.data.mirrored?.(all) as Tensor;
-    expect(near(head.predict(mirrored) as Tensor, model.predict(tf.reverse(images, 2)) as Tensor)).toBeLessThan(1e-5);
+  it('test_time_flip caches the mirror images of the scored images (validation, test) and scores on both rows', async () => {
+    const { tf, data, model, cached, head, all, images, near } = await cachedToy(['data.test_time_flip=true']);
+    const scored = [...data.splits.validation.index, ...data.splits.test.index];
+    expect(scored.length).toBeGreaterThan(0);
+    // Every image once, and the mirror images of the scored ones only: nothing scores a training image mirrored.
+    expect(cached?.stats.computed).toBe(8 + scored.length);
+    const mirrored = cached?.sources.data.mirrored?.(scored) as Tensor;
+    const expected = model.predict(tf.reverse(tf.gather(images, scored), 2)) as Tensor;
+    expect(near(head.predict(mirrored) as Tensor, expected)).toBeLessThan(1e-5);
+    const training = all.find((i) => !scored.includes(i)) as number;
+    expect(() => cached?.sources.data.mirrored?.([training])).toThrow(/no mirrored row/);
     // Training batches still take the images as they are: no flip augmentation was asked for.
     expect(
       near(head.predict(cached?.sources.data(all, () => 0) as Tensor) as Tensor, model.predict(images) as Tensor),
