@@ -3,7 +3,8 @@
 // portraits, the detection rate of each, and the cached rerun. Then, on 2,048 UTKFace
 // images: each detector alone (a TensorFlow session; 'blazeface' also by TF.js's graph
 // executor as before) beside MediaPipe's face detector from PyPI on the same images, and
-// faces.yaml's frozen backbone pass (a session, and tfjs predict as before).
+// faces.yaml's frozen backbone pass (a session, and tfjs predict as before), and its
+// fine-tuning step (the graph engine on the layers after the cached cut, batches of 64).
 //
 //   npm run bench:faces [-- --cache-dir DIR]   (UTKFACE_DIR, PORTRAITS_DIR; BENCH_MEDIAPIPE_PYTHON)
 // DIR must be new or empty (a cold cache); by default a temporary folder, removed after.
@@ -20,9 +21,10 @@ import { stampFiles } from '../../src/data/cache-files.ts';
 import { loadDetector } from '../../src/data/faces/detectors.ts';
 import { detectorInput, locateFaces } from '../../src/data/faces/locate.ts';
 import { listData } from '../../src/data/sources.ts';
+import { GraphTrainer } from '../../src/engine/graph/graph-trainer.ts';
 import { BACKBONE_SCOPE } from '../../src/model/backbone.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
-import { fixedCut } from '../../src/model/cut.ts';
+import { fixedCut, modelAfter } from '../../src/model/cut.ts';
 import { frozenSession } from '../../src/model/frozen-session.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { DETECTORS, type DetectorName } from '../../src/spec/detectors.ts';
@@ -177,7 +179,8 @@ if (!peer) process.stderr.write(`MediaPipe did not run: ${mp.stderr}\n`);
 // faces.yaml's frozen part (face_resnet to its fine-tuned stages) at 150x150, batches of 64.
 const facesExp = resolveExperiment(path.join(root, 'experiments', 'faces.yaml'), { env: {} }).experiment;
 const model = await buildExperimentModel(tf, facesExp, [150, 150, 3], 2);
-const extractor = tf.model({ inputs: model.inputs, outputs: fixedCut(model, BACKBONE_SCOPE) as SymbolicTensor });
+const cut = fixedCut(model, BACKBONE_SCOPE) as SymbolicTensor;
+const extractor = tf.model({ inputs: model.inputs, outputs: cut });
 const session = frozenSession(extractor, threads).run;
 const FEATURES = 512;
 const x = new Float32Array(64 * 150 * 150 * 3).map((_, i) => ((i * 7919) % 251) / 255);
@@ -192,6 +195,20 @@ const features = {
   tfjs_predict_images_per_s: await rate(async () => {
     for (let b = 0; b < FEATURES; b += 64) tf.tidy(() => (extractor.predict(xt) as Tensor).dataSync());
   }, FEATURES),
+};
+
+// One fine-tuning step of faces.yaml (the backbone's end unfrozen) on the cut's rows: what each of its
+// fine-tuning epochs repeats 346 times. Random rows: the step's time does not depend on their values.
+const trainer = new GraphTrainer(tf, facesExp, modelAfter(tf, model, cut), threads);
+const perRow = (cut.shape.slice(1) as number[]).reduce((a, b) => a * b, 1);
+const rows = new Float32Array(64 * perRow).map((_, i) => ((i * 7919) % 251) / 255);
+const labels = new Float32Array(128).map((_, i) => (i % 2 === (i >> 1) % 2 ? 1 : 0));
+const STEPS = 30;
+const step = (i: number) => trainer.step(rows, 64, labels, 1e-4, [1, i]);
+const fineTuning = {
+  images_per_s: await rate(async () => {
+    for (let i = 0; i < STEPS; i++) await step(i);
+  }, STEPS * 64),
 };
 
 const r1 = (v: number | null | undefined) => (v == null ? 'n/a' : v.toFixed(1));
@@ -210,9 +227,10 @@ lines.push(
   `| MediaPipe ${peer?.mediapipe ?? ''} full-range (192x192), found ${peer?.full_range?.found ?? 'n/a'} | ${r1(peer?.full_range?.images_per_s)} |`,
   '',
   `faces.yaml's frozen backbone pass (${features.layer}, 150x150, batches of 64): session ${r1(features.session_images_per_s)} images/s, tfjs predict ${r1(features.tfjs_predict_images_per_s)} images/s.`,
+  `faces.yaml's fine-tuning step (graph engine, after ${features.layer}, batches of 64): ${r1(fineTuning.images_per_s)} images/s.`,
 );
 writeFileSync(
   path.join(here, 'faces-results.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), machine: os.cpus()[0]?.model, crop: p.crop, size: p.size, results, detection: { ...detection, blazeface_tfjs_executor_batch1_images_per_s: tfjsExecutorBatch1 }, peer, features }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), machine: os.cpus()[0]?.model, crop: p.crop, size: p.size, results, detection: { ...detection, blazeface_tfjs_executor_batch1_images_per_s: tfjsExecutorBatch1 }, peer, features, fine_tuning: fineTuning }, null, 2)}\n`,
 );
 process.stdout.write(`${lines.join('\n')}\n`);
