@@ -19,7 +19,7 @@ import { resolveExperiment } from '../../src/config/resolve.ts';
 import { loadPixels } from '../../src/data/cache.ts';
 import { stampFiles } from '../../src/data/cache-files.ts';
 import { loadDetector } from '../../src/data/faces/detectors.ts';
-import { detectorInput, locateFaces } from '../../src/data/faces/locate.ts';
+import { DETECT_BATCH, detectorInput, locateFaces } from '../../src/data/faces/locate.ts';
 import { listData } from '../../src/data/sources.ts';
 import { GraphTrainer } from '../../src/engine/graph/graph-trainer.ts';
 import { BACKBONE_SCOPE } from '../../src/model/backbone.ts';
@@ -117,8 +117,11 @@ async function detectorRates(name: DetectorName) {
   const rates = {
     input: size,
     session_images_per_s: await rate(async () => {
-      for (let b = 0; b < SAMPLE; b += 8)
-        await detector.detect(batch.subarray(b * size * size * 3, (b + 8) * size * size * 3), 8);
+      for (let b = 0; b < SAMPLE; b += DETECT_BATCH)
+        await detector.detect(
+          batch.subarray(b * size * size * 3, (b + DETECT_BATCH) * size * size * 3),
+          Math.min(DETECT_BATCH, SAMPLE - b),
+        );
     }, SAMPLE),
     with_decode_images_per_s: await rate(located, SAMPLE),
   };
@@ -219,7 +222,7 @@ lines.push(
   '| detector | images/s |',
   '| --- | ---: |',
   ...Object.entries(detection).flatMap(([name, d]) => [
-    `| run-exp ${name} ${d.input}x${d.input}, TensorFlow session, batch 8 (found ${d.found}) | ${r1(d.session_images_per_s)} |`,
+    `| run-exp ${name} ${d.input}x${d.input}, TensorFlow session, batch ${DETECT_BATCH} (found ${d.found}) | ${r1(d.session_images_per_s)} |`,
     `| run-exp ${name}, decode + pad + resize + detect (locateFaces, no cache) | ${r1(d.with_decode_images_per_s)} |`,
   ]),
   `| blazeface, TF.js graph executor, batch 1 (stock loadGraphModel) | ${r1(tfjsExecutorBatch1)} |`,

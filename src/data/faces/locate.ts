@@ -45,7 +45,8 @@ export interface LocateOptions {
   signal?: AbortSignal;
 }
 
-const BATCH = 8;
+/** Images per detector call: 32 runs blazeface_short 1.3-1.5x faster than 8 (boxes are the same in any batch). */
+export const DETECT_BATCH = 32;
 /** New detections between two saves of the box file, so an interrupted pass keeps most of its work. */
 const SAVE_EVERY = 2048;
 
@@ -190,15 +191,15 @@ export async function locateFaces(files: FileStamp[], crop: FaceCrop, options: L
     Promise.all(chunk.map((f) => detectorInput(f.path, detector.inputSize, crop.pad).catch(() => null)));
   let sinceSave = 0;
   // Decoding the next batch (sharp's threads) overlaps detecting this one (TensorFlow's).
-  let next = prepare(todo.slice(0, BATCH));
-  for (let b = 0; b < todo.length; b += BATCH) {
+  let next = prepare(todo.slice(0, DETECT_BATCH));
+  for (let b = 0; b < todo.length; b += DETECT_BATCH) {
     if (options.signal?.aborted) {
       await save();
       options.signal.throwIfAborted();
     }
-    const chunk = todo.slice(b, b + BATCH);
+    const chunk = todo.slice(b, b + DETECT_BATCH);
     const inputs = await next;
-    next = prepare(todo.slice(b + BATCH, b + 2 * BATCH));
+    next = prepare(todo.slice(b + DETECT_BATCH, b + 2 * DETECT_BATCH));
     const ok = inputs.flatMap((x, i) => (x ? [i] : []));
     const bytes = detector.inputSize * detector.inputSize * 3;
     const batch = new Uint8Array(ok.length * bytes);
