@@ -69,7 +69,7 @@ describe('graph model session', () => {
           expect(worst).toBeLessThan(1e-4);
           // Batch-invariant: the image's rows of the batch of six, and of detection's batch, are its rows alone, bit for bit.
           const rowsOf = (t: HostTensor | undefined, at: number) =>
-            (t?.data as Float32Array).slice(at * want.length, (at + 1) * want.length);
+            ((t as HostTensor).data as Float32Array).slice(at * want.length, (at + 1) * want.length);
           for (const rows of [rowsOf(batch[k], i), rowsOf(full[k], i), rowsOf(full[k], i + 24)])
             expect(Buffer.from(rows.buffer).equals(Buffer.from(got.slice().buffer))).toBe(true);
         }
