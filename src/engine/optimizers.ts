@@ -121,8 +121,8 @@ export interface UpdateContext {
   assign(handle: Output, value: Output): string;
   /** The variable moved by `step` (already signed). */
   move(step: Output): string;
-  /** The fed 1 - beta1^t and 1 - beta2^t of the variable's optimizer part. */
-  biasCorrection(): [Output, Output];
+  /** The fed beta1^t and beta2^t of the variable's optimizer part (as TensorFlow's fused kernels take them). */
+  betaPowers(): [Output, Output];
 }
 
 interface OptimizerEngine<K extends keyof typeof OPTIMIZERS> {
@@ -168,25 +168,13 @@ const ENGINES: { [K in keyof typeof OPTIMIZERS]: OptimizerEngine<K> } = {
       // TensorFlow's fused ApplyAdam (one pass over the weights, where tfjs' form is a dozen) in tfjs' arithmetic:
       // its rate lr * sqrt(1 - beta2^t) / (1 - beta1^t) and an epsilon of epsilon * sqrt(1 - beta2^t) give
       // lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon), tfjs' update, to rounding.
-      const [c1, c2] = u.biasCorrection();
+      const [p1, p2] = u.betaPowers();
       const [m, v] = [u.slot('m'), u.slot('v')];
-      const one = u.c(1);
-      const epsilon = mul(u, u.c(u.num('epsilon')), u.op('Sqrt', c2));
+      const epsilon = mul(u, u.c(u.num('epsilon')), u.op('Sqrt', u.op('Sub', u.c(1), p2)));
       return [
         u.kernel(
           'ResourceApplyAdam',
-          [
-            u.variable,
-            m.handle,
-            v.handle,
-            u.op('Sub', one, c1),
-            u.op('Sub', one, c2),
-            u.lr,
-            u.c(u.num('beta1')),
-            u.c(u.num('beta2')),
-            epsilon,
-            u.grad,
-          ],
+          [u.variable, m.handle, v.handle, p1, p2, u.lr, u.c(u.num('beta1')), u.c(u.num('beta2')), epsilon, u.grad],
           { ...UNLOCKED, use_nesterov: { kind: 'bool', value: false } },
         ),
       ];
@@ -197,9 +185,9 @@ const ENGINES: { [K in keyof typeof OPTIMIZERS]: OptimizerEngine<K> } = {
     slots: () => ['m', 'v'],
     // TensorFlow's fused AdaMax is tfjs' (whose rate is divided by 1 + iteration * decay, with decay 0).
     graph: (u) => {
-      const [c1] = u.biasCorrection();
+      const [p1] = u.betaPowers();
       const [m, n] = [u.slot('m'), u.slot('v')];
-      const args = [u.op('Sub', u.c(1), c1), u.lr, u.c(u.num('beta1')), u.c(u.num('beta2')), u.c(u.num('epsilon'))];
+      const args = [p1, u.lr, u.c(u.num('beta1')), u.c(u.num('beta2')), u.c(u.num('epsilon'))];
       return [u.kernel('ResourceApplyAdaMax', [u.variable, m.handle, n.handle, ...args, u.grad], UNLOCKED)];
     },
   },

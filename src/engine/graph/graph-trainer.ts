@@ -84,8 +84,8 @@ export class GraphTrainer {
   private readonly decay: [Output, Output] | null = null;
   /** Steps taken per optimizer part (tfjs counts them per part). */
   private readonly iterations: number[] = [];
-  /** Adam: per optimizer part, the fed bias corrections and beta1^t, beta2^t as tfjs keeps them (float32). */
-  private readonly corrections = new Map<number, [Output, Output]>();
+  /** Adam, Adamax: per optimizer part, the fed beta1^t, beta2^t and their values as tfjs keeps them (float32). */
+  private readonly fedPowers = new Map<number, [Output, Output]>();
   private readonly betaPowers: [number, number][] = [];
   private readonly inputShape: number[];
   /** Several outputs: per output, its fed targets (one-hot, standardized or 0/1) and which examples have them. */
@@ -366,7 +366,7 @@ export class GraphTrainer {
       variable: v.handle,
       assign: (handle, value) => assign(handle, value),
       move: (step) => assign(v.handle, step, 'AssignAddVariableOp'),
-      biasCorrection: () => this.biasCorrection(part),
+      betaPowers: () => this.fedPowersOf(part),
     });
   }
 
@@ -381,13 +381,13 @@ export class GraphTrainer {
     return this.betaPowers[part] ?? this.betas();
   }
 
-  /** The fed 1 - beta1^t and 1 - beta2^t of optimizer part `part`. */
-  private biasCorrection(part: number): [Output, Output] {
-    let known = this.corrections.get(part);
+  /** The fed beta1^t and beta2^t of optimizer part `part`. */
+  private fedPowersOf(part: number): [Output, Output] {
+    let known = this.fedPowers.get(part);
     if (!known) {
       const scalar = () => this.g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [] } });
       known = [scalar(), scalar()];
-      this.corrections.set(part, known);
+      this.fedPowers.set(part, known);
     }
     return known;
   }
@@ -546,11 +546,9 @@ export class GraphTrainer {
       if (!weights) throw new Error('class_weights: every step needs the weight of each example');
       feeds.push([this.w, { dtype: DT.float32, shape: [batch], data: weights }]);
     }
-    for (const [p, [c1, c2]] of this.corrections) {
-      const [a1, a2] = this.powers(p);
-      feeds.push([c1, { dtype: DT.float32, shape: [], data: Float32Array.of(1 - a1) }]);
-      feeds.push([c2, { dtype: DT.float32, shape: [], data: Float32Array.of(1 - a2) }]);
-    }
+    for (const [p, fed] of this.fedPowers)
+      for (const [i, power] of this.powers(p).entries())
+        feeds.push([fed[i] as Output, { dtype: DT.float32, shape: [], data: Float32Array.of(power) }]);
     if (this.decay) {
       if (decay === undefined) throw new Error('training.ema: every step needs the decay of the average');
       feeds.push([this.decay[0], { dtype: DT.float32, shape: [], data: Float32Array.of(decay) }]);
@@ -575,7 +573,7 @@ export class GraphTrainer {
       const [loss, predicted] = out;
       for (const p of train.parts) {
         this.iterations[p] = (this.iterations[p] ?? 0) + 1;
-        if (!this.corrections.has(p)) continue;
+        if (!this.fedPowers.has(p)) continue;
         const [[a1, a2], [b1, b2]] = [this.powers(p), this.betas()];
         this.betaPowers[p] = [Math.fround(a1 * b1), Math.fround(a2 * b2)];
       }
