@@ -26,14 +26,7 @@ export function frozenSession(model: LayersModel, threads: number): { run: Froze
     dtype: { kind: 'type', value: DT.float32 },
     shape: { kind: 'shape', value: [-1, ...inputShape] },
   });
-  const constant = (data: ArrayLike<number>, shape: number[], dtype: number = DT.float32): Output =>
-    g.op('Const', [], {
-      dtype: { kind: 'type', value: dtype },
-      value: {
-        kind: 'tensor',
-        value: { dtype, shape, data: dtype === DT.int32 ? Int32Array.from(data) : Float32Array.from(data) },
-      },
-    });
+  const constant = (data: ArrayLike<number>, shape: number[], dtype?: number): Output => g.constant(data, shape, dtype);
   let y: Output;
   try {
     y = emitForward(model, {

@@ -84,6 +84,16 @@ export class TfGraph {
     return [name, 0] as const;
   }
 
+  /** A constant of `data`: int32 for DT.int32, else float32. */
+  constant(data: ArrayLike<number>, shape: number[], dtype: number = DT.float32, name?: string): Output {
+    const value: HostTensor = {
+      dtype,
+      shape,
+      data: dtype === DT.int32 ? Int32Array.from(data) : Float32Array.from(data),
+    };
+    return this.op('Const', [], { dtype: { kind: 'type', value: dtype }, value: { kind: 'tensor', value } }, name);
+  }
+
   gradients(ys: Output[], xs: Output[]): Output[] {
     return this.addon.gradients(this.handle, ys, xs);
   }

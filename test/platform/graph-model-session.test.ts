@@ -15,22 +15,25 @@ import { DETECTORS, type DetectorEntry } from '../../src/spec/detectors.ts';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const demo = path.join(root, 'node_modules', '@vladmandic', 'face-api', 'demo');
 
-/** Six demo photos as a detector's input: side x side RGB, scaled to [-1, 1]. */
-async function inputs(side: number): Promise<Float32Array> {
+/** Six demo photos as side x side RGB bytes. */
+async function photos(side: number): Promise<Uint8Array> {
   const size = side * side * 3;
-  const x = new Float32Array(6 * size);
-  for (let i = 0; i < 6; i++) {
-    const px = await sharp(path.join(demo, `sample${i + 1}.jpg`))
-      .resize(side, side, { fit: 'fill' })
-      .removeAlpha()
-      .raw()
-      .toBuffer();
+  const x = new Uint8Array(6 * size);
+  for (let i = 0; i < 6; i++)
     x.set(
-      Float32Array.from(px, (v) => v / 127.5 - 1),
+      await sharp(path.join(demo, `sample${i + 1}.jpg`))
+        .resize(side, side, { fit: 'fill' })
+        .removeAlpha()
+        .raw()
+        .toBuffer(),
       i * size,
     );
-  }
   return x;
+}
+
+/** Six demo photos as a detector's input: side x side RGB, scaled to [-1, 1]. */
+async function inputs(side: number): Promise<Float32Array> {
+  return Float32Array.from(await photos(side), (v) => v / 127.5 - 1);
 }
 
 describe('graph model session', () => {
@@ -75,4 +78,25 @@ describe('graph model session', () => {
         }
       }
     });
+
+  it('fed bytes (byteInput), the outputs of float32 input scaled in JS (byte / 127.5 - 1, each step in float32), bit for bit', async () => {
+    const { tf } = await loadTensorflow();
+    const entry = DETECTORS.blazeface_short;
+    const file = path.join(root, 'node_modules', entry.package, entry.model);
+    const bytes = await photos(entry.inputSize);
+    const floats = await graphModelSession(tf, file, { freeBatch: true, threads: 2 });
+    const scaled = Float32Array.from(bytes, (v) => Math.fround(Math.fround(v / 127.5) - 1));
+    const fed = await graphModelSession(tf, file, {
+      freeBatch: true,
+      threads: 2,
+      byteInput: { divide: 127.5, subtract: 1 },
+    });
+    const want = await floats.run(scaled, 6);
+    const got = await fed.run(bytes, 6);
+    for (const [k, w] of want.entries())
+      expect(Buffer.from(((got[k] as HostTensor).data as Float32Array).buffer).equals(Buffer.from(w.data.buffer))).toBe(
+        true,
+      );
+    await expect(fed.run(scaled, 6)).rejects.toThrow(/feed bytes/);
+  });
 });

@@ -13,6 +13,8 @@ import type { Detector } from './detectors.ts';
 const FLOOR = 0.2;
 const IOU = 0.3;
 const MAX_FACES = 20;
+/** The detector's input from bytes: as tf's int -> float, / 127.5, - 1, each step rounded to float32. */
+const SCALE = { divide: 127.5, subtract: 1 };
 
 /** Anchor centres in input pixels: 16x16 cells x 2, then 8x8 cells x 6 (strides of a 16th and an 8th of the input). */
 function anchors(size: number): Point[] {
@@ -38,10 +40,14 @@ async function loadBatched(
   tf: Tf,
   file: string,
   size: number,
-): Promise<(x: Float32Array, n: number) => Promise<Float32Array[]>> {
+): Promise<(pixels: Uint8Array, n: number) => Promise<Float32Array[]>> {
   if (graphMode().available) {
-    const session = await graphModelSession(tf, file, { freeBatch: true, threads: (await loadTensorflow()).threads });
-    return async (x, n) => (await session.run(x, n)).map((t) => t.data as Float32Array);
+    const session = await graphModelSession(tf, file, {
+      freeBatch: true,
+      threads: (await loadTensorflow()).threads,
+      byteInput: SCALE,
+    });
+    return async (pixels, n) => (await session.run(pixels, n)).map((t) => t.data as Float32Array);
   }
   const artifacts = await tf.io.fileSystem(file).load();
   const topology = artifacts.modelTopology as { node: { op: string; attr: Record<string, unknown> }[] };
@@ -60,9 +66,13 @@ async function loadBatched(
     offset += count * 4;
   }
   const model = await tf.loadGraphModel(tf.io.fromMemory({ ...artifacts, weightData: buffer }));
-  return async (x, n) =>
+  return async (pixels, n) =>
     tf.tidy(() =>
-      (model.execute(tf.tensor4d(x, [n, size, size, 3])) as Tensor[]).map((t) => t.dataSync() as Float32Array),
+      (
+        model.execute(
+          tf.tensor4d(pixels, [n, size, size, 3], 'int32').toFloat().div(SCALE.divide).sub(SCALE.subtract),
+        ) as Tensor[]
+      ).map((t) => t.dataSync() as Float32Array),
     );
 }
 
@@ -90,34 +100,29 @@ export async function loadBlazeFace(tf: Tf, file: string, size: number): Promise
   return {
     inputSize: size,
     async detect(pixels: Uint8Array, n: number): Promise<Face[][]> {
-      // As tf's int -> float, / 127.5, - 1, each step rounded to float32.
-      const x = new Float32Array(pixels.length);
-      for (let i = 0; i < x.length; i++) x[i] = Math.fround(Math.fround((pixels[i] as number) / 127.5) - 1);
       // Four outputs: scores and regressors for the 512 anchors of the finer grid and the 384 of the coarser.
-      const [s384, s512, r384, r512] = (await run(x, n)).sort((a, b) => a.length - b.length) as Float32Array[];
+      const [s384, s512, r384, r512] = (await run(pixels, n)).sort((a, b) => a.length - b.length) as Float32Array[];
       // Per anchor: a score, then 16 regressor values; decoded here rather than with tensor ops,
-      // as only a handful of anchors per image pass the floor.
-      const row = (i: number, a: number): [number, Float32Array] =>
-        a < 512
-          ? [s512?.[i * 512 + a] as number, (r512 as Float32Array).subarray((i * 512 + a) * 16, (i * 512 + a + 1) * 16)]
-          : [
-              s384?.[i * 384 + a - 512] as number,
-              (r384 as Float32Array).subarray((i * 384 + a - 512) * 16, (i * 384 + a - 511) * 16),
-            ];
+      // as only a handful of anchors per image pass the floor. Indices, not views: a view per
+      // anchor made the garbage collector as slow as the detector itself.
       return Array.from({ length: n }, (_, i) => {
         const found: Face[] = [];
         for (let a = 0; a < anchor.length; a++) {
-          const [logit, r] = row(i, a);
+          const fine = a < 512;
+          const k = fine ? i * 512 + a : i * 384 + a - 512;
+          const logit = ((fine ? s512 : s384) as Float32Array)[k] as number;
           const score = 1 / (1 + Math.exp(-logit));
           if (score < FLOOR) continue;
+          const r = (fine ? r512 : r384) as Float32Array;
+          const o = k * 16;
           const [ax, ay] = anchor[a] as Point;
-          const w = r[2] as number;
-          const h = r[3] as number;
+          const w = r[o + 2] as number;
+          const h = r[o + 3] as number;
           // Landmarks 0 and 1 are the eyes; ordered left to right in the image.
-          const e0: Point = [(r[4] as number) + ax, (r[5] as number) + ay];
-          const e1: Point = [(r[6] as number) + ax, (r[7] as number) + ay];
+          const e0: Point = [(r[o + 4] as number) + ax, (r[o + 5] as number) + ay];
+          const e1: Point = [(r[o + 6] as number) + ax, (r[o + 7] as number) + ay];
           found.push({
-            box: [(r[0] as number) + ax - w / 2, (r[1] as number) + ay - h / 2, w, h],
+            box: [(r[o] as number) + ax - w / 2, (r[o + 1] as number) + ay - h / 2, w, h],
             score,
             eyes: e0[0] <= e1[0] ? [e0, e1] : [e1, e0],
           });

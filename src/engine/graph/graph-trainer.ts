@@ -140,12 +140,7 @@ export class GraphTrainer {
   }
 
   private constant(data: number[], shape: number[], dtype: number = DT.float32): Output {
-    const value: HostTensor = {
-      dtype,
-      shape,
-      data: dtype === DT.int32 ? Int32Array.from(data) : Float32Array.from(data),
-    };
-    return this.g.op('Const', [], { dtype: { kind: 'type', value: dtype }, value: { kind: 'tensor', value } });
+    return this.g.constant(data, shape, dtype);
   }
 
   private variable(name: string, shape: number[]): Held {
