@@ -54,7 +54,60 @@ export function centerRegion(width: number, height: number): Region {
 }
 
 const BLACK = { r: 0, g: 0, b: 0 };
-const EXTEND_WITH = { black: 'background', edge: 'copy', mirror: 'mirror' } as const;
+
+/** Where a pixel index past an edge of [0, size) reads, as libvips' extend does: -1 for black. */
+function fillIndex(i: number, size: number, fill: CropFill): number {
+  if (i >= 0 && i < size) return i;
+  if (fill === 'edge') return Math.min(size - 1, Math.max(0, i));
+  if (fill === 'mirror') {
+    const period = 2 * size;
+    const m = ((i % period) + period) % period;
+    return m < size ? m : period - 1 - m;
+  }
+  return -1;
+}
+
+/**
+ * The width x height window of `img` from (left, top), where it leaves the image filled
+ * as `fill` says from the image's part [x0, x1) x [y0, y1): what sharp's extract of that
+ * part and extend give (byte for byte), by row copies rather than a pipeline.
+ */
+export function windowOf(
+  img: RawImage,
+  part: { x0: number; y0: number; x1: number; y1: number },
+  at: { left: number; top: number; width: number; height: number },
+  fill: CropFill,
+): RawImage {
+  const { width, height } = at;
+  const out = Buffer.alloc(width * height * 3);
+  const cols = Int32Array.from({ length: width }, (_, x) => {
+    const i = fillIndex(at.left + x - part.x0, part.x1 - part.x0, fill);
+    return i < 0 ? -1 : part.x0 + i;
+  });
+  // The columns that read the part's own pixels in order: one copy per row.
+  const first = Math.max(0, part.x0 - at.left);
+  const last = Math.min(width, part.x1 - at.left);
+  for (let y = 0; y < height; y++) {
+    const r = fillIndex(at.top + y - part.y0, part.y1 - part.y0, fill);
+    if (r < 0) continue;
+    const row = (part.y0 + r) * img.width;
+    const run = last > first;
+    if (run) img.data.copy(out, (y * width + first) * 3, (row + at.left + first) * 3, (row + at.left + last) * 3);
+    for (let x = 0; x < width; x++) {
+      if (run && x === first) {
+        x = last - 1;
+        continue;
+      }
+      const c = cols[x] as number;
+      if (c < 0) continue;
+      const [o, from] = [(y * width + x) * 3, (row + c) * 3];
+      out[o] = img.data[from] as number;
+      out[o + 1] = img.data[from + 1] as number;
+      out[o + 2] = img.data[from + 2] as number;
+    }
+  }
+  return { data: out, width, height };
+}
 
 /**
  * Cuts `region` out of an RGB image into a side x side square (filled as
@@ -62,50 +115,30 @@ const EXTEND_WITH = { black: 'background', edge: 'copy', mirror: 'mirror' } as c
  * upright. Returns raw RGB pixels of the square.
  */
 export async function cutRegion(img: RawImage, region: Region): Promise<RawImage> {
-  const raw = { raw: { width: img.width, height: img.height, channels: 3 as const } };
   const turn = Math.abs(region.angle) > 1e-3;
   // With a rotation, first cut the axis-aligned square that holds the rotated one.
   const reach = turn ? Math.abs(Math.cos(region.angle)) + Math.abs(Math.sin(region.angle)) : 1;
   const side = Math.max(1, Math.round(region.side * reach));
   const left = Math.round(region.cx - side / 2);
   const top = Math.round(region.cy - side / 2);
-  const x0 = Math.max(0, left);
-  const y0 = Math.max(0, top);
-  const x1 = Math.min(img.width, left + side);
-  const y1 = Math.min(img.height, top + side);
-  let square: Buffer;
-  if (x1 <= x0 || y1 <= y0) {
-    square = Buffer.alloc(side * side * 3);
-  } else {
-    square = await sharp(img.data, raw)
-      .extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 })
-      .extend({
-        left: x0 - left,
-        top: y0 - top,
-        right: left + side - x1,
-        bottom: top + side - y1,
-        background: BLACK,
-        extendWith: EXTEND_WITH[region.fill ?? 'black'],
-      })
-      .raw()
-      .toBuffer();
-  }
-  if (!turn) return { data: square, width: side, height: side };
-  const rotated = await sharp(square, { raw: { width: side, height: side, channels: 3 } })
+  const part = {
+    x0: Math.max(0, left),
+    y0: Math.max(0, top),
+    x1: Math.min(img.width, left + side),
+    y1: Math.min(img.height, top + side),
+  };
+  const square =
+    part.x1 <= part.x0 || part.y1 <= part.y0
+      ? { data: Buffer.alloc(side * side * 3), width: side, height: side }
+      : windowOf(img, part, { left, top, width: side, height: side }, region.fill ?? 'black');
+  if (!turn) return square;
+  const rotated = await sharp(square.data, { raw: { width: side, height: side, channels: 3 } })
     .rotate((-region.angle * 180) / Math.PI, { background: BLACK })
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const out = Math.max(1, Math.min(Math.round(region.side), rotated.info.width, rotated.info.height));
-  const data = await sharp(rotated.data, {
-    raw: { width: rotated.info.width, height: rotated.info.height, channels: 3 },
-  })
-    .extract({
-      left: Math.floor((rotated.info.width - out) / 2),
-      top: Math.floor((rotated.info.height - out) / 2),
-      width: out,
-      height: out,
-    })
-    .raw()
-    .toBuffer();
-  return { data, width: out, height: out };
+  const { width, height } = rotated.info;
+  const out = Math.max(1, Math.min(Math.round(region.side), width, height));
+  const inside = { x0: 0, y0: 0, x1: width, y1: height };
+  const centre = { left: Math.floor((width - out) / 2), top: Math.floor((height - out) / 2), width: out, height: out };
+  return windowOf({ data: rotated.data, width, height }, inside, centre, 'black');
 }
