@@ -84,27 +84,25 @@ export function windowOf(
     const i = fillIndex(at.left + x - part.x0, part.x1 - part.x0, fill);
     return i < 0 ? -1 : part.x0 + i;
   });
-  // The columns that read the part's own pixels in order: one copy per row.
+  // The columns that read the part's own pixels in order: one copy per row; the rest pixel by pixel.
   const first = Math.max(0, part.x0 - at.left);
   const last = Math.min(width, part.x1 - at.left);
+  const run = last > first;
+  const spans = run ? [[0, first] as const, [last, width] as const] : [[0, width] as const];
   for (let y = 0; y < height; y++) {
     const r = fillIndex(at.top + y - part.y0, part.y1 - part.y0, fill);
     if (r < 0) continue;
     const row = (part.y0 + r) * img.width;
-    const run = last > first;
     if (run) img.data.copy(out, (y * width + first) * 3, (row + at.left + first) * 3, (row + at.left + last) * 3);
-    for (let x = 0; x < width; x++) {
-      if (run && x === first) {
-        x = last - 1;
-        continue;
+    for (const [from, to] of spans)
+      for (let x = from; x < to; x++) {
+        const c = cols[x] as number;
+        if (c < 0) continue;
+        const [o, src] = [(y * width + x) * 3, (row + c) * 3];
+        out[o] = img.data[src] as number;
+        out[o + 1] = img.data[src + 1] as number;
+        out[o + 2] = img.data[src + 2] as number;
       }
-      const c = cols[x] as number;
-      if (c < 0) continue;
-      const [o, from] = [(y * width + x) * 3, (row + c) * 3];
-      out[o] = img.data[from] as number;
-      out[o + 1] = img.data[from + 1] as number;
-      out[o + 2] = img.data[from + 2] as number;
-    }
   }
   return { data: out, width, height };
 }
