@@ -6,19 +6,10 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { cutRegion, type RawImage, type Region } from '../../src/data/faces/crop.ts';
 import { detectorInput } from '../../src/data/faces/locate.ts';
+import { noise } from './fixtures.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const demo = path.join(root, 'node_modules', '@vladmandic', 'face-api', 'demo');
-
-function noise(w: number, h: number): Buffer {
-  const data = Buffer.alloc(w * h * 3);
-  let s = 7;
-  for (let i = 0; i < data.length; i++) {
-    s = (s * 16807) % 2147483647;
-    data[i] = s & 255;
-  }
-  return data;
-}
 
 const EXTEND_WITH = { black: 'background', edge: 'copy', mirror: 'mirror' } as const;
 const BLACK = { r: 0, g: 0, b: 0 };

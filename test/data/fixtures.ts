@@ -73,3 +73,14 @@ export async function classFolders(
 export function preprocessing(over: Partial<Preprocessing> = {}): Preprocessing {
   return { size: [4, 4], fit: 'fill', center_crop: 1, color: 'rgb', ...over };
 }
+
+/** A w x h RGB image of seeded noise over a gradient: every pixel differs from its neighbours. */
+export function noise(w: number, h: number): Buffer {
+  const data = Buffer.alloc(w * h * 3);
+  let s = 1;
+  for (let i = 0; i < data.length; i++) {
+    s = (s * 16807) % 2147483647;
+    data[i] = (((i / 3) % w) * 0.7 + Math.floor(i / 3 / w) * 0.5 + (s % 40)) & 255;
+  }
+  return data;
+}

@@ -17,21 +17,11 @@ import { exportWeb } from '../../src/export/web.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { type LoadedRun, predictFiles } from '../../src/report/predict.ts';
 import { DETECTORS } from '../../src/spec/detectors.ts';
-import { tempDir } from '../data/fixtures.ts';
+import { noise, tempDir } from '../data/fixtures.ts';
 import { pagePredictions, staticServer } from '../support/web-page.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const demo = path.join(root, 'node_modules', '@vladmandic', 'face-api', 'demo');
-
-function noise(w: number, h: number): Buffer {
-  const data = Buffer.alloc(w * h * 3);
-  let s = 1;
-  for (let i = 0; i < data.length; i++) {
-    s = (s * 16807) % 2147483647;
-    data[i] = (((i / 3) % w) * 0.7 + Math.floor(i / 3 / w) * 0.5 + (s % 40)) & 255;
-  }
-  return data;
-}
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let m = 0;
