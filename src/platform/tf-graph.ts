@@ -47,6 +47,15 @@ interface Addon {
   runAsync(...args: Parameters<Addon['run']>): Promise<RunResult>;
 }
 
+/** A float32 resource variable: its handle, its read, and the placeholder and assign op that load it. */
+export interface GraphVar {
+  handle: Output;
+  read: Output;
+  shape: number[];
+  value: Output;
+  assign: string;
+}
+
 type RunResult = { data: Float32Array | Int32Array | Uint8Array; shape: number[] }[] & { metadata?: Uint8Array };
 
 /** Whether graph mode is available here, and if not, why. */
@@ -92,6 +101,30 @@ export class TfGraph {
       data: dtype === DT.int32 ? Int32Array.from(data) : Float32Array.from(data),
     };
     return this.op('Const', [], { dtype: { kind: 'type', value: dtype }, value: { kind: 'tensor', value } }, name);
+  }
+
+  /** A float32 resource variable named `name` in the session's resources; it holds nothing until `assign`. */
+  variable(name: string, shape: number[]): GraphVar {
+    const f32: Attr = { kind: 'type', value: DT.float32 };
+    const shapeAttr: Attr = { kind: 'shape', value: shape };
+    const handle = this.op('VarHandleOp', [], {
+      dtype: f32,
+      shape: shapeAttr,
+      shared_name: { kind: 'string', value: name },
+    });
+    const value = this.op('Placeholder', [], { dtype: f32, shape: shapeAttr });
+    const assign = this.op('AssignVariableOp', [handle, value], { dtype: f32 })[0];
+    const read = this.op('ReadVariableOp', [handle], { dtype: f32 });
+    return { handle, read, shape, value, assign };
+  }
+
+  /** Loads each variable with its value (float32, in the variable's shape), in one session run. */
+  assign(vars: GraphVar[], values: Float32Array[]): void {
+    this.run(
+      vars.map((v, i) => [v.value, { dtype: DT.float32, shape: v.shape, data: values[i] as Float32Array }]),
+      [],
+      vars.map((v) => v.assign),
+    );
   }
 
   gradients(ys: Output[], xs: Output[]): Output[] {

@@ -8,7 +8,7 @@ import type { LayersModel, LayerVariable, Optimizer, Variable } from '@tensorflo
 import type { OutputTargets } from '../../data/targets.ts';
 import { EMITTERS, emitOutputs } from '../../layers/emit-layers.ts';
 import type { Tf } from '../../platform/tensorflow.ts';
-import { type Attr, DT, type HostTensor, type Output, TfGraph } from '../../platform/tf-graph.ts';
+import { type Attr, DT, type GraphVar, type HostTensor, type Output, TfGraph } from '../../platform/tf-graph.ts';
 import type { Experiment } from '../../spec/experiment.ts';
 import { BIN_SPAN, binCenters } from '../../spec/outputs.ts';
 import { graphLoss } from '../losses.ts';
@@ -18,22 +18,13 @@ import { optimizerSlots, optimizerUpdate } from '../optimizers.ts';
 const f32: Attr = { kind: 'type', value: DT.float32 };
 const i32: Attr = { kind: 'type', value: DT.int32 };
 const NON_FINITE = 'run-exp non-finite';
-/** A resource variable in the graph: its handle, its read, and the placeholder and assign op that load it. */
-interface Held {
-  handle: Output;
-  read: Output;
-  shape: number[];
-  value: Output;
-  assign: string;
-}
-
 /** A model weight held in the graph. */
-interface GraphVariable extends Held {
+interface GraphVariable extends GraphVar {
   variable: LayerVariable;
 }
 
 /** Optimizer state held in the graph, named `<variable>/<suffix>` as tfjs names it. */
-interface Slot extends Held {
+interface Slot extends GraphVar {
   name: string;
   /** Holds a value: `initial` once its update exists, or what a checkpoint restored. */
   ready: boolean;
@@ -79,7 +70,7 @@ export class GraphTrainer {
   /** Per trainable set: the update op, the optimizer parts it steps and the op that then folds in the average. */
   private readonly trainOps = new Map<string, { op: string; parts: number[]; average: string | null }>();
   /** training.ema: each averaged weight and its average, a variable of the graph. */
-  private readonly averages: { of: GraphVariable; variable: Variable; avg: Held }[] = [];
+  private readonly averages: { of: GraphVariable; variable: Variable; avg: GraphVar }[] = [];
   /** training.ema: the step's decay d and 1 - d, fed as the weight average computes them. */
   private readonly decay: [Output, Output] | null = null;
   /** Steps taken per optimizer part (tfjs counts them per part). */
@@ -119,7 +110,7 @@ export class GraphTrainer {
       for (const variable of averaged) {
         const of = this.vars.find((v) => v.variable.read() === variable);
         if (!of) throw new Error(`training.ema: ${variable.name} is not a weight of the model`);
-        this.averages.push({ of, variable, avg: this.variable(`${variable.name}/average`, of.shape) });
+        this.averages.push({ of, variable, avg: this.g.variable(`${variable.name}/average`, of.shape) });
       }
       const scalar = () => g.op('Placeholder', [], { dtype: f32, shape: { kind: 'shape', value: [] } });
       this.decay = [scalar(), scalar()];
@@ -143,20 +134,6 @@ export class GraphTrainer {
     return this.g.constant(data, shape, dtype);
   }
 
-  private variable(name: string, shape: number[]): Held {
-    const g = this.g;
-    const shapeAttr: Attr = { kind: 'shape', value: shape };
-    const handle = g.op('VarHandleOp', [], {
-      dtype: f32,
-      shape: shapeAttr,
-      shared_name: { kind: 'string', value: name },
-    });
-    const value = g.op('Placeholder', [], { dtype: f32, shape: shapeAttr });
-    const assign = g.op('AssignVariableOp', [handle, value], { dtype: f32 })[0];
-    const read = g.op('ReadVariableOp', [handle], { dtype: f32 });
-    return { handle, read, shape, value, assign };
-  }
-
   /** The model's layers as graph operations, each weight a variable of the graph; every output of the model. */
   private forward(): Output[] {
     return emitOutputs(this.model, {
@@ -165,7 +142,7 @@ export class GraphTrainer {
       inputShape: this.inputShape,
       training: true,
       weight: (w) => {
-        const v = { variable: w, ...this.variable(w.name, w.shape as number[]) };
+        const v = { variable: w, ...this.g.variable(w.name, w.shape as number[]) };
         this.vars.push(v);
         return { read: v.read, handle: v.handle };
       },
@@ -322,13 +299,9 @@ export class GraphTrainer {
 
   /** training.ema: the average (as WeightAverage.averaged gives it) into the graph. */
   loadAverage(values: Float32Array[]): void {
-    this.g.run(
-      this.averages.map(({ avg }, i) => [
-        avg.value,
-        { dtype: DT.float32, shape: avg.shape, data: values[i] as Float32Array },
-      ]),
-      [],
-      this.averages.map(({ avg }) => avg.assign),
+    this.g.assign(
+      this.averages.map(({ avg }) => avg),
+      values,
     );
   }
 
@@ -388,7 +361,7 @@ export class GraphTrainer {
   }
 
   private setSlot(slot: Slot, data: Float32Array): void {
-    this.g.run([[slot.value, { dtype: DT.float32, shape: slot.shape, data }]], [], [slot.assign]);
+    this.g.assign([slot], [data]);
     slot.ready = true;
   }
 
@@ -399,7 +372,7 @@ export class GraphTrainer {
   private slot(name: string, shape: number[], initial = 0): Slot {
     const known = this.slots.find((s) => s.name === name);
     if (known) return known;
-    const s = { name, ...this.variable(name, shape), ready: false, initial };
+    const s = { name, ...this.g.variable(name, shape), ready: false, initial };
     this.slots.push(s);
     return s;
   }
@@ -488,13 +461,9 @@ export class GraphTrainer {
 
   /** The tfjs model's weights into the graph. */
   loadWeights(): void {
-    this.g.run(
-      this.vars.map((v) => [
-        v.value,
-        { dtype: DT.float32, shape: v.shape, data: v.variable.read().dataSync() as Float32Array },
-      ]),
-      [],
-      this.vars.map((v) => v.assign),
+    this.g.assign(
+      this.vars,
+      this.vars.map((v) => v.variable.read().dataSync() as Float32Array),
     );
   }
 
