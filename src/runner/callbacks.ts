@@ -6,6 +6,7 @@ import type { LayersModel, Optimizer } from '@tensorflow/tfjs-node';
 import type { InputSource, Sources } from '../data/batches.ts';
 import type { PreparedData } from '../data/prepare.ts';
 import type { WeightAverage } from '../engine/weight-average.ts';
+import type { Predicts } from '../model/predict-probs.ts';
 import type { Verdict } from '../plan/pruner.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { saveCheckpoint } from '../record/checkpoints.ts';
@@ -27,18 +28,22 @@ import { Monitor } from '../train/monitor.ts';
 
 const HEARTBEAT_MS = 10_000;
 
-/** The evaluation sets, scored every `data.evaluation_every` epochs and at the last; `last` keeps the latest scores. */
+/**
+ * The evaluation sets, scored every `data.evaluation_every` epochs and at the last by `scorer()` (the
+ * model as it is then); `last` keeps the latest scores.
+ */
 export function evaluationSets(
   tf: Tf,
   exp: Experiment,
   data: PreparedData,
-  model: LayersModel,
+  scorer: () => Predicts,
   sources: Sources,
 ): Callback & { last?: { epoch: number; sets: SetScores } } {
   const cb: Callback & { last?: { epoch: number; sets: SetScores } } = {
     onEpochEnd: (m) => {
       const every = exp.data.evaluation_every;
       if (m.epoch !== exp.training.epochs && !(every > 0 && m.epoch % every === 0)) return;
+      const model = scorer();
       if (exp.outputs) {
         // Several outputs: each set's outputs scored (<set>_<output>_<metric>); the final evaluation scores them again.
         for (const [name, set] of Object.entries(data.evaluationSets)) {

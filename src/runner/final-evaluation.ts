@@ -2,12 +2,12 @@
 // splits and each evaluation set, into evaluation.json, predictions.json, the
 // plots and report.html.
 import * as path from 'node:path';
-import type { LayersModel } from '@tensorflow/tfjs-node';
 import type { InputSource, Sources } from '../data/batches.ts';
 import type { PreparedData } from '../data/prepare.ts';
 import type { OutputTargets } from '../data/targets.ts';
 import { reportPanel } from '../export/report-panel.ts';
 import { outputMetaOf } from '../model/output-meta.ts';
+import type { Predicts } from '../model/predict-probs.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { RunStore } from '../record/run-store.ts';
 import { buildOutputsReport, type OutputsPredictions, type OutputsSet, outputsSet } from '../report/outputs-report.ts';
@@ -54,7 +54,7 @@ interface FinalParts {
   tf: Tf;
   exp: Experiment;
   data: PreparedData;
-  model: LayersModel;
+  model: Predicts;
   sources: Sources;
   run: RunStore;
   epochs: EpochMetrics[];
@@ -122,7 +122,7 @@ export async function finalEvaluation(
   tf: Tf,
   exp: Experiment,
   data: PreparedData,
-  model: LayersModel,
+  model: Predicts,
   sources: Sources,
   run: RunStore,
   epochs: EpochMetrics[],

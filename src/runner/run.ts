@@ -15,6 +15,7 @@ import { WeightAverage } from '../engine/weight-average.ts';
 import { initSource } from '../model/init-from.ts';
 import { modelFolderFiles } from '../model/model-folder.ts';
 import { outputMetaOf } from '../model/output-meta.ts';
+import { scoringSession } from '../model/scoring-session.ts';
 import type { Verdict } from '../plan/pruner.ts';
 import type { TrialInfo } from '../plan/trial.ts';
 import { saveModelFiles } from '../platform/model-files.ts';
@@ -246,7 +247,14 @@ async function runInFolder(
     log.error({ event: 'run ended', status: 'FAILED' }, error);
     await end({ status: 'FAILED', epochs: [], error }, { extra: { error } });
   };
-  const sets = evaluationSets(tf, exp, data, net, sources);
+  // Validation and evaluation sets score through a session where the model has a graph form; else through tfjs.
+  const { session: scoring, why: scoringWhy } = scoringSession(tf, net, backend.threads);
+  log.info(
+    { event: 'scoring', via: scoring ? 'session' : 'tfjs', why: scoringWhy || undefined },
+    `scoring: ${scoring ? 'session' : `tfjs (${scoringWhy})`}`,
+  );
+  const scorer = () => scoring?.load() ?? net;
+  const sets = evaluationSets(tf, exp, data, scorer, sources);
   const scheduled = trial?.scheduler ? { ...trial, scheduler: trial.scheduler } : null;
   const prune = scheduled ? trialPruning(scheduled, exp, uri, log, hooks.onRung) : null;
   const callbacks: Callback[] = [
@@ -267,6 +275,7 @@ async function runInFolder(
       exp,
       data,
       model: net,
+      ...(scoring ? { scoring } : {}),
       optimizer,
       engine,
       sources,
@@ -322,7 +331,7 @@ async function runInFolder(
   // The last epoch's scores are the final model's unless early stopping put back earlier weights.
   const restored = exp.training.early_stopping?.restore_best_weights === true;
   const scored = sets.last?.epoch === outcome.epochs.length && !restored ? sets.last.sets : undefined;
-  const final = await finalEvaluation(tf, exp, data, net, sources, run, outcome.epochs, scored);
+  const final = await finalEvaluation(tf, exp, data, scorer(), sources, run, outcome.epochs, scored);
   log.info({ event: 'evaluation sets', ...final.metrics }, 'evaluation sets scored with the final model');
   if (exp.report.enabled) {
     const report = await writeReport(run, exp, cacheDir, { tf, model });

@@ -1,13 +1,13 @@
 // Scoring the model as it is now: loss and metrics on the validation or test
 // split and on each evaluation set, predicted in batches without dropout.
-import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
+import type { Tensor } from '@tensorflow/tfjs-node';
 import { type InputSource, pixelSources, type Sources } from '../data/batches.ts';
 import type { PreparedData } from '../data/prepare.ts';
 import type { OutputTargets } from '../data/targets.ts';
 import { makeLoss } from '../engine/losses.ts';
 import { batchTargets, outputLoss } from '../engine/output-losses.ts';
 import { outputUnits } from '../model/output-meta.ts';
-import { predictOutputs, predictProbs } from '../model/predict-probs.ts';
+import { type Predicts, predictOutputs, predictProbs } from '../model/predict-probs.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { EVALUATION_SET_METRICS } from '../spec/metric-names.ts';
@@ -22,7 +22,7 @@ export function validate(
   tf: Tf,
   exp: Experiment,
   data: PreparedData,
-  model: LayersModel,
+  model: Predicts,
   split: 'validation' | 'test' = 'validation',
   sources: Sources = pixelSources(tf, exp, data),
 ) {
@@ -35,7 +35,7 @@ export function evaluateSets(
   tf: Tf,
   exp: Experiment,
   data: PreparedData,
-  model: LayersModel,
+  model: Predicts,
   sources: Sources = pixelSources(tf, exp, data),
 ): SetScores {
   return Object.fromEntries(
@@ -89,7 +89,7 @@ export function scoreOutputs(
   source: InputSource,
   index: Int32Array,
   targets: OutputTargets[],
-  model: LayersModel,
+  model: Predicts,
 ): OutputsScore | null {
   if (index.length === 0) return null;
   const preds = targets.map((t) => new Float32Array(index.length * outputUnits(t)));
@@ -167,7 +167,7 @@ function score(
   index: Int32Array,
   labels: Int32Array,
   classes: string[],
-  model: LayersModel,
+  model: Predicts,
 ) {
   if (index.length === 0) return null;
   const k = classes.length;

@@ -8,6 +8,8 @@ import type { PreparedData } from '../data/prepare.ts';
 import type { Engine, StepBatch } from '../engine/engine.ts';
 import { setLearningRate } from '../engine/optimizer-groups.ts';
 import { setBackboneTrainable } from '../model/backbone.ts';
+import type { Predicts } from '../model/predict-probs.ts';
+import type { ScoringSession } from '../model/scoring-session.ts';
 import { rng, shuffle } from '../platform/random.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { EpochMetrics } from '../spec/events.ts';
@@ -23,6 +25,8 @@ export interface TrainParts {
   data: PreparedData;
   /** The model the engine trains (with cached backbone features: the part after them). */
   model: LayersModel;
+  /** The model as a session that scores validation after each epoch; without one, the tfjs model scores it. */
+  scoring?: ScoringSession;
   optimizer: Optimizer;
   engine: Engine;
   sources: Sources;
@@ -52,16 +56,17 @@ function oneHot(predicted: Int32Array, k: number): Float32Array {
  */
 function outputsRecord(
   p: TrainParts,
+  scorer: Predicts,
   epoch: number,
   lr: number,
   examples: number,
   lossSum: number,
   seconds: number,
 ): EpochMetrics {
-  const { tf, exp, data, model, sources } = p;
+  const { tf, exp, data, sources } = p;
   const split = data.splits.validation;
   const targets = split.targets ?? [];
-  const val = scoreOutputs(tf, scoreOptions(exp), sources.data, split.index, targets, model);
+  const val = scoreOutputs(tf, scoreOptions(exp), sources.data, split.index, targets, scorer);
   return {
     epoch: epoch + 1,
     lr,
@@ -86,6 +91,7 @@ function outputsRecord(
 /** The epoch's record from its training predictions and the model's validation scores. */
 function epochRecord(
   p: TrainParts,
+  scorer: Predicts,
   epoch: number,
   lr: number,
   labels: Int32Array,
@@ -93,8 +99,8 @@ function epochRecord(
   lossSum: number,
   seconds: number,
 ): EpochMetrics {
-  const { tf, exp, data, model, sources } = p;
-  const val = validate(tf, exp, data, model, 'validation', sources);
+  const { tf, exp, data, sources } = p;
+  const val = validate(tf, exp, data, scorer, 'validation', sources);
   const trainEval = evaluate(labels, oneHot(predicted, data.classes.length), data.classes);
   return {
     epoch: epoch + 1,
@@ -201,10 +207,12 @@ export async function train(p: TrainParts): Promise<TrainOutcome> {
       const seconds = (performance.now() - started) / 1000;
       await engine.sync();
       for (const c of callbacks) c.onStepsEnd?.(epoch);
+      // The weights to score are in the model now (training.ema's average, if any).
+      const scorer = p.scoring?.load() ?? model;
       const trained = Int32Array.from(order, (q) => labels[q] as number);
       const m = outputs
-        ? outputsRecord(p, epoch, lr, order.length, lossSum, seconds)
-        : epochRecord(p, epoch, lr, trained, predicted, lossSum, seconds);
+        ? outputsRecord(p, scorer, epoch, lr, order.length, lossSum, seconds)
+        : epochRecord(p, scorer, epoch, lr, trained, predicted, lossSum, seconds);
       epochs.push(m);
       let stop = false;
       const control = { stop: () => (stop = true) };
