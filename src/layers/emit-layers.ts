@@ -322,12 +322,7 @@ function inboundOf(model: LayersModel, layer: LayersModel['layers'][number]) {
   return layer.inboundNodes[Math.max(0, index)]?.inboundLayers ?? [];
 }
 
-/** The model's layers as graph operations, in the model's (topological) order; its output. */
-export function emitForward(model: LayersModel, p: ForwardParts): Output {
-  return emitOutputs(model, p)[0] as Output;
-}
-
-/** Every output of the model (several outputs: each head's unit layer), in order, in float32. */
+/** The model's layers as graph operations, in the model's (topological) order; every output (several outputs: each head's unit layer), in order, in float32. */
 export function emitOutputs(model: LayersModel, p: ForwardParts): Output[] {
   const outputs = new Map<string, { out: Output; dtype: number }>();
   const shapes = new Map<string, number[]>();

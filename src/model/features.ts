@@ -14,7 +14,8 @@ import { loadTensorflow, type Tf } from '../platform/tensorflow.ts';
 import type { Experiment } from '../spec/experiment.ts';
 import { BACKBONE_SCOPE } from './backbone.ts';
 import { fixedCut, modelAfter } from './cut.ts';
-import { frozenSession, noFrozenSession } from './frozen-session.ts';
+import { frozenSession } from './frozen-session.ts';
+import { noModelSession } from './inference-graph.ts';
 
 /** The probability of a horizontal flip when it is the only augmentation: each outcome can then be cached. */
 function flipOnly(exp: Experiment): number | null {
@@ -73,7 +74,7 @@ export async function cachedFeatures(
     stats.via = made.run ? 'session' : `tfjs (${made.why})`;
     return made.run;
   };
-  const why = noFrozenSession(extractor);
+  const why = noModelSession(extractor);
   // The fixed part's weights are part of the key: init_from may have loaded others than the package's.
   const weights = createHash('sha256');
   for (const w of extractor.weights) weights.update(new Uint8Array(w.read().dataSync().buffer));
