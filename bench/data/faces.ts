@@ -2,7 +2,8 @@
 // crop: align, 48x48) with each detector of the registry on all UTKFace images and on the
 // portraits, the detection rate of each, and the cached rerun. Then, on 2,048 UTKFace
 // images: each detector alone (a TensorFlow session; 'blazeface' also by TF.js's graph
-// executor as before) beside MediaPipe's face detector from PyPI on the same images, and
+// executor as before) beside MediaPipe's face detector from PyPI on the same images, the
+// detector's input and faces.yaml's face cut by the native face path and by sharp, and
 // faces.yaml's frozen backbone pass (a session, and tfjs predict as before), and its
 // fine-tuning step (the graph engine on the layers after the cached cut, batches of 64).
 //
@@ -19,7 +20,8 @@ import { resolveExperiment } from '../../src/config/resolve.ts';
 import { loadPixels } from '../../src/data/cache.ts';
 import { stampFiles } from '../../src/data/cache-files.ts';
 import { loadDetector } from '../../src/data/faces/detectors.ts';
-import { DETECT_BATCH, detectorInput, locateFaces } from '../../src/data/faces/locate.ts';
+import { DETECT_BATCH, detectorInput, detectorInputs, locateFaces } from '../../src/data/faces/locate.ts';
+import { decodeJobs, imageJobs } from '../../src/data/preprocess.ts';
 import { listData } from '../../src/data/sources.ts';
 import { GraphTrainer } from '../../src/engine/graph/graph-trainer.ts';
 import { BACKBONE_SCOPE } from '../../src/model/backbone.ts';
@@ -138,6 +140,36 @@ for (const d of detectors) {
   detection[d] = rates;
   if (d === 'blazeface') stockBatch = batch;
 }
+// The detector's input and faces.yaml's face cut (150x150, aligned, mirror-filled) on the sample:
+// the native face path against sharp alone (RUN_EXP_JPEG=sharp), the same code otherwise.
+const facesCrop = resolveExperiment(path.join(root, 'experiments', 'faces.yaml'), { env: {} }).experiment.data
+  .preprocessing;
+const facesSize = DETECTORS[(facesCrop.crop as FaceCrop).detector as DetectorName].inputSize;
+const located = await locateFaces(await stampFiles(sample), facesCrop.crop as FaceCrop, { cacheDir: null });
+const cutJobs = imageJobs(sample, facesCrop, located.faces).filter((j) => j.region);
+const cutBytes = facesCrop.size[0] * facesCrop.size[1] * 3;
+const cutPixels = new Uint8Array(cutJobs.length * cutBytes);
+const preprocessRates = async () => ({
+  detector_input_images_per_s: await rate(() => detectorInputs(sample, facesSize, pad), SAMPLE),
+  face_cut_images_per_s: await rate(
+    () =>
+      decodeJobs(
+        cutJobs,
+        facesCrop,
+        cutPixels,
+        cutJobs.map((_, i) => i * cutBytes),
+      ),
+    cutJobs.length,
+  ),
+});
+const preprocess = {
+  native: await preprocessRates(),
+  sharp: { detector_input_images_per_s: 0, face_cut_images_per_s: 0 },
+};
+process.env.RUN_EXP_JPEG = 'sharp';
+preprocess.sharp = await preprocessRates();
+delete process.env.RUN_EXP_JPEG;
+
 // Before: TF.js's graph executor, one image at a time, on the 256x256 model (as data/faces/blazeface.ts did).
 const stock = await tf.loadGraphModel(
   tf.io.fileSystem(path.join(root, 'node_modules', DETECTORS.blazeface.package, DETECTORS.blazeface.model)),
@@ -229,11 +261,18 @@ lines.push(
   `| MediaPipe ${peer?.mediapipe ?? ''} short-range (128x128), found ${peer?.short_range?.found ?? 'n/a'} | ${r1(peer?.short_range?.images_per_s)} |`,
   `| MediaPipe ${peer?.mediapipe ?? ''} full-range (192x192), found ${peer?.full_range?.found ?? 'n/a'} | ${r1(peer?.full_range?.images_per_s)} |`,
   '',
+  `Preprocessing alone, the same images (faces.yaml: detector input ${facesSize}x${facesSize}, pad ${pad}; face cut ${facesCrop.size.join('x')} of ${cutJobs.length} faces):`,
+  '',
+  '| step | native face path: images/s | sharp: images/s | speed-up |',
+  '| --- | ---: | ---: | ---: |',
+  `| detector input (decode, resize, border) | ${r1(preprocess.native.detector_input_images_per_s)} | ${r1(preprocess.sharp.detector_input_images_per_s)} | ${(preprocess.native.detector_input_images_per_s / preprocess.sharp.detector_input_images_per_s).toFixed(2)}x |`,
+  `| face cut (decode, fill, turn, resize) | ${r1(preprocess.native.face_cut_images_per_s)} | ${r1(preprocess.sharp.face_cut_images_per_s)} | ${(preprocess.native.face_cut_images_per_s / preprocess.sharp.face_cut_images_per_s).toFixed(2)}x |`,
+  '',
   `faces.yaml's frozen backbone pass (${features.layer}, 150x150, batches of 64): session ${r1(features.session_images_per_s)} images/s, tfjs predict ${r1(features.tfjs_predict_images_per_s)} images/s.`,
   `faces.yaml's fine-tuning step (graph engine, after ${features.layer}, batches of 64): ${r1(fineTuning.images_per_s)} images/s.`,
 );
 writeFileSync(
   path.join(here, 'faces-results.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), machine: os.cpus()[0]?.model, crop: p.crop, size: p.size, results, detection: { ...detection, blazeface_tfjs_executor_batch1_images_per_s: tfjsExecutorBatch1 }, peer, features, fine_tuning: fineTuning }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), machine: os.cpus()[0]?.model, crop: p.crop, size: p.size, results, detection: { ...detection, blazeface_tfjs_executor_batch1_images_per_s: tfjsExecutorBatch1 }, preprocess, peer, features, fine_tuning: fineTuning }, null, 2)}\n`,
 );
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -9,7 +9,7 @@ import { stampFiles } from './cache-files.ts';
 import { channelsOf, decodeImage, type Preprocessing } from './decode.ts';
 import { centerRegion, faceRegion, type Region, rankFaces } from './faces/crop.ts';
 import { type ImageFaces, locateFaces } from './faces/locate.ts';
-import { decodeJpegs } from './jpeg-fast.ts';
+import { decodeJpegs, fastFaceCrops } from './jpeg-fast.ts';
 import { type Normalization, toFloat } from './normalize.ts';
 
 /** One model input to make from a file. */
@@ -87,19 +87,31 @@ export async function decodeJobs(
 ): Promise<JobError[]> {
   const errors: JobError[] = jobs.map((j) => (j.skip ? { reason: j.skip, noFace: true } : undefined));
   const todo = jobs.flatMap((j, k) => (j.skip ? [] : [k]));
-  // Face crops are cut from the decoded image, so only whole images can take the JPEG fast path.
-  const forSharp = faceCropOf(p)
-    ? todo
-    : (
-        await decodeJpegs(
-          todo.map((k) => (jobs[k] as ImageJob).file),
-          todo.map((k) => offsets[k] as number),
-          pixels,
-          p,
-          os.availableParallelism(),
-          (n) => options.onProgress?.(n),
-        )
-      ).map((i) => todo[i] as number);
+  const cores = os.availableParallelism();
+  const progress = (n: number) => options.onProgress?.(n);
+  // Whole images take the JPEG fast path; with a face crop, the faces' cuts take
+  // the native face path (sharp's bytes), and images without a face go to sharp.
+  let forSharp: number[];
+  if (faceCropOf(p)) {
+    const cuts = todo.filter((k) => jobs[k]?.region);
+    const left = await fastFaceCrops(
+      cuts.map((k) => (jobs[k] as ImageJob).file),
+      cuts.map((k) => (jobs[k] as ImageJob).region as Region),
+      p,
+      pixels,
+      cuts.map((k) => offsets[k] as number),
+      cores,
+      progress,
+      options.signal,
+    );
+    const declined = new Set(left.map((i) => cuts[i] as number));
+    forSharp = todo.filter((k) => !jobs[k]?.region || declined.has(k));
+  } else {
+    const files = todo.map((k) => (jobs[k] as ImageJob).file);
+    const at = todo.map((k) => offsets[k] as number);
+    const left = await decodeJpegs(files, at, pixels, p, cores, progress, options.signal);
+    forSharp = left.map((i) => todo[i] as number);
+  }
   let cursor = 0;
   const concurrency = options.concurrency ?? Math.max(2, os.availableParallelism() * 2);
   await Promise.all(

@@ -5,7 +5,9 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadPixels } from '../../src/data/cache.ts';
 import { decodeImage, type Preprocessing } from '../../src/data/decode.ts';
-import { decodeJpegs, jpegFastPath } from '../../src/data/jpeg-fast.ts';
+import type { Region } from '../../src/data/faces/crop.ts';
+import { detectorInput, detectorInputs } from '../../src/data/faces/locate.ts';
+import { decodeJpegs, fastDetectorInputs, fastFaceCrops, jpegFastPath } from '../../src/data/jpeg-fast.ts';
 import { preprocessing, tempDir, writeImage } from './fixtures.ts';
 
 const pre = (over: Partial<Preprocessing> = {}) => preprocessing({ size: [64, 64], ...over });
@@ -148,5 +150,103 @@ describe('JPEG fast path', () => {
         Buffer.from(px.pixels.subarray((k + 1) * bytes, (k + 2) * bytes)).equals(await decodeImage(f, pre())),
       ).toBe(true);
     expect(mad(px.pixels.subarray(0, bytes), await decodeImage(good, pre()))).toBeLessThan(2);
+  });
+});
+
+describe('the native face path', () => {
+  /** JPEGs a face path meets: small and large, turned by EXIF, too small for the detector's input (enlarged). */
+  async function files(dir: string): Promise<string[]> {
+    return Promise.all([
+      jpeg(path.join(dir, 'crop.jpg'), 200, 200),
+      jpeg(path.join(dir, 'photo.jpg'), 640, 480, 6),
+      jpeg(path.join(dir, 'wide.jpg'), 300, 170, 3),
+      jpeg(path.join(dir, 'tiny.jpg'), 90, 70),
+    ]);
+  }
+
+  it("gives the detector sharp's input byte for byte, and leaves what is not a JPEG to sharp", async () => {
+    const dir = tempDir();
+    const jpegs = await files(dir);
+    const png = await writeImage(path.join(dir, 'img.png'), texture(120, 90), 120, 90);
+    for (const [size, pad] of [
+      [256, 0.25],
+      [128, 0],
+    ] as const) {
+      const placed = await fastDetectorInputs([...jpegs, png], size, pad, new Uint8Array(5 * size * size * 3), 2);
+      expect(placed.map((p) => p !== null)).toEqual([true, true, true, true, false]);
+      const got = await detectorInputs([...jpegs, png], size, pad);
+      for (const [i, file] of [...jpegs, png].entries()) {
+        const want = await detectorInput(file, size, pad);
+        expect(Buffer.from(got[i]?.pixels as Uint8Array).equals(want.pixels as Buffer), `${file} ${size}`).toBe(true);
+        expect([got[i]?.width, got[i]?.height]).toEqual([want.width, want.height]);
+        const face = {
+          box: [10, 20, 30, 40],
+          score: 0.9,
+          eyes: [
+            [15, 25],
+            [30, 26],
+          ],
+        } as const;
+        expect(got[i]?.back(structuredClone(face) as never)).toEqual(want.back(structuredClone(face) as never));
+      }
+    }
+  });
+
+  it('cuts faces as sharp does, byte for byte: inside, over edges, wider than the image, outside; turned; each fill; shrunk and enlarged; cover and contain; not grey', async () => {
+    const jpegs = await files(tempDir());
+    // Centre and side as fractions of the upright image's shorter side.
+    const places = [
+      [0.5, 0.5, 0.45],
+      [0.06, 0.4, 0.6],
+      [0.95, 0.9, 0.5],
+      [0.5, 0.5, 2.1],
+      [-1.5, -1.5, 0.25],
+    ] as const;
+    const sizes = [
+      pre({ size: [150, 150] }),
+      pre({ size: [48, 48] }),
+      pre({ size: [40, 60], fit: 'contain' }),
+      pre({ size: [60, 40] }),
+    ];
+    const jobs: { file: string; region: Region }[] = [];
+    for (const file of jpegs) {
+      const m = await sharp(file).rotate().metadata();
+      const short = Math.min(m.width ?? 0, m.height ?? 0);
+      for (const [k, [x, y, side]] of places.entries())
+        for (const [a, angle] of [0, 0.2, -0.45].entries()) {
+          const fill = (['black', 'edge', 'mirror'] as const)[(k + a) % 3];
+          jobs.push({ file, region: { cx: x * short + 0.3, cy: y * short, side: side * short + 0.7, angle, fill } });
+        }
+    }
+    for (const p of sizes) {
+      const bytes = p.size[0] * p.size[1] * 3;
+      const out = new Uint8Array(jobs.length * bytes);
+      const left = await fastFaceCrops(
+        jobs.map((j) => j.file),
+        jobs.map((j) => j.region),
+        p,
+        out,
+        jobs.map((_, i) => i * bytes),
+        2,
+        () => {},
+      );
+      expect(left).toEqual([]);
+      for (const [i, j] of jobs.entries()) {
+        const want = await decodeImage(j.file, p, j.region);
+        const got = Buffer.from(out.subarray(i * bytes, (i + 1) * bytes));
+        expect(got.equals(want), `${j.file} ${JSON.stringify(j.region)} ${p.size} ${p.fit}`).toBe(true);
+      }
+    }
+    const grey = pre({ color: 'grayscale' });
+    const left = await fastFaceCrops(
+      [jpegs[0] as string],
+      [jobs[0]?.region as Region],
+      grey,
+      new Uint8Array(64 * 64),
+      [0],
+      1,
+      () => {},
+    );
+    expect(left).toEqual([0]);
   });
 });
