@@ -33,7 +33,7 @@ export interface EngineParts {
 }
 
 /** Why an experiment trains eagerly, or null when the graph engine can train it. */
-function eagerBecause(exp: Experiment, model: LayersModel): string | null {
+export function eagerBecause(exp: Experiment, model: LayersModel): string | null {
   if (exp.training.engine === 'eager') return 'training.engine: eager';
   const mode = graphMode();
   if (!mode.available) return `graph mode unavailable: ${mode.why}`;

@@ -59,6 +59,8 @@ export async function cachedFeatures(
   cacheDir?: string,
   /** Progress of each image set whose features are computed (not read from the cache). */
   onProgress?: (done: number, total: number) => void,
+  /** bf16: the run trains in mixed precision, and the fixed part computes in bfloat16 too (as Keras' mixed_bfloat16 would). */
+  precision: 'float32' | 'bf16' = 'float32',
 ): Promise<{ head: LayersModel; sources: Sources; stats: FeatureStats } | null> {
   const cut = fixedCut(model, BACKBONE_SCOPE);
   if (!cut) return null;
@@ -68,10 +70,11 @@ export async function cachedFeatures(
   // As one TensorFlow session where it can be (a C API call per batch), else by tfjs' predict;
   // built on the first batch to compute, so a run whose features are all cached builds nothing.
   const threads = (await loadTensorflow()).threads;
+  const compute = precision === 'bf16' ? 'bfloat16' : 'float32';
   let made: ReturnType<typeof frozenSession> | undefined;
   const session = () => {
-    made ??= frozenSession(extractor, threads);
-    stats.via = made.run ? 'session' : `tfjs (${made.why})`;
+    made ??= frozenSession(extractor, threads, compute);
+    stats.via = made.run ? `session${precision === 'bf16' ? ', bf16' : ''}` : `tfjs (${made.why})`;
     return made.run;
   };
   const why = noModelSession(extractor);
@@ -94,7 +97,15 @@ export async function cachedFeatures(
   // `only`: just these rows (their positions among the images), in that order.
   const features = async (source: InputSource, images: string[], hash: string, mirrored = false, only?: Int32Array) => {
     const count = only ? only.length : images.length;
-    const what = { v: 2, hash, preprocessing: exp.data.preprocessing, layer: stats.layer, fixedWeights };
+    // bfloat16's features are their own entries; float32's keep the keys they always had.
+    const what = {
+      v: 2,
+      hash,
+      preprocessing: exp.data.preprocessing,
+      layer: stats.layer,
+      fixedWeights,
+      ...(precision === 'bf16' ? { compute } : {}),
+    };
     const key = createHash('sha256')
       .update(JSON.stringify({ ...what, ...(mirrored ? { mirrored } : {}), ...(only ? { only: [...only] } : {}) }))
       .digest('hex')
@@ -104,27 +115,41 @@ export async function cachedFeatures(
       const bytes = readFileSync(file);
       if (bytes.byteLength === count * dim * 4) {
         stats.reused += count;
-        return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+        // A large file's Buffer owns its memory (offset 0): viewed, not copied (1.9 GB for faces.yaml).
+        return bytes.byteOffset % 4 === 0
+          ? new Float32Array(bytes.buffer, bytes.byteOffset, count * dim)
+          : new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
       }
     }
     const rows = new Float32Array(count * dim);
     const bs = exp.training.batch_size;
     onProgress?.(0, count);
-    for (let b = 0; b < count; b += bs) {
+    const batch = (b: number) => {
       const idx = Array.from({ length: Math.min(bs, count - b) }, (_, i) => (only ? (only[b + i] as number) : b + i));
-      const input = tf.tidy(() => {
+      return tf.tidy(() => {
         const x = source(idx);
         return mirrored ? tf.reverse(x, 2) : x;
       });
-      const run = session();
-      if (run) rows.set(await run(input.dataSync() as Float32Array, idx.length), b * dim);
-      else
+    };
+    const run = session();
+    let input = batch(0);
+    for (let b = 0; b < count; b += bs) {
+      const n = input.shape[0] as number;
+      if (run) {
+        const done = run(input.dataSync() as Float32Array, n);
+        input.dispose();
+        // The next batch is made while the session computes this one.
+        if (b + bs < count) input = batch(b + bs);
+        rows.set(await done, b * dim);
+      } else {
         rows.set(
           tf.tidy(() => (extractor.predict(input) as Tensor).dataSync()),
           b * dim,
         );
-      input.dispose();
-      onProgress?.(b + idx.length, count);
+        input.dispose();
+        if (b + bs < count) input = batch(b + bs);
+      }
+      onProgress?.(b + n, count);
     }
     await writeAtomic(file, new Uint8Array(rows.buffer));
     stats.computed += count;

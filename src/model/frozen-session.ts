@@ -8,11 +8,21 @@ import { inferenceGraph } from './inference-graph.ts';
 /** Runs `n` inputs (float32, back to back) through the model; its outputs, back to back. */
 export type FrozenRun = (x: Float32Array, n: number) => Promise<Float32Array>;
 
-/** `model` as a session on `threads` intra-op threads, or null (and why) where graph mode or a layer's graph form is missing. */
-export function frozenSession(model: LayersModel, threads: number): { run: FrozenRun | null; why: string } {
-  const { graph, why } = inferenceGraph(model, threads, (g, w) => ({
-    read: g.constant(w.read().dataSync() as Float32Array, w.shape as number[]),
-  }));
+/**
+ * `model` as a session on `threads` intra-op threads, computing in `compute`, or null (and why)
+ * where graph mode or a layer's graph form is missing.
+ */
+export function frozenSession(
+  model: LayersModel,
+  threads: number,
+  compute: 'float32' | 'bfloat16' = 'float32',
+): { run: FrozenRun | null; why: string } {
+  const { graph, why } = inferenceGraph(
+    model,
+    threads,
+    (g, w) => ({ read: g.constant(w.read().dataSync() as Float32Array, w.shape as number[]) }),
+    compute,
+  );
   if (!graph) return { run: null, why };
   const { g, x, inputShape, outputs } = graph;
   return {

@@ -24,13 +24,15 @@ export function noModelSession(model: LayersModel): string | null {
 }
 
 /**
- * `model` as a session on `threads` intra-op threads, each weight read as `weight(g, w)` gives it;
+ * `model` as a session on `threads` intra-op threads, each weight read as `weight(g, w)` gives it,
+ * its layers computing in `compute` (bfloat16: mixed precision, float32 in and out);
  * or null (and why) where graph mode or a layer's graph form is missing.
  */
 export function inferenceGraph(
   model: LayersModel,
   threads: number,
   weight: (g: TfGraph, w: LayerVariable) => { read: Output; handle?: Output },
+  compute: 'float32' | 'bfloat16' = 'float32',
 ): { graph: InferenceGraph | null; why: string } {
   const why = noModelSession(model);
   if (why) return { graph: null, why };
@@ -51,6 +53,7 @@ export function inferenceGraph(
       updates: [],
       seed: () => g.constant([0, 0], [2], DT.int32),
       constant: (data, shape, dtype) => g.constant(data, shape, dtype),
+      compute,
     });
   } catch (err) {
     if (err instanceof UnsupportedInGraph) return { graph: null, why: `no graph form for ${err.message}` };

@@ -4,6 +4,7 @@ import type { LayersModel } from '@tensorflow/tfjs-node';
 import type { Logger } from 'pino';
 import { pixelSources, type Sources } from '../data/batches.ts';
 import type { PreparedData } from '../data/prepare.ts';
+import { eagerBecause, trainingPrecision } from '../engine/choose.ts';
 import { buildExperimentModel } from '../model/build.ts';
 import { cachedFeatures, featuresCacheable } from '../model/features.ts';
 import { initFrom } from '../model/init-from.ts';
@@ -40,7 +41,11 @@ export async function runModel(
   }
   // With a frozen backbone (or a frozen first part) and nothing augmenting the images, the rest of the
   // model trains on the fixed part's cached output.
-  const cached = featuresCacheable(exp) ? await cachedFeatures(tf, exp, data, model, cacheDir, onFeatures) : null;
+  // The fixed part computes in the precision the run will train in.
+  const { precision } = trainingPrecision(exp, eagerBecause(exp, model));
+  const cached = featuresCacheable(exp)
+    ? await cachedFeatures(tf, exp, data, model, cacheDir, onFeatures, precision)
+    : null;
   if (cached)
     log.info(
       { event: 'features', ...cached.stats },

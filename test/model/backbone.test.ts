@@ -269,6 +269,37 @@ describe('backbones', () => {
     expect(viaFeatures.sub(viaImages).abs().max().dataSync()[0]).toBeLessThan(1e-5);
   });
 
+  it('in bf16 the fixed part computes in bfloat16: entries of its own, near float32', async () => {
+    const { tf } = await loadTensorflow();
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 4);
+    const { experiment: exp } = resolveExperiment(toyExperiment(dir, "{ from: 'backbone/conv256_2/conv1' }"), {
+      env: {},
+    });
+    const cache = path.join(dir, 'cache');
+    const data = await prepareData(exp, { cacheDir: cache });
+    const model = await buildExperimentModel(tf, exp, data.shape, 2);
+    const all = Array.from({ length: 8 }, (_, i) => i);
+    const f32 = await cachedFeatures(tf, exp, data, model, cache);
+    const bf16 = await cachedFeatures(tf, exp, data, model, cache, undefined, 'bf16');
+    expect(bf16?.stats).toMatchObject({ computed: 8, reused: 0, via: 'session, bf16' });
+    const [a, b] = [f32, bf16].map((c) => c?.sources.data(all) as Tensor);
+    const scale = a?.abs().max().dataSync()[0] as number;
+    const diff = (a as Tensor)
+      .sub(b as Tensor)
+      .abs()
+      .max()
+      .dataSync()[0] as number;
+    // bfloat16 keeps 8 bits of mantissa: near, not equal.
+    expect(diff).toBeGreaterThan(0);
+    expect(diff / scale).toBeLessThan(0.05);
+    expect((await cachedFeatures(tf, exp, data, model, cache))?.stats).toMatchObject({ computed: 0, reused: 8 });
+    expect((await cachedFeatures(tf, exp, data, model, cache, undefined, 'bf16'))?.stats).toMatchObject({
+      computed: 0,
+      reused: 8,
+    });
+  });
+
   it('at_epoch: the backbone stays frozen until that epoch, then its end learns on the cached frozen part', async () => {
     const { tf } = await loadTensorflow();
     const dir = tempDir();
