@@ -849,8 +849,10 @@ napi_value open_library(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// The files, output buffer and offsets every entry point takes: a new Job, or null (an exception is pending).
-Job* start_job(napi_env env, napi_value* argv) {
+// An entry point's `argc` arguments into `argv`, and a new Job with the files, output buffer and
+// offsets the first three hold; or null (an exception is pending).
+Job* start_job(napi_env env, napi_callback_info info, size_t argc, napi_value* argv) {
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   if (!uncompress) {
     napi_throw_error(env, nullptr, "jpeg: open() has not found the decoder");
     return nullptr;
@@ -893,10 +895,8 @@ napi_value queue_job(napi_env env, Job* job) {
 
 // decode(files, out, offsets, {height, width, channels, fit, centerCrop}) -> Promise<Uint8Array of statuses>
 napi_value decode(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  Job* job = start_job(env, argv);
+  Job* job = start_job(env, info, 4, argv);
   if (!job) return nullptr;
   job->opt = {static_cast<int>(number_prop(env, argv[3], "height")), static_cast<int>(number_prop(env, argv[3], "width")),
               static_cast<int>(number_prop(env, argv[3], "channels")), static_cast<int>(number_prop(env, argv[3], "fit")),
@@ -907,10 +907,8 @@ napi_value decode(napi_env env, napi_callback_info info) {
 // detectorInputs(files, out, offsets, {size, pad}) -> Promise<Int32Array: per file
 // status, width, height, scaled width, scaled height, left, top>
 napi_value detector_inputs(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  Job* job = start_job(env, argv);
+  Job* job = start_job(env, info, 4, argv);
   if (!job) return nullptr;
   int size = static_cast<int>(number_prop(env, argv[3], "size"));
   job->mode = kDetectorInput;
@@ -922,10 +920,8 @@ napi_value detector_inputs(napi_env env, napi_callback_info info) {
 // faceCrops(files, out, offsets, regions: Float64Array of cx, cy, side, angle, fill (0 black, 1 edge,
 // 2 mirror) per file, {height, width, fit}) -> Promise<Int32Array: per file a status, then six zeros>
 napi_value face_crops(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  Job* job = start_job(env, argv);
+  Job* job = start_job(env, info, 5, argv);
   if (!job) return nullptr;
   napi_typedarray_type type;
   size_t length, offset;

@@ -90,7 +90,7 @@ export async function cachedFeatures(
     values: dim,
     computed: 0,
     reused: 0,
-    via: why ? `tfjs (${why})` : 'session',
+    via: why ? `tfjs (${why})` : `session${precision === 'bf16' ? ', bf16' : ''}`,
   };
   // Rows follow the images' order: the data hash holds that order and each image's content (not
   // its path, so a copy of the data finds its features); with the preprocessing and the weights.
