@@ -37,9 +37,14 @@ export function batchTensor(
   return result;
 }
 
-/** Model input for a batch of image indexes; `mirrored` gives the mirror images' (for test_time_flip). */
+/**
+ * Model input for a batch of image indexes; `mirrored` gives the mirror images' (for test_time_flip);
+ * `floats`, where a source has them at hand, the same batch as floats without a tensor (what the
+ * graph engine feeds its session).
+ */
 export type InputSource = ((indices: Int32Array | number[], random?: () => number) => Tensor) & {
   mirrored?: (indices: Int32Array | number[]) => Tensor;
+  floats?: (indices: Int32Array | number[], random?: () => number) => Float32Array;
 };
 
 /** Where batches come from: the training data's images, and each evaluation set's. */
@@ -83,18 +88,25 @@ export function rowSource(
   mirrored?: { rows: Float32Array; probability: number } | { rows: Float32Array; probability: 0; only: Int32Array },
 ): InputSource {
   const dim = shape.reduce((a, b) => a * b, 1);
-  const pick = (indices: Int32Array | number[], from: (i: number) => [Float32Array, number]) => {
+  const rowsOf = (indices: Int32Array | number[], from: (i: number) => [Float32Array, number]) => {
     const out = new Float32Array(indices.length * dim);
     for (let k = 0; k < indices.length; k++) {
       const [which, r] = from(indices[k] as number);
       out.set(which.subarray(r * dim, (r + 1) * dim), k * dim);
     }
-    return tf.tensor(out, [indices.length, ...shape]);
+    return out;
   };
+  const pick = (indices: Int32Array | number[], from: (i: number) => [Float32Array, number]) =>
+    tf.tensor(rowsOf(indices, from), [indices.length, ...shape]);
   // No draw without a flip to draw for: test_time_flip alone leaves training's random stream as it was.
   const flip = mirrored && mirrored.probability > 0 ? mirrored : undefined;
-  const source = (indices: Int32Array | number[], random?: () => number) =>
-    pick(indices, (i) => [flip && random && random() < flip.probability ? flip.rows : rows, i]);
+  const drawn =
+    (random?: () => number) =>
+    (i: number): [Float32Array, number] => [flip && random && random() < flip.probability ? flip.rows : rows, i];
+  const source = Object.assign(
+    (indices: Int32Array | number[], random?: () => number) => pick(indices, drawn(random)),
+    { floats: (indices: Int32Array | number[], random?: () => number) => rowsOf(indices, drawn(random)) },
+  );
   if (!mirrored) return source;
   const at = 'only' in mirrored ? new Map(Array.from(mirrored.only, (i, r) => [i, r])) : null;
   const mirrorRow = (i: number): number => {

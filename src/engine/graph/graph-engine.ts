@@ -69,9 +69,13 @@ export async function graphEngine(p: GraphParts): Promise<Engine> {
   await trainer.loadOptimizerState(optimizer, names);
   if (average) trainer.loadAverage(average.averaged().map((t) => t.dataSync() as Float32Array));
   const feed = (batch: StepBatch, random: () => number): Fed => {
-    const xt = source(batch.images, random);
-    const x = xt.dataSync() as Float32Array;
-    xt.dispose();
+    let x: Float32Array;
+    if (source.floats) x = source.floats(batch.images, random);
+    else {
+      const xt = source(batch.images, random);
+      x = xt.dataSync() as Float32Array;
+      xt.dispose();
+    }
     // Several outputs feed their own targets (heads); the one-hot class labels are for a class model.
     const y = new Float32Array(targets ? 0 : batch.labels.length * k);
     if (!targets) for (const [i, label] of batch.labels.entries()) y[i * k + label] = 1;
