@@ -113,7 +113,7 @@ export async function decodeJobs(
     forSharp = left.map((i) => todo[i] as number);
   }
   let cursor = 0;
-  const concurrency = options.concurrency ?? Math.max(2, os.availableParallelism() * 2);
+  const concurrency = options.concurrency ?? Math.max(2, cores * 2);
   await Promise.all(
     Array.from({ length: Math.min(concurrency, forSharp.length) }, async () => {
       while (cursor < forSharp.length && !options.signal?.aborted) {

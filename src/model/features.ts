@@ -71,10 +71,11 @@ export async function cachedFeatures(
   // built on the first batch to compute, so a run whose features are all cached builds nothing.
   const threads = (await loadTensorflow()).threads;
   const compute = precision === 'bf16' ? 'bfloat16' : 'float32';
+  const viaSession = precision === 'bf16' ? 'session, bf16' : 'session';
   let made: ReturnType<typeof frozenSession> | undefined;
   const session = () => {
     made ??= frozenSession(extractor, threads, compute);
-    stats.via = made.run ? `session${precision === 'bf16' ? ', bf16' : ''}` : `tfjs (${made.why})`;
+    stats.via = made.run ? viaSession : `tfjs (${made.why})`;
     return made.run;
   };
   const why = noModelSession(extractor);
@@ -90,7 +91,7 @@ export async function cachedFeatures(
     values: dim,
     computed: 0,
     reused: 0,
-    via: why ? `tfjs (${why})` : `session${precision === 'bf16' ? ', bf16' : ''}`,
+    via: why ? `tfjs (${why})` : viaSession,
   };
   // Rows follow the images' order: the data hash holds that order and each image's content (not
   // its path, so a copy of the data finds its features); with the preprocessing and the weights.
@@ -135,20 +136,14 @@ export async function cachedFeatures(
     let input = batch(0);
     for (let b = 0; b < count; b += bs) {
       const n = input.shape[0] as number;
-      if (run) {
-        const done = run(input.dataSync() as Float32Array, n);
-        input.dispose();
-        // The next batch is made while the session computes this one.
-        if (b + bs < count) input = batch(b + bs);
-        rows.set(await done, b * dim);
-      } else {
-        rows.set(
-          tf.tidy(() => (extractor.predict(input) as Tensor).dataSync()),
-          b * dim,
-        );
-        input.dispose();
-        if (b + bs < count) input = batch(b + bs);
-      }
+      const x = input;
+      const done = run
+        ? run(x.dataSync() as Float32Array, n)
+        : Promise.resolve(tf.tidy(() => (extractor.predict(x) as Tensor).dataSync() as Float32Array));
+      x.dispose();
+      // The next batch is made while the session computes this one.
+      if (b + bs < count) input = batch(b + bs);
+      rows.set(await done, b * dim);
       onProgress?.(b + n, count);
     }
     await writeAtomic(file, new Uint8Array(rows.buffer));
