@@ -101,7 +101,9 @@ export async function loadCheckpoint(
       continue;
     }
     const saved = await loadModel(tf, path.join(dir, 'model.json'));
-    model.setWeights(saved.getWeights());
+    // Layer by layer: a model's weight list puts trainable weights first, and a checkpoint written while a
+    // backbone was still frozen lists them in another order than the model as built.
+    for (const layer of model.layers) layer.setWeights(saved.getLayer(layer.name).getWeights());
     saved.dispose();
     await restoreOptimizerState(tf, optimizer, JSON.parse(readFileSync(path.join(dir, 'optimizer.json'), 'utf8')));
     if (average) {

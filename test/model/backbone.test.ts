@@ -355,28 +355,33 @@ describe('backbones', () => {
       expect(weightsOf(graph.model as LayersModel, shortcut)).toEqual(weightsOf(built, shortcut));
     });
 
-  it('resumed after unfreezing (grouped Adam, cached frozen part), a run ends as an uninterrupted one', async () => {
-    const dir = tempDir();
-    await dataset(path.join(dir, 'images'), 4);
-    const file = toyExperiment(dir, "{ from: 'backbone/conv256_2/conv1', at_epoch: 2 }", 3);
-    const set = ['training.optimizer={type: adam, lr: 0.01, lr_multipliers: {backbone: 0.1}}'];
-    const resolved = () => resolveExperiment(file, { env: {}, set });
-    const cache = path.join(dir, 'cache');
-    const whole = await runExperiment(resolved(), {}, cache);
-    let batches = 0;
-    // 6 training images, batch 4: 2 batches an epoch; stop in epoch 3, after the backbone started learning.
-    const killed = await runExperiment(
-      resolved(),
-      { onBatch: () => batches++, shouldStop: () => batches === 5 },
-      cache,
-    );
-    expect(killed.status).toBe('KILLED');
-    const resumed = await runExperiment(resolved(), {}, cache, killed.run.dir);
-    expect(resumed.status).toBe('FINISHED');
-    expect(deterministic(resumed.epochs)).toEqual(deterministic(whole.epochs));
-    const a = whole.model?.getWeights().map((w) => Array.from(w.dataSync()));
-    expect(resumed.model?.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(a);
-  });
+  // 6 training images, batch 4: 2 batches an epoch. Stopped in epoch 3 after the backbone started learning, and
+  // in epoch 2 of 3 still frozen (the head-only stage, on the whole backbone's cached output).
+  for (const { atEpoch, stopAt, when } of [
+    { atEpoch: 2, stopAt: 5, when: 'after unfreezing' },
+    { atEpoch: 3, stopAt: 3, when: 'before unfreezing' },
+  ])
+    it(`resumed ${when} (grouped Adam, cached frozen part), a run ends as an uninterrupted one`, async () => {
+      const dir = tempDir();
+      await dataset(path.join(dir, 'images'), 4);
+      const file = toyExperiment(dir, `{ from: 'backbone/conv256_2/conv1', at_epoch: ${atEpoch} }`, 3);
+      const set = ['training.optimizer={type: adam, lr: 0.01, lr_multipliers: {backbone: 0.1}}'];
+      const resolved = () => resolveExperiment(file, { env: {}, set });
+      const cache = path.join(dir, 'cache');
+      const whole = await runExperiment(resolved(), {}, cache);
+      let batches = 0;
+      const killed = await runExperiment(
+        resolved(),
+        { onBatch: () => batches++, shouldStop: () => batches === stopAt },
+        cache,
+      );
+      expect(killed.status).toBe('KILLED');
+      const resumed = await runExperiment(resolved(), {}, cache, killed.run.dir);
+      expect(resumed.status).toBe('FINISHED');
+      expect(deterministic(resumed.epochs)).toEqual(deterministic(whole.epochs));
+      const a = whole.model?.getWeights().map((w) => Array.from(w.dataSync()));
+      expect(resumed.model?.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(a);
+    });
 
   it('a run with a backbone records its identity, and predict works from the run folder', async () => {
     const dir = tempDir();
