@@ -5,6 +5,7 @@
 import type { LayersModel, Optimizer } from '@tensorflow/tfjs-node';
 import type { InputSource } from '../data/batches.ts';
 import type { OutputTargets } from '../data/targets.ts';
+import type { HeadOnlyStage } from '../model/features.ts';
 import { type Bf16Support, bf16Support } from '../platform/cpu-features.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import { graphMode } from '../platform/tf-graph.ts';
@@ -13,6 +14,7 @@ import { eagerEngine } from './eager.ts';
 import type { Engine } from './engine.ts';
 import { graphEngine } from './graph/graph-engine.ts';
 import { GraphTrainer, graphUnsupported } from './graph/graph-trainer.ts';
+import { stagedEngine } from './staged.ts';
 import { learningOrder } from './variables.ts';
 import type { WeightAverage } from './weight-average.ts';
 
@@ -30,6 +32,8 @@ export interface EngineParts {
   threads: number;
   /** Several outputs: the training split's targets. */
   targets?: OutputTargets[];
+  /** A backbone that unfreezes later: its frozen epochs' model and rows. */
+  headOnly?: HeadOnlyStage;
 }
 
 /** Why an experiment trains eagerly, or null when the graph engine can train it. */
@@ -70,6 +74,21 @@ export function trainingPrecision(
   return { precision: 'bf16', why: null };
 }
 
+/** The engine for `model` fed from `source`, with its weights (and the optimizer's state) in it. */
+async function engineFor(
+  p: EngineParts,
+  model: LayersModel,
+  source: InputSource,
+  reason: string | null,
+  precision: Precision,
+) {
+  // With training.ema, the graph keeps the average in the weight average's own order.
+  const variables = learningOrder(p.exp, model);
+  if (reason) return eagerEngine({ ...p, model, source, variables });
+  const trainer = new GraphTrainer(p.tf, p.exp, model, p.threads, precision, p.targets, p.average?.variables);
+  return graphEngine({ ...p, source, trainer, variables, seed: p.exp.seed });
+}
+
 /** The engine, with the model's weights (and a resumed optimizer's state) in it, and the precision it trains in. */
 export async function makeEngine(
   p: EngineParts,
@@ -77,13 +96,15 @@ export async function makeEngine(
   // Decided on the model as built: a backbone frozen at the start counts, whatever unfreezes later.
   const reason = eagerBecause(p.exp, p.model);
   const { precision, why } = trainingPrecision(p.exp, reason);
-  // With training.ema, the graph keeps the average in the weight average's own order.
-  const trainer = reason
-    ? null
-    : new GraphTrainer(p.tf, p.exp, p.model, p.threads, precision, p.targets, p.average?.variables);
-  const variables = learningOrder(p.exp, p.model);
-  const engine = trainer
-    ? await graphEngine({ ...p, trainer, variables, seed: p.exp.seed })
-    : eagerEngine({ ...p, variables });
+  const main = () => engineFor(p, p.model, p.source, reason, precision);
+  const early = p.headOnly;
+  const engine = early
+    ? stagedEngine(
+        reason ? 'eager' : 'graph',
+        early.until,
+        () => engineFor(p, early.model, early.source, reason, precision),
+        main,
+      )
+    : await main();
   return { engine, reason, precision, precisionWhy: why };
 }

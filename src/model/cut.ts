@@ -42,8 +42,16 @@ export function fixedCut(model: LayersModel, scope: string): SymbolicTensor | nu
   }
 }
 
-/** The part of `model` after `cut`, as a model on a new input of the cut's shape; its layers are `model`'s own. */
-export function modelAfter(tf: Tf, model: LayersModel, cut: SymbolicTensor): LayersModel {
+/**
+ * The part of `model` from `cut` to `to` (by default the model's outputs), as a model
+ * on a new input of the cut's shape; its layers are `model`'s own.
+ */
+export function modelAfter(
+  tf: Tf,
+  model: LayersModel,
+  cut: SymbolicTensor,
+  to: SymbolicTensor[] = model.outputs,
+): LayersModel {
   const input = tf.input({ shape: cut.shape.slice(1) as number[], name: 'features' });
   const outputs = new Map<number, SymbolicTensor>([[cut.id, input]]);
   for (const layer of model.layers) {
@@ -53,8 +61,8 @@ export function modelAfter(tf: Tf, model: LayersModel, cut: SymbolicTensor): Lay
     const args = mapped as SymbolicTensor[];
     outputs.set(output.id, layer.apply(args.length > 1 ? args : (args[0] as SymbolicTensor)) as SymbolicTensor);
   }
-  // Every output of the model (several outputs: each head's), in order.
-  const outs = model.outputs.map((o) => outputs.get(o.id));
+  // Every output asked for (the model's: each head's, in order).
+  const outs = to.map((o) => outputs.get(o.id));
   if (outs.some((o) => !o)) throw new Error(`the model's output does not follow from ${cut.sourceLayer.name}`);
   const all = outs as SymbolicTensor[];
   return tf.model({ inputs: input, outputs: all.length === 1 ? (all[0] as SymbolicTensor) : all, name: 'after_cut' });

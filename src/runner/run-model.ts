@@ -6,13 +6,16 @@ import { pixelSources, type Sources } from '../data/batches.ts';
 import type { PreparedData } from '../data/prepare.ts';
 import { eagerBecause, trainingPrecision } from '../engine/choose.ts';
 import { buildExperimentModel } from '../model/build.ts';
-import { cachedFeatures, featuresCacheable } from '../model/features.ts';
+import { cachedFeatures, featuresCacheable, type HeadOnlyStage } from '../model/features.ts';
 import { initFrom } from '../model/init-from.ts';
 import type { Tf } from '../platform/tensorflow.ts';
 import type { RunStore } from '../record/run-store.ts';
 import type { Experiment } from '../spec/experiment.ts';
 
-/** `model` is what gets saved; `net` what trains (with cached features: the layers after them, shared with `model`). */
+/**
+ * `model` is what gets saved; `net` what trains (with cached features: the layers after them, shared with
+ * `model`); `headOnly`, where the backbone unfreezes later, what its frozen epochs train instead.
+ */
 export async function runModel(
   tf: Tf,
   exp: Experiment,
@@ -22,7 +25,7 @@ export async function runModel(
   resumed: boolean,
   cacheDir: string | undefined,
   onFeatures: ((done: number, total: number) => void) | undefined,
-): Promise<{ model: LayersModel; net: LayersModel; sources: Sources }> {
+): Promise<{ model: LayersModel; net: LayersModel; sources: Sources; headOnly?: HeadOnlyStage }> {
   const names = Object.fromEntries((data.splits.train.targets ?? []).map((t) => [t.name, t.names]));
   const model = await buildExperimentModel(tf, exp, data.shape, exp.outputs ? undefined : data.classes.length, names);
   // A resumed run's weights come from its checkpoint instead.
@@ -46,11 +49,18 @@ export async function runModel(
   const cached = featuresCacheable(exp)
     ? await cachedFeatures(tf, exp, data, model, cacheDir, onFeatures, precision)
     : null;
-  if (cached)
+  if (cached) {
+    const { stats } = cached;
+    const whole = stats.headOnly;
     log.info(
-      { event: 'features', ...cached.stats },
-      `backbone features ready: ${cached.stats.layer} (${cached.stats.values} values per image), ${cached.stats.computed} computed (${cached.stats.via}), ${cached.stats.reused} from the cache`,
+      { event: 'features', ...stats },
+      `backbone features ready: ${stats.layer} (${stats.values} values per image), ${stats.computed} computed (${stats.via}), ${stats.reused} from the cache${
+        whole
+          ? `; for the head-only epoch${whole.epochs > 1 ? `s 1-${whole.epochs}` : ' 1'}, ${whole.layer} (${whole.values} values): ${whole.computed} computed, ${whole.reused} from the cache`
+          : ''
+      }`,
     );
+  }
   const unfreeze = exp.model.backbone?.trainable;
   if (typeof unfreeze === 'object' && (unfreeze.at_epoch ?? 1) > 1)
     log.info(
@@ -58,6 +68,6 @@ export async function runModel(
       `backbone frozen until epoch ${unfreeze.at_epoch}; from then on ${unfreeze.from} and the layers after it learn`,
     );
   return cached
-    ? { model, net: cached.head, sources: cached.sources }
+    ? { model, net: cached.head, sources: cached.sources, ...(cached.headOnly ? { headOnly: cached.headOnly } : {}) }
     : { model, net: model, sources: pixelSources(tf, exp, data) };
 }

@@ -189,7 +189,7 @@ async function runInFolder(
     ...(data.splits.train.targets ? { outputs: data.splits.train.targets } : {}),
   });
 
-  const { model, net, sources } = await runModel(
+  const { model, net, sources, headOnly } = await runModel(
     tf,
     exp,
     data,
@@ -215,6 +215,7 @@ async function runInFolder(
     threads: backend.threads,
     ...(average ? { average } : {}),
     ...(data.splits.train.targets ? { targets: data.splits.train.targets } : {}),
+    ...(headOnly ? { headOnly } : {}),
   });
   log.info(
     { event: 'engine', engine: engine.kind, reason, precision },

@@ -9,13 +9,13 @@ import type { LayersModel, Tensor, Tensor4D } from '@tensorflow/tfjs-node';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { resolveExperiment } from '../../src/config/resolve.ts';
-import { pixelSources, type Sources } from '../../src/data/batches.ts';
+import { type InputSource, pixelSources, type Sources } from '../../src/data/batches.ts';
 import { prepareData } from '../../src/data/prepare.ts';
 import { makeEngine } from '../../src/engine/choose.ts';
 import { BACKBONE_SCOPE } from '../../src/model/backbone.ts';
 import { buildExperimentModel } from '../../src/model/build.ts';
 import { fixedCut } from '../../src/model/cut.ts';
-import { cachedFeatures, featuresCacheable } from '../../src/model/features.ts';
+import { cachedFeatures, featuresCacheable, type HeadOnlyStage } from '../../src/model/features.ts';
 import { loadTensorflow } from '../../src/platform/tensorflow.ts';
 import { runExperiment } from '../../src/runner/run.ts';
 import { BACKBONES } from '../../src/spec/backbones.ts';
@@ -332,6 +332,69 @@ describe('backbones', () => {
     expect(snapshots[2]).not.toEqual(snapshots[1]);
     // Afterwards the model is as the experiment says (what model.json records).
     expect(model.getLayer('backbone/conv256_2/conv1').trainable).toBe(true);
+  });
+
+  it("before a later unfreezing the head trains on the whole backbone's cached output, as through its frozen layers", async () => {
+    const { tf } = await loadTensorflow();
+    const dir = tempDir();
+    await dataset(path.join(dir, 'images'), 4);
+    const file = toyExperiment(dir, "{ from: 'backbone/conv256_2/conv1', at_epoch: 2 }", 3);
+    const { experiment: exp } = resolveExperiment(file, { env: {} });
+    const cache = path.join(dir, 'cache');
+    const data = await prepareData(exp, { cacheDir: cache });
+    // The same run twice from the same weights: its head-only epoch on the backbone's output, and through the layers.
+    const trained = async (staged: boolean) => {
+      const model = await buildExperimentModel(tf, exp, data.shape, 2);
+      const cached = await cachedFeatures(tf, exp, data, model, cache);
+      const sources = cached?.sources as Sources;
+      const optimizer = tf.train.adam(0.01);
+      const net = cached?.head as LayersModel;
+      const parts = {
+        tf,
+        exp,
+        model: net,
+        optimizer,
+        source: sources.data,
+        classes: 2,
+        classWeights: null,
+        threads: 1,
+      };
+      // Counts the rows the head-only stage feeds: the staged run's first epoch takes its 6 training rows there.
+      let fed = 0;
+      const stage = cached?.headOnly as HeadOnlyStage;
+      const rows = stage.source.floats as NonNullable<InputSource['floats']>;
+      const source = Object.assign((i: number[] | Int32Array, random?: () => number) => stage.source(i, random), {
+        floats: (i: number[] | Int32Array, random?: () => number) => {
+          fed += i.length;
+          return rows(i, random);
+        },
+      });
+      const headOnly = staged ? { headOnly: { ...stage, source } } : {};
+      const { engine } = await makeEngine({ ...parts, ...headOnly });
+      const outcome = await train({ ...parts, data, engine, sources });
+      return { cached, outcome, fed, weights: model.getWeights().map((w) => Array.from(w.dataSync())) };
+    };
+    const staged = await trained(true);
+    expect(staged.cached?.stats.headOnly).toEqual({
+      layer: 'backbone/fc',
+      values: 128,
+      computed: 8,
+      reused: 0,
+      epochs: 1,
+    });
+    expect(staged.cached?.headOnly?.model.inputs[0]?.shape).toEqual([null, 128]);
+    expect(staged.fed).toBe(6);
+    const through = await trained(false);
+    expect(through.cached?.stats.headOnly).toMatchObject({ computed: 0, reused: 8 });
+    expect(through.fed).toBe(0);
+    const [a, b] = [staged, through].map((r) => r.outcome.epochs);
+    expect(a).toHaveLength(3);
+    for (const [i, m] of (a ?? []).entries())
+      expect(Math.abs(m.loss - (b?.[i]?.loss as number)), `epoch ${i + 1}`).toBeLessThan(1e-5);
+    for (const [i, w] of staged.weights.entries())
+      expect(w.reduce((m, v, j) => Math.max(m, Math.abs(v - (through.weights[i]?.[j] as number))), 0)).toBeLessThan(
+        1e-4,
+      );
   });
 
   // With training.ema too: the average follows the backbone's end from where it starts learning.
