@@ -36,6 +36,24 @@ export interface EmitContext {
   constant: (data: number[], shape: number[], dtype?: number) => Output;
   /** The type the layer computes in: float32, or bfloat16 in mixed precision. */
   T: Attr;
+  /** The layer's weights as tfjs variables, by short name. */
+  variables: Record<string, LayerVariable>;
+  /** Where the training graph collects its convolutions, when its trainer may form their kernels' gradients. */
+  convs?: ConvRecord[];
+}
+
+/** A convolution as the training graph computes it: what its kernel's gradient can be formed from. */
+export interface ConvRecord {
+  kernel: LayerVariable;
+  /** Its input and its output before the bias, in the layer's compute type. */
+  x: Output;
+  y: Output;
+  T: Attr;
+  kernelSize: [number, number];
+  strides: [number, number];
+  padding: 'SAME' | 'VALID';
+  /** The input's height and width. */
+  inSize: [number, number];
 }
 
 type Emitter = (c: EmitContext) => Output;
@@ -182,6 +200,18 @@ export const EMITTERS: Record<string, Emitter> = {
       data_format: str('NHWC'),
       dilations: ints(strided1x1 ? [1, 1, 1, 1] : [1, dh, dw, 1]),
     });
+    const [, h, w] = c.inputShapes[0] as number[];
+    if (c.convs && !strided1x1 && dh === 1 && dw === 1 && (h as number) > 0 && (w as number) > 0)
+      c.convs.push({
+        kernel: c.variables.kernel as LayerVariable,
+        x,
+        y,
+        T: c.T,
+        kernelSize: [kh, kw],
+        strides: [sh, sw],
+        padding: padding(c).value === 'SAME' ? 'SAME' : 'VALID',
+        inSize: [h as number, w as number],
+      });
     return biasAndActivation(c, y);
   },
   Dense: (c) => {
@@ -304,6 +334,8 @@ export interface ForwardParts {
   constant: (data: number[], shape: number[], dtype?: number) => Output;
   /** bfloat16: mixed precision (the layers between the input and the output layer compute in bfloat16). */
   compute?: 'float32' | 'bfloat16';
+  /** Collects the convolutions (EmitContext.convs). */
+  convs?: ConvRecord[];
 }
 
 /** Layers that compute in float32 in mixed precision too: their statistics need float32's range and precision. */
@@ -354,9 +386,11 @@ export function emitOutputs(model: LayersModel, p: ForwardParts): Output[] {
       cls === 'InputLayer' ? [[-1, ...p.inputShape]] : inbound.map((l) => shapes.get(l.name) ?? [-1, ...p.inputShape]);
     const weights: Record<string, Output> = {};
     const handles: Record<string, Output> = {};
+    const variables: Record<string, LayerVariable> = {};
     for (const w of layer.weights) {
       const { read, handle } = p.weight(w);
       const short = w.originalName.split('/').at(-1) as string;
+      variables[short] = w;
       // The variables stay float32 (the optimizer updates them there); each step reads a bfloat16 copy.
       weights[short] = cast(read, DT.float32, dtype);
       if (handle) handles[short] = handle;
@@ -374,6 +408,8 @@ export function emitOutputs(model: LayersModel, p: ForwardParts): Output[] {
       constant: (data, shape, type) =>
         type === undefined ? cast(p.constant(data, shape), DT.float32, dtype) : p.constant(data, shape, type),
       T: typeAttr(dtype),
+      variables,
+      ...(p.convs ? { convs: p.convs } : {}),
     };
     outputs.set(layer.name, { out: emit(context), dtype });
     shapes.set(

@@ -6,7 +6,8 @@
 
 import type { LayersModel, LayerVariable, Optimizer, Variable } from '@tensorflow/tfjs-node';
 import type { OutputTargets } from '../../data/targets.ts';
-import { EMITTERS, emitOutputs } from '../../layers/emit-layers.ts';
+import { type ConvRecord, EMITTERS, emitOutputs } from '../../layers/emit-layers.ts';
+import { bf16Support } from '../../platform/cpu-features.ts';
 import type { Tf } from '../../platform/tensorflow.ts';
 import { type Attr, DT, type GraphVar, type HostTensor, type Output, TfGraph } from '../../platform/tf-graph.ts';
 import type { Experiment } from '../../spec/experiment.ts';
@@ -14,6 +15,7 @@ import { BIN_SPAN, binCenters } from '../../spec/outputs.ts';
 import { graphLoss } from '../losses.ts';
 import { optimizerParts, ownerScope } from '../optimizer-groups.ts';
 import { optimizerSlots, optimizerUpdate } from '../optimizers.ts';
+import { kernelGradient, kernelGradientAsConvolution } from './kernel-gradient.ts';
 
 const f32: Attr = { kind: 'type', value: DT.float32 };
 const i32: Attr = { kind: 'type', value: DT.int32 };
@@ -55,6 +57,8 @@ export class GraphTrainer {
   metadata: Uint8Array | undefined;
   private readonly vars: GraphVariable[] = [];
   private readonly slots: Slot[] = [];
+  /** The training graph's convolutions, whose kernels' gradients may be formed here (kernel-gradient.ts). */
+  private readonly convs: ConvRecord[] = [];
   private readonly x: Output;
   private readonly y: Output;
   /** Each example's loss weight (class_weights), or null when the loss is a plain mean. */
@@ -152,6 +156,7 @@ export class GraphTrainer {
         this.g.op('AddV2', [this.seed, this.constant([++this.seedCount * 1_000_003, 0], [2], DT.int32)], { T: i32 }),
       constant: (d, s, t) => this.constant(d, s, t),
       compute: this.precision === 'bf16' ? 'bfloat16' : 'float32',
+      convs: this.convs,
     });
   }
 
@@ -250,9 +255,16 @@ export class GraphTrainer {
     const known = this.trainOps.get(key);
     if (known) return known;
     const g = this.g;
-    const grads = g.gradients(
-      [this.loss],
-      trainable.map((v) => v.read),
+    // Kernels whose gradient is formed as a convolution take it from their convolution's output gradient.
+    const support = this.precision === 'bf16' ? bf16Support() : null;
+    const formed = trainable.map((v) => {
+      const conv = this.convs.find((c) => c.kernel === v.variable);
+      return conv && support && kernelGradientAsConvolution(conv, support) ? conv : undefined;
+    });
+    const convs = formed.filter((c) => c !== undefined);
+    const all = g.gradients([this.loss], [...trainable.map((v) => v.read), ...convs.map((c) => c.y)]);
+    const grads = formed.map((conv, i) =>
+      conv ? kernelGradient(g, conv, all[trainable.length + convs.indexOf(conv)] as Output) : all[i],
     );
     const multipliers = this.multipliers();
     const scopes = Object.keys(multipliers);
