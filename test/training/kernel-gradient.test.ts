@@ -63,13 +63,22 @@ describe('kernel gradient as a convolution', () => {
       expect(Math.max(...Array.from(a?.data ?? [], Math.abs))).toBeGreaterThan(0.1);
     });
 
-  it('is used in bfloat16 on a CPU without AMX (Zen 4), not with AMX or in float32', () => {
+  it('is used in bfloat16 on a CPU without AMX (Zen 4) for maps up to 8x8, not with AMX, in float32 or on larger maps', () => {
     const info = (flags: string, vendor: string) =>
       `vendor_id\t: ${vendor}\nmodel name\t: cpu\nflags\t\t: fpu avx2 avx512f ${flags}\n`;
     const zen4 = bf16Support(info('avx512_bf16', 'AuthenticAMD'));
     const amx = bf16Support(info('avx512_bf16 amx_tile amx_bf16', 'GenuineIntel'));
-    const conv = (T: number) => ({ T: { kind: 'type', value: T } }) as unknown as ConvRecord;
+    const conv = (T: number, size = 8, stride = 1) =>
+      ({
+        T: { kind: 'type', value: T },
+        inSize: [size, size],
+        kernelSize: [3, 3],
+        strides: [stride, stride],
+        padding: 'SAME',
+      }) as unknown as ConvRecord;
     expect(kernelGradientAsConvolution(conv(DT.bfloat16), zen4)).toBe(true);
+    expect(kernelGradientAsConvolution(conv(DT.bfloat16, 16, 2), zen4)).toBe(true);
+    expect(kernelGradientAsConvolution(conv(DT.bfloat16, 16), zen4)).toBe(false);
     expect(kernelGradientAsConvolution(conv(DT.bfloat16), amx)).toBe(false);
     expect(kernelGradientAsConvolution(conv(DT.float32), zen4)).toBe(false);
   });

@@ -4,16 +4,31 @@
 // kernel, 2-4x slower than its forward convolution (brgconv) of the same size.
 // dW[i, j, c, o] = sum over n, y, x of input[n, y*s + i, x*s + j, c] * dy[n, y, x, o]
 // is a convolution of the input with the image's channels as the batch and the
-// batch as channels, by dy as the filter (dilated by the stride). faces.yaml's
-// fine-tuned stages, batch 64, 2 threads on Zen 4: 102 -> 54 ms of the kernels'
-// gradients a step (bench/.work notes in bench/RESULTS.md, issue #35).
+// batch as channels, by dy as the filter (dilated by the stride). It pays while
+// dy's map is small: batch 64, 2 threads on Zen 4, backprop-filter against this
+// in ms: 4x4 maps 10.4 / 4.7, 8x8 5.6 / 4.0, 16x16 11.6 / 10.8, 32x32 1.4 / 4.7,
+// 64x64 2.1 / 9.8. faces.yaml's fine-tuned stages (8x8 and smaller): 102 -> 54
+// ms of kernel gradients a step; the seed CNN's maps (64 to 16) keep TensorFlow's.
 import type { ConvRecord } from '../../layers/emit-layers.ts';
 import type { Bf16Support } from '../../platform/cpu-features.ts';
 import { DT, type Output, type TfGraph } from '../../platform/tf-graph.ts';
 
-/** Whether `conv`'s kernel gradient is formed here: computing in bfloat16 on a CPU without AMX. */
+/** The largest output map (pixels per image) whose kernel gradient is formed here. */
+const SMALL_MAP = 64;
+
+/** The convolution's output height and width, as TensorFlow sizes them. */
+const outSize = (conv: ConvRecord) =>
+  conv.inSize.map((n, a) => {
+    const [k, s] = [conv.kernelSize[a] as number, conv.strides[a] as number];
+    return conv.padding === 'SAME' ? Math.ceil(n / s) : Math.floor((n - k) / s) + 1;
+  });
+
+/** Whether `conv`'s kernel gradient is formed here: computing in bfloat16 on a CPU without AMX, a small output map. */
 export function kernelGradientAsConvolution(conv: ConvRecord, support: Bf16Support): boolean {
-  return conv.T.value === DT.bfloat16 && !support.units.includes('AMX-BF16');
+  const [h, w] = outSize(conv);
+  return (
+    conv.T.value === DT.bfloat16 && !support.units.includes('AMX-BF16') && (h as number) * (w as number) <= SMALL_MAP
+  );
 }
 
 /** dL/dkernel (float32, the kernel's shape) from dL/dy, the gradient of the convolution's output. */
@@ -24,9 +39,10 @@ export function kernelGradient(g: TfGraph, conv: ConvRecord, dy: Output): Output
   const transpose = (x: Output, perm: number[]) =>
     g.op('Transpose', [x, g.constant(perm, [4], DT.int32)], { T, Tperm: i32 });
   // SAME's padding as TensorFlow splits it (the odd pixel after).
+  const out = outSize(conv);
   const pads = conv.inSize.flatMap((n, a) => {
     const [k, s] = [kernelSize[a] as number, strides[a] as number];
-    const total = conv.padding === 'SAME' ? Math.max((Math.ceil(n / s) - 1) * s + k - n, 0) : 0;
+    const total = conv.padding === 'SAME' ? Math.max(((out[a] as number) - 1) * s + k - n, 0) : 0;
     return [Math.floor(total / 2), total - Math.floor(total / 2)];
   });
   const x = pads.some((p) => p > 0)
