@@ -81,6 +81,15 @@ tracking:
   return file;
 }
 
+/** The toy experiment with `trainable` on 8 prepared images (4 a class), cached in the run's own folder. */
+async function toyData(trainable: string, epochs = 1) {
+  const dir = tempDir();
+  await dataset(path.join(dir, 'images'), 4);
+  const { experiment: exp } = resolveExperiment(toyExperiment(dir, trainable, epochs), { env: {} });
+  const cache = path.join(dir, 'cache');
+  return { dir, exp, cache, data: await prepareData(exp, { cacheDir: cache }) };
+}
+
 describe('backbones', () => {
   it("face_resnet gives face-api's own 128-d descriptors, whatever the input normalization", async () => {
     const { tf } = await loadTensorflow();
@@ -251,12 +260,7 @@ describe('backbones', () => {
     expect(await cutOf({ from: 'backbone/conv32_down' })).toBeNull();
     expect(await cutOf(true)).toBeNull();
 
-    const dir = tempDir();
-    await dataset(path.join(dir, 'images'), 4);
-    const file = toyExperiment(dir, "{ from: 'backbone/conv256_2/conv1' }");
-    const { experiment: exp } = resolveExperiment(file, { env: {} });
-    const cache = path.join(dir, 'cache');
-    const data = await prepareData(exp, { cacheDir: cache });
+    const { exp, cache, data } = await toyData("{ from: 'backbone/conv256_2/conv1' }");
     const model = await buildExperimentModel(tf, exp, data.shape, 2);
     const tail = await cachedFeatures(tf, exp, data, model, cache);
     expect(tail?.stats).toMatchObject({ layer: 'backbone/conv256_1/relu', values: 4096, computed: 8 });
@@ -271,13 +275,7 @@ describe('backbones', () => {
 
   it('in bf16 the fixed part computes in bfloat16: entries of its own, near float32', async () => {
     const { tf } = await loadTensorflow();
-    const dir = tempDir();
-    await dataset(path.join(dir, 'images'), 4);
-    const { experiment: exp } = resolveExperiment(toyExperiment(dir, "{ from: 'backbone/conv256_2/conv1' }"), {
-      env: {},
-    });
-    const cache = path.join(dir, 'cache');
-    const data = await prepareData(exp, { cacheDir: cache });
+    const { exp, cache, data } = await toyData("{ from: 'backbone/conv256_2/conv1' }");
     const model = await buildExperimentModel(tf, exp, data.shape, 2);
     const all = Array.from({ length: 8 }, (_, i) => i);
     const f32 = await cachedFeatures(tf, exp, data, model, cache);
@@ -302,12 +300,7 @@ describe('backbones', () => {
 
   it('at_epoch: the backbone stays frozen until that epoch, then its end learns on the cached frozen part', async () => {
     const { tf } = await loadTensorflow();
-    const dir = tempDir();
-    await dataset(path.join(dir, 'images'), 4);
-    const file = toyExperiment(dir, "{ from: 'backbone/conv256_2/conv1', at_epoch: 2 }", 2);
-    const { experiment: exp } = resolveExperiment(file, { env: {} });
-    const cache = path.join(dir, 'cache');
-    const data = await prepareData(exp, { cacheDir: cache });
+    const { exp, cache, data } = await toyData("{ from: 'backbone/conv256_2/conv1', at_epoch: 2 }", 2);
     const model = await buildExperimentModel(tf, exp, data.shape, 2);
     const cached = await cachedFeatures(tf, exp, data, model, cache);
     expect(cached?.stats.layer).toBe('backbone/conv256_1/relu');
@@ -336,12 +329,7 @@ describe('backbones', () => {
 
   it("before a later unfreezing the head trains on the whole backbone's cached output, as through its frozen layers", async () => {
     const { tf } = await loadTensorflow();
-    const dir = tempDir();
-    await dataset(path.join(dir, 'images'), 4);
-    const file = toyExperiment(dir, "{ from: 'backbone/conv256_2/conv1', at_epoch: 2 }", 3);
-    const { experiment: exp } = resolveExperiment(file, { env: {} });
-    const cache = path.join(dir, 'cache');
-    const data = await prepareData(exp, { cacheDir: cache });
+    const { exp, cache, data } = await toyData("{ from: 'backbone/conv256_2/conv1', at_epoch: 2 }", 3);
     // The same run twice from the same weights: its head-only epoch on the backbone's output, and through the layers.
     const trained = async (staged: boolean) => {
       const model = await buildExperimentModel(tf, exp, data.shape, 2);
