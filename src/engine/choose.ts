@@ -82,9 +82,9 @@ async function engineFor(
   reason: string | null,
   precision: Precision,
 ) {
-  // With training.ema, the graph keeps the average in the weight average's own order.
   const variables = learningOrder(p.exp, model);
   if (reason) return eagerEngine({ ...p, model, source, variables });
+  // With training.ema, the graph keeps the average in the weight average's own order.
   const trainer = new GraphTrainer(p.tf, p.exp, model, p.threads, precision, p.targets, p.average?.variables);
   return graphEngine({ ...p, source, trainer, variables, seed: p.exp.seed });
 }
